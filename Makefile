@@ -1,0 +1,39 @@
+# btsplan — the two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export BTSPLAN_DATABASE_URL ?= sqlite:///data/btsplan.sqlite
+
+.PHONY: run test venv sysdeps db demo bench fuzz clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## System packages: SpatiaLite (and GDAL's command-line tools); installed when run as root.
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+db: venv sysdeps
+	$(BIN)/btsplan db upgrade
+	$(BIN)/btsplan demo --seed 1
+
+run: db
+	$(BIN)/btsplan serve --host $(HOST) --port $(PORT)
+
+test: venv sysdeps
+	bash scripts/test.sh
+
+bench: venv sysdeps
+	bash scripts/bench.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis data/*.sqlite*

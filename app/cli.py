@@ -1,0 +1,53 @@
+"""The ``btsplan`` command line (typer + rich). One sub-application per area, in ``app/commands``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from app import __version__
+from app.commands import db as db_cmd
+from app.commands import demo as demo_cmd
+from app.commands import serve as serve_cmd
+from app.console import err_console
+from geodata.db import DatabaseConfigError
+
+cli = typer.Typer(
+    name="btsplan",
+    help="btsplan — quy hoạch hạ tầng viễn thông thụ động / passive telecom infrastructure planner.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"btsplan {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Plan BTS masts and street cables: imports, checks, statistics, exports, API and map."""
+
+
+cli.add_typer(db_cmd.app, name="db")
+cli.command("demo")(demo_cmd.demo)
+cli.command("serve")(serve_cmd.serve)
+
+
+def main() -> None:
+    """Entry point: known failures become one clear line on stderr and a non-zero exit."""
+    try:
+        cli()
+    except DatabaseConfigError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""``btsplan db …``: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from app.console import console
+from geodata import migrate
+from geodata.db import check_connection, make_engine
+from geodata.settings import get_settings
+
+app = typer.Typer(help="Database schema: upgrade, downgrade, current revision.", no_args_is_help=True)
+
+
+def engine_from_settings():  # type: ignore[no-untyped-def]
+    """Engine for ``BTSPLAN_DATABASE_URL``, connection checked so errors surface as one line."""
+    s = get_settings()
+    engine = make_engine(s.database_url, statement_timeout_ms=s.statement_timeout_ms)
+    check_connection(engine)
+    return engine
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
+    """Create or update the schema (idempotent)."""
+    engine = engine_from_settings()
+    migrate.upgrade(engine, revision)
+    console.print(f"database at revision {migrate.current(engine)} ({check_connection(engine)})")
+
+
+@app.command()
+def downgrade(revision: str = typer.Argument("base", help="Target revision ('base' = empty)")) -> None:
+    """Undo migrations down to REVISION."""
+    engine = engine_from_settings()
+    migrate.downgrade(engine, revision)
+    console.print(f"database at revision {migrate.current(engine) or 'base'}")
+
+
+@app.command()
+def current() -> None:
+    """Print the current schema revision."""
+    engine = engine_from_settings()
+    console.print(migrate.current(engine) or "base")

@@ -1,0 +1,20 @@
+"""``btsplan serve``: the API and the map with uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
+    port: int = typer.Option(8000, min=1, max=65535),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+    reload: bool = typer.Option(False, help="Reload on code changes (development)."),
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and the interactive map at /."""
+    import uvicorn
+
+    from app.commands.db import engine_from_settings
+
+    engine_from_settings().dispose()  # fail fast, one line, if the database is unusable
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)

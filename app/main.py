@@ -1,0 +1,36 @@
+"""FastAPI application factory: one app per database, so tests can build one per backend."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from app import __version__, errors
+from app.routers import health
+from geodata.db import make_engine, session_factory
+from geodata.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="btsplan",
+        version=__version__,
+        description=(
+            "Quy hoạch hạ tầng kỹ thuật viễn thông thụ động — passive telecom infrastructure planning: "
+            "BTS sites and mast classes, A1-only zones and routes, spacing, cable undergrounding."
+        ),
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms)
+    app.state.sessions = session_factory(app.state.engine)
+    errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])
+    app.include_router(health.router)
+    return app

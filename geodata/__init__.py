@@ -1,0 +1,1 @@
+"""Storage, models, CRS handling and file I/O for btsplan (no HTTP here)."""

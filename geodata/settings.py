@@ -1,0 +1,34 @@
+"""One settings object for the whole product, read from ``BTSPLAN_*`` variables and ``.env``.
+
+Kept in ``geodata`` because the database URL and the metric CRS are storage concerns; the web
+layer and the CLI both read the same object so they can never disagree about which database or
+CRS is in use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BTSPLAN_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///data/btsplan.sqlite",
+        description="SQLAlchemy URL: sqlite:///path (SpatiaLite) or postgresql+psycopg://user:pass@host/db (PostGIS)",
+    )
+    province: str = Field(default="haiphong", description="Rule and CRS profile of the province")
+    metric_crs: str = Field(default="EPSG:9210", description="Projected CRS for distances, lengths, buffers")
+    statement_timeout_ms: int = Field(default=30_000, ge=100, description="PostGIS statement timeout")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_import_rows: int = Field(default=2_000_000, ge=1)
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins; empty = CORS off")
+    tile_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,66 @@
+"""Schema migrations on both backends: upgrade, downgrade to empty, upgrade again gives the same schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect
+
+from geodata import migrate
+from geodata.models import Base
+
+
+def _schema(engine: Engine) -> dict[str, list[tuple[str, str]]]:
+    insp = inspect(engine)
+    ours = set(Base.metadata.tables)
+    return {
+        t: sorted((c["name"], str(c["type"])) for c in insp.get_columns(t))
+        for t in sorted(insp.get_table_names())
+        if t in ours or t == "alembic_version"
+    }
+
+
+def _indexes(engine: Engine) -> set[tuple[str, str]]:
+    insp = inspect(engine)
+    return {(t, ix["name"]) for t in Base.metadata.tables for ix in insp.get_indexes(t)}
+
+
+def test_upgrade_downgrade_upgrade_same_schema(empty_db: Engine) -> None:
+    first, first_ix = _schema(empty_db), _indexes(empty_db)
+    assert set(Base.metadata.tables) <= set(first)
+    migrate.downgrade(empty_db, "base")
+    left = {t for t in inspect(empty_db).get_table_names() if t in Base.metadata.tables}
+    assert left == set()
+    migrate.upgrade(empty_db)
+    assert _schema(empty_db) == first
+    assert _indexes(empty_db) == first_ix
+
+
+def test_geometry_columns_are_4326_and_indexed(empty_db: Engine) -> None:
+    from sqlalchemy import text
+
+    with empty_db.connect() as conn:
+        if empty_db.dialect.name == "sqlite":
+            rows = conn.execute(text(
+                "SELECT f_table_name, srid, spatial_index_enabled FROM geometry_columns")).all()
+            tables = {r[0]: (r[1], r[2]) for r in rows}
+        else:
+            rows = conn.execute(text("SELECT f_table_name, srid FROM geometry_columns")).all()
+            gist = {r[0] for r in conn.execute(text(
+                "SELECT tablename FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'"))}
+            tables = {r[0]: (r[1], 1 if r[0] in gist else 0) for r in rows}
+    for t in ("sites", "admin_units", "zones", "routes", "cable_segments", "complaints", "findings"):
+        assert tables[t] == (4326, 1), t
+
+
+def test_postgis_knows_vn2000_tm3(empty_db: Engine) -> None:
+    if empty_db.dialect.name != "postgresql":
+        return
+    from sqlalchemy import text
+
+    with empty_db.connect() as conn:
+        x, y = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(106.68, 20.86), 4326), 9210) p) q"
+        )).one()
+    from pyproj import Transformer
+
+    ex, ey = Transformer.from_crs(4326, 9210, always_xy=True).transform(106.68, 20.86)
+    assert abs(x - ex) < 1.0 and abs(y - ey) < 1.0
