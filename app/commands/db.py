@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from app.console import console
+from pathlib import Path
+
+from app.console import console, fail
 from geodata import migrate
 from geodata.db import check_connection, make_engine
 from geodata.settings import get_settings
@@ -41,3 +43,36 @@ def current() -> None:
     """Print the current schema revision."""
     engine = engine_from_settings()
     console.print(migrate.current(engine) or "base")
+
+
+@app.command()
+def backup(out: Path = typer.Argument(..., help="Backup file to write (.sqlite copy or pg_dump archive)")) -> None:
+    """Back up the whole database (SQLite online backup, or pg_dump -Fc for PostGIS)."""
+    from geodata.backup import BackupError
+    from geodata.backup import backup as do_backup
+
+    engine = engine_from_settings()
+    try:
+        do_backup(engine, out)
+    except BackupError as exc:
+        fail(str(exc))
+    console.print(f"backup written to {out} ({out.stat().st_size:,} bytes)")
+
+
+@app.command()
+def restore(
+    src: Path = typer.Argument(..., help="Backup file made by `btsplan db backup`"),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Replace the database content with a backup."""
+    from geodata.backup import BackupError
+    from geodata.backup import restore as do_restore
+
+    engine = engine_from_settings()
+    if not yes and not typer.confirm(f"Replace everything in {engine.url.render_as_string()} with {src}?"):
+        raise typer.Exit(1)
+    try:
+        do_restore(engine, src)
+    except BackupError as exc:
+        fail(str(exc))
+    console.print(f"restored {src}")

@@ -1,0 +1,86 @@
+"""Backups that a department can restore: the SQLite online-backup API for SpatiaLite (consistent
+even while the server writes), ``pg_dump``/``pg_restore`` custom format for PostGIS."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import sqlean
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+
+class BackupError(RuntimeError):
+    """A backup or restore failed; the message is one clear line."""
+
+
+def _libpq_url(engine: Engine) -> str:
+    u = make_url(engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
+    return u.render_as_string(hide_password=False)
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path:
+        return path
+    for cand in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(cand)
+    raise BackupError(f"{name} not found: install the PostgreSQL client (apt-get install postgresql-client)")
+
+
+def backup(engine: Engine, out: Path) -> Path:
+    """Write a backup of the whole database to ``out`` (a .sqlite copy or a pg_dump archive)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if engine.dialect.name == "sqlite":
+        src_path = make_url(str(engine.url)).database
+        if not src_path or not Path(src_path).exists():
+            raise BackupError(f"SpatiaLite file not found: {src_path}")
+        tmp = out.with_suffix(out.suffix + ".part")
+        tmp.unlink(missing_ok=True)
+        src = sqlean.connect(src_path)
+        dst = sqlean.connect(str(tmp))
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        tmp.replace(out)  # never leave a half-written backup under the final name
+        return out
+    tmp = out.with_suffix(out.suffix + ".part")
+    r = subprocess.run([_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(tmp),
+                        "-d", _libpq_url(engine)], capture_output=True, text=True)
+    if r.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise BackupError("pg_dump failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+    tmp.replace(out)
+    return out
+
+
+def restore(engine: Engine, src: Path) -> None:
+    """Replace the database content with the backup ``src``."""
+    if not src.exists():
+        raise BackupError(f"backup file not found: {src}")
+    if engine.dialect.name == "sqlite":
+        dst_path = make_url(str(engine.url)).database
+        engine.dispose()
+        try:
+            s = sqlean.connect(str(src))
+            if s.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise BackupError(f"{src} is not a healthy SQLite database")
+        except sqlean.DatabaseError as exc:
+            raise BackupError(f"{src} is not a SQLite backup ({exc})") from None
+        d = sqlean.connect(str(dst_path))
+        try:
+            s.backup(d)
+        finally:
+            d.close()
+            s.close()
+        return
+    engine.dispose()
+    r = subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+                        "--single-transaction", "--exit-on-error", "-d", _libpq_url(engine), str(src)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BackupError("pg_restore failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
