@@ -21,3 +21,18 @@ def test_health_names_backend(demo_db: Engine, backend: str) -> None:
         r = client.get("/no-such-thing")
         assert r.status_code == 404
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_security_headers_and_cors_off_by_default(demo_db: Engine) -> None:
+    app = create_app(Settings(database_url=db_url(demo_db)))
+    with TestClient(app) as client:
+        r = client.get("/health", headers={"Origin": "https://evil.example"})
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "access-control-allow-origin" not in r.headers
+    app = create_app(Settings(database_url=db_url(demo_db), cors_origins=["https://gis.haiphong.gov.vn"]))
+    with TestClient(app) as client:
+        ok = client.get("/health", headers={"Origin": "https://gis.haiphong.gov.vn"})
+        assert ok.headers["access-control-allow-origin"] == "https://gis.haiphong.gov.vn"
+        bad = client.get("/health", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in bad.headers

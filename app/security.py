@@ -1,0 +1,62 @@
+"""Security headers on every response, and a strict Content-Security-Policy on our HTML pages.
+
+The map page loads only local assets; the CSP makes that a browser-enforced fact (the optional
+OpenStreetMap raster base layer is the single allowed remote image source). MapLibre needs
+``worker-src blob:`` and inline style attributes.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob: https://tile.openstreetmap.org",
+    "worker-src 'self' blob:",
+    "child-src blob:",
+    "connect-src 'self'",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+])
+
+#: Swagger UI/ReDoc pages come from FastAPI and load their assets from a CDN; they keep a looser policy.
+DOC_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (no body buffering, so streamed exports stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+
+                def add(k: str, v: str) -> None:
+                    if k.encode() not in names:
+                        headers.append((k.encode(), v.encode()))
+
+                add("x-content-type-options", "nosniff")
+                add("referrer-policy", "no-referrer")
+                add("x-frame-options", "DENY")
+                add("cross-origin-opener-policy", "same-origin")
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if ctype.startswith(b"text/html") and not path.startswith(DOC_PATHS):
+                    add("content-security-policy", CSP)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
