@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import shapely
 import shapely.ops
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from geodata import models as m
 from geodata.crs import transformer
+from planning.cables import majority_unit
 
 CENTER_LONLAT = (106.68, 20.86)
 METRIC = "EPSG:9210"
@@ -457,13 +459,59 @@ def generate_sites(rng: np.random.Generator, w: World, n: int, chunk: int = 50_0
 # cables, plans, complaints
 # --------------------------------------------------------------------------------------------
 
+def relocation_area(w: World) -> Polygon:
+    """Site of the Cầu Rào bridge works (Lê Chân side of the Lạch Tray river), metric CRS."""
+    return Point(w.cx + 300, w.cy - 4200).buffer(700, 8)
+
+
+#: Street sections that run across a district boundary: (district holding most of it, the other).
+CROSSING_PAIRS = [("304", "303"), ("307", "305"), ("306", "304")]
+
+
 def _cable_rows(rng: np.random.Generator, w: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Street sections of plan 18/KH-BCĐ: ~11 in Lê Chân, ~20 in Hồng Bàng, some elsewhere."""
+    """Street sections of plans 18/KH-BCĐ and 85/KH-BCĐ: 11 in Lê Chân, 20 in Hồng Bàng, some elsewhere.
+
+    Two Lê Chân sections lie in the Cầu Rào relocation area, and three more sections run across a
+    district boundary (their ``district_code`` is the district holding most of their length), so
+    the per-district splitting of the progress report has real work to do. Overdue sections (target
+    year passed, not done) come from the mix of years and statuses.
+    """
     want = {"305": 11, "303": 20, "304": 8, "306": 5, "307": 4, "309": 3}
     streets = [r for r in w.routes if not r["name"].startswith("Ngõ")]
+    relocation = relocation_area(w)
+    communes = gpd.GeoDataFrame({"code": [c["code"] for c in w.communes]}, geometry=[c["geom"] for c in w.communes])
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
+    placed: list[Any] = []
     n = 0
+
+    def add(name: str, seg: Any, dcode: str) -> None:
+        nonlocal n
+        n += 1
+        year = int(rng.choice([2017, 2018, 2019, 2020, 2021, 2026, 2027]))
+        status = str(rng.choice(["done", "done", "in_progress", "planned"]))
+        if year >= 2026:
+            status = str(rng.choice(["planned", "in_progress"]))
+        method = str(rng.choice(["underground", "underground", "bracketed", "removed"], p=[0.35, 0.25, 0.32, 0.08]))
+        code = f"CAP-{dcode}-{n:03d}"
+        rows.append({
+            "code": code, "street": name, "from_desc": f"từ ngã tư số {int(rng.integers(1, 40))}",
+            "to_desc": f"đến ngã tư số {int(rng.integers(41, 90))}", "district_code": dcode,
+            "commune_code": majority_unit([seg], communes)[0],
+            "length_m": round(seg.length, 2), "plan_ref": "18/KH-BCĐ" if year < 2019 or rng.random() < 0.6
+            else "85/KH-BCĐ", "target_year": year, "method": method,
+            "operators": sorted(set(rng.choice(["VTL", "VNP", "MBF", "VNM", "SCTV", "HPTV"], int(rng.integers(1, 4))))),
+            "status": status, "status_changed_on": dt.date(min(year, 2025), 11, 1) if status != "planned" else None,
+            "geom": _ewkt(seg),
+        })
+        placed.append(seg)
+        if status != "planned":
+            history.append({"code": code, "from_status": "planned", "to_status": "in_progress",
+                            "changed_on": dt.date(min(year, 2025), 3, 15), "actor": "demo", "note": "Khởi công"})
+        if status == "done":
+            history.append({"code": code, "from_status": "in_progress", "to_status": "done",
+                            "changed_on": dt.date(min(year, 2025), 11, 1), "actor": "demo", "note": "Nghiệm thu"})
+
     for dcode, count in want.items():
         d = next(x for x in w.districts if x["code"] == dcode)
         pieces = []
@@ -475,31 +523,39 @@ def _cable_rows(rng: np.random.Generator, w: World) -> tuple[list[dict[str, Any]
                     k = int(np.ceil(part.length / 900))
                     step = part.length / k
                     pieces += [(r["name"], shapely.ops.substring(part, i * step, (i + 1) * step)) for i in range(k)]
-        order = rng.permutation(len(pieces))
+        order = [int(i) for i in rng.permutation(len(pieces))]
+        # sections whose first 250 m lie in the bridge works come first: their cables must move
+        near = [i for i in order if shapely.ops.substring(pieces[i][1], 0, 250).intersects(relocation)][:2]
+        order = near + [i for i in order if i not in near]
         for name, part in [pieces[i] for i in order[:count]]:
-            n += 1
-            seg = shapely.ops.substring(part, 0, min(part.length, rng.uniform(250, 900)))
-            year = int(rng.choice([2017, 2018, 2019, 2020, 2021, 2026, 2027]))
-            status = str(rng.choice(["done", "done", "in_progress", "planned"]))
-            if year >= 2026:
-                status = str(rng.choice(["planned", "in_progress"]))
-            method = str(rng.choice(["underground", "underground", "bracketed", "removed"], p=[0.35, 0.25, 0.32, 0.08]))
-            code = f"CAP-{dcode}-{n:03d}"
-            rows.append({
-                "code": code, "street": name, "from_desc": f"từ ngã tư số {int(rng.integers(1, 40))}",
-                "to_desc": f"đến ngã tư số {int(rng.integers(41, 90))}", "district_code": dcode,
-                "length_m": round(seg.length, 2), "plan_ref": "18/KH-BCĐ" if year < 2019 or rng.random() < 0.6
-                else "85/KH-BCĐ", "target_year": year, "method": method,
-                "operators": sorted(set(rng.choice(["VTL", "VNP", "MBF", "VNM", "SCTV", "HPTV"], int(rng.integers(1, 4))))),
-                "status": status, "status_changed_on": dt.date(min(year, 2025), 11, 1) if status != "planned" else None,
-                "geom": _ewkt(seg),
-            })
-            if status != "planned":
-                history.append({"code": code, "from_status": "planned", "to_status": "in_progress",
-                                "changed_on": dt.date(min(year, 2025), 3, 15), "actor": "demo", "note": "Khởi công"})
-            if status == "done":
-                history.append({"code": code, "from_status": "in_progress", "to_status": "done",
-                                "changed_on": dt.date(min(year, 2025), 11, 1), "actor": "demo", "note": "Nghiệm thu"})
+            add(name, shapely.ops.substring(part, 0, min(part.length, rng.uniform(250, 900))), dcode)
+
+    taken = shapely.union_all(placed).buffer(0.5)
+    by_code = {d["code"]: d["geom"] for d in w.districts}
+    for major, minor in CROSSING_PAIRS:
+        border = by_code[major].boundary.intersection(by_code[minor].boundary)
+        found = None
+        for ri in rng.permutation(len(streets)):
+            line = streets[int(ri)]["geom"]
+            cross = line.intersection(border)
+            for p in getattr(cross, "geoms", [cross]):
+                if p.is_empty or p.geom_type != "Point":
+                    continue
+                t, length = line.project(p), float(rng.uniform(500, 900))
+                seg = shapely.ops.substring(line, max(0.0, t - 0.35 * length), min(line.length, t + 0.65 * length))
+                for cand in (seg, shapely.ops.substring(line, max(0.0, t - 0.65 * length),
+                                                        min(line.length, t + 0.35 * length))):
+                    a, b = cand.intersection(by_code[major]).length, cand.intersection(by_code[minor]).length
+                    if a > b > 100 and a + b > cand.length - 1 and cand.intersection(taken).length < 5:
+                        found = (streets[int(ri)]["name"], cand)
+                        break
+                if found:
+                    break
+            if found:
+                break
+        if found:
+            add(found[0], found[1], major)
+            taken = taken.union(found[1].buffer(0.5))
     return rows, history
 
 
@@ -589,7 +645,7 @@ def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int 
                     {**{k: v for k, v in h.items() if k != "code"}, "segment_id": ids[h["code"]],
                      "recorded_at": dt.datetime(2026, 1, 1)} for h in history])
         # Cầu Rào bridge relocation project, between Lê Chân and Dương Kinh
-        rel = Point(w.cx + 300, w.cy - 4200).buffer(700, 8)
+        rel = relocation_area(w)
         conn.execute(insert(m.RelocationProject), [{"name": "Dự án xây dựng cầu Rào 1", "deadline": dt.date(2026, 12, 31),
                                                    "description": "Di dời cáp viễn thông phục vụ thi công cầu Rào",
                                                    "geom": _ewkt(_multi(rel))}])

@@ -1,0 +1,466 @@
+"""Cable tidy-up and undergrounding: status rules, district splitting and length-weighted progress.
+
+Pure functions: GeoDataFrames (geometry already in the province's metric CRS) and plain tables in,
+results out. The department reports this programme in kilometres (Kế hoạch 18/KH-BCĐ, 85/KH-BCĐ),
+so every figure here is weighted by length, never by segment count, and lengths are measured in the
+metric CRS (never degrees).
+
+Two rules shape the numbers:
+
+* **Splitting.** A street section may run across a district boundary. For per-district figures it
+  is cut by the district polygons, and whatever the polygons do not account for (a part outside
+  every district, or the hair-thin gaps and overlaps that digitised boundaries always have) is
+  reconciled so that the parts of each segment add up to its length *exactly*: overlaps are scaled
+  down, residues up to ``SLIVER_M`` go to the segment's largest part, longer residues become an
+  explicit "outside any district" part. Per-district kilometres therefore always add up to the total.
+* **Status as of a date.** Progress ``as_of`` a past date is rebuilt from the dated status history,
+  so a report for 31/12/2019 shows what was true then, not what is true now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+STATUSES: tuple[str, ...] = ("planned", "in_progress", "done")
+METHODS: tuple[str, ...] = ("underground", "bracketed", "removed")
+GROUPINGS: tuple[str, ...] = ("district", "plan", "operator")
+Grouping = Literal["district", "plan", "operator"]
+
+#: Residues of boundary splitting up to this length (metres) are digitising noise, not "outside".
+SLIVER_M = 0.05
+#: Label of the part of a segment lying outside every district polygon.
+OUTSIDE_NAME = "Ngoài ranh giới hành chính (outside any district)"
+NO_PLAN = "(không thuộc kế hoạch / no plan)"
+NO_OPERATOR = "(chưa rõ doanh nghiệp / unknown operator)"
+
+
+# --------------------------------------------------------------------------------------------
+# status transitions
+# --------------------------------------------------------------------------------------------
+
+class TransitionError(ValueError):
+    """A status change that the programme's workflow does not allow; the message says why."""
+
+    def __init__(self, message: str, *, current: str | None = None, requested: str | None = None) -> None:
+        super().__init__(message)
+        self.current, self.requested = current, requested
+
+
+#: The forward path of a street section: planned → in_progress → done.
+FORWARD: dict[str, str] = {"planned": "in_progress", "in_progress": "done"}
+
+
+def check_transition(current: str, requested: str, *, reopen: bool = False) -> None:
+    """Raise :class:`TransitionError` unless ``current → requested`` is allowed.
+
+    Allowed: planned → in_progress, in_progress → done, and done → in_progress only when the caller
+    says ``reopen`` explicitly (work that was accepted but has to be redone: a reopening is a
+    deliberate act that must be visible in the history, never a slip of the status field).
+    Everything else — unknown statuses, skipping a step, going back to ``planned``, a "change" to
+    the same status — is rejected, so the history stays a clean, monotone story.
+    """
+    if requested not in STATUSES:
+        raise TransitionError(
+            f"unknown status {requested!r}; expected one of {', '.join(STATUSES)}",
+            current=current, requested=requested,
+        )
+    if current not in STATUSES:
+        raise TransitionError(f"the segment has an unknown current status {current!r}", current=current,
+                              requested=requested)
+    if requested == current:
+        raise TransitionError(f"the segment is already {current!r}", current=current, requested=requested)
+    if current == "done" and requested == "in_progress":
+        if not reopen:
+            raise TransitionError("the segment is 'done'; reopening it (done → in_progress) needs an explicit reopen",
+                                  current=current, requested=requested)
+        return
+    if reopen:
+        raise TransitionError(f"reopen only applies to done → in_progress, not {current} → {requested}",
+                              current=current, requested=requested)
+    if FORWARD.get(current) == requested:
+        return
+    if current == "done":
+        raise TransitionError("a 'done' segment cannot go back to 'planned'; reopen it to 'in_progress' instead",
+                              current=current, requested=requested)
+    if current == "planned" and requested == "done":
+        raise TransitionError("a 'planned' segment must be set 'in_progress' before 'done'",
+                              current=current, requested=requested)
+    raise TransitionError(f"{current} → {requested} is not allowed (allowed: planned → in_progress → done)",
+                          current=current, requested=requested)
+
+
+def allowed_next(current: str) -> list[str]:
+    """Statuses reachable from ``current`` (``in_progress`` from ``done`` needs a reopen)."""
+    out = [FORWARD[current]] if current in FORWARD else []
+    return out + (["in_progress"] if current == "done" else [])
+
+
+def status_as_of(segments: pd.DataFrame, history: pd.DataFrame, as_of: dt.date | None) -> pd.Series:
+    """Each segment's status on ``as_of`` (end of day), rebuilt from the dated history.
+
+    ``segments``: indexed by segment id with a ``status`` column (the current status).
+    ``history``: columns ``segment_id``, ``from_status``, ``to_status``, ``changed_on`` and an
+    ``order`` column (recording order; ties on the same day keep it). Rules: the last change on or
+    before ``as_of`` wins; a segment whose first recorded change is later had that change's
+    ``from_status``; a segment with no history at all (e.g. imported as already done) keeps its
+    current status. ``as_of=None`` means now.
+    """
+    current = segments["status"].astype(object)
+    if as_of is None or history.empty:
+        return current.copy()
+    h = history[history["segment_id"].isin(segments.index)].sort_values(["segment_id", "changed_on", "order"])
+    if h.empty:
+        return current.copy()
+    changed = pd.to_datetime(h["changed_on"]).dt.date
+    before = h[changed <= as_of]
+    after = h[changed > as_of]
+    out = current.copy()
+    first_after = after.groupby("segment_id").head(1).set_index("segment_id")["from_status"]
+    out.loc[first_after.index] = first_after.fillna("planned").to_numpy()
+    last_before = before.groupby("segment_id").tail(1).set_index("segment_id")["to_status"]
+    out.loc[last_before.index] = last_before.to_numpy()
+    return out
+
+
+def is_overdue(status: pd.Series, target_year: pd.Series, as_of: dt.date) -> pd.Series:
+    """Overdue = the target year has ended before ``as_of`` and the section is not done."""
+    ty = pd.to_numeric(target_year, errors="coerce")
+    return (status != "done") & ty.notna() & (ty < as_of.year)
+
+
+# --------------------------------------------------------------------------------------------
+# splitting by administrative units
+# --------------------------------------------------------------------------------------------
+
+def split_by_units(lines: gpd.GeoSeries | Sequence[Any], units: gpd.GeoDataFrame, *, key: str = "code",
+                   sliver_m: float = SLIVER_M) -> pd.DataFrame:
+    """Cut each line by the unit polygons; the parts of every line add up to its length exactly.
+
+    Returns one row per (line, unit) with columns ``line`` (the position of the line in ``lines``),
+    ``unit`` (the unit's ``key`` value, ``None`` for the part outside every unit) and ``length_m``.
+    Both inputs must be in the same metric CRS. Reconciliation (see the module docstring): when
+    overlapping units claim more than the line's length the parts are scaled down to it; a residue
+    of at most ``sliver_m`` joins the line's largest part; a longer residue is reported as ``None``.
+    """
+    geoms = np.asarray(lines.values if isinstance(lines, gpd.GeoSeries) else lines, dtype=object)
+    n = len(geoms)
+    lengths = shapely.length(geoms) if n else np.zeros(0)
+    ugeoms = np.asarray(units.geometry.values, dtype=object)
+    ukeys = units[key].to_numpy(dtype=object)
+    if n and len(ugeoms):
+        tree = shapely.STRtree(ugeoms)
+        li, ui = tree.query(geoms, predicate="intersects")
+        plen = shapely.length(shapely.intersection(geoms[li], ugeoms[ui])) if len(li) else np.zeros(0)
+    else:
+        li = ui = np.zeros(0, dtype=int)
+        plen = np.zeros(0)
+    keep = plen > 0
+    parts = pd.DataFrame({"line": li[keep], "unit": ukeys[ui[keep]], "length_m": plen[keep]})
+    # several polygons of one unit (or a unit listed twice) count once per unit and line
+    parts = parts.groupby(["line", "unit"], sort=False, as_index=False)["length_m"].sum()
+
+    rows: list[tuple[int, Hashable | None, float]] = []
+    by_line = {int(k): g for k, g in parts.groupby("line", sort=False)}
+    for i in range(n):
+        total = float(lengths[i]) if not math.isnan(lengths[i]) else 0.0
+        g = by_line.get(i)
+        if g is None or total == 0.0:
+            if total > 0.0:
+                rows.append((i, None, total))
+            continue
+        units_i = list(g["unit"])
+        lens = g["length_m"].to_numpy(dtype=float, copy=True)
+        claimed = float(lens.sum())
+        if claimed > total:  # overlapping polygons: scale the claims down to the real length
+            lens = lens * (total / claimed)
+        big = int(np.argmax(lens))
+        # hair-thin parts along a shared boundary are digitising noise: fold them into the largest
+        tiny = lens < sliver_m
+        tiny[big] = False
+        if tiny.any():
+            lens[big] += float(lens[tiny].sum())
+            lens[tiny] = 0.0
+        residue = total - float(lens.sum())
+        if residue > sliver_m:
+            rows.append((i, None, residue))
+        else:
+            lens[big] += residue
+            # the parts must sum to the length to the last bit: the largest part absorbs rounding
+            lens[big] += total - float(lens.sum())
+        rows.extend((i, u, float(v)) for u, v in zip(units_i, lens, strict=True) if v > 0.0)
+    return pd.DataFrame(rows, columns=["line", "unit", "length_m"])
+
+
+def majority_unit(lines: gpd.GeoSeries | Sequence[Any], units: gpd.GeoDataFrame, *, key: str = "code") -> list[Any]:
+    """The unit holding the longest part of each line (``None`` if the line lies outside them all).
+
+    This is how a segment's ``district_code``/``commune_code`` attribute is derived by spatial join.
+    """
+    parts = split_by_units(lines, units, key=key)
+    n = len(lines)
+    out: list[Any] = [None] * n
+    inside = parts[parts["unit"].notna()]
+    if not inside.empty:
+        best = inside.sort_values(["line", "length_m"], ascending=[True, False]).groupby("line").head(1)
+        for line, unit in zip(best["line"], best["unit"], strict=True):
+            out[int(line)] = unit
+    return out
+
+
+def length_within(lines: gpd.GeoSeries, area: Any) -> np.ndarray:
+    """Length (metres) of each line inside ``area`` (same metric CRS)."""
+    if len(lines) == 0:
+        return np.zeros(0)
+    return shapely.length(shapely.intersection(np.asarray(lines.values, dtype=object), area))
+
+
+def nearest_line(point: Any, lines: gpd.GeoSeries, max_distance_m: float) -> tuple[int, float] | None:
+    """Position and distance of the line nearest to ``point`` if within ``max_distance_m``, else None."""
+    if len(lines) == 0:
+        return None
+    d = shapely.distance(np.asarray(lines.values, dtype=object), point)
+    i = int(np.argmin(d))
+    return (i, float(d[i])) if d[i] <= max_distance_m else None
+
+
+# --------------------------------------------------------------------------------------------
+# progress
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class ProgressRow:
+    """Exact metres of one group (district, plan or operator)."""
+
+    key: Any
+    name: str
+    total_m: float = 0.0
+    done_m: float = 0.0
+    in_progress_m: float = 0.0
+    planned_m: float = 0.0
+    overdue_m: float = 0.0
+    segments: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, status: str, length: float, overdue: bool) -> None:
+        self.total_m += length
+        setattr(self, f"{status}_m", getattr(self, f"{status}_m") + length)
+        if overdue:
+            self.overdue_m += length
+
+
+@dataclass
+class Progress:
+    """Length-weighted progress; ``rows`` exact, :meth:`to_dict` rounded so that figures add up."""
+
+    by: str
+    as_of: dt.date
+    plan: str | None
+    rows: list[ProgressRow]
+    totals: ProgressRow
+    #: rows may overlap (a segment carries several operators' cables) — then totals ≠ Σ rows
+    rows_overlap: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape (DESIGN §3.5), rounded to whole metres without breaking sums.
+
+        Kilometres carry 3 decimals (metre resolution). Rounding uses the largest-remainder rule
+        twice: row totals are apportioned so they add up to the rounded grand total (when rows do
+        not overlap), and each row's done/in-progress/planned are apportioned to add up to its
+        total; percentages (one decimal) add up to 100.0 in every non-empty row.
+        """
+        if self.rows_overlap:
+            row_totals = [round(r.total_m) for r in self.rows]
+        else:
+            row_totals = apportion([r.total_m for r in self.rows], round(self.totals.total_m))
+        out_rows = [_row_dict(self.by, r, t) for r, t in zip(self.rows, row_totals, strict=True)]
+        if self.rows_overlap:
+            totals = _row_dict(self.by, self.totals, round(self.totals.total_m))
+        else:  # the totals row is the column sums of the rounded rows: everything adds up
+            totals = _sum_rows(out_rows)
+            totals["segments"] = self.totals.segments  # a segment split across districts counts once
+        totals.pop(self.by, None)
+        for k in ("name", "code", f"{self.by}_code"):
+            totals.pop(k, None)
+        return {
+            "by": self.by,
+            "as_of": self.as_of.isoformat(),
+            "plan": self.plan,
+            "rows": out_rows,
+            "totals": totals,
+            **self.meta,
+        }
+
+
+def apportion(values: Sequence[float], total: int) -> list[int]:
+    """Round non-negative ``values`` to integers that add up to ``total`` (largest remainder)."""
+    if not values:
+        return []
+    floors = [math.floor(v) for v in values]
+    short = total - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: (values[i] - floors[i], values[i]), reverse=True)
+    if short >= 0:
+        for i in order[:short]:
+            floors[i] += 1
+    else:  # can only happen when the values do not sum to ~total; take from the largest values
+        for i in sorted(range(len(values)), key=lambda i: values[i], reverse=True)[: -short]:
+            floors[i] = max(0, floors[i] - 1)
+    return floors
+
+
+def _row_dict(by: str, r: ProgressRow, total_m: int) -> dict[str, Any]:
+    done, prog, plan = apportion([r.done_m, r.in_progress_m, r.planned_m], total_m)
+    overdue = min(round(r.overdue_m), total_m - done)
+    pct = _percentages(done, prog, plan)
+    d: dict[str, Any] = {by: r.name if by == "district" else r.key}
+    if by == "district":
+        d["district_code"] = r.key
+    d.update({
+        "total_km": _km(total_m), "done_km": _km(done), "in_progress_km": _km(prog), "planned_km": _km(plan),
+        "done_pct": pct[0], "in_progress_pct": pct[1], "planned_pct": pct[2], "overdue_km": _km(overdue),
+        "segments": r.segments,
+    })
+    d.update(r.extra)
+    return d
+
+
+def _sum_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    metres = {k: sum(round(r[k] * 1000) for r in rows) for k in ("total_km", "done_km", "in_progress_km",
+                                                                   "planned_km", "overdue_km")}
+    pct = _percentages(metres["done_km"], metres["in_progress_km"], metres["planned_km"])
+    return {
+        "total_km": _km(metres["total_km"]), "done_km": _km(metres["done_km"]),
+        "in_progress_km": _km(metres["in_progress_km"]), "planned_km": _km(metres["planned_km"]),
+        "done_pct": pct[0], "in_progress_pct": pct[1], "planned_pct": pct[2],
+        "overdue_km": _km(metres["overdue_km"]), "segments": sum(r["segments"] for r in rows),
+    }
+
+
+def _km(metres: int) -> float:
+    return round(metres / 1000.0, 3)
+
+
+def _percentages(done: int, prog: int, plan: int) -> tuple[float, float, float]:
+    total = done + prog + plan
+    if total <= 0:
+        return (0.0, 0.0, 0.0)
+    tenths = apportion([1000.0 * v / total for v in (done, prog, plan)], 1000)
+    return (tenths[0] / 10, tenths[1] / 10, tenths[2] / 10)
+
+
+def compute_progress(
+    segments: gpd.GeoDataFrame,
+    *,
+    by: Grouping = "district",
+    as_of: dt.date,
+    history: pd.DataFrame | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    plans: pd.DataFrame | None = None,
+    plan: str | None = None,
+) -> Progress:
+    """Length-weighted progress of cable segments grouped by district, plan or operator.
+
+    ``segments``: indexed by segment id, geometry in a metric CRS, columns ``status``,
+    ``target_year``, ``plan_ref``, ``operators`` (list of codes). ``history``: see
+    :func:`status_as_of` (optional; without it the current status is used). ``districts``: polygons
+    in the same CRS with ``code`` and ``name`` (required for ``by="district"``). ``plans``: optional
+    ``ref``/``title``/``issued_on`` to label plan rows. ``plan`` keeps only that plan's segments.
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"cannot group cable progress by {by!r}; use one of {', '.join(GROUPINGS)}")
+    if segments.crs is not None and not segments.crs.is_projected:
+        raise ValueError("cable segments must be in a projected (metric) CRS to measure lengths")
+    segs = segments if plan is None else segments[segments["plan_ref"] == plan]
+    status = status_as_of(segs, history if history is not None else _empty_history(), as_of)
+    unknown = sorted(set(status) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"segments carry unknown statuses: {', '.join(map(str, unknown))}")
+    overdue = is_overdue(status, segs["target_year"], as_of)
+    lengths = segs.geometry.length.to_numpy(dtype=float)
+
+    totals = ProgressRow(key=None, name="total")
+    for s, ln, od in zip(status, lengths, overdue, strict=True):
+        totals.add(s, float(ln), bool(od))
+    totals.segments = len(segs)
+
+    rows: dict[Any, ProgressRow] = {}
+    overlap = False
+    if by == "district":
+        if districts is None:
+            raise ValueError("per-district progress needs the district polygons")
+        names = dict(zip(districts["code"], districts["name"], strict=True))
+        parts = split_by_units(segs.geometry, districts)
+        st = status.to_numpy(dtype=object)
+        od = overdue.to_numpy(dtype=bool)
+        seen: dict[Any, set[int]] = {}
+        for line, unit, ln in parts.itertuples(index=False):
+            row = rows.get(unit)
+            if row is None:
+                row = rows[unit] = ProgressRow(key=unit, name=names.get(unit, OUTSIDE_NAME) if unit is not None
+                                               else OUTSIDE_NAME)
+            row.add(st[line], ln, bool(od[line]))
+            seen.setdefault(unit, set()).add(int(line))
+        for unit, lines in seen.items():
+            rows[unit].segments = len(lines)
+        order = [d for d in districts["code"] if d in rows] + ([None] if None in rows else [])
+    elif by == "plan":
+        info = {} if plans is None else {r["ref"]: r for r in plans.to_dict("records")}
+        for ref, s, ln, od in zip(segs["plan_ref"], status, lengths, overdue, strict=True):
+            k = ref if isinstance(ref, str) and ref else None
+            row = rows.get(k)
+            if row is None:
+                meta = info.get(k, {})
+                extra = {"title": meta.get("title"), "issued_on": _iso(meta.get("issued_on"))} if k else {}
+                row = rows[k] = ProgressRow(key=k if k else NO_PLAN, name=k or NO_PLAN, extra=extra)
+            row.add(s, float(ln), bool(od))
+            row.segments += 1
+        order = sorted(rows, key=lambda k: (k is None, str(_plan_sort_key(k, info))))
+    else:
+        overlap = True
+        for ops, s, ln, od in zip(segs["operators"], status, lengths, overdue, strict=True):
+            codes = sorted(set(_as_list(ops))) or [None]
+            for code in codes:
+                row = rows.get(code)
+                if row is None:
+                    row = rows[code] = ProgressRow(key=code if code else NO_OPERATOR, name=code or NO_OPERATOR)
+                row.add(s, float(ln), bool(od))
+                row.segments += 1
+        for row in rows.values():  # the operator's share of the tracked network
+            row.extra["share_pct"] = round(100.0 * row.total_m / totals.total_m, 1) if totals.total_m else 0.0
+        order = sorted(rows, key=lambda k: (k is None, -rows[k].total_m, str(k)))
+    return Progress(by=by, as_of=as_of, plan=plan, rows=[rows[k] for k in order], totals=totals,
+                    rows_overlap=overlap)
+
+
+def _plan_sort_key(ref: str | None, info: dict[str, Any]) -> Any:
+    issued = info.get(ref, {}).get("issued_on") if ref else None
+    return f"{_iso(issued) or '9999'}|{ref}"
+
+
+def _iso(d: Any) -> str | None:
+    if d is None or (isinstance(d, float) and math.isnan(d)):
+        return None
+    return d.isoformat() if hasattr(d, "isoformat") else str(d)
+
+
+def _as_list(v: Any) -> list[str]:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return []
+    if isinstance(v, str):
+        return [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+    if isinstance(v, Iterable):
+        return [str(x) for x in v if x]
+    return [str(v)]
+
+
+def _empty_history() -> pd.DataFrame:
+    return pd.DataFrame({"segment_id": [], "from_status": [], "to_status": [], "changed_on": [], "order": []})
