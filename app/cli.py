@@ -7,8 +7,10 @@ import sys
 import typer
 
 from app import __version__
+from app.commands import cables as cables_cmd
 from app.commands import db as db_cmd
 from app.commands import demo as demo_cmd
+from app.commands import keys as keys_cmd
 from app.commands import serve as serve_cmd
 from app.console import err_console
 from geodata.db import DatabaseConfigError
@@ -36,8 +38,10 @@ def _root(
 
 
 cli.add_typer(db_cmd.app, name="db")
+cli.add_typer(cables_cmd.app, name="cables")
 cli.command("demo")(demo_cmd.demo)
 cli.command("serve")(serve_cmd.serve)
+cli.add_typer(keys_cmd.app, name="keys")
 
 
 def main() -> None:

@@ -16,9 +16,11 @@ PROBLEM = "application/problem+json"
 class Problem(Exception):
     """Raise anywhere in a request to answer with problem+json."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
+    def __init__(self, status: int, title: str, detail: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.headers = headers
 
 
 def problem_response(status: int, title: str, detail: str | None = None, instance: str | None = None,
@@ -39,7 +41,8 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, str(request.url.path), **exc.extra)
+        return problem_response(exc.status, exc.title, exc.detail, str(request.url.path), headers=exc.headers,
+                                **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_import_rows: int = Field(default=2_000_000, ge=1)
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins; empty = CORS off")
     tile_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    write_rate_per_minute: float = Field(default=120.0, gt=0, description="Sustained write requests per API key")
+    write_burst: int = Field(default=30, ge=1, description="Write requests an API key may make in a burst")
 
 
 @lru_cache
