@@ -9,7 +9,9 @@ overwrite someone else's version 4 — it gets :class:`StaleVersion` and must re
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from geodata import audit
 from geodata import models as m
 from geodata.crs import province as province_profile
 from geodata.crs import transformer
@@ -170,6 +173,26 @@ def progress(engine: Engine, metric_crs: str, *, by: str = "district", as_of: dt
     return out
 
 
+PROGRESS_FIELDS = ("total_km", "done_km", "in_progress_km", "planned_km", "done_pct", "in_progress_pct",
+                   "planned_pct", "overdue_km", "segments")
+
+
+def progress_csv(data: dict[str, Any], *, bom: bool = False) -> str:
+    """The progress report as CSV: one line per group, then a total line (same figures as the JSON).
+
+    ``bom`` prefixes a UTF-8 byte-order mark so Excel shows Vietnamese names (for downloads).
+    """
+    by = data["by"]
+    head = [by, "district_code"] if by == "district" else [by]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*head, *PROGRESS_FIELDS])
+    for r in data["rows"]:
+        w.writerow([*(r.get(k) for k in head), *(r[k] for k in PROGRESS_FIELDS)])
+    w.writerow(["Tổng cộng (total)", *([""] * (len(head) - 1)), *(data["totals"][k] for k in PROGRESS_FIELDS)])
+    return ("\ufeff" if bom else "") + buf.getvalue()
+
+
 # --------------------------------------------------------------------------------------------
 # status changes
 # --------------------------------------------------------------------------------------------
@@ -235,7 +258,7 @@ def set_status(engine: Engine, ref: int | str, status: str, *, actor: str, on: d
             s.flush()
             after = {"status": seg.status, "status_changed_on": on.isoformat(), "version": seg.version,
                      "note": note, "reopen": reopen}
-            _audit(s, actor, "reopen" if reopen else "set_status", "cable_segment", seg.code, before, after)
+            audit.record(s, actor, "reopen" if reopen else "set_status", "cable_segment", seg.code, before, after)
             bump_data_version(s.connection())
             return StatusChange(seg.id, seg.code, previous, status, on, actor, note, seg.version)
     except StaleDataError:
@@ -251,21 +274,6 @@ def _int_or(v: Any, default: int) -> int:
         return int(v)
     except (TypeError, ValueError):
         return default
-
-
-def _audit(session: Session, actor: str, action: str, entity: str, entity_id: str,
-           before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-    """Append an audit entry in the caller's transaction (through geodata.audit when it exists)."""
-    try:
-        from geodata import audit  # helper E's append-only writer
-    except ImportError:  # pragma: no cover - only before the audit module lands
-        audit = None  # type: ignore[assignment]
-    writer = getattr(audit, "record", None) if audit is not None else None
-    if writer is not None:
-        writer(session, actor=actor, action=action, entity=entity, entity_id=entity_id, before=before, after=after)
-        return
-    session.add(m.AuditLog(actor=actor, action=action, entity=entity, entity_id=entity_id, before=before,
-                           after=after, at=m.utcnow()))
 
 
 def history(engine: Engine, ref: int | str) -> dict[str, Any]:
@@ -408,7 +416,7 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
         out = {"id": c.id, "text": text, "reported_on": reported_on.isoformat(), "status": "open", "reporter": reporter,
                "segment_id": segment_id, "segment_code": str(near.loc[segment_id, "code"]) if hit else None,
                "distance_m": round(hit[1], 1) if hit else None, "district_code": district, "lon": lon, "lat": lat}
-        _audit(s, actor, "create", "complaint", str(c.id), None, out)
+        audit.record(s, actor, "create", "complaint", str(c.id), None, out)
         bump_data_version(conn)
     return out
 

@@ -1,0 +1,174 @@
+"""``btsplan cables …``: progress of the cable tidy-up/undergrounding plans, status changes,
+relocation look-ups and a segment's history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import sys
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from app.console import console, fail
+from geodata import cables as gc
+from geodata.settings import get_settings
+from planning.cables import GROUPINGS, STATUSES, TransitionError
+
+app = typer.Typer(help="Cables (Kế hoạch 18/KH-BCĐ…): progress, status changes, relocations, history.",
+                  no_args_is_help=True)
+
+FORMATS = ("table", "csv", "json")
+BY_LABEL = {"district": "Quận/huyện", "plan": "Kế hoạch", "operator": "Doanh nghiệp"}
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from app.commands.db import engine_from_settings
+
+    return engine_from_settings()
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
+    return None
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        fail(f"{option} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def progress(
+    by: str = typer.Option("district", "--by", help="Group by district, plan or operator."),
+    as_of: str = typer.Option(None, "--as-of", help="Report date YYYY-MM-DD (status rebuilt from history; default today)."),
+    plan: str = typer.Option(None, "--plan", help="Only this plan, e.g. 18/KH-BCĐ."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+) -> None:
+    """Length-weighted progress (km and % done / in progress / planned, overdue km)."""
+    _choice(by, GROUPINGS, "--by")
+    _choice(fmt, FORMATS, "--format")
+    day = _date(as_of, "--as-of")
+    try:
+        data = gc.progress(_engine(), get_settings().metric_crs, by=by, as_of=day, plan=plan)
+    except (gc.NotFound, gc.CableError) as exc:
+        fail(str(exc))
+        return
+    if fmt == "json":
+        _json(data)
+    elif fmt == "csv":
+        sys.stdout.write(gc.progress_csv(data))
+    else:
+        _progress_table(data)
+
+
+def _progress_table(data: dict[str, Any]) -> None:
+    by = data["by"]
+    title = f"Tiến độ chỉnh trang, ngầm hóa cáp — cable progress as of {data['as_of']}"
+    if data.get("plan"):
+        title += f" — {data['plan']}"
+    t = Table(title=title)
+    t.add_column(BY_LABEL[by])
+    for head in ("Tổng km", "Xong km", "Đang làm km", "Chưa làm km", "Xong %", "Quá hạn km"):
+        t.add_column(head, justify="right")
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        return [f"{r['total_km']:.2f}", f"{r['done_km']:.2f}", f"{r['in_progress_km']:.2f}", f"{r['planned_km']:.2f}",
+                f"{r['done_pct']:.1f}", f"{r['overdue_km']:.2f}"]
+
+    for r in data["rows"]:
+        label = str(r[by]) + (f" ({r['district_code']})" if by == "district" and r.get("district_code") else "")
+        t.add_row(label, *cells(r))
+    t.add_section()
+    t.add_row("Tổng cộng", *cells(data["totals"]), style="bold")
+    console.print(t)
+    if by == "operator":
+        console.print("Operators share street sections, so operator rows overlap; the total counts each section once.")
+    if by == "district" and data.get("districts_as_of") and data["districts_as_of"] != data["as_of"]:
+        console.print(f"District boundaries as of {data['districts_as_of']} (the district level ended then).")
+
+
+@app.command("set-status")
+def set_status(
+    segment: str = typer.Argument(..., help="Segment id or code, e.g. CAP-305-003."),
+    status: str = typer.Argument(..., help=f"New status: {', '.join(STATUSES)}."),
+    date: str = typer.Option(None, "--date", help="Date of the change YYYY-MM-DD (default today)."),
+    note: str = typer.Option(None, "--note", help="What happened (kept in the history)."),
+    actor: str = typer.Option(None, "--actor", help="Who made the change (default cli:<login>)."),
+    reopen: bool = typer.Option(False, "--reopen", help="Reopen a done segment (done → in_progress)."),
+    expect_version: int = typer.Option(None, "--expect-version", help="Fail if the segment's version differs."),
+) -> None:
+    """Change a segment's status (planned → in_progress → done), keeping the dated history."""
+    day = _date(date, "--date")
+    who = actor or f"cli:{getpass.getuser()}"
+    try:
+        ch = gc.set_status(_engine(), segment, status, actor=who, on=day, note=note, reopen=reopen,
+                           expected_version=expect_version)
+    except TransitionError as exc:
+        fail(f"segment {segment}: {exc}")
+        return
+    except (gc.NotFound, gc.CableError, gc.StaleVersion) as exc:
+        fail(str(exc))
+        return
+    console.print(f"{ch.code}: {ch.from_status} → {ch.to_status} on {ch.changed_on.isoformat()} by {ch.actor} "
+                  f"(version {ch.version})", highlight=False)
+
+
+@app.command()
+def affected(
+    project: str = typer.Option(..., "--project", help="Relocation project name (or a unique part of it)."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """Segments intersecting a relocation project's area (e.g. the Cầu Rào bridge)."""
+    _choice(fmt, ("table", "json"), "--format")
+    try:
+        data = gc.affected_segments(_engine(), project, get_settings().metric_crs)
+    except gc.NotFound as exc:
+        fail(str(exc))
+        return
+    if fmt == "json":
+        _json(data)
+        return
+    p = data["project"]
+    t = Table(title=f"{p['name']} — hạn {p['deadline'] or '?'}: {data['count']} đoạn cáp bị ảnh hưởng (affected)")
+    for head in ("Mã", "Tuyến", "Quận", "Trạng thái", "Kế hoạch", "Dài m", "Trong vùng m"):
+        t.add_column(head, justify="right" if head.endswith(" m") else "left")
+    for s in data["segments"]:
+        t.add_row(s["code"], s["street"], s["district_code"] or "", s["status"], s["plan_ref"] or "",
+                  f"{s['length_m']:.0f}", f"{s['length_in_area_m']:.0f}")
+    console.print(t)
+
+
+@app.command()
+def history(
+    segment: str = typer.Argument(..., help="Segment id or code."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """A segment's status history: who changed what, when."""
+    _choice(fmt, ("table", "json"), "--format")
+    try:
+        data = gc.history(_engine(), segment)
+    except gc.NotFound as exc:
+        fail(str(exc))
+        return
+    if fmt == "json":
+        _json(data)
+        return
+    t = Table(title=f"{data['code']} — {data['street']}: {data['status']} (version {data['version']})")
+    for head in ("Ngày", "Từ", "Sang", "Người thực hiện", "Ghi chú", "Ghi lúc (UTC)"):
+        t.add_column(head)
+    for h in data["history"]:
+        t.add_row(h["changed_on"], h["from_status"] or "", h["to_status"], h["actor"], h["note"] or "", h["recorded_at"])
+    console.print(t)
