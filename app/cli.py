@@ -8,7 +8,6 @@ import typer
 
 from app import __version__
 from app.commands import cables as cables_cmd
-from app.commands import cables as cables_cmd
 from app.commands import db as db_cmd
 from app.commands import demo as demo_cmd
 from app.commands import keys as keys_cmd
@@ -39,7 +38,6 @@ def _root(
 
 
 cli.add_typer(db_cmd.app, name="db")
-cli.add_typer(cables_cmd.app, name="cables")
 cli.add_typer(cables_cmd.app, name="cables")
 cli.command("demo")(demo_cmd.demo)
 cli.command("serve")(serve_cmd.serve)
