@@ -1,0 +1,168 @@
+"""API keys, roles, rate limit and the keys CLI, on both backends."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi import APIRouter, Depends
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from app.auth import (
+    KeyManagementError,
+    Principal,
+    RateLimiter,
+    create_key,
+    hash_key,
+    key_prefix,
+    optional_principal,
+    require_roles,
+    revoke_key,
+)
+from app.cli import cli
+from app.main import create_app
+from geodata import audit
+from geodata.db import transaction
+from geodata.models import ApiKey, AuditLog
+from geodata.settings import Settings
+from tests.conftest import db_url
+
+
+def _app(engine: Engine, **settings: object) -> TestClient:
+    app = create_app(Settings(database_url=db_url(engine), **settings))  # type: ignore[arg-type]
+    r = APIRouter()
+
+    @r.get("/t/planner")
+    def planner_only(p: Principal = Depends(require_roles("planner", "admin"))) -> dict[str, object]:
+        return {"role": p.role, "operator": p.operator, "actor": p.actor}
+
+    @r.post("/t/write")
+    def write(p: Principal = Depends(require_roles("operator", "planner"))) -> dict[str, object]:
+        return {"ok": True}
+
+    @r.get("/t/public")
+    def public(p: Principal | None = Depends(optional_principal)) -> dict[str, object]:
+        return {"role": p.role if p else None}
+
+    app.include_router(r)
+    return TestClient(app)
+
+
+def _key(engine: Engine, role: str, operator: str | None = None, name: str | None = None) -> str:
+    with transaction(engine) as s:
+        return create_key(s, role, operator, name).secret
+
+
+def test_key_is_stored_hashed_only(demo_db: Engine) -> None:
+    with transaction(demo_db) as s:
+        new = create_key(s, "operator", "VTL", "Viettel")
+    with transaction(demo_db) as s:
+        row = s.get(ApiKey, new.id)
+        assert row is not None and row.key_hash == hash_key(new.secret)
+        assert new.secret not in (row.key_hash, row.prefix) and new.secret.startswith(row.prefix)
+        logged = s.execute(select(AuditLog).where(AuditLog.entity == "api_key")).scalars().all()
+    assert [a.action for a in logged] == ["create"]
+    assert new.secret not in repr(logged[0].after) and row.key_hash not in repr(logged[0].after)
+
+
+def test_key_management_errors(demo_db: Engine) -> None:
+    with transaction(demo_db) as s:
+        with pytest.raises(KeyManagementError, match="unknown operator 'NOPE'.*VTL"):
+            create_key(s, "operator", "NOPE")
+        with pytest.raises(KeyManagementError, match="needs --operator"):
+            create_key(s, "operator")
+        with pytest.raises(KeyManagementError, match="only for operator keys"):
+            create_key(s, "planner", "VTL")
+        with pytest.raises(KeyManagementError, match="unknown role"):
+            create_key(s, "root")
+        with pytest.raises(KeyManagementError, match="no API key with id 999"):
+            revoke_key(s, 999)
+
+
+def test_roles_401_403(demo_db: Engine) -> None:
+    c = _app(demo_db)
+    planner, op = _key(demo_db, "planner", name="Lan"), _key(demo_db, "operator", "VTL")
+    r = c.get("/t/planner")
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert r.headers["content-type"].startswith("application/problem+json")
+    for bad in ("Bearer nonsense", "Bearer " + planner[:-1] + ("A" if planner[-1] != "A" else "B"), "Basic abc", "Bearer"):
+        r = c.get("/t/planner", headers={"Authorization": bad})
+        assert r.status_code == 401, bad
+        assert planner not in r.text
+    r = c.get("/t/planner", headers={"Authorization": f"Bearer {planner}"})
+    assert r.status_code == 200 and r.json()["role"] == "planner" and "Lan" in r.json()["actor"]
+    r = c.get("/t/planner", headers={"Authorization": f"Bearer {op}"})
+    assert r.status_code == 403 and r.json()["status"] == 403
+    # public endpoint: anonymous is fine, a wrong key is not
+    assert c.get("/t/public").json() == {"role": None}
+    assert c.get("/t/public", headers={"Authorization": f"Bearer {op}"}).json() == {"role": "operator"}
+    assert c.get("/t/public", headers={"Authorization": "Bearer btsp_00000000_" + "x" * 43}).status_code == 401
+
+
+def test_revoked_key_is_rejected(demo_db: Engine) -> None:
+    c = _app(demo_db)
+    with transaction(demo_db) as s:
+        new = create_key(s, "planner")
+    h = {"Authorization": f"Bearer {new.secret}"}
+    assert c.get("/t/planner", headers=h).status_code == 200
+    with transaction(demo_db) as s:
+        revoke_key(s, new.id)
+    assert c.get("/t/planner", headers=h).status_code == 401
+
+
+def test_write_rate_limit_per_key(demo_db: Engine) -> None:
+    c = _app(demo_db, write_rate_per_minute=1.0, write_burst=3)
+    a, b = _key(demo_db, "operator", "VTL"), _key(demo_db, "operator", "MBF")
+    ha, hb = {"Authorization": f"Bearer {a}"}, {"Authorization": f"Bearer {b}"}
+    assert [c.post("/t/write", headers=ha).status_code for _ in range(3)] == [200, 200, 200]
+    r = c.post("/t/write", headers=ha)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert c.post("/t/write", headers=hb).status_code == 200  # buckets are per key
+    assert c.get("/t/public", headers=ha).status_code == 200  # reads are not limited
+
+
+def test_token_bucket_refills() -> None:
+    now = [0.0]
+    lim = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    assert lim.take(1) == 0 and lim.take(1) == 0
+    assert lim.take(1) == pytest.approx(1.0)
+    now[0] += 1.0
+    assert lim.take(1) == 0
+    assert lim.take(1) > 0
+
+
+def test_key_prefix_rejects_junk() -> None:
+    assert key_prefix("btsp_0123abcd_" + "x" * 43) == "btsp_0123abcd"
+    for junk in ("", "btsp_", "Bearer x", "btsp_0123abcdX" + "x" * 43, "x" * 500):
+        assert key_prefix(junk) is None
+
+
+def test_keys_cli(demo_db: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from geodata.settings import get_settings
+
+    monkeypatch.setenv("BTSPLAN_DATABASE_URL", db_url(demo_db))
+    get_settings.cache_clear()
+    caplog.set_level(logging.DEBUG)
+    try:
+        runner = CliRunner()
+        r = runner.invoke(cli, ["keys", "create", "--role", "operator", "--operator", "VTL", "--name", "Viettel"])
+        assert r.exit_code == 0, r.output
+        key = r.stdout.strip().splitlines()[-1]
+        assert key_prefix(key) is not None
+        r = runner.invoke(cli, ["keys", "create", "--role", "operator", "--operator", "ZZZ"])
+        assert r.exit_code != 0 and "unknown operator" in r.output
+        r = runner.invoke(cli, ["keys", "list", "--format", "json"])
+        assert r.exit_code == 0 and "Viettel" in r.stdout and key not in r.stdout
+        key_id = __import__("json").loads(r.stdout)[0]["id"]
+        r = runner.invoke(cli, ["keys", "revoke", str(key_id)])
+        assert r.exit_code == 0
+        r = runner.invoke(cli, ["keys", "revoke", str(key_id)])
+        assert r.exit_code != 0 and "already revoked" in r.output
+        assert key not in caplog.text
+        with transaction(demo_db) as s:
+            actions = [e["action"] for e in audit.entries(s, "api_key", key_id)]
+        assert actions == ["create", "revoke"]
+    finally:
+        get_settings.cache_clear()
