@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     tile_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     write_rate_per_minute: float = Field(default=120.0, gt=0, description="Sustained write requests per API key")
     write_burst: int = Field(default=30, ge=1, description="Write requests an API key may make in a burst")
+    max_plan_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest plan submission body")
+    max_plan_features: int = Field(default=5000, ge=1, description="Most items in one plan submission")
+    upload_dir: str = Field(default="data/uploads", description="Where inspection photos are stored")
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest inspection photo")
+    built_match_m: float = Field(default=100.0, gt=0, description="A built site this close fulfils a planned one")
 
 
 @lru_cache
