@@ -7,6 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from app import __version__, errors
+from app.routers import cables as cables_router
 from app.routers import health
 from app.security import SecurityHeaders
 from geodata.db import make_engine, session_factory
@@ -35,4 +36,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])
     app.include_router(health.router)
+    app.include_router(cables_router.router)
     return app

@@ -320,7 +320,7 @@ def _iso(d: Any) -> str | None:
 # relocation projects, leases
 # --------------------------------------------------------------------------------------------
 
-def find_project(conn: Connection, name: str) -> tuple[m.RelocationProject | Any, Any]:
+def find_project(conn: Connection, name: str) -> tuple[Any, Any]:
     """A relocation project by exact name, else by case-insensitive unique substring."""
     rp = m.RelocationProject
     cols = (rp.id, rp.name, rp.deadline, rp.description, func.ST_AsBinary(rp.geom))
@@ -358,6 +358,14 @@ def affected_segments(engine: Engine, project: str, metric_crs: str) -> dict[str
     }
 
 
+def projects(engine: Engine) -> list[dict[str, Any]]:
+    """Relocation projects with their deadline (the area is served by the map and ``affected``)."""
+    rp = m.RelocationProject
+    with engine.connect() as conn:
+        rows = conn.execute(select(rp.id, rp.name, rp.deadline, rp.description).order_by(rp.name)).all()
+    return [{"id": r[0], "name": r[1], "deadline": _iso(r[2]), "description": r[3]} for r in rows]
+
+
 def leases(engine: Engine, as_of: dt.date | None = None) -> list[dict[str, Any]]:
     """Underground-duct leases with the agreed price (VND per metre per month) and whether active."""
     as_of = as_of or dt.date.today()
@@ -386,20 +394,19 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
         raise CableError("the complaint text is empty", "text")
     if reported_on > today:
         raise CableError(f"reported_on {reported_on.isoformat()} is in the future", "reported_on")
+    prof = province_profile(province)
+    swapped = " (longitude and latitude swapped?)" if _inside_extent(prof.extent, lat, lon) else ""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise CableError(f"({lon}, {lat}) is not a WGS84 longitude/latitude", "geometry")
+        raise CableError(f"({lon}, {lat}) is not a WGS84 longitude/latitude{swapped}", "geometry")
     pt = Point(lon, lat)
     to_m = transformer("EPSG:4326", metric_crs)
     pt_m = Point(*to_m.transform(lon, lat))
     with transaction(engine) as s:
         conn = s.connection()
         outline = _province_outline(conn, reported_on)
-        prof = province_profile(province)
-        inside = outline.covers(pt) if outline is not None else (
-            prof.extent[0] <= lon <= prof.extent[2] and prof.extent[1] <= lat <= prof.extent[3])
+        inside = outline.covers(pt) if outline is not None else _inside_extent(prof.extent, lon, lat)
         if not inside:
-            hint = " (longitude and latitude swapped?)" if _inside_extent(prof.extent, lat, lon) else ""
-            raise CableError(f"the point ({lon:.6f}, {lat:.6f}) is outside {prof.name}{hint}", "geometry")
+            raise CableError(f"the point ({lon:.6f}, {lat:.6f}) is outside {prof.name}{swapped}", "geometry")
         # candidates in a small box (degrees, generous), exact distance in metres
         d = 0.002
         box = shapely.box(lon - d, lat - d, lon + d, lat + d)
@@ -437,7 +444,8 @@ def _province_outline(conn: Connection, on: dt.date) -> Any:
     return shapely.from_wkb(bytes(pick[2]))
 
 
-def complaints(engine: Engine, status: str | None = None) -> list[dict[str, Any]]:
+def complaints(engine: Engine, status: str | None = None, complaint_id: int | None = None) -> list[dict[str, Any]]:
+    """Complaints (newest first) with their linked segment's code and WGS84 position."""
     if status is not None and status not in COMPLAINT_STATUSES:
         raise CableError(f"unknown complaint status {status!r}; expected one of {', '.join(COMPLAINT_STATUSES)}",
                          "status")
@@ -447,6 +455,8 @@ def complaints(engine: Engine, status: str | None = None) -> list[dict[str, Any]
             .outerjoin(seg, seg.id == c.segment_id).order_by(c.reported_on.desc(), c.id.desc()))
     if status:
         stmt = stmt.where(c.status == status)
+    if complaint_id is not None:
+        stmt = stmt.where(c.id == complaint_id)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     return [{"id": r[0], "text": r[1], "reported_on": _iso(r[2]), "status": r[3], "reporter": r[4],

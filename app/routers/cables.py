@@ -1,0 +1,227 @@
+"""Cable tidy-up and undergrounding over HTTP: progress, status changes with history, complaints,
+duct leases and relocation projects.
+
+Reads are public (a key, when sent, is still checked); status changes need a ``planner`` or
+``admin`` key, and complaints are recorded by department staff. Status changes use optimistic
+locking: send the version you read (body ``version`` or ``If-Match: "<version>"``) and a stale one
+answers 409 with the current version, so two planners never overwrite each other silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
+from geojson_pydantic import Point
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth import OptionalPrincipal, Principal, require_roles
+from app.deps import EngineDep, SettingsDep
+from app.errors import Problem
+from geodata import cables as gc
+from planning.cables import TransitionError, allowed_next
+
+router = APIRouter(tags=["cables"])
+
+SegmentRef = Annotated[str, Path(description="Segment id or code (e.g. CAP-305-001)", max_length=50)]
+Planner = Annotated[Principal, Depends(require_roles("planner", "admin"))]
+Staff = Annotated[Principal, Depends(require_roles("planner", "admin", "inspector"))]
+
+
+def _problem(exc: Exception) -> Problem:
+    """Map the storage layer's errors to problem+json (404 / 409 / 422 naming the field)."""
+    if isinstance(exc, gc.NotFound):
+        return Problem(404, "Not found", str(exc))
+    if isinstance(exc, gc.StaleVersion):
+        return Problem(409, "Version conflict", str(exc), current_version=exc.current_version)
+    if isinstance(exc, TransitionError):
+        extra: dict[str, Any] = {"field": "status", "current_status": exc.current}
+        if exc.current:
+            extra["allowed_next"] = allowed_next(exc.current)
+        return Problem(422, "Illegal status transition", str(exc), **extra)
+    if isinstance(exc, gc.CableError):
+        return Problem(422, "Invalid request", f"{exc.field}: {exc}" if exc.field else str(exc), field=exc.field)
+    raise exc
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+# --------------------------------------------------------------------------------------------
+# progress
+# --------------------------------------------------------------------------------------------
+
+@router.get("/cables/progress", summary="Length-weighted progress by district, plan or operator")
+def progress(
+    engine: EngineDep,
+    settings: SettingsDep,
+    _who: OptionalPrincipal,
+    by: Annotated[Literal["district", "plan", "operator"], Query(description="Grouping")] = "district",
+    plan: Annotated[str | None, Query(max_length=50, description="Only this plan, e.g. 18/KH-BCĐ")] = None,
+    as_of: Annotated[dt.date | None, Query(description="Report date (status rebuilt from history); default today")] = None,
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv (UTF-8 with BOM for Excel)")] = "json",
+) -> Response:
+    """``{"rows": [{district|plan|operator, total_km, done_km, in_progress_km, planned_km, done_pct,
+    overdue_km, …}], "totals": {…}}`` — kilometres in the metric CRS; per-district rows split
+    segments that cross district boundaries, so they add up to the total."""
+    try:
+        data = gc.progress(engine, settings.metric_crs, by=by, as_of=as_of, plan=plan or None)
+    except (gc.NotFound, gc.CableError) as exc:
+        raise _problem(exc) from None
+    if format == "csv":
+        name = f"cables-progress-by-{by}-{data['as_of']}.csv"
+        return Response(gc.progress_csv(data, bom=True), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return JSONResponse(data)
+
+
+# --------------------------------------------------------------------------------------------
+# segments
+# --------------------------------------------------------------------------------------------
+
+class SegmentPatch(BaseModel):
+    """A status change. ``version`` (or ``If-Match``) makes it conditional on what you read."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(description="planned | in_progress | done", max_length=20)
+    date: dt.date | None = Field(None, description="When it happened (default today; not in the future)")
+    note: str | None = Field(None, max_length=2000)
+    reopen: bool = Field(False, description="Required to move a done segment back to in_progress")
+    version: int | None = Field(None, ge=1, description="The version you read; 409 if it changed since")
+
+
+@router.get("/cables/segments/{ref}", summary="One cable segment (ETag = its version)")
+def get_segment(ref: SegmentRef, engine: EngineDep, settings: SettingsDep, _who: OptionalPrincipal) -> JSONResponse:
+    try:
+        seg = gc.segment_dict(engine, ref, settings.metric_crs)
+    except gc.NotFound as exc:
+        raise _problem(exc) from None
+    seg["allowed_next"] = allowed_next(seg["status"])
+    return JSONResponse(seg, headers={"ETag": _etag(seg["version"])})
+
+
+@router.patch("/cables/segments/{ref}", summary="Change a segment's status (planner/admin)")
+def patch_segment(
+    ref: SegmentRef,
+    body: SegmentPatch,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: Planner,
+    if_match: Annotated[str | None, Header(description='"<version>" as sent in ETag')] = None,
+) -> JSONResponse:
+    expected = body.version
+    if if_match is not None and if_match.strip() != "*":
+        raw = if_match.strip().removeprefix("W/").strip('"')
+        if not raw.isdigit():
+            raise Problem(422, "Invalid request", f'If-Match: {if_match!r} is not a segment version such as "3"',
+                          field="If-Match")
+        if expected is not None and int(raw) != expected:
+            raise Problem(422, "Invalid request", "If-Match and body version disagree", field="version")
+        expected = int(raw)
+    try:
+        ch = gc.set_status(engine, ref, body.status, actor=who.actor, on=body.date, note=body.note,
+                           reopen=body.reopen, expected_version=expected)
+        seg = gc.segment_dict(engine, ch.segment_id, settings.metric_crs)
+    except (gc.NotFound, gc.StaleVersion, gc.CableError, TransitionError) as exc:
+        raise _problem(exc) from None
+    seg["allowed_next"] = allowed_next(seg["status"])
+    seg["change"] = {"from_status": ch.from_status, "to_status": ch.to_status, "changed_on": ch.changed_on.isoformat(),
+                     "actor": ch.actor, "note": ch.note}
+    return JSONResponse(seg, headers={"ETag": _etag(ch.version)})
+
+
+@router.get("/cables/segments/{ref}/history", summary="A segment's dated status history")
+def segment_history(ref: SegmentRef, engine: EngineDep, _who: OptionalPrincipal) -> JSONResponse:
+    try:
+        data = gc.history(engine, ref)
+    except gc.NotFound as exc:
+        raise _problem(exc) from None
+    return JSONResponse(data, headers={"ETag": _etag(data["version"])})
+
+
+# --------------------------------------------------------------------------------------------
+# leases, relocation projects
+# --------------------------------------------------------------------------------------------
+
+@router.get("/cables/leases", summary="Underground-duct leases and agreed prices")
+def duct_leases(engine: EngineDep, _who: OptionalPrincipal,
+                as_of: Annotated[dt.date | None, Query(description="Date for the `active` flag")] = None,
+                ) -> dict[str, Any]:
+    rows = gc.leases(engine, as_of)
+    return {"leases": rows, "count": len(rows), "unit": "VND per metre per month"}
+
+
+@router.get("/cables/projects", summary="Relocation projects (e.g. the Cầu Rào bridge)")
+def projects(engine: EngineDep, _who: OptionalPrincipal) -> dict[str, Any]:
+    rows = gc.projects(engine)
+    return {"projects": rows, "count": len(rows)}
+
+
+@router.get("/cables/projects/{name}/affected", summary="Segments intersecting a relocation project's area")
+def affected(name: Annotated[str, Path(max_length=200)], engine: EngineDep, settings: SettingsDep,
+             _who: OptionalPrincipal) -> dict[str, Any]:
+    try:
+        return gc.affected_segments(engine, name, settings.metric_crs)
+    except gc.NotFound as exc:
+        raise _problem(exc) from None
+
+
+# --------------------------------------------------------------------------------------------
+# complaints
+# --------------------------------------------------------------------------------------------
+
+class ComplaintProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=4000, description="What the citizen reported")
+    reported_on: dt.date | None = Field(None, description="Date received (default today)")
+    reporter: str | None = Field(None, max_length=200, description="Who reported it (shown to staff only)")
+
+
+class ComplaintIn(BaseModel):
+    """A GeoJSON Feature: a WGS84 Point where the problem is, and the complaint's properties."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["Feature"]
+    geometry: Point
+    properties: ComplaintProperties
+
+
+@router.post("/complaints", status_code=201, summary="Record a citizen complaint about cables (staff)")
+def create_complaint(body: ComplaintIn, engine: EngineDep, settings: SettingsDep, who: Staff) -> JSONResponse:
+    """The point must lie inside the province; the complaint is linked to the nearest cable
+    segment within 50 m (measured in the metric CRS), if any."""
+    lon, lat = body.geometry.coordinates[0], body.geometry.coordinates[1]
+    try:
+        out = gc.add_complaint(engine, lon=float(lon), lat=float(lat), text=body.properties.text, actor=who.actor,
+                               metric_crs=settings.metric_crs, province=settings.province,
+                               reported_on=body.properties.reported_on, reporter=body.properties.reporter)
+    except gc.CableError as exc:
+        raise _problem(exc) from None
+    return JSONResponse(out, status_code=201, headers={"Location": f"/complaints/{out['id']}"})
+
+
+@router.get("/complaints", summary="Complaints about cables, newest first")
+def list_complaints(
+    engine: EngineDep,
+    who: OptionalPrincipal,
+    status: Annotated[Literal["open", "in_progress", "resolved"] | None, Query()] = None,
+) -> dict[str, Any]:
+    """Reporters' names are personal data: only staff keys see them."""
+    rows = gc.complaints(engine, status)
+    if who is None or not who.is_staff:
+        for r in rows:
+            r.pop("reporter", None)
+    return {"complaints": rows, "count": len(rows)}
+
+
+@router.get("/complaints/{complaint_id}", summary="One complaint")
+def get_complaint(complaint_id: int, engine: EngineDep, who: OptionalPrincipal) -> dict[str, Any]:
+    rows = gc.complaints(engine, complaint_id=complaint_id)
+    if not rows:
+        raise Problem(404, "Not found", f"no complaint {complaint_id}")
+    if who is None or not who.is_staff:
+        rows[0].pop("reporter", None)
+    return rows[0]
