@@ -78,6 +78,9 @@ def check_transition(current: str, requested: str, *, reopen: bool = False) -> N
                               requested=requested)
     if requested == current:
         raise TransitionError(f"the segment is already {current!r}", current=current, requested=requested)
+    if current == "done" and requested == "planned":
+        raise TransitionError("a 'done' segment cannot go back to 'planned'; reopen it to 'in_progress' instead",
+                              current=current, requested=requested)
     if current == "done" and requested == "in_progress":
         if not reopen:
             raise TransitionError("the segment is 'done'; reopening it (done → in_progress) needs an explicit reopen",
@@ -88,9 +91,6 @@ def check_transition(current: str, requested: str, *, reopen: bool = False) -> N
                               current=current, requested=requested)
     if FORWARD.get(current) == requested:
         return
-    if current == "done":
-        raise TransitionError("a 'done' segment cannot go back to 'planned'; reopen it to 'in_progress' instead",
-                              current=current, requested=requested)
     if current == "planned" and requested == "done":
         raise TransitionError("a 'planned' segment must be set 'in_progress' before 'done'",
                               current=current, requested=requested)
@@ -156,15 +156,16 @@ def split_by_units(lines: gpd.GeoSeries | Sequence[Any], units: gpd.GeoDataFrame
     lengths = shapely.length(geoms) if n else np.zeros(0)
     ugeoms = np.asarray(units.geometry.values, dtype=object)
     ukeys = units[key].to_numpy(dtype=object)
-    if n and len(ugeoms):
+    work, owner = _simple_pieces(geoms)
+    if len(work) and len(ugeoms):
         tree = shapely.STRtree(ugeoms)
-        li, ui = tree.query(geoms, predicate="intersects")
-        plen = shapely.length(shapely.intersection(geoms[li], ugeoms[ui])) if len(li) else np.zeros(0)
+        wi, ui = tree.query(work, predicate="intersects")
+        plen = shapely.length(shapely.intersection(work[wi], ugeoms[ui])) if len(wi) else np.zeros(0)
     else:
-        li = ui = np.zeros(0, dtype=int)
+        wi = ui = np.zeros(0, dtype=int)
         plen = np.zeros(0)
     keep = plen > 0
-    parts = pd.DataFrame({"line": li[keep], "unit": ukeys[ui[keep]], "length_m": plen[keep]})
+    parts = pd.DataFrame({"line": owner[wi[keep]], "unit": ukeys[ui[keep]], "length_m": plen[keep]})
     # several polygons of one unit (or a unit listed twice) count once per unit and line
     parts = parts.groupby(["line", "unit"], sort=False, as_index=False)["length_m"].sum()
 
@@ -197,7 +198,36 @@ def split_by_units(lines: gpd.GeoSeries | Sequence[Any], units: gpd.GeoDataFrame
             # the parts must sum to the length to the last bit: the largest part absorbs rounding
             lens[big] += total - float(lens.sum())
         rows.extend((i, u, float(v)) for u, v in zip(units_i, lens, strict=True) if v > 0.0)
-    return pd.DataFrame(rows, columns=["line", "unit", "length_m"])
+    # object dtype keeps ``None`` as None (pandas would otherwise infer a string dtype and turn it into NaN)
+    return pd.DataFrame({"line": np.array([r[0] for r in rows], dtype=int),
+                         "unit": pd.Series([r[1] for r in rows], dtype=object),
+                         "length_m": np.array([r[2] for r in rows], dtype=float)})
+
+
+def _simple_pieces(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Geometries to intersect, and the line each belongs to.
+
+    A line that doubles back over itself (or a multi-line whose parts overlap) is not *simple*:
+    intersecting it with a polygon would dissolve the overlap and lose length. Such lines are cut
+    into their straight edges first, so every metre of the stated length is accounted for.
+    """
+    simple = shapely.is_simple(geoms) if len(geoms) else np.zeros(0, dtype=bool)
+    if simple.all():
+        return geoms, np.arange(len(geoms))
+    work: list[Any] = []
+    owner: list[int] = []
+    for i, g in enumerate(geoms):
+        if g is None or simple[i]:
+            work.append(g)
+            owner.append(i)
+            continue
+        for part in shapely.get_parts(g):
+            xy = shapely.get_coordinates(part)
+            for k in range(len(xy) - 1):
+                if (xy[k] != xy[k + 1]).any():
+                    work.append(shapely.LineString(xy[k:k + 2]))
+                    owner.append(i)
+    return np.asarray(work, dtype=object), np.asarray(owner, dtype=int)
 
 
 def majority_unit(lines: gpd.GeoSeries | Sequence[Any], units: gpd.GeoDataFrame, *, key: str = "code") -> list[Any]:
@@ -403,6 +433,7 @@ def compute_progress(
         od = overdue.to_numpy(dtype=bool)
         seen: dict[Any, set[int]] = {}
         for line, unit, ln in parts.itertuples(index=False):
+            unit = None if unit is None or (isinstance(unit, float) and math.isnan(unit)) else unit
             row = rows.get(unit)
             if row is None:
                 row = rows[unit] = ProgressRow(key=unit, name=names.get(unit, OUTSIDE_NAME) if unit is not None
