@@ -1,0 +1,83 @@
+"""The one shape every planning check returns, and its stable JSON form (DESIGN §3.5).
+
+Checks return a DataFrame with :data:`FINDING_COLUMNS`; the CLI, the HTTP layer and the database
+writer all read that frame, so a finding looks the same wherever it is shown or stored.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FINDING_COLUMNS = [
+    "check", "rule", "severity", "site_code", "operator", "zone", "route", "other_site_code", "distance_m",
+    "district", "commune", "district_code", "commune_code", "legal_source", "message", "details", "x_m", "y_m",
+]
+SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}
+
+
+def empty_findings() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float if c in ("distance_m", "x_m", "y_m") else object)
+                         for c in FINDING_COLUMNS})
+
+
+def finalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """All columns present, in order, sorted the way reports read (severity, check, site, distance)."""
+    out = frame.copy()
+    for c in FINDING_COLUMNS:
+        if c not in out:
+            out[c] = None
+    out = out[FINDING_COLUMNS]
+    if len(out):
+        sev = out["severity"].map(SEVERITY_ORDER).fillna(9)
+        out = out.assign(_s=sev).sort_values(["_s", "check", "site_code", "distance_m", "zone", "route"],
+                                              kind="stable", na_position="last").drop(columns="_s")
+    return out.reset_index(drop=True)
+
+
+def _clean(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float | np.floating):
+        return None if math.isnan(v) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Findings as the JSON objects of DESIGN §3.5: ``zone`` or ``route`` (whichever applies),
+    ``distance_m`` rounded to centimetres, extra keys (check, message, other_site_code, details)."""
+    out: list[dict[str, Any]] = []
+    for row in frame.to_dict("records"):
+        rec: dict[str, Any] = {"check": row["check"], "rule": row["rule"], "severity": row["severity"],
+                               "site_code": _clean(row["site_code"]), "operator": _clean(row["operator"])}
+        if _clean(row["zone"]) is not None:
+            rec["zone"] = row["zone"]
+        if _clean(row["route"]) is not None:
+            rec["route"] = row["route"]
+        d = _clean(row["distance_m"])
+        rec["distance_m"] = None if d is None else round(d, 2)
+        rec["district"] = _clean(row["district"])
+        rec["commune"] = _clean(row["commune"])
+        rec["legal_source"] = _clean(row["legal_source"])
+        if _clean(row["other_site_code"]) is not None:
+            rec["other_site_code"] = row["other_site_code"]
+        rec["message"] = _clean(row["message"])
+        if isinstance(row.get("details"), dict):
+            rec["details"] = row["details"]
+        out.append(rec)
+    return out
+
+
+def unit_label(codes: Any, names: dict[str, str] | None) -> np.ndarray:
+    """Unit names for codes (the code itself when the name is unknown, None when no code)."""
+    arr = np.asarray(codes, dtype=object)
+    if not names:
+        return arr
+    return np.array([names.get(c, c) if c is not None else None for c in arr.tolist()], dtype=object)

@@ -1,0 +1,317 @@
+"""The flagship check: bulky (A2a, configurably any A2) masts on A1-only routes and in A1-only zones.
+
+A route is a street centreline with a corridor half-width ``corridor_m``; a zone is a polygon (plus
+an optional ``buffer_m``) or a point with ``radius_m``. Instead of buffering every route and zone
+and intersecting polygons, the A1-only features are cut into short straight pieces (a point zone is
+a zero-length piece whose reach is its radius) and registered in a grid once
+(:class:`A1Targets`); each site then looks up the pieces in its own grid cell and the exact
+point-to-segment distances are computed for those candidates only, all in whole-array numpy. The
+same prepared targets answer one proposed site in microseconds (``POST /checks/site``).
+
+Output: one finding per (site, route) and per (site, zone), with the distance in metres (0 inside
+a polygon zone), never one per piece.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from planning.classify import classify_sites, normalise_class
+from planning.findings import empty_findings, finalise, unit_label
+from planning.geometry import BoxGrid, crs_string, line_segments, metric_xy, point_segment_distance, to_crs
+from planning.rules import RulePack
+
+#: distances are compared with this slack so a site exactly on the corridor edge counts (float noise)
+TOLERANCE_M = 1e-6
+CHECK = "a1-routes"
+
+
+@dataclass(frozen=True)
+class A1Targets:
+    """A1-only routes and zones prepared for candidate search; build once, query many times."""
+
+    targets: pd.DataFrame  # one row per route/zone: kind, name, rule, legal_source, reach_m, ...
+    ax: np.ndarray
+    ay: np.ndarray
+    bx: np.ndarray
+    by: np.ndarray
+    seg_reach: np.ndarray
+    seg_target: np.ndarray
+    polys: np.ndarray  # polygon parts (shapely), metric CRS
+    poly_reach: np.ndarray
+    poly_target: np.ndarray
+    grid: BoxGrid
+
+    @property
+    def n_pieces(self) -> int:
+        return int(self.ax.size)
+
+    def match(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point index, target index, distance m) for every target within reach of a point;
+        one row per (point, target), with the smallest distance over the target's pieces."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        pi, bi = self.grid.candidates(x, y)
+        nseg = self.n_pieces
+        seg = bi < nseg
+        ps, bs = pi[seg], bi[seg]
+        d = point_segment_distance(x[ps], y[ps], self.ax[bs], self.ay[bs], self.bx[bs], self.by[bs])
+        ok = d <= self.seg_reach[bs] + TOLERANCE_M
+        site = [ps[ok]]
+        tgt = [self.seg_target[bs[ok]]]
+        dist = [d[ok]]
+        if (~seg).any():
+            pp, bp = pi[~seg], bi[~seg] - nseg
+            dp = shapely.distance(self.polys[bp], shapely.points(x[pp], y[pp]))
+            okp = dp <= self.poly_reach[bp] + TOLERANCE_M
+            site.append(pp[okp])
+            tgt.append(self.poly_target[bp[okp]])
+            dist.append(dp[okp])
+        s = np.concatenate(site)
+        t = np.concatenate(tgt)
+        dd = np.concatenate(dist)
+        if s.size == 0:
+            return s, t, dd
+        # one row per (site, target): the nearest piece decides the distance
+        order = np.lexsort((dd, t, s))
+        s, t, dd = s[order], t[order], dd[order]
+        first = np.ones(s.size, dtype=bool)
+        first[1:] = (s[1:] != s[:-1]) | (t[1:] != t[:-1])
+        return s[first], t[first], dd[first]
+
+
+def _col(frame: pd.DataFrame, name: str, default: Any = None) -> np.ndarray:
+    if name in frame:
+        return frame[name].to_numpy()
+    return np.full(len(frame), default, dtype=object)
+
+
+def _num(frame: pd.DataFrame, name: str, default: float) -> np.ndarray:
+    v = pd.to_numeric(pd.Series(_col(frame, name), dtype=object), errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isnan(v), default, v)
+
+
+def _metric_geoms(frame: Any, metric_crs: str) -> np.ndarray:
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    if frame.crs is None:
+        raise ValueError("routes and zones need a CRS")
+    return to_crs(geoms, crs_string(frame.crs), metric_crs)
+
+
+def build_a1_targets(routes: Any | None, zones: Any | None, pack: RulePack, metric_crs: str,
+                     cell_m: float | None = None) -> A1Targets:
+    """Prepare the A1-only routes (``policy == 'a1_only'``) and zones of GeoDataFrames in any CRS."""
+    z = pack.zoning
+    legal_default = pack.citation(z.source)
+    rows: list[pd.DataFrame] = []
+    seg_parts: list[tuple[np.ndarray, ...]] = []
+    poly_geoms: list[np.ndarray] = []
+    poly_reach: list[np.ndarray] = []
+    poly_target: list[np.ndarray] = []
+    n_targets = 0
+
+    if routes is not None and len(routes):
+        r = routes[np.asarray(_col(routes, "policy")) == "a1_only"]
+        if len(r):
+            geoms = _metric_geoms(r, metric_crs)
+            corridor = _num(r, "corridor_m", z.default_corridor_m)
+            ids = np.arange(n_targets, n_targets + len(r))
+            rows.append(pd.DataFrame({
+                "kind": "route", "shape": "line", "id": _col(r, "id"), "name": _col(r, "name"), "zone_kind": None,
+                "rule": z.route_rule, "reach_m": corridor,
+                "district_code": _col(r, "district_code"),
+                "legal_source": pd.Series(_col(r, "legal_source"), dtype=object).fillna(legal_default).to_numpy(),
+            }))
+            seg_parts.append((geoms, corridor, ids))
+            n_targets += len(r)
+
+    if zones is not None and len(zones):
+        zz = zones[np.asarray(_col(zones, "policy", "a1_only")) == "a1_only"]
+        if len(zz):
+            geoms = _metric_geoms(zz, metric_crs)
+            radius = _num(zz, "radius_m", 0.0)
+            buffer = _num(zz, "buffer_m", 0.0)
+            ids = np.arange(n_targets, n_targets + len(zz))
+            parts, owner = shapely.get_parts(geoms, return_index=True)
+            dim = shapely.get_dimensions(parts)
+            reach_part = np.where(dim == 0, radius[owner], 0.0) + buffer[owner]
+            shape = np.where(shapely.get_dimensions(geoms) == 0, "point",
+                             np.where(shapely.get_dimensions(geoms) == 1, "line", "area"))
+            rows.append(pd.DataFrame({
+                "kind": "zone", "shape": shape, "id": _col(zz, "id"), "name": _col(zz, "name"),
+                "zone_kind": _col(zz, "kind"),
+                "rule": z.zone_rule, "reach_m": radius + buffer,
+                "district_code": _col(zz, "district_code"),
+                "legal_source": pd.Series(_col(zz, "legal_source"), dtype=object).fillna(legal_default).to_numpy(),
+            }))
+            lin = dim < 2
+            if lin.any():  # points (radius) and lines (buffer) become pieces
+                seg_parts.append((parts[lin], reach_part[lin], ids[owner[lin]]))
+            if (~lin).any():
+                poly_geoms.append(parts[~lin])
+                poly_reach.append(reach_part[~lin])
+                poly_target.append(ids[owner[~lin]])
+            n_targets += len(zz)
+
+    targets = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["kind", "shape", "id", "name", "zone_kind", "rule", "reach_m", "district_code", "legal_source"])
+    reach_all = np.concatenate([p[1] for p in seg_parts] + poly_reach) if (seg_parts or poly_reach) else np.empty(0)
+    if cell_m is None:
+        # pieces about as long as a grid cell, cells about twice the typical reach: few cells per
+        # piece and few pieces per cell
+        cell_m = float(np.clip(2.0 * np.median(reach_all), 20.0, 2000.0)) if reach_all.size else 100.0
+    ax, ay, bx, by, sr, st = ([] for _ in range(6))
+    for geoms, reach, ids in seg_parts:
+        s = line_segments(geoms, max_len=cell_m)
+        pts = shapely.get_type_id(geoms) == 0  # point parts: zero-length pieces
+        if pts.any():
+            c = shapely.get_coordinates(geoms[pts])
+            idx = np.flatnonzero(pts)
+            ax.append(c[:, 0]); ay.append(c[:, 1]); bx.append(c[:, 0]); by.append(c[:, 1])  # noqa: E702
+            sr.append(reach[idx]); st.append(ids[idx])  # noqa: E702
+        ax.append(s.ax); ay.append(s.ay); bx.append(s.bx); by.append(s.by)  # noqa: E702
+        sr.append(reach[s.owner]); st.append(ids[s.owner])  # noqa: E702
+    cat = (lambda a, dt=float: np.concatenate(a).astype(dt) if a else np.empty(0, dtype=dt))
+    AX, AY, BX, BY, SR = cat(ax), cat(ay), cat(bx), cat(by), cat(sr)
+    ST = cat(st, np.int64)
+    polys = np.concatenate(poly_geoms) if poly_geoms else np.empty(0, dtype=object)
+    PR = cat(poly_reach)
+    PT = cat(poly_target, np.int64)
+    pad = TOLERANCE_M * 10
+    minx = np.concatenate([np.minimum(AX, BX) - SR - pad, shapely.bounds(polys)[:, 0] - PR - pad]) if polys.size \
+        else np.minimum(AX, BX) - SR - pad
+    miny = np.concatenate([np.minimum(AY, BY) - SR - pad, shapely.bounds(polys)[:, 1] - PR - pad]) if polys.size \
+        else np.minimum(AY, BY) - SR - pad
+    maxx = np.concatenate([np.maximum(AX, BX) + SR + pad, shapely.bounds(polys)[:, 2] + PR + pad]) if polys.size \
+        else np.maximum(AX, BX) + SR + pad
+    maxy = np.concatenate([np.maximum(AY, BY) + SR + pad, shapely.bounds(polys)[:, 3] + PR + pad]) if polys.size \
+        else np.maximum(AY, BY) + SR + pad
+    if polys.size:
+        shapely.prepare(polys)
+    grid = BoxGrid(minx, miny, maxx, maxy, cell=cell_m)
+    return A1Targets(targets, AX, AY, BX, BY, SR, ST, polys, PR, PT, grid)
+
+
+def subject_mask(sites: pd.DataFrame, pack: RulePack, classes: tuple[str, ...] | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which sites the check applies to: (mask, derived class, declared class).
+
+    Derived class: the ``derived_class`` column where filled, else classified here from the site
+    fields; declared class counts too when the pack says so. Removed masts are never subjects.
+    """
+    wanted = np.array(classes or pack.zoning.subject_classes, dtype=object)
+    derived = _col(sites, "derived_class").astype(object)
+    todo = pd.isna(pd.Series(derived, dtype=object)).to_numpy()
+    if todo.any():
+        derived = derived.copy()
+        derived[todo] = classify_sites(sites[todo], pack, reasons="none")["derived_class"].to_numpy()
+    declared = normalise_class(_col(sites, "declared_class"))
+    mask = np.isin(derived, wanted)
+    if pack.zoning.use_declared_class:
+        mask |= np.isin(declared, wanted)
+    status = _col(sites, "status", "built")
+    mask &= status != "removed"
+    return mask, derived, declared
+
+
+def a1_matches(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str, targets: A1Targets,
+               classes: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """(site_pos, target, distance_m, derived_class, declared_class) for every subject site within
+    reach of an A1-only route or zone; ``site_pos`` is the row position in ``sites``.
+
+    ``sites`` needs only ``x_m``/``y_m`` (or a point geometry) and the class columns, so callers
+    holding a million rows can pass the thin columns and fetch names for the matches alone.
+    """
+    cols = ["site_pos", "target", "distance_m", "derived_class", "declared_class"]
+    if len(sites) == 0 or len(targets.targets) == 0:
+        return pd.DataFrame(columns=cols)
+    mask, derived, declared = subject_mask(sites, pack, classes)
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return pd.DataFrame(columns=cols)
+    x, y = metric_xy(sites.iloc[idx] if idx.size < len(sites) else sites, metric_crs)
+    si, ti, dist = targets.match(x, y)
+    rows = idx[si]
+    return pd.DataFrame({"site_pos": rows, "target": ti, "distance_m": dist, "derived_class": derived[rows],
+                         "declared_class": declared[rows], "x_m": x[si], "y_m": y[si]})
+
+
+def a1_report(matches: pd.DataFrame, site_rows: pd.DataFrame, targets: A1Targets, pack: RulePack, *,
+              unit_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Turn matches into findings. ``site_rows`` is aligned with ``matches`` (one row each) and holds
+    ``code``, ``operator``, ``district_code``, ``commune_code``."""
+    if len(matches) == 0:
+        return empty_findings()
+    t = targets.targets.iloc[matches["target"].to_numpy()].reset_index(drop=True)
+    kind = t["kind"].to_numpy()
+    name = t["name"].to_numpy(dtype=object)
+    reach = t["reach_m"].to_numpy(dtype=float)
+    dist = matches["distance_m"].to_numpy(dtype=float)
+    dcls = matches["derived_class"].to_numpy(dtype=object)
+    decl = matches["declared_class"].to_numpy(dtype=object)
+    code = _col(site_rows, "code")
+    msg = [_message(dc, de, sc, d, k, n, r, sh)
+           for dc, de, sc, d, k, n, r, sh in zip(dcls.tolist(), decl.tolist(), code.tolist(), dist.tolist(),
+                                                 kind.tolist(), name.tolist(), reach.tolist(), t["shape"].tolist(),
+                                                 strict=True)]
+    details = [{"derived_class": dc, "declared_class": de, "target_id": _py(tid), "reach_m": r,
+                "zone_kind": _py(zk), "target_district_code": _py(tdc)}
+               for dc, de, tid, r, zk, tdc in zip(dcls.tolist(), decl.tolist(), t["id"].tolist(), reach.tolist(),
+                                                  t["zone_kind"].tolist(), t["district_code"].tolist(), strict=True)]
+    dcode = _col(site_rows, "district_code")
+    ccode = _col(site_rows, "commune_code")
+    out = pd.DataFrame({
+        "check": CHECK, "rule": t["rule"].to_numpy(), "severity": pack.zoning.severity,
+        "site_code": code, "operator": _col(site_rows, "operator"),
+        "zone": np.where(kind == "zone", name, None), "route": np.where(kind == "route", name, None),
+        "other_site_code": None, "distance_m": dist,
+        "district": unit_label(dcode, unit_names), "commune": unit_label(ccode, unit_names),
+        "district_code": dcode, "commune_code": ccode,
+        "legal_source": t["legal_source"].to_numpy(), "message": msg, "details": details,
+        "x_m": matches["x_m"].to_numpy(dtype=float), "y_m": matches["y_m"].to_numpy(dtype=float),
+    })
+    return finalise(out)
+
+
+def a1_findings(sites: pd.DataFrame, routes: Any | None, zones: Any | None, pack: RulePack, *,
+                metric_crs: str, targets: A1Targets | None = None, classes: tuple[str, ...] | None = None,
+                unit_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Findings of bulky masts on A1-only routes/zones (columns of :data:`planning.findings.FINDING_COLUMNS`).
+
+    ``sites``: DataFrame with ``x_m``/``y_m`` (metric) or a point geometry, and ``code``,
+    ``operator``, ``derived_class``, ``declared_class``, ``status``, ``district_code``,
+    ``commune_code`` where known. ``routes``/``zones``: GeoDataFrames in any CRS (only
+    ``policy == 'a1_only'`` rows count), or pass prepared ``targets`` to reuse them.
+    ``classes``: subject classes (default the pack's, A2a). ``unit_names``: unit code → name.
+    """
+    if targets is None:
+        targets = build_a1_targets(routes, zones, pack, metric_crs)
+    m = a1_matches(sites, pack, metric_crs=metric_crs, targets=targets, classes=classes)
+    return a1_report(m, sites.iloc[m["site_pos"].to_numpy(dtype=np.int64)], targets, pack, unit_names=unit_names)
+
+
+def _message(derived: Any, declared: Any, code: Any, d: float, kind: str, name: str, reach: float,
+             shape: str) -> str:
+    cls = derived if declared in (None, derived) else f"{derived} (declared {declared})"
+    if kind == "route":
+        where = f"{d:.1f} m from the centreline of A1-only route {name} (corridor {reach:g} m)"
+    elif shape == "point":
+        where = f"{d:.1f} m from the centre of A1-only zone {name} (radius {reach:g} m)"
+    elif d <= TOLERANCE_M:
+        where = f"inside A1-only zone {name}"
+    else:
+        where = f"{d:.1f} m from A1-only zone {name} (buffer {reach:g} m)"
+    return f"{cls} mast {code} is {where}"
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    return v
