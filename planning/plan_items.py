@@ -1,0 +1,304 @@
+"""Items of a firm's plan submission: parse and validate a GeoJSON FeatureCollection, diff two versions.
+
+A submission is all-or-nothing: :func:`parse_plan` collects *every* problem (feature index and field)
+instead of stopping at the first, so a firm fixes its file in one round trip, and nothing is stored
+unless the whole collection is valid. Field names are the ones of imports and exports (DESIGN §3.3);
+unknown properties are rejected because a misspelt ``mast_height`` silently ignored would produce a
+wrong appraisal.
+
+Pure: dicts in, dicts out; no database (site codes are checked against the DB by ``geodata.plans``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ITEM_KINDS = ("new_site", "change_site", "remove_site", "share_site", "cable_route")
+MAST_CLASSES = ("A1a", "A1b", "A2a", "A2b", "A2c")
+MOUNTS = ("building", "ground")
+CABLE_METHODS = ("underground", "bracketed")
+
+#: property → (kind, bounds) for site attributes shared by new_site and change_site.
+_SITE_FIELDS: dict[str, tuple[str, tuple[float, float] | tuple[str, ...] | None]] = {
+    "code": ("text", (1, 50)),
+    "name": ("text", (1, 200)),
+    "address": ("text", (1, 300)),
+    "mount": ("choice", MOUNTS),
+    "mast_height_m": ("number", (0.1, 300.0)),
+    "building_height_m": ("number", (0.0, 600.0)),
+    "reach_m": ("number", (0.0, 50.0)),
+    "camouflaged": ("bool", None),
+    "declared_class": ("choice", MAST_CLASSES),
+    "tech": ("text", (1, 50)),
+    "transmitters": ("int", (0, 1000)),
+    "target_date": ("date", None),
+}
+_COMMON = {"item": ("choice", ITEM_KINDS), "ref": ("text", (1, 100)), "note": ("text", (0, 2000))}
+_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
+    "new_site": {**_COMMON, **_SITE_FIELDS},
+    "change_site": {**_COMMON, "site_code": ("text", (1, 50)),
+                    **{k: v for k, v in _SITE_FIELDS.items() if k != "code"}},
+    "remove_site": {**_COMMON, "site_code": ("text", (1, 50)), "reason": ("text", (0, 2000)),
+                    "target_date": ("date", None)},
+    "share_site": {**_COMMON, "site_code": ("text", (1, 50)), "tech": ("text", (1, 50)),
+                   "transmitters": ("int", (0, 1000)), "target_date": ("date", None)},
+    "cable_route": {**_COMMON, "street": ("text", (1, 200)), "from_desc": ("text", (1, 200)),
+                    "to_desc": ("text", (1, 200)), "district": ("text", (1, 20)),
+                    "method": ("choice", CABLE_METHODS), "target_year": ("int", (2000, 2100))},
+}
+_REQUIRED = {
+    "new_site": ("mount", "mast_height_m"),
+    "change_site": ("site_code",),
+    "remove_site": ("site_code",),
+    "share_site": ("site_code",),
+    "cable_route": ("street",),
+}
+_GEOMETRY = {
+    "new_site": ("required", ("Point",)),
+    "change_site": ("optional", ("Point",)),
+    "remove_site": ("ignored", ()),
+    "share_site": ("ignored", ()),
+    "cable_route": ("required", ("LineString", "MultiLineString")),
+}
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """One problem: which feature (0-based index), which field, what is wrong."""
+
+    index: int | None
+    field: str
+    message: str
+
+    @property
+    def path(self) -> str:
+        return self.field if self.index is None else f"features[{self.index}].{self.field}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"feature": self.index, "field": self.field, "path": self.path, "message": self.message}
+
+
+@dataclass
+class ParseResult:
+    features: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _check_value(kind: str, bounds: Any, value: Any) -> tuple[Any, str | None]:
+    """Normalised value, or an error message."""
+    if kind == "text":
+        if not isinstance(value, str):
+            return None, f"must be text, got {type(value).__name__}"
+        v = value.strip()
+        lo, hi = bounds
+        if len(v) < lo:
+            return None, "must not be empty"
+        if len(v) > hi:
+            return None, f"is longer than {hi} characters"
+        return v, None
+    if kind == "choice":
+        if not isinstance(value, str) or value not in bounds:
+            return None, f"must be one of {', '.join(bounds)}, got {value!r}"
+        return value, None
+    if kind in ("number", "int"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, f"must be a number, got {value!r}"
+        if not math.isfinite(value):
+            return None, "must be a finite number"
+        if kind == "int" and float(value) != int(value):
+            return None, f"must be a whole number, got {value!r}"
+        lo, hi = bounds
+        if not lo <= value <= hi:
+            return None, f"must be between {lo:g} and {hi:g}, got {value:g}"
+        return (int(value) if kind == "int" else float(value)), None
+    if kind == "bool":
+        if not isinstance(value, bool):
+            return None, f"must be true or false, got {value!r}"
+        return value, None
+    if kind == "date":
+        if not isinstance(value, str):
+            return None, f"must be an ISO date (YYYY-MM-DD), got {value!r}"
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat(), None
+        except ValueError:
+            return None, f"must be an ISO date (YYYY-MM-DD), got {value!r}"
+    raise AssertionError(kind)
+
+
+def _position(c: Any) -> str | None:
+    if not isinstance(c, list | tuple) or len(c) not in (2, 3):
+        return "a position must be [longitude, latitude]"
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in c):
+        return "coordinates must be finite numbers"
+    lon, lat = c[0], c[1]
+    if not -90 <= lat <= 90:
+        hint = " (latitude and longitude look swapped: GeoJSON is [longitude, latitude])" if -90 <= lon <= 90 else ""
+        return f"latitude {lat:g} is outside -90..90{hint}"
+    if not -180 <= lon <= 180:
+        return f"longitude {lon:g} is outside -180..180"
+    return None
+
+
+def _check_geometry(g: Any, allowed: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+    if not isinstance(g, Mapping):
+        return None, "must be a GeoJSON geometry object"
+    gtype = g.get("type")
+    if gtype not in allowed:
+        return None, f"must be {' or '.join(allowed)}, got {gtype!r}"
+    coords = g.get("coordinates")
+    if gtype == "Point":
+        err = _position(coords)
+        return (None, err) if err else ({"type": "Point", "coordinates": [float(v) for v in coords[:2]]}, None)
+    lines = [coords] if gtype == "LineString" else coords
+    if not isinstance(lines, list | tuple) or not lines:
+        return None, "coordinates must be a non-empty list"
+    out = []
+    for line in lines:
+        if not isinstance(line, list | tuple) or len(line) < 2:
+            return None, "a line needs at least 2 positions"
+        for p in line:
+            err = _position(p)
+            if err:
+                return None, err
+        pts = [[float(p[0]), float(p[1])] for p in line]
+        if all(p == pts[0] for p in pts):
+            return None, "a line must not have zero length"
+        out.append(pts)
+    return ({"type": "LineString", "coordinates": out[0]} if gtype == "LineString"
+            else {"type": "MultiLineString", "coordinates": out}), None
+
+
+def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list[ItemError]]:
+    """Validate one feature; returns the normalised feature or the list of its errors."""
+    errs: list[ItemError] = []
+    if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
+        return None, [ItemError(index, "type", "must be a GeoJSON Feature")]
+    props = feature.get("properties")
+    if not isinstance(props, Mapping):
+        return None, [ItemError(index, "properties", "must be an object with at least 'item'")]
+    kind = props.get("item")
+    if kind not in ITEM_KINDS:
+        return None, [ItemError(index, "properties.item", f"must be one of {', '.join(ITEM_KINDS)}, got {kind!r}")]
+    spec = _FIELDS[kind]
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if key not in spec:
+            errs.append(ItemError(index, f"properties.{key}",
+                                  f"unknown field for {kind}; expected {', '.join(sorted(spec))}"))
+            continue
+        if value is None:
+            continue
+        v, msg = _check_value(*spec[key], value)
+        if msg:
+            errs.append(ItemError(index, f"properties.{key}", msg))
+        else:
+            out[key] = v
+    for key in _REQUIRED[kind]:
+        if key not in props or props.get(key) is None:
+            errs.append(ItemError(index, f"properties.{key}", f"is required for {kind}"))
+    if kind == "new_site":
+        if out.get("mount") == "building" and props.get("building_height_m") is None:
+            errs.append(ItemError(index, "properties.building_height_m", "is required when mount is building"))
+        out.setdefault("camouflaged", False)
+    if kind == "cable_route":
+        out.setdefault("method", "underground")
+    mode, allowed = _GEOMETRY[kind]
+    geom = feature.get("geometry")
+    norm_geom = None
+    if mode == "required" or (mode == "optional" and geom is not None):
+        norm_geom, msg = _check_geometry(geom, allowed)
+        if msg:
+            errs.append(ItemError(index, "geometry", msg))
+    if kind == "change_site" and not errs and norm_geom is None and set(out) <= {"item", "site_code", "ref", "note"}:
+        errs.append(ItemError(index, "properties", "change_site must change the position (geometry) or an attribute"))
+    if errs:
+        return None, errs
+    result: dict[str, Any] = {"type": "Feature", "properties": out, "geometry": norm_geom}
+    if isinstance(feature.get("id"), str | int) and not isinstance(feature.get("id"), bool):
+        result["id"] = feature["id"]
+    return result, []
+
+
+def parse_plan(body: Any, max_features: int | None = None) -> ParseResult:
+    """Validate a whole FeatureCollection; every error is reported, nothing is partially accepted."""
+    res = ParseResult()
+    if not isinstance(body, Mapping) or body.get("type") != "FeatureCollection":
+        res.errors.append(ItemError(None, "type", "the body must be a GeoJSON FeatureCollection"))
+        return res
+    feats = body.get("features")
+    if not isinstance(feats, list):
+        res.errors.append(ItemError(None, "features", "must be a list of Features"))
+        return res
+    if not feats:
+        res.errors.append(ItemError(None, "features", "a plan needs at least one item"))
+        return res
+    if max_features is not None and len(feats) > max_features:
+        raise TooManyItems(len(feats), max_features)
+    for i, f in enumerate(feats):
+        norm, errs = parse_feature(i, f)
+        res.errors += errs
+        if norm is not None:
+            res.features.append(norm)
+    # within one plan a site code is created once and an existing site is targeted once
+    seen_codes: dict[str, int] = {}
+    seen_targets: dict[str, int] = {}
+    for i, f in enumerate(res.features if not res.errors else []):
+        p = f["properties"]
+        if p["item"] == "new_site" and "code" in p:
+            if p["code"] in seen_codes:
+                res.errors.append(ItemError(i, "properties.code",
+                                            f"site code {p['code']!r} is already used by features[{seen_codes[p['code']]}]"))
+            seen_codes.setdefault(p["code"], i)
+        if "site_code" in p and p["item"] in ("change_site", "remove_site"):
+            if p["site_code"] in seen_targets:
+                res.errors.append(ItemError(i, "properties.site_code",
+                                            f"site {p['site_code']!r} is already changed or removed by "
+                                            f"features[{seen_targets[p['site_code']]}]"))
+            seen_targets.setdefault(p["site_code"], i)
+    if res.errors:
+        res.features = []
+    return res
+
+
+class TooManyItems(ValueError):
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"the plan has {count} features; at most {limit} are accepted per submission")
+        self.count, self.limit = count, limit
+
+
+def item_key(index: int, feature: Mapping[str, Any]) -> str:
+    """Stable identity of an item across versions: the firm's ``ref``, else what it is about."""
+    p = feature.get("properties", {})
+    if p.get("ref"):
+        return f"ref:{p['ref']}"
+    if p.get("item") == "new_site" and p.get("code"):
+        return f"new_site:{p['code']}"
+    if p.get("site_code"):
+        return f"{p['item']}:{p['site_code']}"
+    return f"{p.get('item')}#{index + 1}"
+
+
+def diff_versions(before: Sequence[Mapping[str, Any]] | None, after: Sequence[Mapping[str, Any]]
+                  ) -> dict[str, Any]:
+    """What changed between two frozen versions: items added, removed, and changed field by field."""
+    b = {item_key(i, f): f for i, f in enumerate(before or [])}
+    a = {item_key(i, f): f for i, f in enumerate(after)}
+    changed: dict[str, dict[str, Any]] = {}
+    for k in sorted(set(a) & set(b)):
+        fa, fb = a[k], b[k]
+        d = {f"properties.{p}": {"before": fb["properties"].get(p), "after": fa["properties"].get(p)}
+             for p in sorted(set(fa["properties"]) | set(fb["properties"]))
+             if fa["properties"].get(p) != fb["properties"].get(p)}
+        if fa.get("geometry") != fb.get("geometry"):
+            d["geometry"] = {"before": fb.get("geometry"), "after": fa.get("geometry")}
+        if d:
+            changed[k] = d
+    return {"added": sorted(set(a) - set(b)), "removed": sorted(set(b) - set(a)), "changed": changed}
