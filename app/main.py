@@ -9,6 +9,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from app import __version__, errors
 from app.routers import cables as cables_router
 from app.routers import health
+from app.routers import map as map_router
 from app.security import SecurityHeaders
 from geodata.db import make_engine, session_factory
 from geodata.settings import Settings, get_settings
@@ -37,4 +38,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])
     app.include_router(health.router)
     app.include_router(cables_router.router)
+    app.include_router(map_router.router)
     return app

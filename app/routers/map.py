@@ -1,0 +1,62 @@
+"""The web map's own routes: static assets (MapLibre vendored, our JS/CSS), ``/map``, and ``/search``.
+
+``/`` is the OGC landing page owned by the features router, which answers browsers with
+``app/static/index.html``; ``/map`` serves the same page whatever the Accept header says. Static
+files are served through a route rather than ``app.mount`` so this module plugs in with one
+``include_router`` line, and Starlette's ``StaticFiles`` still does ETag / 304 / Range for us.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+
+from app.deps import EngineDep
+from app.errors import Problem
+from geodata.search import search
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+INDEX_HTML = STATIC_DIR / "index.html"
+
+# Module scripts are refused by browsers unless served as JavaScript; not every mime.types knows .mjs.
+mimetypes.add_type("text/javascript", ".mjs")
+
+router = APIRouter(tags=["map"])
+_static = StaticFiles(directory=STATIC_DIR, check_dir=False)
+
+
+@router.api_route("/map", methods=["GET", "HEAD"], include_in_schema=False)
+def map_page() -> FileResponse:
+    """The interactive map (also served at ``/`` to browsers)."""
+    return FileResponse(INDEX_HTML, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+@router.api_route("/static/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+async def static_file(path: str, request: Request) -> Response:
+    try:
+        response = await _static.get_response(path, request.scope)
+    except StarletteHTTPException as exc:
+        raise Problem(exc.status_code, "Not found" if exc.status_code == 404 else str(exc.detail),
+                      f"no static file {path!r}") from None
+    # Vendored MapLibre changes only with its version (it is in the file's directory's VERSION);
+    # our own JS/CSS change with the code, so the browser revalidates them (cheap 304s via ETag).
+    response.headers.setdefault("Cache-Control", "public, max-age=86400" if path.startswith("vendor/")
+                                else "no-cache")
+    return response
+
+
+@router.get("/search", summary="Accent-insensitive search of site codes, streets, zones and admin units")
+def search_places(
+    engine: EngineDep,
+    q: Annotated[str, Query(min_length=1, max_length=100, description='Text to find, e.g. "le chan" or "HP-VTL-00012"')],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> JSONResponse:
+    """``"le chan"`` finds ``"Lê Chân"``: names are compared without diacritics; site codes by substring."""
+    hits = search(engine, q, limit)
+    return JSONResponse({"q": q, "count": len(hits), "results": [h.as_dict() for h in hits]})

@@ -1,0 +1,426 @@
+// The planners' map: MapLibre GL JS (vendored, served by us) over our own vector tiles.
+// Filters act on the sites layer with MapLibre expressions (no re-download), the export link follows
+// the same filter, and the side panel shows /stats/sites and /cables/progress.
+
+import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
+import { absolute, getJSON, tileSource } from "./api.js";
+import { checkForm } from "./check.js";
+import { applyStatic, currentLang, fmt, onLangChange, setLang, t } from "./i18n.js";
+import { classLabel, el, loadPanel, renderCables, renderStats } from "./panel.js";
+import { adminPopup, cablePopup, findingPopup, routePopup, sitePopup, zonePopup } from "./popup.js";
+import { setupSearch } from "./search.js";
+import {
+  CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, FINDING_RED, P, TILE_LAYERS, TOGGLES, buildStyle, hatchImage,
+} from "./style.js";
+
+const DEFAULT_CENTER = [106.68, 20.86]; // Hải Phòng
+const OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+
+const state = {
+  classes: new Set(CLASSES),
+  operator: "",
+  district: "",
+  status: "",
+  findingsOnly: false,
+  findingCodes: null, // Set of site codes with findings, loaded when first needed
+  selected: "",
+  checkMode: false,
+  operators: [],
+};
+
+let map;
+let sources;
+let popup;
+
+// ------------------------------------------------------------------------------------------
+// filters
+// ------------------------------------------------------------------------------------------
+
+/** The MapLibre filter of the sites layer for the current state. */
+export function siteFilter() {
+  const parts = ["all"];
+  if (state.classes.size < CLASSES.length) parts.push(["in", CLASS_EXPR, ["literal", [...state.classes]]]);
+  if (state.operator) parts.push(["==", ["get", P.operator], state.operator]);
+  if (state.district) parts.push(["==", ["to-string", ["get", P.district]], state.district]);
+  if (state.status) parts.push(["==", ["get", P.status], state.status]);
+  if (state.findingsOnly && state.findingCodes) parts.push(["in", ["get", P.code], ["literal", [...state.findingCodes]]]);
+  return parts.length > 1 ? parts : null;
+}
+
+function exportHref() {
+  const fmtSel = document.getElementById("export-format").value;
+  const url = new URL(`/exports/sites.${fmtSel}`, window.location.origin);
+  if (state.classes.size < CLASSES.length) url.searchParams.set("type", [...state.classes].join(","));
+  if (state.operator) url.searchParams.set("operator", state.operator);
+  if (state.district) url.searchParams.set("district", state.district);
+  if (state.status) url.searchParams.set("status", state.status);
+  url.searchParams.set("lang", currentLang());
+  return url.pathname + url.search;
+}
+
+/** Distinct sites drawn on screen right now (features repeat across tile borders, so by code). */
+export function visibleSiteCount() {
+  if (!map || !map.getLayer("sites")) return 0;
+  const codes = new Set();
+  for (const f of map.queryRenderedFeatures({ layers: ["sites"] })) codes.add(f.properties[P.code] ?? f.id);
+  return codes.size;
+}
+
+function updateCount() {
+  document.getElementById("visible-count").textContent = t("filters.visible", { n: fmt(visibleSiteCount()) });
+}
+
+async function ensureFindingCodes() {
+  if (state.findingCodes) return;
+  const codes = new Set();
+  try {
+    const fc = await getJSON("/collections/findings/items", { limit: 10000 });
+    for (const f of fc.features || []) if (f.properties && f.properties.site_code) codes.add(f.properties.site_code);
+  } catch (err) {
+    console.warn("findings unavailable", err);
+  }
+  state.findingCodes = codes;
+}
+
+async function applyFilters() {
+  if (state.findingsOnly) await ensureFindingCodes();
+  if (!map || !map.getLayer("sites")) return;
+  map.setFilter("sites", siteFilter());
+  const findingFilter = state.operator ? ["==", ["get", P.operator], state.operator] : null;
+  map.setFilter("findings", findingFilter);
+  document.getElementById("export-link").setAttribute("href", exportHref());
+  map.once("idle", updateCount);
+  map.triggerRepaint();
+}
+
+function buildClassFilter() {
+  const box = document.getElementById("class-filter");
+  box.replaceChildren(...CLASSES.map((c) => el("label", { class: "legend-item" },
+    el("input", {
+      type: "checkbox", value: c, checked: state.classes.has(c), "data-class": c,
+      onchange: (ev) => {
+        if (ev.target.checked) state.classes.add(c); else state.classes.delete(c);
+        applyFilters();
+      },
+    }),
+    el("span", { class: "swatch dot", style: { background: CLASS_COLORS[c] } }),
+    classLabel(c))));
+}
+
+function buildLayerToggles() {
+  const swatch = {
+    sites: el("span", { class: "swatch dot", style: { background: CLASS_COLORS.A2a } }),
+    findings: el("span", { class: "swatch ring", style: { borderColor: FINDING_RED } }),
+    zones: el("span", { class: "swatch hatch" }),
+    routes: el("span", { class: "swatch corridor" }),
+    streets: el("span", { class: "swatch line", style: { background: "#c9c4b8" } }),
+    cables: el("span", { class: "swatch line", style: { background: `linear-gradient(90deg, ${CABLE_COLORS.done} 33%, ${CABLE_COLORS.in_progress} 33% 66%, ${CABLE_COLORS.planned} 66%)` } }),
+    admin: el("span", { class: "swatch line", style: { background: "#6d6a63" } }),
+  };
+  const box = document.getElementById("layer-toggles");
+  box.replaceChildren(...Object.entries(TOGGLES).map(([key, ids]) => el("label", { class: "legend-item" },
+    el("input", {
+      type: "checkbox", checked: ids.every((id) => !map.getLayer(id) || map.getLayoutProperty(id, "visibility") !== "none"),
+      "data-layer": key,
+      onchange: (ev) => {
+        for (const id of ids) if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", ev.target.checked ? "visible" : "none");
+        map.once("idle", updateCount);
+      },
+    }),
+    swatch[key], t(`layer.${key}`))));
+}
+
+function fillSelect(id, options) {
+  const sel = document.getElementById(id);
+  const keep = sel.value;
+  sel.replaceChildren(el("option", { value: "", "data-i18n": "filters.all", text: t("filters.all") }),
+    ...options.map(([value, label]) => el("option", { value, text: label })));
+  sel.value = options.some(([v]) => v === keep) ? keep : "";
+}
+
+// ------------------------------------------------------------------------------------------
+// districts and operators for the filter lists
+// ------------------------------------------------------------------------------------------
+
+const districtBounds = new Map();
+
+function bboxOf(geometry) {
+  let minx = Infinity; let miny = Infinity; let maxx = -Infinity; let maxy = -Infinity;
+  const walk = (c) => {
+    if (typeof c[0] === "number") {
+      minx = Math.min(minx, c[0]); maxx = Math.max(maxx, c[0]);
+      miny = Math.min(miny, c[1]); maxy = Math.max(maxy, c[1]);
+    } else c.forEach(walk);
+  };
+  walk(geometry.coordinates);
+  return [minx, miny, maxx, maxy];
+}
+
+async function loadDistricts() {
+  let rows = [];
+  try {
+    const fc = await getJSON("/collections/admin-units/items", { level: "district", limit: 1000 });
+    const seen = new Set();
+    for (const f of fc.features || []) {
+      const p = f.properties || {};
+      if (p.level && p.level !== "district") continue;
+      if (seen.has(p.code)) continue;
+      seen.add(p.code);
+      if (f.geometry) districtBounds.set(String(p.code), bboxOf(f.geometry));
+      rows.push([String(p.code), p.name]);
+    }
+  } catch (err) {
+    console.warn("district list from the collections API unavailable, using the tiles", err);
+    const seen = new Map();
+    for (const f of map.querySourceFeatures(TILE_LAYERS.admin, { sourceLayer: sources.admin.sourceLayer })) {
+      if (f.properties.level === "district") seen.set(String(f.properties.code), f.properties.name);
+    }
+    rows = [...seen.entries()];
+  }
+  rows.sort((a, b) => String(a[1]).localeCompare(String(b[1]), "vi"));
+  fillSelect("f-district", rows);
+}
+
+function loadOperators() {
+  const ops = new Set(state.operators);
+  for (const f of map.querySourceFeatures(TILE_LAYERS.sites, { sourceLayer: sources.sites.sourceLayer })) {
+    if (f.properties[P.operator]) ops.add(f.properties[P.operator]);
+  }
+  state.operators = [...ops].sort();
+  fillSelect("f-operator", state.operators.map((o) => [o, o]));
+}
+
+// ------------------------------------------------------------------------------------------
+// base map: optional OpenStreetMap raster (the only remote URL; requested only when switched on)
+// ------------------------------------------------------------------------------------------
+
+function setOsm(on) {
+  if (on && !map.getSource("osm")) {
+    map.addSource("osm", {
+      type: "raster", tiles: [OSM_TILES], tileSize: 256, maxzoom: 19,
+      attribution: "© <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a>",
+    });
+    map.addLayer({ id: "osm", type: "raster", source: "osm", paint: { "raster-opacity": 0.85 } }, "admin-fill");
+    map.setPaintProperty("admin-fill", "fill-opacity", 0.15);
+  } else if (!on && map.getSource("osm")) {
+    map.removeLayer("osm");
+    map.removeSource("osm");
+    map.setPaintProperty("admin-fill", "fill-opacity", 0.9);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// clicks: popups and "check a point here"
+// ------------------------------------------------------------------------------------------
+
+const CLICK_ORDER = [
+  ["sites", (f) => sitePopup(f.properties)],
+  ["findings", (f) => findingPopup(f.properties)],
+  ["cables", (f) => cablePopup(f.properties)],
+  ["cables-planned", (f) => cablePopup(f.properties)],
+  ["zones-point", (f) => zonePopup(f.properties)],
+  ["zones-fill", (f) => zonePopup(f.properties)],
+  ["routes-a1", (f) => routePopup(f.properties)],
+  ["routes-a1-corridor", (f) => routePopup(f.properties)],
+  ["streets", (f) => routePopup(f.properties)],
+  ["admin-fill", (f) => adminPopup(f.properties)],
+];
+
+function openPopup(lngLat, content) {
+  if (popup) popup.remove();
+  popup = new maplibregl.Popup({ maxWidth: "340px", focusAfterOpen: false }).setLngLat(lngLat).setDOMContent(content).addTo(map);
+  return popup;
+}
+
+function select(code) {
+  state.selected = code || "";
+  map.setFilter("sites-selected", ["==", ["get", P.code], state.selected]);
+}
+
+function onClick(ev) {
+  if (state.checkMode) {
+    setCheckMode(false);
+    openPopup(ev.lngLat, checkForm(ev.lngLat, state.operators));
+    showCheckPoint(ev.lngLat);
+    return;
+  }
+  const pad = 4;
+  const box = [[ev.point.x - pad, ev.point.y - pad], [ev.point.x + pad, ev.point.y + pad]];
+  const layers = CLICK_ORDER.map(([id]) => id).filter((id) => map.getLayer(id) && map.getLayoutProperty(id, "visibility") !== "none");
+  const hits = map.queryRenderedFeatures(box, { layers });
+  for (const [id, render] of CLICK_ORDER) {
+    const f = hits.find((h) => h.layer.id === id);
+    if (f) {
+      select(id === "sites" ? f.properties[P.code] : "");
+      const at = f.geometry.type === "Point" ? f.geometry.coordinates : ev.lngLat;
+      openPopup(at, render(f));
+      return;
+    }
+  }
+  select("");
+  if (popup) popup.remove();
+}
+
+function showCheckPoint(lngLat) {
+  const data = { type: "FeatureCollection", features: [{ type: "Feature", geometry: { type: "Point", coordinates: [lngLat.lng, lngLat.lat] }, properties: {} }] };
+  if (map.getSource("check-point")) map.getSource("check-point").setData(data);
+  else {
+    map.addSource("check-point", { type: "geojson", data });
+    map.addLayer({ id: "check-point", type: "circle", source: "check-point",
+      paint: { "circle-radius": 8, "circle-color": "#111", "circle-stroke-color": "#fff", "circle-stroke-width": 3 } });
+  }
+}
+
+function setCheckMode(on) {
+  state.checkMode = on;
+  const btn = document.getElementById("check-mode");
+  btn.setAttribute("aria-pressed", on ? "true" : "false");
+  map.getCanvas().style.cursor = on ? "crosshair" : "";
+  if (on) toast(t("check.hint"));
+}
+
+function toast(text, ms = 3500) {
+  const box = document.getElementById("toast");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, ms);
+}
+
+// ------------------------------------------------------------------------------------------
+// search results → camera (and popup for sites)
+// ------------------------------------------------------------------------------------------
+
+function onPick(hit) {
+  if (hit.bbox) map.fitBounds([[hit.bbox[0], hit.bbox[1]], [hit.bbox[2], hit.bbox[3]]], { padding: 60, maxZoom: 16 });
+  else map.flyTo({ center: [hit.lon, hit.lat], zoom: Math.max(map.getZoom(), 16) });
+  if (hit.kind === "site") {
+    select(hit.label);
+    map.once("moveend", () => openPopup([hit.lon, hit.lat], sitePopup({ code: hit.label })));
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// start
+// ------------------------------------------------------------------------------------------
+
+function wireControls() {
+  document.getElementById("f-operator").addEventListener("change", (ev) => { state.operator = ev.target.value; applyFilters(); });
+  document.getElementById("f-status").addEventListener("change", (ev) => { state.status = ev.target.value; applyFilters(); });
+  document.getElementById("f-findings").addEventListener("change", (ev) => { state.findingsOnly = ev.target.checked; applyFilters(); });
+  document.getElementById("f-district").addEventListener("change", (ev) => {
+    state.district = ev.target.value;
+    const b = districtBounds.get(state.district);
+    if (b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30 });
+    applyFilters();
+  });
+  document.getElementById("export-format").addEventListener("change", () => {
+    document.getElementById("export-link").setAttribute("href", exportHref());
+  });
+  document.getElementById("osm-toggle").addEventListener("change", (ev) => setOsm(ev.target.checked));
+  document.getElementById("check-mode").addEventListener("click", () => setCheckMode(!state.checkMode));
+  document.getElementById("panel-toggle").addEventListener("click", (ev) => {
+    const panel = document.getElementById("panel");
+    const hidden = panel.classList.toggle("collapsed");
+    ev.currentTarget.setAttribute("aria-expanded", hidden ? "false" : "true");
+    setTimeout(() => map.resize(), 220);
+  });
+  const langBtn = document.getElementById("lang-toggle");
+  const syncLangBtn = () => { langBtn.textContent = currentLang() === "vi" ? "EN" : "VI"; };
+  syncLangBtn();
+  langBtn.addEventListener("click", () => setLang(currentLang() === "vi" ? "en" : "vi"));
+  onLangChange(() => {
+    syncLangBtn();
+    buildClassFilter();
+    buildLayerToggles();
+    renderStats();
+    renderCables();
+    updateCount();
+    document.getElementById("export-link").setAttribute("href", exportHref());
+  });
+  setupSearch(onPick);
+}
+
+function whenLoaded() {
+  return map.isStyleLoaded() ? Promise.resolve() : new Promise((resolve) => map.once("load", resolve));
+}
+
+/** Resolves once every visible tile is loaded and rendered (now, if that is already so). */
+function whenIdle() {
+  return new Promise((resolve) => {
+    if (map.loaded() && map.areTilesLoaded() && !map.isMoving()) resolve();
+    else map.once("idle", resolve);
+  });
+}
+
+function initialBounds() {
+  const b = (sources.admin && sources.admin.bounds) || (sources.sites && sources.sites.bounds);
+  if (!b || b.some((v) => !Number.isFinite(v)) || b[2] - b[0] > 20) return null;
+  return [[b[0], b[1]], [b[2], b[3]]];
+}
+
+async function start() {
+  applyStatic();
+  const keys = Object.keys(TILE_LAYERS);
+  const loaded = await Promise.all(keys.map((k) => tileSource(TILE_LAYERS[k])));
+  sources = Object.fromEntries(keys.map((k, i) => [k, loaded[i]]));
+  const bounds = initialBounds();
+  const lat = bounds ? (bounds[0][1] + bounds[1][1]) / 2 : DEFAULT_CENTER[1];
+
+  map = new maplibregl.Map({
+    container: "map",
+    style: buildStyle(sources, lat),
+    ...(bounds ? { bounds, fitBoundsOptions: { padding: 20 } } : { center: DEFAULT_CENTER, zoom: 11 }),
+    maxZoom: 19,
+    attributionControl: { compact: true, customAttribution: "btsplan · Sở Thông tin và Truyền thông" },
+    preserveDrawingBuffer: true, // screenshots of the canvas (docs, tests) keep the pixels
+  });
+  // images drawn on a canvas, supplied when the style first asks for them (no sprite to download)
+  map.setMissingStyleImageResolver((id) => {
+    if (id === "hatch-a1" && !map.hasImage(id)) map.addImage(id, hatchImage(), { pixelRatio: 2 });
+  });
+  map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  map.on("error", (ev) => console.warn("map error", ev.error && ev.error.message));
+  map.on("click", onClick);
+  const interactive = CLICK_ORDER.map(([id]) => id).filter((id) => id !== "admin-fill" && id !== "streets");
+  for (const id of interactive) {
+    map.on("mouseenter", id, () => { if (!state.checkMode) map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", id, () => { if (!state.checkMode) map.getCanvas().style.cursor = ""; });
+  }
+  map.on("moveend", () => map.once("idle", updateCount));
+
+  wireControls();
+  buildClassFilter();
+  document.getElementById("export-link").setAttribute("href", exportHref());
+  loadPanel();
+
+  await whenLoaded();
+  buildLayerToggles();
+  await whenIdle();
+  loadOperators();
+  await loadDistricts();
+  updateCount();
+  const mapEl = document.getElementById("map");
+  mapEl.dataset.ready = "true";
+  mapEl.dataset.sites = String(visibleSiteCount());
+}
+
+// A small handle for tests and for people poking at the map from the console.
+window.btsplan = {
+  get map() { return map; },
+  state,
+  siteFilter,
+  visibleSiteCount,
+  applyFilters,
+  whenIdle: () => whenIdle(),
+  setClasses(list) { state.classes = new Set(list); buildClassFilter(); return applyFilters(); },
+  absolute,
+  ready: null,
+};
+window.btsplan.ready = start().catch((err) => {
+  console.error(err);
+  toast(`${t("map.error")}: ${err.message}`, 10000);
+  document.getElementById("map").dataset.ready = "error";
+  throw err;
+});

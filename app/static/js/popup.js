@@ -1,0 +1,147 @@
+// Click popups: a site shows its attributes, derived class with the reasons, and its findings (full
+// records from the OGC API, tile properties while they load); cables, zones, routes and admin units
+// show their own attributes.
+
+import { getJSON } from "./api.js";
+import { fmt, t, tMaybe } from "./i18n.js";
+import { classLabel, el } from "./panel.js";
+import { CLASS_COLORS, P } from "./style.js";
+
+function dl(pairs) {
+  const node = el("dl", { class: "attrs" });
+  for (const [k, v] of pairs) {
+    if (v === undefined || v === null || v === "") continue;
+    node.append(el("dt", { text: k }), el("dd", {}, v));
+  }
+  return node;
+}
+
+function enumLabel(prefix, v) {
+  return v === undefined || v === null ? null : tMaybe(`${prefix}.${v}`) || String(v);
+}
+
+export function classChip(cls) {
+  const c = cls || "unknown";
+  return el("span", { class: "chip", style: { background: CLASS_COLORS[c] || CLASS_COLORS.unknown } }, classLabel(c));
+}
+
+/** Reasons as stored by the classifier: a list of {rule, message, …} (strings are accepted too). */
+export function reasonList(reasons) {
+  let list = reasons;
+  if (typeof list === "string") {
+    try { list = JSON.parse(list); } catch (_) { list = [list]; }
+  }
+  if (!Array.isArray(list) || !list.length) return null;
+  return el("ul", { class: "reasons" }, list.map((r) => {
+    if (typeof r === "string") return el("li", { text: r });
+    const rule = r.rule || r.id || "";
+    const msg = r.message || r.text || r.detail || "";
+    return el("li", {}, rule ? el("code", { text: rule }) : null, rule && msg ? " " : null, msg);
+  }));
+}
+
+export function findingList(findings) {
+  if (!findings || !findings.length) return el("p", { class: "muted small", text: t("popup.noFindings") });
+  return el("ul", { class: "findings" }, findings.map((f) => {
+    const where = f.zone || f.route || f.other_site_code || "";
+    const dist = f.distance_m !== undefined && f.distance_m !== null ? ` · ${t("popup.distance")} ${fmt(f.distance_m, 1)} m` : "";
+    return el("li", { class: `sev-${f.severity || "info"}` },
+      el("strong", { text: enumLabel("severity", f.severity) || "" }), " ",
+      el("code", { text: f.rule || f.check || "" }), where ? ` — ${where}` : "", dist,
+      f.message ? el("div", { class: "small", text: f.message }) : null,
+      f.legal_source ? el("div", { class: "small muted", text: `${t("popup.legal")}: ${f.legal_source}` }) : null);
+  }));
+}
+
+function props(feature) {
+  return feature && feature.properties ? feature.properties : {};
+}
+
+async function firstFeature(collection, params) {
+  const fc = await getJSON(`/collections/${collection}/items`, { ...params, limit: 1 });
+  return fc && fc.features && fc.features.length ? fc.features[0] : null;
+}
+
+export function sitePopup(tileProps) {
+  const box = el("div", { class: "popup site" });
+  const render = (p, findings, loading) => {
+    const derived = p[P.cls] || null;
+    const declared = p[P.declared] || null;
+    box.replaceChildren(
+      el("h3", {}, `${t("popup.site")} `, el("code", { text: p.code || "" })),
+      dl([
+        [t("popup.operator"), p.operator],
+        [t("popup.derived"), el("span", {}, classChip(derived),
+          derived && declared && derived !== declared ? el("span", { class: "warn small", text: ` ${t("popup.mismatch")}` }) : null)],
+        [t("popup.declared"), declared],
+        [t("popup.mount"), enumLabel("mount", p.mount)],
+        [t("popup.mastHeight"), p.mast_height_m != null ? `${fmt(p.mast_height_m, 1)} m` : null],
+        [t("popup.buildingHeight"), p.building_height_m != null ? `${fmt(p.building_height_m, 1)} m` : null],
+        [t("popup.status"), enumLabel("status", p.status)],
+        [t("popup.tech"), p.tech],
+      ]),
+      el("h4", { text: t("popup.reasons") }),
+      reasonList(p.reasons) || el("p", { class: "muted small", text: loading ? t("popup.loading") : "—" }),
+      el("h4", { text: t("popup.findings") }),
+      loading && !findings ? el("p", { class: "muted small", text: t("popup.loading") }) : findingList(findings),
+    );
+  };
+  render(tileProps, null, true);
+  const code = tileProps.code;
+  Promise.allSettled([
+    firstFeature("sites", { code }),
+    getJSON("/collections/findings/items", { site_code: code, limit: 50 }),
+  ]).then(([site, findings]) => {
+    const full = site.status === "fulfilled" && site.value ? { ...tileProps, ...site.value.properties } : tileProps;
+    const list = findings.status === "fulfilled" && findings.value && findings.value.features
+      ? findings.value.features.map((f) => f.properties).filter((f) => !f.site_code || f.site_code === code)
+      : [];
+    render(full, list, false);
+  });
+  return box;
+}
+
+export function cablePopup(p) {
+  return el("div", { class: "popup" },
+    el("h3", { text: p.street || p.code || "" }),
+    dl([
+      [t("popup.code"), p.code],
+      [t("popup.status"), el("span", { class: `status-${p.status}`, text: enumLabel("status", p.status) || "" })],
+      [t("popup.method"), enumLabel("method", p.method)],
+      [t("popup.length"), p.length_m != null ? `${fmt(p.length_m / 1000, 2)} km` : null],
+      [t("popup.plan"), p.plan_ref],
+      [t("popup.targetYear"), p.target_year],
+    ]));
+}
+
+export function zonePopup(p) {
+  return el("div", { class: "popup" },
+    el("h3", { text: p.name || "" }),
+    dl([
+      [t("popup.kind"), p.kind],
+      [t("popup.policy"), enumLabel("policy", p.policy)],
+      [t("popup.radius"), p.radius_m ? `${fmt(p.radius_m)} m` : null],
+      [t("popup.legal"), p.legal_source],
+    ]));
+}
+
+export function routePopup(p) {
+  return el("div", { class: "popup" },
+    el("h3", { text: p.name || "" }),
+    dl([
+      [t("popup.policy"), enumLabel("policy", p.policy)],
+      [t("popup.corridor"), p.corridor_m != null ? `± ${fmt(p.corridor_m)} m` : null],
+      [t("popup.legal"), p.legal_source],
+    ]));
+}
+
+export function adminPopup(p) {
+  return el("div", { class: "popup" },
+    el("h3", { text: p.name || "" }),
+    dl([[t("popup.level"), enumLabel("level", p.level)], [t("popup.code"), p.code]]));
+}
+
+export function findingPopup(p) {
+  if (p.site_code) return sitePopup({ code: p.site_code, operator: p.operator });
+  return el("div", { class: "popup" }, findingList([p]));
+}
