@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from shapely import Point
@@ -28,10 +27,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from geodata import audit
 from geodata import models as m
 from geodata.crs import province as province_profile
-from geodata.crs import transformer
 from geodata.db import transaction
 from geodata.demo import bump_data_version
 from planning import cables as pc
+from planning.geometry import to_crs
 
 #: Complaints are linked to the nearest cable segment when one lies within this distance.
 COMPLAINT_LINK_M = 50.0
@@ -342,8 +341,7 @@ def affected_segments(engine: Engine, project: str, metric_crs: str) -> dict[str
         proj, area = find_project(conn, project)
         hit = func.ST_Intersects(m.CableSegment.geom, func.ST_GeomFromText(area.wkt, 4326))
         segs = load_segments(conn, metric_crs, where=hit)
-    t = transformer("EPSG:4326", metric_crs)
-    area_m = shapely.transform(area, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    area_m = to_crs([area], "EPSG:4326", metric_crs)[0]
     inside = pc.length_within(segs.geometry, area_m)
     records = [_segment_record(row, length_in_area_m=round(float(v), 2))
                for (_, row), v in zip(segs.iterrows(), inside, strict=True) if v > 0]
@@ -399,8 +397,7 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise CableError(f"({lon}, {lat}) is not a WGS84 longitude/latitude{swapped}", "geometry")
     pt = Point(lon, lat)
-    to_m = transformer("EPSG:4326", metric_crs)
-    pt_m = Point(*to_m.transform(lon, lat))
+    pt_m = to_crs([pt], "EPSG:4326", metric_crs)[0]
     with transaction(engine) as s:
         conn = s.connection()
         outline = _province_outline(conn, reported_on)
