@@ -8,6 +8,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from app import __version__, errors
 from app.routers import cables as cables_router
+from app.routers import features as features_router
 from app.routers import health
 from app.routers import map as map_router
 from app.security import SecurityHeaders
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])
     app.include_router(health.router)
+    app.include_router(features_router.router)
     app.include_router(cables_router.router)
     app.include_router(map_router.router)
     return app

@@ -1,0 +1,399 @@
+"""OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0) with Part 2 CRS and Part 3 queryables.
+
+What real clients need, from QGIS's and GDAL's OAPIF sources: a landing page whose ``service-desc``
+link is typed ``application/vnd.oai.openapi+json;version=3.0`` (served at ``/api``: FastAPI's
+OpenAPI 3.1 document rewritten to 3.0), a ``data`` link, paging only through ``next`` links typed
+``application/geo+json``, a top-level integer feature ``id``, queryables/schema documents with
+stable property types, and the ``limit`` maximum declared in the OpenAPI. ``GET /`` is the map page
+for browsers and the JSON landing page for API clients (``?f=json`` or ``Accept: application/json``).
+
+Errors in OGC query parameters answer 400 problem+json naming the parameter (the OGC requirement);
+unknown parameters are refused the same way, so a typo never silently returns everything.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from functools import lru_cache
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from app import schemas
+from app.deps import EngineDep, SettingsDep
+from app.errors import Problem
+from geodata import features as gf
+
+router = APIRouter(tags=["OGC API Features"])
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA_JSON = "application/schema+json"
+STATIC_INDEX = FsPath(__file__).resolve().parent.parent / "static" / "index.html"
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+]
+
+#: Parameters every ``/items`` request may carry besides the collection's queryables.
+ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f")
+
+CollectionId = Annotated[str, Path(alias="collectionId", description="Collection id, e.g. `sites`",
+                                   examples=list(gf.COLLECTIONS))]
+FeatureId = Annotated[str, Path(alias="featureId", description="Feature id (or the code, for sites and cable sections)",
+                                max_length=60)]
+Format = Annotated[str | None, Query(description="Output format: `json` (the only one besides the map page)")]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _json(body: Any, media_type: str = JSON, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type=media_type,
+                    headers=headers)
+
+
+def _collection_def(collection_id: str) -> gf.CollectionDef:
+    coll = gf.COLLECTIONS.get(collection_id)
+    if coll is None:
+        raise Problem(404, "Collection not found", f"no collection {collection_id!r}; "
+                      f"collections: {', '.join(gf.COLLECTIONS)}")
+    return coll
+
+
+def _check_format(f: str | None) -> None:
+    if f is not None and f.lower() not in ("json", "geojson", JSON, GEOJSON):
+        raise Problem(400, "Unsupported format", f"f: {f!r} is not offered; use f=json", param="f")
+
+
+def _bad(exc: gf.QueryError) -> Problem:
+    return Problem(400, "Invalid query parameter", str(exc), param=exc.param)
+
+
+# --------------------------------------------------------------------------------------------
+# landing page, API description, conformance
+# --------------------------------------------------------------------------------------------
+
+def _accepts_json(request: Request, f: str | None) -> bool:
+    """JSON when ``f=json`` or the Accept header ranks JSON above HTML (browsers and curl get HTML)."""
+    if f is not None:
+        return f.lower() in ("json", JSON)
+    best = {"json": 0.0, "html": 0.0}
+    for part in request.headers.get("accept", "").split(","):
+        media, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            k, _, v = p.strip().partition("=")
+            if k == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        media = media.strip().lower()
+        if media in (JSON, GEOJSON) or media.endswith("+json"):
+            best["json"] = max(best["json"], q)
+        elif media in ("text/html", "application/xhtml+xml", "*/*", "text/*"):
+            best["html"] = max(best["html"], q)
+    return best["json"] > best["html"]
+
+
+_FALLBACK_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>btsplan</title></head>
+<body><h1>btsplan</h1><p>Quy hoạch hạ tầng kỹ thuật viễn thông thụ động — passive telecom infrastructure planning.</p>
+<ul><li><a href="collections?f=json">Collections (OGC API Features)</a></li>
+<li><a href="conformance">Conformance</a></li><li><a href="docs">API documentation</a></li></ul></body></html>"""
+
+
+@router.get("/", summary="Landing page: the map (HTML) or the OGC API landing document (JSON)",
+            response_model=schemas.LandingPage,
+            responses={200: {"content": {"text/html": {}, JSON: {}}}})
+def landing(request: Request, f: Format = None) -> Response:
+    if not _accepts_json(request, f):
+        if STATIC_INDEX.is_file():
+            return HTMLResponse(STATIC_INDEX.read_text(encoding="utf-8"))
+        return HTMLResponse(_FALLBACK_HTML)
+    b = _base(request)
+    body = schemas.LandingPage(
+        title="btsplan — quy hoạch hạ tầng viễn thông thụ động",
+        description="BTS sites and mast classes, A1-only zones and routes, cable undergrounding "
+                    "(OGC API – Features, vector tiles, planning checks).",
+        links=[
+            schemas.Link(href=f"{b}/?f=json", rel="self", type=JSON, title="This document"),
+            schemas.Link(href=f"{b}/", rel="alternate", type="text/html", title="Interactive map"),
+            schemas.Link(href=f"{b}/api", rel="service-desc", type=OPENAPI_30, title="API definition (OpenAPI 3.0)"),
+            schemas.Link(href=f"{b}/docs", rel="service-doc", type="text/html", title="API documentation"),
+            schemas.Link(href=f"{b}/conformance", rel="conformance", type=JSON, title="Conformance classes"),
+            schemas.Link(href=f"{b}/collections", rel="data", type=JSON, title="Collections"),
+        ],
+    )
+    return _json(body.model_dump(exclude_none=True))
+
+
+def _downgrade(node: Any) -> Any:
+    """Rewrite the JSON-Schema 2020-12 bits FastAPI emits (OpenAPI 3.1) into their OpenAPI 3.0 form."""
+    if isinstance(node, list):
+        return [_downgrade(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    nullable = False
+    for key in ("anyOf", "oneOf"):
+        alts = node.get(key)
+        if isinstance(alts, list) and any(a == {"type": "null"} for a in alts):
+            rest = [a for a in alts if a != {"type": "null"}]
+            del node[key]
+            if len(rest) == 1:
+                node = {**rest[0], **node}
+            elif rest:
+                node[key] = rest
+            nullable = True
+    out = {k: _downgrade(v) for k, v in node.items()}
+    if nullable:
+        out["nullable"] = True
+    if out.get("type") == "null":
+        out.pop("type")
+        out["nullable"] = True
+    if isinstance(out.get("examples"), list) and "in" not in out and "schema" not in out:
+        ex = out.pop("examples")
+        if ex:
+            out["example"] = ex[0]
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), int | float) and not isinstance(out.get(bound), bool):
+            out[flag] = out.pop(bound)
+            out[bound] = True
+    out.pop("$schema", None)
+    out.pop("contentMediaType", None)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _openapi30(doc_json: str) -> str:
+    doc = _downgrade(copy.deepcopy(json.loads(doc_json)))
+    doc["openapi"] = "3.0.3"
+    return json.dumps(doc, ensure_ascii=False)
+
+
+@router.get("/api", summary="API definition as OpenAPI 3.0 (for OGC clients; /openapi.json is 3.1)",
+            response_class=Response, responses={200: {"content": {OPENAPI_30: {}}}})
+def api_definition(request: Request) -> Response:
+    text = _openapi30(json.dumps(request.app.openapi(), sort_keys=True))
+    return Response(text, media_type=OPENAPI_30)
+
+
+@router.get("/conformance", summary="Conformance classes", response_model=schemas.Conformance)
+def conformance(f: Format = None) -> Response:
+    _check_format(f)
+    return _json({"conformsTo": CONFORMANCE})
+
+
+# --------------------------------------------------------------------------------------------
+# collections
+# --------------------------------------------------------------------------------------------
+
+def _collection_doc(request: Request, engine: Any, settings: Any, coll: gf.CollectionDef) -> dict[str, Any]:
+    b = f"{_base(request)}/collections/{coll.id}"
+    ext = gf.extent(engine, coll)
+    extent: dict[str, Any] = {}
+    if ext["bbox"]:
+        extent["spatial"] = {"bbox": [ext["bbox"]], "crs": gf.CRS84}
+    if ext["interval"]:
+        extent["temporal"] = {"interval": [ext["interval"]],
+                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    doc: dict[str, Any] = {
+        "id": coll.id,
+        "title": coll.title,
+        "description": coll.description,
+        "links": [
+            {"href": b, "rel": "self", "type": JSON, "title": "This collection"},
+            {"href": f"{b}/items", "rel": "items", "type": GEOJSON, "title": "Features (GeoJSON)"},
+            {"href": f"{b}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "type": SCHEMA_JSON, "title": "Queryable properties"},
+            {"href": f"{b}/schema", "rel": "describedby", "type": SCHEMA_JSON, "title": "Feature schema"},
+            {"href": f"{b}/schema", "rel": "http://www.opengis.net/def/rel/ogc/1.0/schema",
+             "type": SCHEMA_JSON, "title": "Feature schema"},
+        ],
+        "itemType": "feature",
+        "crs": gf.supported_crs(settings.metric_crs),
+        "storageCrs": gf.CRS84,
+    }
+    if extent:
+        doc["extent"] = extent
+    if coll.id in _TILE_LAYERS:
+        doc["links"].append({"href": f"{_base(request)}/tiles/{coll.id}/tilejson.json", "rel": "tiles",
+                             "type": JSON, "title": "Vector tiles (TileJSON)"})
+    return doc
+
+
+#: Collections that also have a vector-tile layer (see app/routers/tiles.py).
+_TILE_LAYERS = {"sites", "zones", "routes", "cable-segments", "admin-units", "findings"}
+
+
+@router.get("/collections", summary="Feature collections", response_model=schemas.Collections)
+def collections(request: Request, engine: EngineDep, settings: SettingsDep, f: Format = None) -> Response:
+    _check_format(f)
+    b = _base(request)
+    return _json({
+        "links": [{"href": f"{b}/collections", "rel": "self", "type": JSON, "title": "Collections"}],
+        "collections": [_collection_doc(request, engine, settings, c) for c in gf.COLLECTIONS.values()],
+    })
+
+
+@router.get("/collections/{collectionId}", summary="One feature collection", response_model=schemas.Collection)
+def collection(request: Request, engine: EngineDep, settings: SettingsDep, collection_id: CollectionId,
+               f: Format = None) -> Response:
+    _check_format(f)
+    return _json(_collection_doc(request, engine, settings, _collection_def(collection_id)))
+
+
+@router.get("/collections/{collectionId}/queryables", summary="Queryable properties (JSON Schema)",
+            response_class=Response, responses={200: {"content": {SCHEMA_JSON: {}}}})
+def queryables(request: Request, collection_id: CollectionId, f: Format = None) -> Response:
+    _check_format(f)
+    coll = _collection_def(collection_id)
+    url = f"{_base(request)}/collections/{coll.id}/queryables"
+    return _json(gf.json_schema(coll, url, queryables_only=True), SCHEMA_JSON)
+
+
+@router.get("/collections/{collectionId}/schema", summary="Feature schema (JSON Schema, stable property types)",
+            response_class=Response, responses={200: {"content": {SCHEMA_JSON: {}}}})
+def feature_schema(request: Request, collection_id: CollectionId, f: Format = None) -> Response:
+    _check_format(f)
+    coll = _collection_def(collection_id)
+    url = f"{_base(request)}/collections/{coll.id}/schema"
+    return _json(gf.json_schema(coll, url, queryables_only=False), SCHEMA_JSON)
+
+
+# --------------------------------------------------------------------------------------------
+# items
+# --------------------------------------------------------------------------------------------
+
+def _feature_text(fid: int, geometry: str | None, props: dict[str, Any]) -> str:
+    return (f'{{"type":"Feature","id":{fid},"geometry":{geometry or "null"},"properties":'
+            f'{json.dumps(props, ensure_ascii=False, separators=(",", ":"))}}}')
+
+
+def _page_url(request: Request, offset: int, limit: int) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+    params += [("limit", str(limit)), ("offset", str(offset))]
+    return f"{_base(request)}{request.url.path}?{urlencode(params)}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    summary="Features of a collection (GeoJSON), with paging, bbox, datetime, CRS and property filters",
+    description="Besides the parameters below, every queryable property of the collection "
+                "(see `/collections/{collectionId}/queryables`) is a filter: `?operator=VTL&derived_class=A2a`. "
+                "`district`/`commune` accept a code or a name. Page with the `next` link.",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {"schema": schemas.FeatureCollectionDoc.model_json_schema()}}},
+               400: {"description": "Invalid query parameter (problem+json naming it)"},
+               404: {"description": "No such collection"}},
+)
+def items(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    collection_id: CollectionId,
+    limit: Annotated[int, Query(ge=1, description="Features per page (above the maximum, the maximum is used)",
+                                json_schema_extra={"maximum": gf.MAX_LIMIT})] = gf.DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip")] = 0,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in `bbox-crs` (default CRS84 lon/lat)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of `bbox` (see the collection's `crs`)")] = None,
+    datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval (`a/b`, `../b`, `a/..`)")] = None,
+    crs: Annotated[str | None, Query(description="Output CRS (default CRS84), e.g. http://www.opengis.net/def/crs/EPSG/0/9210")] = None,
+    f: Format = None,
+) -> Response:
+    _check_format(f)
+    coll = _collection_def(collection_id)
+    allowed = set(ITEMS_PARAMS) | set(coll.queryables)
+    q = gf.ItemsQuery(limit=min(limit, gf.MAX_LIMIT), offset=offset)
+    try:
+        for key in request.query_params:
+            if key not in allowed:
+                raise gf.QueryError(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
+        out_crs = gf.parse_crs(crs or gf.CRS84, "crs", settings.metric_crs)
+        if bbox is not None:
+            q.area = gf.parse_bbox(bbox, gf.parse_crs(bbox_crs or gf.CRS84, "bbox-crs", settings.metric_crs))
+        elif bbox_crs is not None:
+            raise gf.QueryError("bbox-crs", "given without bbox")
+        if datetime is not None:
+            q.interval = gf.parse_datetime(datetime)
+        for name, prop in coll.queryables.items():
+            values = request.query_params.getlist(name)
+            if len(values) > 1:
+                raise gf.QueryError(name, "given more than once")
+            if values:
+                q.filters[name] = gf.parse_filter(prop, values[0])
+    except gf.QueryError as exc:
+        raise _bad(exc) from None
+
+    page = gf.query_items(engine, coll, q, out_crs)
+    n = len(page.ids)
+    links = [{"href": _page_url(request, q.offset, q.limit), "rel": "self", "type": GEOJSON, "title": "This page"},
+             {"href": f"{_base(request)}/collections/{coll.id}", "rel": "collection", "type": JSON,
+              "title": "The collection"}]
+    more = n == q.limit and (page.matched is None or q.offset + n < page.matched)
+    if more:
+        links.append({"href": _page_url(request, q.offset + n, q.limit), "rel": "next", "type": GEOJSON,
+                      "title": "Next page"})
+    if q.offset > 0:
+        links.append({"href": _page_url(request, max(0, q.offset - q.limit), q.limit), "rel": "prev",
+                      "type": GEOJSON, "title": "Previous page"})
+    feats = ",".join(_feature_text(i, g, p) for i, g, p in zip(page.ids, page.geometries, page.properties,
+                                                                strict=True))
+    head = {"numberReturned": n, "timeStamp": _now(), "links": links}
+    if page.matched is not None:
+        head = {"numberMatched": page.matched, **head}
+    tail = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[1:]
+    body = f'{{"type":"FeatureCollection","features":[{feats}],{tail}'
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    summary="One feature (GeoJSON)",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "No such feature (problem+json)"}},
+)
+def item(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    collection_id: CollectionId,
+    feature_id: FeatureId,
+    crs: Annotated[str | None, Query(description="Output CRS (default CRS84)")] = None,
+    f: Format = None,
+) -> Response:
+    _check_format(f)
+    coll = _collection_def(collection_id)
+    try:
+        out_crs = gf.parse_crs(crs or gf.CRS84, "crs", settings.metric_crs)
+    except gf.QueryError as exc:
+        raise _bad(exc) from None
+    page = gf.get_item(engine, coll, feature_id, out_crs)
+    if page is None:
+        raise Problem(404, "Feature not found", f"no feature {feature_id!r} in collection {coll.id!r}")
+    b = f"{_base(request)}/collections/{coll.id}"
+    fid = page.ids[0]
+    feat = json.loads(_feature_text(fid, page.geometries[0], page.properties[0]))
+    feat["links"] = [{"href": f"{b}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
+                     {"href": b, "rel": "collection", "type": JSON, "title": "The collection"}]
+    return _json(feat, GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})

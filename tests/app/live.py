@@ -1,0 +1,69 @@
+"""Test helpers for the HTTP layer: an in-process client and a real uvicorn on loopback.
+
+Real clients (GDAL's OAPIF driver, curl) need a real socket, so :func:`live_server` starts
+``uvicorn`` in a subprocess on a free loopback port against the test database and waits for
+``/health``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from app.main import create_app
+from geodata.settings import Settings
+from tests.conftest import db_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_app(engine: Engine, **settings: object) -> FastAPI:
+    return create_app(Settings(database_url=db_url(engine), **settings))  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(engine: Engine, workers: int = 1, **env: str) -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a uvicorn serving the app on ``engine``'s database."""
+    port = free_port()
+    environ = {**os.environ, "BTSPLAN_DATABASE_URL": db_url(engine), **env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+        cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise RuntimeError(f"uvicorn did not start: {out[-2000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
