@@ -11,6 +11,7 @@ from app.commands import cables as cables_cmd
 from app.commands import db as db_cmd
 from app.commands import demo as demo_cmd
 from app.commands import keys as keys_cmd
+from app.commands import programmes as programmes_cmd
 from app.commands import serve as serve_cmd
 from app.console import err_console
 from geodata.db import DatabaseConfigError
@@ -42,6 +43,7 @@ cli.add_typer(cables_cmd.app, name="cables")
 cli.command("demo")(demo_cmd.demo)
 cli.command("serve")(serve_cmd.serve)
 cli.add_typer(keys_cmd.app, name="keys")
+cli.add_typer(programmes_cmd.app, name="programmes")
 
 
 def main() -> None:

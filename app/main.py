@@ -10,6 +10,11 @@ from app import __version__, errors
 from app.routers import cables as cables_router
 from app.routers import features as features_router
 from app.routers import health
+from app.routers import audit as audit_router
+from app.routers import programmes as programmes_router
+from app.routers import inspections as inspections_router
+from app.routers import monitoring as monitoring_router
+from app.routers import plans as plans_router
 from app.routers import map as map_router
 from app.security import SecurityHeaders
 from geodata.db import make_engine, session_factory
@@ -38,7 +43,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])
     app.include_router(health.router)
+    app.include_router(audit_router.router)
+    app.include_router(programmes_router.router)
+    app.include_router(inspections_router.router)
+    app.include_router(monitoring_router.router)
     app.include_router(features_router.router)
+    app.include_router(plans_router.router)
     app.include_router(cables_router.router)
     app.include_router(map_router.router)
     return app

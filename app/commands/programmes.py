@@ -1,0 +1,115 @@
+"""``btsplan programmes create|list|progress``: mast conversion (153/KH-UBND) and eco-BTS pilots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from app.console import console, fail
+from geodata import programmes as gpr
+from geodata.db import transaction
+from geodata.models import Programme
+from geodata.settings import get_settings
+
+app = typer.Typer(help="Mast-conversion and environment-friendly-BTS programmes.", no_args_is_help=True)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from app.commands.db import engine_from_settings
+
+    return engine_from_settings()
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: not an ISO date (YYYY-MM-DD): {value!r}")
+        raise  # unreachable
+
+
+@app.command()
+def create(
+    name: str = typer.Option(..., "--name", help="Programme name."),
+    kind: str = typer.Option("conversion", "--kind", help="conversion | eco_bts"),
+    legal_ref: str = typer.Option(None, "--legal-ref", help="e.g. 'Kế hoạch 153/KH-UBND (22/6/2018)'"),
+    deadline: str = typer.Option(None, "--deadline", help="YYYY-MM-DD"),
+    preset: str = typer.Option(None, "--preset", help="a2a_on_a1: A2a masts on A1-only routes/zones"),
+    operator: list[str] = typer.Option(None, "--operator", help="Only these operators (repeat)."),
+    district: list[str] = typer.Option(None, "--district", help="Only these district codes (repeat)."),
+) -> None:
+    """Create a programme and fix its target sites."""
+    if kind not in gpr.KINDS:
+        fail(f"--kind must be one of {', '.join(gpr.KINDS)}")
+    if preset not in (None, gpr.PRESET_A2A_ON_A1):
+        fail(f"--preset must be {gpr.PRESET_A2A_ON_A1}")
+    engine = _engine()
+    flt: dict[str, object] = {}
+    codes: list[str] = []
+    if preset:
+        codes = gpr.a2a_on_a1_codes(engine, get_settings())
+        flt["preset"] = preset
+    try:
+        with transaction(engine) as s:
+            if operator or district or not preset:
+                from geodata.inspections import select_sites
+
+                f = {k: v for k, v in (("operator", operator), ("district", district)) if v}
+                flt["filter"] = f
+                picked = select_sites(s, f) if (f or kind == "conversion") else []
+                codes = sorted(set(codes) & set(picked)) if preset else picked
+            prog = gpr.create_programme(s, "cli", name, kind, legal_ref, _date(deadline, "--deadline"), flt, codes)
+            out = gpr.programme_dict(s, prog)
+    except gpr.ProgrammeError as exc:
+        fail(f"{exc.field}: {exc.detail}" if exc.field else exc.detail)
+        return
+    console.print(f"programme {out['id']} {out['name']!r}: {out['sites']} target site(s)")
+
+
+@app.command("list")
+def list_() -> None:
+    """List programmes."""
+    with transaction(_engine()) as s:
+        rows = [gpr.programme_dict(s, p) for p in s.execute(select(Programme).order_by(Programme.id)).scalars()]
+    table = Table("id", "name", "kind", "legal ref", "deadline", "sites")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["kind"], r["legal_ref"] or "", r["deadline"] or "", str(r["sites"]))
+    console.print(table)
+
+
+@app.command()
+def progress(
+    programme: str = typer.Argument(..., help="Programme id or exact name."),
+    by: str = typer.Option("district", "--by", help="district | operator"),
+    as_of: str = typer.Option(None, "--as-of", help="YYYY-MM-DD (default today)"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+) -> None:
+    """Progress of a programme by district or operator."""
+    if fmt not in ("table", "json"):
+        fail("--format must be table or json")
+    try:
+        with transaction(_engine()) as s:
+            data = gpr.progress(s, gpr.get_programme(s, programme), by, _date(as_of, "--as-of"))
+    except gpr.ProgrammeError as exc:
+        fail(exc.detail)
+        return
+    if fmt == "json":
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    p = data["programme"]
+    table = Table(by, "total", "done", "pending", "overdue", "done %",
+                  title=f"{p['name']} ({p['legal_ref'] or p['kind']}), deadline {p['deadline'] or '—'}")
+    for r in data["rows"]:
+        label = r.get("district_name") or r.get(by) or "—"
+        table.add_row(str(label), str(r["total"]), str(r["done"]), str(r["pending"]), str(r["overdue"]),
+                      f"{r['done_pct']:.1f}")
+    t = data["totals"]
+    table.add_row("[bold]total", str(t["total"]), str(t["done"]), str(t["pending"]), str(t["overdue"]),
+                  f"{t['done_pct']:.1f}")
+    console.print(table)

@@ -1,0 +1,33 @@
+"""The audit log, read-only, for admins.
+
+There is deliberately no route that updates or deletes audit entries (PUT/PATCH/DELETE answer 405):
+the log is written only by :func:`geodata.audit.record`, inside the transaction of each change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from app.auth import Principal, require_roles
+from app.deps import EngineDep
+from geodata import audit
+
+router = APIRouter(tags=["audit"])
+
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+@router.get("/audit", summary="Audit entries (admin only), oldest first")
+def read_audit(
+    engine: EngineDep,
+    _who: Admin,
+    entity: Annotated[str | None, Query(max_length=50, description="plan, site, cable_segment, api_key, …")] = None,
+    id: Annotated[str | None, Query(max_length=100, description="Entity id (plan id, site code, …)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    with engine.connect() as conn:
+        rows = audit.entries(conn, entity or None, id, limit=limit, offset=offset)
+    return {"entries": rows, "numberReturned": len(rows), "limit": limit, "offset": offset}

@@ -1,0 +1,309 @@
+"""Firms' plan submissions over HTTP: create (idempotent), edit drafts, submit, review, decide, report.
+
+Who may do what:
+- ``operator`` keys create, edit and submit their own firm's plans and read only those; another
+  firm's plan id answers 404 (not 403), so ids reveal nothing.
+- ``planner`` keys take plans under review and decide (approve / return / reject, item by item).
+- ``admin`` and ``inspector`` keys read every plan.
+
+Concurrency: every plan carries ``lock_version`` (also sent as the ``ETag``). Send it back (body
+``lock_version`` or ``If-Match``) and a stale value answers 409; even without it, two simultaneous
+writers are serialised by the optimistic lock and the loser gets 409, never a lost update.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth import Principal, require_roles
+from app.deps import EngineDep, SettingsDep
+from app.errors import Problem
+from app.plan_report import report_html, report_xlsx
+from geodata import appraisal as gapp
+from geodata import plans as gp
+from geodata.db import transaction
+from planning.appraisal import redact_for_operator
+from planning.plan_items import TooManyItems, parse_plan
+
+router = APIRouter(tags=["plans"])
+
+Reader = Annotated[Principal, Depends(require_roles("operator", "planner", "admin", "inspector"))]
+Firm = Annotated[Principal, Depends(require_roles("operator"))]
+Planner = Annotated[Principal, Depends(require_roles("planner"))]
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Plan id")]
+GEOJSON_TYPES = ("application/json", "application/geo+json")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@contextmanager
+def _problems() -> Iterator[None]:
+    try:
+        yield
+    except gp.PlanProblem as exc:
+        raise Problem(exc.status, exc.title, exc.detail, **exc.extra) from None
+
+
+def _scope(who: Principal) -> str | None:
+    """The firm an operator key is limited to; ``None`` for staff (they see every firm)."""
+    return who.operator if who.role == "operator" else None
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    v = value.strip().removeprefix("W/").strip('"')
+    if not v.isdigit():
+        raise Problem(400, "Bad If-Match", 'If-Match must be the plan\'s ETag, e.g. "3"', field="If-Match")
+    return int(v)
+
+
+def _etag(lock_version: int) -> dict[str, str]:
+    return {"ETag": f'"{lock_version}"'}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` (never buffered beyond)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "Plan too large", f"the body is {int(declared):,} bytes; at most {limit:,} bytes "
+                      "are accepted per submission — split the plan", limit_bytes=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "Plan too large", f"the body exceeds {limit:,} bytes; split the plan",
+                          limit_bytes=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+async def _parse(request: Request, settings: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in GEOJSON_TYPES:
+        raise Problem(415, "Unsupported media type", "send the plan as application/geo+json or application/json",
+                      field="Content-Type")
+    raw = await _read_body(request, settings.max_plan_bytes)
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Problem(400, "Invalid JSON", f"the body is not valid UTF-8 JSON: {exc}") from None
+    try:
+        res = parse_plan(body, max_features=settings.max_plan_features)
+    except TooManyItems as exc:
+        raise Problem(413, "Too many items", str(exc), limit_features=exc.limit, count=exc.count) from None
+    if not res.ok:
+        first = res.errors[0]
+        raise Problem(422, "Invalid plan", f"{first.path}: {first.message}"
+                      + (f" (and {len(res.errors) - 1} more problem(s))" if len(res.errors) > 1 else ""),
+                      errors=[e.as_dict() for e in res.errors])
+    return body, res.features
+
+
+def _check_sites(session: Any, operator: str, features: list[dict[str, Any]]) -> None:
+    errs = gp.check_against_sites(session, operator, features)
+    if errs:
+        raise Problem(422, "Invalid plan", f"{errs[0].path}: {errs[0].message}"
+                      + (f" (and {len(errs) - 1} more problem(s))" if len(errs) > 1 else ""),
+                      errors=[e.as_dict() for e in errs])
+
+
+@router.post("/plans", status_code=201, summary="Submit a plan dossier (GeoJSON FeatureCollection) as a draft",
+             responses={200: {"description": "Idempotent replay: the plan created earlier with this key"},
+                        409: {"description": "Idempotency-Key reused with a different body"},
+                        413: {"description": "Body or feature count over the limit"},
+                        422: {"description": "Invalid item: `errors` names feature index and field"}})
+async def create_plan(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: Firm,
+    idempotency_key: Annotated[str | None, Header(max_length=200, description="Replay-safe key")] = None,
+) -> JSONResponse:
+    """Items: ``properties.item`` ∈ new_site | change_site | remove_site | share_site | cable_route
+    (``site_code`` for changes, removals and sharing). The whole collection is validated; any invalid
+    feature rejects the submission (422 listing every feature index and field) and nothing is stored."""
+    body, features = await _parse(request, settings)
+    assert who.operator is not None
+    with _problems(), transaction(engine) as session:
+        key = idempotency_key.strip() if idempotency_key else None
+        if not key or not _replay(session, who.operator, key):
+            _check_sites(session, who.operator, features)
+        res = gp.create_plan(session, who.operator, who.actor, body, features, key or None)
+        out = gp.summary(res.plan)
+    return JSONResponse(out, status_code=201 if res.created else 200, headers={
+        **_etag(out["lock_version"]), "Location": f"/plans/{out['id']}"})
+
+
+def _replay(session: Any, operator: str, key: str) -> bool:
+    from sqlalchemy import select
+
+    from geodata.models import PlanSubmission
+    return session.execute(select(PlanSubmission.id).where(
+        PlanSubmission.operator == operator, PlanSubmission.idempotency_key == key)).first() is not None
+
+
+@router.get("/plans", summary="List plans (operators: their own firm's only)")
+def list_plans(
+    engine: EngineDep,
+    who: Reader,
+    status: Annotated[Literal["draft", "submitted", "under_review", "approved", "returned", "rejected"] | None,
+                      Query()] = None,
+    operator: Annotated[str | None, Query(max_length=20, description="Staff only: one firm")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    scope = _scope(who) or operator
+    with transaction(engine) as session:
+        rows, total = gp.list_plans(session, scope, status, limit, offset)
+        return {"plans": [gp.summary(p) for p in rows], "numberMatched": total, "numberReturned": len(rows)}
+
+
+@router.get("/plans/{plan_id}", summary="One plan with its items, decisions and history")
+def get_plan(plan_id: PlanId, engine: EngineDep, who: Reader) -> JSONResponse:
+    with _problems(), transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id, _scope(who))
+        out = gp.detail(session, plan)
+    return JSONResponse(out, headers=_etag(out["lock_version"]))
+
+
+@router.put("/plans/{plan_id}", summary="Replace the items of a draft or returned plan")
+async def update_plan(
+    plan_id: PlanId,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: Firm,
+    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+) -> JSONResponse:
+    expected = _if_match(if_match)
+    body, features = await _parse(request, settings)
+    with _problems(), transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id, who.operator)
+        _check_sites(session, plan.operator, features)
+        gp.update_draft(session, plan, who.actor, body, features, expected)
+        out = gp.summary(plan)
+    return JSONResponse(out, headers=_etag(out["lock_version"]))
+
+
+@router.post("/plans/{plan_id}/submit", summary="Freeze a version and generate the appraisal report")
+def submit_plan(
+    plan_id: PlanId,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: Firm,
+    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+) -> JSONResponse:
+    expected = _if_match(if_match)
+    with _problems():
+        with transaction(engine) as session:
+            plan = gp.get_plan(session, plan_id, who.operator)
+            if plan.status not in gp.EDITABLE:
+                raise gp.PlanConflict(f"plan {plan.id} is {plan.status}; only draft or returned plans can be submitted")
+            features, lock = gp.features_of(plan), plan.lock_version
+        # the appraisal reads sites, zones and other firms' plans outside the write transaction
+        report = gapp.build_report(engine, settings, plan_id, who.operator or "", features)
+        with transaction(engine) as session:
+            plan = gp.get_plan(session, plan_id, who.operator)
+            gp.submit(session, plan, who.actor, report, expected if expected is not None else lock)
+            out = gp.summary(plan)
+    return JSONResponse(out, headers=_etag(out["lock_version"]))
+
+
+@router.post("/plans/{plan_id}/review", summary="Planner takes a submitted plan under review")
+def review_plan(
+    plan_id: PlanId,
+    engine: EngineDep,
+    who: Planner,
+    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+) -> JSONResponse:
+    expected = _if_match(if_match)
+    with _problems(), transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id)
+        gp.start_review(session, plan, who.actor, expected)
+        out = gp.summary(plan)
+    return JSONResponse(out, headers=_etag(out["lock_version"]))
+
+
+class ItemDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    index: int = Field(ge=0, description="0-based index of the item in the plan")
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(None, max_length=2000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "return", "reject"]
+    reason: str | None = Field(None, max_length=4000, description="Required to return or reject")
+    lock_version: int | None = Field(None, ge=1, description="The lock_version you read (409 if stale)")
+    items: list[ItemDecisionIn] = Field(default_factory=list, max_length=10000,
+                                        description="Item-level decisions; unlisted items follow the plan decision")
+
+
+@router.post("/plans/{plan_id}/decision", summary="Planner decides: approve | return | reject (item by item)")
+def decide_plan(
+    plan_id: PlanId,
+    body: DecisionIn,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: Planner,
+    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+) -> JSONResponse:
+    """Approving turns approved items into planned sites / segments, site changes, removals and sharing."""
+    expected = body.lock_version if body.lock_version is not None else _if_match(if_match)
+    with _problems(), transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id)
+        gp.decide(session, plan, who.actor, body.decision, body.reason,
+                  [gp.ItemDecision(d.index, d.decision, d.reason) for d in body.items], expected, settings.metric_crs)
+        out = {**gp.summary(plan), "applied": (plan.items or {}).get("applied")}
+    return JSONResponse(out, headers=_etag(out["lock_version"]))
+
+
+@router.get("/plans/{plan_id}/report", summary="Appraisal report: JSON, printable HTML or XLSX",
+            responses={200: {"content": {"application/json": {}, "text/html": {}, XLSX: {}}}})
+def plan_report(
+    plan_id: PlanId,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: Reader,
+    format: Annotated[Literal["json", "html", "xlsx"] | None, Query(description="Default: from Accept, else json")] = None,
+) -> Response:
+    """The report frozen at submission; for a draft, a live preview (``"preview": true``)."""
+    with _problems():
+        with transaction(engine) as session:
+            plan = gp.get_plan(session, plan_id, _scope(who))
+            report, operator, features = plan.report, plan.operator, gp.features_of(plan)
+            title, status, version = plan.title, plan.status, plan.version
+        if report is None or status in gp.EDITABLE:
+            report = {**gapp.build_report(engine, settings, plan_id, operator, features), "preview": True}
+    report = {**report, "plan_id": plan_id, "title": title, "status": status, "version": version}
+    if who.role == "operator":
+        report = redact_for_operator(report)
+    fmt = format or _negotiate(request.headers.get("accept", ""))
+    if fmt == "html":
+        return HTMLResponse(report_html(report))
+    if fmt == "xlsx":
+        return Response(report_xlsx(report), media_type=XLSX, headers={
+            "Content-Disposition": f'attachment; filename="plan-{plan_id}-v{version}-appraisal.xlsx"'})
+    return JSONResponse(report)
+
+
+def _negotiate(accept: str) -> str:
+    a = accept.lower()
+    if XLSX in a:
+        return "xlsx"
+    if "text/html" in a and "application/json" not in a:
+        return "html"
+    return "json"

@@ -1,0 +1,276 @@
+"""The automatic appraisal report (báo cáo thẩm định) of a firm's plan submission.
+
+For every item: the derived mast class with its reasons and the A1-zone/route and spacing findings
+(from the same :func:`planning.checks.check_site` that answers ``POST /checks/site`` — one classifier,
+passed in as ``check_site``), plus what only a *plan* can have: conflicts with other firms' pending
+plans, new masts of the same plan too close to each other, items outside the province, removal of a
+mast other firms share, sharing a mast that is full. A summary counts findings by severity.
+
+Pure: features (WGS84 GeoJSON dicts) and context in, a JSON-ready dict out. Distances are measured in
+the metric CRS, never in degrees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from planning.geometry import project_xy, to_crs
+from planning.plan_items import item_key
+
+SEVERITIES = ("violation", "warning", "info")
+#: check_site(properties, lon, lat) → {"derived_class", "reasons", "findings", "colocation_candidates"}
+SiteChecker = Callable[[Mapping[str, Any], float, float], Mapping[str, Any]]
+#: Two cable routes closer than this share a street (info: coordinate the trench/brackets).
+SHARED_TRENCH_M = 15.0
+_SITE_ATTRS = ("mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class",
+               "tech", "transmitters", "name")
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """An item of another firm's submitted or under-review plan."""
+
+    plan_id: int
+    operator: str
+    index: int
+    feature: Mapping[str, Any]
+
+
+@dataclass
+class AppraisalContext:
+    metric_crs: str
+    check_site: SiteChecker
+    #: existing sites referenced by change/remove/share items: code → record with lon, lat, operator,
+    #: status, shared_by, max_tenants, derived_class and the classifier fields
+    sites: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the province (WGS84); ``None`` skips the outside-province check
+    province: BaseGeometry | None = None
+    province_name: str | None = None
+    pending: Sequence[PendingItem] = ()
+    #: masts of different firms' pending plans closer than this conflict (the pack's minimum spacing)
+    conflict_radius_m: float = 100.0
+    spacing_source: str | None = None
+    rule_pack: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _finding(rule: str, severity: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"rule": rule, "severity": severity, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def _point_of(feature: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> tuple[float, float] | None:
+    """Where an item stands: its own point, else the position of the site it refers to."""
+    g = feature.get("geometry")
+    if g and g.get("type") == "Point":
+        return float(g["coordinates"][0]), float(g["coordinates"][1])
+    site = sites.get(feature["properties"].get("site_code") or "")
+    if site and site.get("lon") is not None:
+        return float(site["lon"]), float(site["lat"])
+    return None
+
+
+def _is_mast(feature: Mapping[str, Any]) -> bool:
+    """Items that put a mast at a position (new mast, or an existing mast moved/rebuilt)."""
+    return feature["properties"]["item"] in ("new_site", "change_site")
+
+
+def _metric(points: Sequence[tuple[float, float] | None], crs: str) -> np.ndarray:
+    out = np.full((len(points), 2), np.nan)
+    idx = [i for i, p in enumerate(points) if p is not None]
+    if idx:
+        x, y = project_xy([points[i][0] for i in idx], [points[i][1] for i in idx], "EPSG:4326", crs)  # type: ignore[index]
+        out[idx, 0], out[idx, 1] = x, y
+    return out
+
+
+def appraise(features: Sequence[Mapping[str, Any]], operator: str, ctx: AppraisalContext) -> dict[str, Any]:
+    """The full report for one plan version."""
+    points = [_point_of(f, ctx.sites) for f in features]
+    xy = _metric(points, ctx.metric_crs)
+    lines = {i: to_crs([shape(f["geometry"])], "EPSG:4326", ctx.metric_crs)[0]
+             for i, f in enumerate(features) if f["properties"]["item"] == "cable_route"}
+    pend_pts = [_point_of(p.feature, ctx.sites) if _is_mast(p.feature) else None for p in ctx.pending]
+    pend_xy = _metric(pend_pts, ctx.metric_crs)
+    pend_lines = {j: to_crs([shape(p.feature["geometry"])], "EPSG:4326", ctx.metric_crs)[0]
+                  for j, p in enumerate(ctx.pending) if p.feature["properties"]["item"] == "cable_route"}
+
+    items: list[dict[str, Any]] = []
+    for i, f in enumerate(features):
+        p = f["properties"]
+        kind = p["item"]
+        pos = points[i]
+        entry: dict[str, Any] = {"index": i, "key": item_key(i, f), "item": kind}
+        for k in ("code", "site_code", "street", "ref"):
+            if p.get(k):
+                entry[k] = p[k]
+        if pos is not None:
+            entry["lon"], entry["lat"] = round(pos[0], 7), round(pos[1], 7)
+        findings: list[dict[str, Any]] = []
+        site = ctx.sites.get(p.get("site_code") or "")
+
+        if _is_mast(f) and pos is not None:
+            attrs = {k: site.get(k) for k in _SITE_ATTRS if site and site.get(k) is not None} if site else {}
+            attrs.update({k: p[k] for k in _SITE_ATTRS if k in p})
+            attrs.update({"code": p.get("code") or p.get("site_code"), "operator": operator})
+            checked = ctx.check_site(attrs, pos[0], pos[1])
+            entry["declared_class"] = attrs.get("declared_class")
+            entry["derived_class"] = checked.get("derived_class")
+            loc = checked.get("location") or {}
+            for k in ("district", "commune"):
+                if loc.get(k):
+                    entry[k] = loc[k]
+            entry["reasons"] = list(checked.get("reasons", []))
+            own = p.get("site_code")
+            findings += [dict(x) for x in checked.get("findings", []) if not own or x.get("other_site_code") != own]
+            entry["colocation_candidates"] = [c for c in checked.get("colocation_candidates", [])
+                                              if c.get("site_code") != own]
+        elif kind == "share_site" and site is not None:
+            entry["host_operator"] = site.get("operator")
+            entry["derived_class"] = site.get("derived_class")
+            tenants = [t for t in (site.get("shared_by") or []) if t != site.get("operator")]
+            cap = site.get("max_tenants")
+            if operator in tenants:
+                findings.append(_finding("plan.share_existing", "info", f"{operator} already shares site {p['site_code']}"))
+            elif cap is not None and 1 + len(tenants) >= int(cap):
+                findings.append(_finding(
+                    "plan.share_capacity", "warning",
+                    f"site {p['site_code']} already carries {1 + len(tenants)} operator(s), its capacity is {cap}",
+                    tenants=1 + len(tenants), max_tenants=cap))
+            else:
+                findings.append(_finding("plan.share", "info",
+                                         f"shares {site.get('operator')}'s mast {p['site_code']}"
+                                         + (f" ({site.get('derived_class')})" if site.get("derived_class") else "")))
+        elif kind == "remove_site" and site is not None:
+            entry["derived_class"] = site.get("derived_class")
+            others = [t for t in (site.get("shared_by") or []) if t not in (operator, site.get("operator"))]
+            if others:
+                findings.append(_finding("plan.remove_shared", "warning",
+                                         f"site {p['site_code']} is shared by {', '.join(others)}; their equipment "
+                                         "must be moved before the mast is removed", tenants=others))
+        elif kind == "cable_route":
+            entry["length_m"] = round(float(lines[i].length), 2)
+            entry["method"] = p.get("method")
+
+        # outside the province
+        if ctx.province is not None:
+            geom = shape(f["geometry"]) if f.get("geometry") else (shapely.Point(pos) if pos else None)
+            if geom is not None and not ctx.province.covers(geom):
+                where = "partly outside" if ctx.province.intersects(geom) else "outside"
+                findings.append(_finding("plan.outside_province", "violation",
+                                         f"the item lies {where} {ctx.province_name or 'the province'}; "
+                                         "the department appraises only items within its province"))
+                entry["outside_province"] = True
+
+        # other firms' pending plans
+        if _is_mast(f) and not np.isnan(xy[i, 0]) and len(ctx.pending):
+            d = np.hypot(pend_xy[:, 0] - xy[i, 0], pend_xy[:, 1] - xy[i, 1])
+            for j in np.flatnonzero(d < ctx.conflict_radius_m):
+                other = ctx.pending[j]
+                if other.feature["properties"].get("site_code") and \
+                        other.feature["properties"].get("site_code") == p.get("site_code"):
+                    continue
+                findings.append(_finding(
+                    "plan.pending_conflict", "warning",
+                    f"{d[j]:.0f} m from a mast in another firm's pending plan (minimum spacing "
+                    f"{ctx.conflict_radius_m:.0f} m): agree on one shared mast",
+                    distance_m=round(float(d[j]), 1), other_plan_id=other.plan_id, other_operator=other.operator,
+                    other_item=other.index, legal_source=ctx.spacing_source))
+        if kind in ("change_site", "remove_site", "share_site"):
+            for other in ctx.pending:
+                op = other.feature["properties"]
+                if op.get("site_code") == p["site_code"] and not (kind == op["item"] == "share_site"):
+                    findings.append(_finding(
+                        "plan.pending_same_site", "warning",
+                        f"site {p['site_code']} is also the subject of another firm's pending plan ({op['item']})",
+                        other_plan_id=other.plan_id, other_operator=other.operator, other_item=other.index))
+        if kind == "cable_route":
+            for j, line in pend_lines.items():
+                dist = float(lines[i].distance(line))
+                if dist < SHARED_TRENCH_M:
+                    other = ctx.pending[j]
+                    findings.append(_finding(
+                        "plan.shared_trench", "info",
+                        f"another firm's pending cable route runs within {dist:.0f} m: coordinate one trench "
+                        "or bracket set", distance_m=round(dist, 1), other_plan_id=other.plan_id,
+                        other_operator=other.operator, other_item=other.index))
+        entry["findings"] = findings
+        items.append(entry)
+
+    # masts of this same plan too close to each other
+    mast_idx = [i for i, f in enumerate(features) if _is_mast(f) and not np.isnan(xy[i, 0])]
+    if len(mast_idx) > 1:
+        pts = xy[mast_idx]
+        tree = shapely.STRtree(shapely.points(pts))
+        left, right = tree.query(shapely.points(pts), predicate="dwithin", distance=ctx.conflict_radius_m)
+        for a, b in zip(left.tolist(), right.tolist(), strict=True):
+            if a >= b:
+                continue
+            ia, ib = mast_idx[a], mast_idx[b]
+            dist = float(np.hypot(*(pts[a] - pts[b])))
+            for me, other in ((ia, ib), (ib, ia)):
+                items[me]["findings"].append(_finding(
+                    "plan.internal_spacing", "warning",
+                    f"{dist:.0f} m from item {other} of the same plan (minimum spacing {ctx.conflict_radius_m:.0f} m)",
+                    distance_m=round(dist, 1), other_item=other, legal_source=ctx.spacing_source))
+
+    return {
+        "operator": operator,
+        "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "metric_crs": ctx.metric_crs,
+        "rule_pack": dict(ctx.rule_pack),
+        "conflict_radius_m": ctx.conflict_radius_m,
+        "items": items,
+        "summary": summarise(items),
+    }
+
+
+def summarise(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts by severity, by item kind and by derived class; items with violations."""
+    by_sev = {s: 0 for s in SEVERITIES}
+    by_rule: dict[str, int] = {}
+    by_kind: dict[str, int] = {}
+    classes: dict[str, int] = {}
+    with_violation = 0
+    for it in items:
+        by_kind[it["item"]] = by_kind.get(it["item"], 0) + 1
+        if it.get("derived_class") and it["item"] in ("new_site", "change_site"):
+            classes[it["derived_class"]] = classes.get(it["derived_class"], 0) + 1
+        sev = [f.get("severity", "info") for f in it.get("findings", [])]
+        for f in it.get("findings", []):
+            by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
+        for s in sev:
+            by_sev[s] = by_sev.get(s, 0) + 1
+        with_violation += "violation" in sev
+    return {
+        "items": len(items),
+        "by_severity": by_sev,
+        "by_rule": dict(sorted(by_rule.items())),
+        "by_item": by_kind,
+        "derived_classes": dict(sorted(classes.items())),
+        "items_with_violations": with_violation,
+        "outside_province": sum(1 for it in items if it.get("outside_province")),
+        "conflicts": by_rule.get("plan.pending_conflict", 0) + by_rule.get("plan.pending_same_site", 0),
+    }
+
+
+def redact_for_operator(report: Mapping[str, Any]) -> dict[str, Any]:
+    """An operator reading its report learns *that* another firm's plan conflicts, never which firm/plan."""
+    out = dict(report)
+    items = []
+    for it in report.get("items", []):
+        it = dict(it)
+        it["findings"] = [
+            {k: v for k, v in f.items() if k not in ("other_plan_id", "other_operator", "other_item")}
+            if f.get("rule", "").startswith("plan.") and "other_plan_id" in f else f
+            for f in it.get("findings", [])
+        ]
+        items.append(it)
+    out["items"] = items
+    return out
