@@ -19,6 +19,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import Engine, func, select
 
 from geodata import models as m
+from geodata.cache import data_version
 
 _DD = str.maketrans({"đ": "d", "Đ": "d"})
 
@@ -61,11 +62,6 @@ class _Entry:
 
 _cache: dict[tuple[str, Any], list[_Entry]] = {}
 _lock = threading.Lock()
-
-
-def _data_version(engine: Engine) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(select(m.Meta.value).where(m.Meta.key == "data_version")).scalar()
 
 
 def _hit(kind: str, label: str, detail: str | None, geoms: list[Any], policy: str | None = None) -> Hit:
@@ -114,7 +110,7 @@ def _build_index(engine: Engine) -> list[_Entry]:
 
 
 def _index(engine: Engine) -> list[_Entry]:
-    key = (engine.url.render_as_string(hide_password=True), _data_version(engine))
+    key = (engine.url.render_as_string(hide_password=True), data_version(engine))
     with _lock:
         cached = _cache.get(key)
     if cached is not None:

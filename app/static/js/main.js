@@ -10,7 +10,7 @@ import { classLabel, el, loadPanel, renderCables, renderStats } from "./panel.js
 import { adminPopup, cablePopup, findingPopup, routePopup, sitePopup, zonePopup } from "./popup.js";
 import { setupSearch } from "./search.js";
 import {
-  CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, FINDING_RED, P, TILE_LAYERS, TOGGLES, buildStyle, hatchImage,
+  CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, DISTRICT_EXPR, FINDING_RED, P, TILE_LAYERS, TOGGLES, buildStyle, hatchImage,
 } from "./style.js";
 
 const DEFAULT_CENTER = [106.68, 20.86]; // Hải Phòng
@@ -41,7 +41,7 @@ export function siteFilter() {
   const parts = ["all"];
   if (state.classes.size < CLASSES.length) parts.push(["in", CLASS_EXPR, ["literal", [...state.classes]]]);
   if (state.operator) parts.push(["==", ["get", P.operator], state.operator]);
-  if (state.district) parts.push(["==", ["to-string", ["get", P.district]], state.district]);
+  if (state.district) parts.push(["==", DISTRICT_EXPR, state.district]);
   if (state.status) parts.push(["==", ["get", P.status], state.status]);
   if (state.findingsOnly && state.findingCodes) parts.push(["in", ["get", P.code], ["literal", [...state.findingCodes]]]);
   return parts.length > 1 ? parts : null;

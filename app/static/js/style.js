@@ -35,10 +35,13 @@ export const P = {
   cls: "derived_class",
   declared: "declared_class",
   operator: "operator",
-  district: "district_code",
+  district: "district", // the district code (the API's name for the district_code column)
   status: "status",
   code: "code",
 };
+
+/** District code of a feature, whichever name the tile layer uses for it. */
+export const DISTRICT_EXPR = ["to-string", ["coalesce", ["get", "district"], ["get", "district_code"], ""]];
 
 /** The class shown on the map: derived when classification has run, else "unknown". */
 export const CLASS_EXPR = ["coalesce", ["get", P.cls], "unknown"];
