@@ -8,6 +8,7 @@ import typer
 
 from app import __version__
 from app.commands import cables as cables_cmd
+from app.commands import check as check_cmd
 from app.commands import db as db_cmd
 from app.commands import demo as demo_cmd
 from app.commands import keys as keys_cmd
@@ -44,6 +45,7 @@ cli.command("demo")(demo_cmd.demo)
 cli.command("serve")(serve_cmd.serve)
 cli.add_typer(keys_cmd.app, name="keys")
 cli.add_typer(programmes_cmd.app, name="programmes")
+check_cmd.register(cli)
 
 
 def main() -> None:

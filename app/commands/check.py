@@ -1,0 +1,253 @@
+"""``btsplan classify``, ``btsplan check a1-routes|spacing|all``, ``btsplan stats sites``.
+
+Thin wiring: the work is in :mod:`geodata.checks` (database) and :mod:`planning` (rules). Machine
+output (``--format json|csv``) goes to stdout or ``--out``; progress and summaries go to stderr so
+a pipe receives clean data.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.console import err_console, fail, progress
+from geodata import checks as gchecks
+from geodata.settings import get_settings
+from planning.aggregate import COLUMNS, SiteCounts
+from planning.findings import to_records
+from planning.rules import MAST_CLASSES, RulePack, RulePackError, load_pack, pack_for_province
+
+FORMATS = ("table", "csv", "json")
+WHICH = ("a1-routes", "spacing", "all")
+TABLE_LIMIT = 500
+CSV_FIELDS = ["check", "rule", "severity", "site_code", "operator", "zone", "route", "other_site_code",
+              "distance_m", "district", "commune", "legal_source", "message"]
+
+stats_app = typer.Typer(help="Statistics: site counts by administrative unit × mast class.", no_args_is_help=True)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from app.commands.db import engine_from_settings
+
+    return engine_from_settings()
+
+
+def _pack(name: str | None) -> RulePack:
+    try:
+        return load_pack(name) if name else pack_for_province(get_settings().province)
+    except RulePackError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        fail(f"{option} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _emit(text: str, out: Path | None, *, bom: bool = False) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    err_console.print(f"written to {out}", highlight=False)
+
+
+def _render(table: Table) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=200, force_terminal=False, color_system=None).print(table)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# classify
+# --------------------------------------------------------------------------------------------
+
+def classify(
+    pack_name: str = typer.Option(None, "--pack", help="Rule pack name or YAML path (default: the province's)."),
+) -> None:
+    """Derive every site's mast class with its reasons from the rule pack, and store them
+    (also replaces the class-mismatch findings)."""
+    pack = _pack(pack_name)
+    engine = _engine()
+    with progress(transient=True) as bar:
+        task = bar.add_task("classify", total=None)
+        summary = gchecks.classify_stored(
+            engine, pack, progress=lambda _s, done, total: bar.update(task, completed=done, total=total))
+    t = Table(title=f"Phân loại cột ăng ten — mast classes ({pack.id} {pack.version})")
+    t.add_column("class")
+    t.add_column("sites", justify="right")
+    for c in (*MAST_CLASSES, "unknown"):
+        t.add_row(c, f"{summary.by_class.get(c, 0):,}")
+    t.add_row("total", f"{summary.sites:,}", style="bold")
+    err_console.print(t)
+    err_console.print(f"{summary.changed:,} site(s) updated; {summary.mismatches:,} declared/derived mismatch(es); "
+                      f"{summary.unknown:,} unknown (missing inputs); {summary.ambiguous:,} decided by a provisional "
+                      "rule (see reasons)", highlight=False)
+
+
+# --------------------------------------------------------------------------------------------
+# check
+# --------------------------------------------------------------------------------------------
+
+def _findings_table(records: list[dict[str, Any]], title: str, limit: int | None) -> Table:
+    t = Table(title=title, show_lines=False)
+    for col, just in (("severity", "left"), ("rule", "left"), ("site", "left"), ("op.", "left"),
+                      ("zone / route / nearest mast", "left"), ("distance m", "right"), ("district", "left"),
+                      ("commune", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    style = {"violation": "red", "warning": "yellow", "info": "cyan"}
+    for r in records[:limit] if limit else records:
+        target = r.get("zone") or r.get("route") or r.get("other_site_code") or ""
+        d = r.get("distance_m")
+        t.add_row(f"[{style.get(r['severity'], '')}]{r['severity']}[/]", r["rule"], r.get("site_code") or "",
+                  r.get("operator") or "", target, "" if d is None else f"{d:,.1f}", r.get("district") or "",
+                  r.get("commune") or "")
+    return t
+
+
+def check(
+    which: str = typer.Argument(..., help="a1-routes (A2a masts on A1-only routes/zones), spacing, or all."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    out: Path = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
+    classes: str = typer.Option(None, "--classes",
+                                help="a1-routes: mast classes to flag, e.g. A2a,A2b,A2c (default: the pack's)."),
+    pack_name: str = typer.Option(None, "--pack", help="Rule pack name or YAML path (default: the province's)."),
+    store: bool = typer.Option(True, "--store/--no-store", help="Replace the stored findings of the check(s)."),
+) -> None:
+    """Run planning checks; each run replaces that check's stored findings atomically."""
+    _choice(which, WHICH, "check")
+    _choice(fmt, FORMATS, "--format")
+    cls: tuple[str, ...] | None = None
+    if classes:
+        cls = tuple(c.strip() for c in classes.split(",") if c.strip())
+        bad = [c for c in cls if c not in MAST_CLASSES]
+        if bad:
+            fail(f"--classes: unknown mast class(es) {', '.join(bad)}; use {', '.join(MAST_CLASSES)}")
+    pack = _pack(pack_name)
+    settings = get_settings()
+    engine = _engine()
+    names = list(gchecks.CHECKS) if which == "all" else [which]
+    frames = []
+    with progress(transient=True) as bar:
+        task = bar.add_task("checks", total=len(names))
+        for name in names:
+            bar.update(task, description=f"check {name}")
+            frames.append(gchecks.run_checks(engine, pack, [name], metric_crs=settings.metric_crs, store=store,
+                                             classes=cls))
+            bar.advance(task)
+    import pandas as pd
+
+    from planning.findings import finalise
+
+    frames = [f for f in frames if len(f)]
+    findings = finalise(pd.concat(frames, ignore_index=True)) if frames else finalise(pd.DataFrame())
+    records = to_records(findings)
+    counts = findings.groupby("check").size().to_dict() if len(findings) else {}
+    err_console.print("; ".join(f"{n}: {counts.get(n, 0):,} finding(s)" for n in names)
+                      + (" (stored)" if store else ""), highlight=False)
+    if fmt == "json":
+        _emit(json.dumps({"findings": records, "count": len(records),
+                          "rule_pack": {"id": pack.id, "version": pack.version}},
+                         ensure_ascii=False, indent=2) + "\n", out)
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in records:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_FIELDS})
+        _emit(buf.getvalue(), out, bom=True)
+    else:
+        title = f"Kết quả kiểm tra — {', '.join(names)} ({pack.id} {pack.version}): {len(records):,} finding(s)"
+        if out is not None:
+            _emit(_render(_findings_table(records, title, None)), out)
+            return
+        Console().print(_findings_table(records, title, TABLE_LIMIT))
+        if len(records) > TABLE_LIMIT:
+            err_console.print(f"… {len(records) - TABLE_LIMIT:,} more; use --format csv|json --out FILE for all",
+                              highlight=False)
+
+
+# --------------------------------------------------------------------------------------------
+# stats
+# --------------------------------------------------------------------------------------------
+
+def _counts_table(c: SiteCounts) -> Table:
+    level = c.by[0]
+    t = Table(title=f"Số trạm BTS theo {'quận/huyện' if level == 'district' else 'xã/phường/thị trấn'} × loại cột "
+                    f"— sites by {level} × class, as of {c.as_of.isoformat()}")
+    t.add_column("quận/huyện (district)")
+    if level == "commune":
+        t.add_column("xã/phường (commune)")
+    for col in (*COLUMNS, "total"):
+        t.add_column(col, justify="right")
+    for r in c.rows.to_dict("records"):
+        lead = [r.get("district") or ""] + ([r.get("commune") or ""] if level == "commune" else [])
+        t.add_row(*lead, *[f"{int(r[col]):,}" for col in (*COLUMNS, "total")])
+    pad = [""] if level == "commune" else []
+    t.add_row("Tổng (total)", *pad, *[f"{c.totals[col]:,}" for col in (*COLUMNS, "total")], style="bold")
+    t.add_row("Tỷ lệ (share %)", *pad, *[f"{c.shares[col]:.2f}" for col in COLUMNS], "100.00")
+    return t
+
+
+@stats_app.command("sites")
+def stats_sites(
+    by: str = typer.Option("district,type", "--by", help="district,type or commune,type."),
+    as_of: str = typer.Option(None, "--as-of", help="Date YYYY-MM-DD: units valid on that day (default today)."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    out: Path = typer.Option(None, "--out", help="Write to this file instead of stdout."),
+    pack_name: str = typer.Option(None, "--pack", help="Rule pack for sites not yet classified."),
+) -> None:
+    """Count BTS sites by district or commune × mast class (A1a … A2c, unknown), with totals and shares."""
+    parts = [p.strip() for p in by.split(",") if p.strip()]
+    if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
+        fail(f"--by {by!r}: use district,type or commune,type")
+    _choice(fmt, FORMATS, "--format")
+    day = None
+    if as_of:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            fail(f"--as-of {as_of!r} is not a date (use YYYY-MM-DD)")
+    pack = _pack(pack_name)
+    counts = gchecks.stored_site_counts(_engine(), pack, by=parts[0], as_of=day)
+    if counts.note:
+        err_console.print(f"note: {counts.note}", highlight=False)
+    if fmt == "json":
+        _emit(json.dumps(counts.to_json(), ensure_ascii=False, indent=2) + "\n", out)
+    elif fmt == "csv":
+        data = counts.to_json()
+        lead = ["district_code", "district"] + (["commune_code", "commune"] if parts[0] == "commune" else [])
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow([*lead, *COLUMNS, "total"])
+        for r in data["rows"]:
+            w.writerow([r.get(k) or "" for k in lead] + [r[c] for c in (*COLUMNS, "total")])
+        w.writerow(["", "total", *([""] * (len(lead) - 2)), *[data["totals"][c] for c in (*COLUMNS, "total")]])
+        w.writerow(["", "share %", *([""] * (len(lead) - 2)), *[data["shares"][c] for c in COLUMNS], 100.0])
+        _emit(buf.getvalue(), out, bom=True)
+    elif out is not None:
+        _emit(_render(_counts_table(counts)), out)
+    else:
+        Console().print(_counts_table(counts))
+
+
+def register(cli: typer.Typer) -> None:
+    """Add ``classify``, ``check`` and ``stats`` to the root CLI (one line in app/cli.py)."""
+    cli.command("classify")(classify)
+    cli.command("check")(check)
+    cli.add_typer(stats_app, name="stats")

@@ -1,0 +1,373 @@
+"""The planning inputs read from the database as (Geo)DataFrames, and check results written back.
+
+Both backends, one API. Sites come with their metric coordinates (``x_m``/``y_m``, projected
+once at write time); when the stored coordinates are missing or were projected into another CRS
+than the one asked for, they are recomputed here from the stored WGS84 point.
+
+The A1 check over a million sites only needs four small columns of the sites that can be
+subjects, so :func:`load_site_points` fetches exactly those, and on PostGIS packs them on the
+server into one binary value (``string_agg`` of ``int4send``/``float8send``) that numpy reads in
+place — no per-row Python objects on either side of the wire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, delete, insert, select, text
+
+from geodata import models as m
+from geodata.demo import bump_data_version
+from planning.findings import FINDING_COLUMNS, empty_findings
+from planning.geometry import WGS84, project_xy
+from planning.rules import MAST_CLASSES
+
+#: the CRS of the stored ``sites.x_m``/``y_m`` unless ``meta['sites.metric_crs']`` says otherwise
+STORED_METRIC_CRS = "EPSG:9210"
+META_SITES_CRS = "sites.metric_crs"
+
+SITE_FIELDS = ("id", "code", "operator", "name", "address", "mount", "mast_height_m", "building_height_m",
+               "reach_m", "camouflaged", "declared_class", "derived_class", "tech", "transmitters", "shared_by",
+               "max_tenants", "status", "commune_code", "district_code", "x_m", "y_m", "built_on", "target_date")
+
+
+def _conn(bind: Engine | Connection) -> Any:
+    """A context manager yielding a Connection for either an Engine or an open Connection."""
+    if isinstance(bind, Engine):
+        return bind.connect()
+
+    class _Same:
+        def __enter__(self) -> Connection:
+            return bind  # type: ignore[return-value]
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    return _Same()
+
+
+def _is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def meta_value(bind: Engine | Connection, key: str) -> Any:
+    with _conn(bind) as conn:
+        return conn.execute(select(m.Meta.value).where(m.Meta.key == key)).scalar()
+
+
+def sites_metric_crs(bind: Engine | Connection) -> str:
+    """The CRS the stored ``x_m``/``y_m`` are in."""
+    return str(meta_value(bind, META_SITES_CRS) or STORED_METRIC_CRS)
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------------
+
+def _frame(conn: Connection, stmt: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    res = conn.execute(stmt, params or {}) if not isinstance(stmt, str) else conn.execute(text(stmt), params or {})
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def _fix_metric(frame: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, stored_crs: str, metric_crs: str) -> None:
+    """Make ``x_m``/``y_m`` be in ``metric_crs``: project from lon/lat where missing or stored elsewhere."""
+    x = pd.to_numeric(frame["x_m"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame["y_m"], errors="coerce").to_numpy(dtype=float)
+    todo = np.ones(x.size, dtype=bool) if stored_crs != metric_crs else (np.isnan(x) | np.isnan(y))
+    if todo.any():
+        px, py = project_xy(lon[todo], lat[todo], WGS84, metric_crs)
+        x[todo], y[todo] = px, py
+    frame["x_m"], frame["y_m"] = x, y
+
+
+def load_sites(bind: Engine | Connection, *, metric_crs: str | None = None, statuses: Sequence[str] | None = None,
+               columns: Sequence[str] | None = None, with_reasons: bool = False) -> gpd.GeoDataFrame:
+    """Sites as a GeoDataFrame (EPSG:4326 points) with ``x_m``/``y_m`` in ``metric_crs``.
+
+    ``statuses`` filters (e.g. ``["built", "planned"]``); ``columns`` narrows the fields read
+    (``id``, ``x_m``, ``y_m`` are always included).
+    """
+    fields = list(dict.fromkeys(["id", *(columns or SITE_FIELDS), "x_m", "y_m"]))
+    if with_reasons and "reasons" not in fields:
+        fields.append("reasons")
+    t = m.Site.__table__
+    stmt = select(*[t.c[f] for f in fields], t.c.geom.ST_X().label("_lon"), t.c.geom.ST_Y().label("_lat"))
+    if statuses:
+        stmt = stmt.where(t.c.status.in_(list(statuses)))
+    stmt = stmt.order_by(t.c.id)
+    with _conn(bind) as conn:
+        df = _frame(conn, stmt)
+        stored = sites_metric_crs(conn)
+    lon = df.pop("_lon").to_numpy(dtype=float)
+    lat = df.pop("_lat").to_numpy(dtype=float)
+    if len(df):
+        _fix_metric(df, lon, lat, stored, metric_crs or stored)
+    else:
+        df["x_m"] = pd.Series(dtype=float)
+        df["y_m"] = pd.Series(dtype=float)
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+
+
+def _wkb_frame(conn: Connection, model: Any, fields: Sequence[str], where: Any = None) -> gpd.GeoDataFrame:
+    t = model.__table__
+    stmt = select(*[t.c[f] for f in fields], t.c.geom.ST_AsBinary().label("_wkb")).order_by(t.c.id)
+    if where is not None:
+        stmt = stmt.where(where)
+    df = _frame(conn, stmt)
+    wkb = df.pop("_wkb").to_numpy(dtype=object)
+    geoms = shapely.from_wkb([bytes(w) for w in wkb]) if len(wkb) else np.empty(0, dtype=object)
+    return gpd.GeoDataFrame(df, geometry=geoms, crs=WGS84)
+
+
+def load_routes(bind: Engine | Connection, *, policy: str | None = None) -> gpd.GeoDataFrame:
+    """Routes (street centrelines, EPSG:4326) with ``corridor_m``, ``policy``, ``legal_source``."""
+    t = m.Route.__table__
+    with _conn(bind) as conn:
+        return _wkb_frame(conn, m.Route, ["id", "name", "district_code", "corridor_m", "policy", "legal_source"],
+                          t.c.policy == policy if policy else None)
+
+
+def load_zones(bind: Engine | Connection, *, policy: str | None = None) -> gpd.GeoDataFrame:
+    """Zones (polygons, or points with ``radius_m``; EPSG:4326) with ``buffer_m`` and ``legal_source``."""
+    t = m.Zone.__table__
+    with _conn(bind) as conn:
+        return _wkb_frame(conn, m.Zone, ["id", "name", "kind", "policy", "radius_m", "buffer_m", "district_code",
+                                         "legal_source"], t.c.policy == policy if policy else None)
+
+
+def load_admin_units(bind: Engine | Connection, *, level: str | None = None) -> gpd.GeoDataFrame:
+    """Every version of the administrative units (``valid_from``/``valid_to``), EPSG:4326."""
+    t = m.AdminUnit.__table__
+    with _conn(bind) as conn:
+        return _wkb_frame(conn, m.AdminUnit, ["id", "code", "name", "level", "unit_type", "parent_code", "urban",
+                                              "valid_from", "valid_to"], t.c.level == level if level else None)
+
+
+def unit_names(bind: Engine | Connection, as_of: dt.date | None = None) -> dict[str, str]:
+    """Admin-unit code → name, taking the version valid on ``as_of`` (today) where codes repeat."""
+    as_of = as_of or dt.date.today()
+    t = m.AdminUnit.__table__
+    with _conn(bind) as conn:
+        rows = conn.execute(select(t.c.code, t.c.name, t.c.valid_from, t.c.valid_to).order_by(t.c.valid_from)).all()
+    out: dict[str, str] = {}
+    for code, name, vf, vt in rows:  # later versions overwrite; the one valid on as_of wins last
+        out[code] = name
+    for code, name, vf, vt in rows:
+        if (vf is None or vf <= as_of) and (vt is None or as_of <= vt):
+            out[code] = name
+    return out
+
+
+def urban_by_commune(bind: Engine | Connection) -> dict[str, bool]:
+    t = m.AdminUnit.__table__
+    with _conn(bind) as conn:
+        rows = conn.execute(select(t.c.code, t.c.urban).where(t.c.level == "commune")
+                            .order_by(t.c.valid_from)).all()
+    return {c: bool(u) for c, u in rows if u is not None}
+
+
+_CLASS_CODE = {c: i for i, c in enumerate(MAST_CLASSES)}
+_CLASS_NAMES = np.array([*MAST_CLASSES, None, None], dtype=object)  # code 5 = other text, 6 (−1) = NULL
+
+
+def _class_case(col: str, lower: bool = False) -> str:
+    expr = f"lower({col})" if lower else col
+    whens = " ".join(f"WHEN '{c.lower() if lower else c}' THEN {i}" for c, i in _CLASS_CODE.items())
+    return f"(CASE {expr} {whens} ELSE (CASE WHEN {col} IS NULL THEN -1 ELSE 5 END) END)"
+
+
+def load_site_points(bind: Engine | Connection, *, classes: Iterable[str] | None = None, use_declared: bool = True,
+                     include_unclassified: bool = True, metric_crs: str | None = None) -> pd.DataFrame:
+    """The thin site table the A1 check needs: ``id``, ``x_m``, ``y_m``, ``derived_class``,
+    ``declared_class`` (and ``status``), for the non-removed sites whose derived (or declared)
+    class is in ``classes`` — plus, with ``include_unclassified``, sites never classified.
+    """
+    cls = sorted(set(classes or MAST_CLASSES))
+    in_list = ", ".join(f"'{c}'" for c in cls if c in _CLASS_CODE)  # validated names only
+    low_list = ", ".join(f"'{c.lower()}'" for c in cls if c in _CLASS_CODE)
+    cond = [f"derived_class IN ({in_list})"]
+    if use_declared:
+        cond.append(f"lower(declared_class) IN ({low_list})")
+    if include_unclassified:
+        cond.append("derived_class IS NULL")
+    where = f"status <> 'removed' AND ({' OR '.join(cond)})"
+    with _conn(bind) as conn:
+        stored = sites_metric_crs(conn)
+        if _is_pg(conn):
+            sql = (f"SELECT count(*), string_agg(int4send(id) || float8send(coalesce(x_m, 'NaN'::float8)) || "
+                   f"float8send(coalesce(y_m, 'NaN'::float8)) || int2send({_class_case('derived_class')}::int2) || "
+                   f"int2send({_class_case('declared_class', lower=True)}::int2), ''::bytea) FROM sites WHERE {where}")
+            raw = conn.connection.dbapi_connection
+            with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
+                cur.execute(sql)
+                n, blob = cur.fetchone()
+            rec = np.frombuffer(blob or b"", dtype=np.dtype([("id", ">i4"), ("x", ">f8"), ("y", ">f8"),
+                                                            ("d", ">i2"), ("c", ">i2")]))
+            if rec.size != n:
+                raise RuntimeError(f"site points: expected {n} rows, decoded {rec.size}")
+            df = pd.DataFrame({"id": rec["id"].astype(np.int64), "x_m": rec["x"].astype(float),
+                               "y_m": rec["y"].astype(float),
+                               "derived_class": _CLASS_NAMES[rec["d"].astype(np.int64)],
+                               "declared_class": _CLASS_NAMES[rec["c"].astype(np.int64)]})
+        else:
+            df = _frame(conn, f"SELECT id, x_m, y_m, derived_class, declared_class FROM sites WHERE {where} "
+                              "ORDER BY id")
+            df["x_m"] = pd.to_numeric(df["x_m"], errors="coerce").astype(float)
+            df["y_m"] = pd.to_numeric(df["y_m"], errors="coerce").astype(float)
+        metric_crs = metric_crs or stored
+        todo = np.flatnonzero(df["x_m"].isna().to_numpy() | df["y_m"].isna().to_numpy()) \
+            if stored == metric_crs else np.arange(len(df))
+        if todo.size:
+            pos = _lonlat(conn, df["id"].to_numpy()[todo])
+            x, y = project_xy(pos["lon"].to_numpy(), pos["lat"].to_numpy(), WGS84, metric_crs)
+            df.loc[df.index[todo], "x_m"] = x
+            df.loc[df.index[todo], "y_m"] = y
+        unclassified = df["derived_class"].isna().to_numpy()
+        if unclassified.any():  # the caller classifies these from their fields
+            extra = site_rows(conn, df["id"].to_numpy()[unclassified],
+                              ["mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged"])
+            for c in extra.columns:
+                df.loc[df.index[unclassified], c] = extra[c].to_numpy()
+    df["status"] = "built"  # removed sites were filtered out above; the exact status is not needed
+    return df
+
+
+def _id_filter(conn: Connection, ids: np.ndarray) -> tuple[str, dict[str, Any]]:
+    ids_list = [int(i) for i in np.asarray(ids).tolist()]
+    if _is_pg(conn):
+        return "id = ANY(:ids)", {"ids": ids_list}
+    return "id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(ids_list)}
+
+
+def _lonlat(conn: Connection, ids: np.ndarray) -> pd.DataFrame:
+    cond, params = _id_filter(conn, ids)
+    df = _frame(conn, f"SELECT id, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM sites WHERE {cond}", params)
+    return df.set_index("id").loc[np.asarray(ids)].reset_index()
+
+
+def site_rows(bind: Engine | Connection, ids: np.ndarray, fields: Sequence[str]) -> pd.DataFrame:
+    """Chosen fields of the sites with these ids, in the order of ``ids`` (repeats allowed)."""
+    bad = [f for f in fields if f not in SITE_FIELDS]
+    if bad:
+        raise ValueError(f"unknown site field(s): {', '.join(bad)}")
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.size == 0:
+        return pd.DataFrame(columns=list(fields))
+    with _conn(bind) as conn:
+        cond, params = _id_filter(conn, np.unique(ids))
+        df = _frame(conn, f"SELECT id, {', '.join(fields)} FROM sites WHERE {cond}", params)
+    return df.set_index("id").reindex(ids).reset_index(drop=True)
+
+
+def load_findings(bind: Engine | Connection, checks: Sequence[str] | None = None) -> pd.DataFrame:
+    """Stored findings (columns of :data:`planning.findings.FINDING_COLUMNS`, plus ``id``)."""
+    t = m.Finding.__table__
+    stmt = select(t.c.id, *[t.c[c] for c in FINDING_COLUMNS if c in t.c and c != "details"], t.c.details,
+                  t.c.geom.ST_X().label("lon"), t.c.geom.ST_Y().label("lat")).order_by(t.c.id)
+    if checks:
+        stmt = stmt.where(t.c.check.in_(list(checks)))
+    with _conn(bind) as conn:
+        df = _frame(conn, stmt)
+    for c in FINDING_COLUMNS:
+        if c not in df:
+            df[c] = None
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+
+def store_classification(engine: Engine, ids: Sequence[int] | np.ndarray, derived: Sequence[str] | np.ndarray,
+                         reasons_json: Sequence[str]) -> int:
+    """Write derived classes and their reasons (JSON text) in one transaction; returns rows changed.
+
+    Rows whose class and reasons are already stored unchanged are not rewritten (re-running
+    ``btsplan classify`` on an unchanged database writes nothing but the data version).
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    rows = list(zip(ids.tolist(), [None if c is None else str(c) for c in derived], list(reasons_json),
+                    strict=True))
+    with engine.begin() as conn:
+        if _is_pg(conn):
+            raw = conn.connection.dbapi_connection
+            with raw.cursor() as cur:  # type: ignore[union-attr]
+                cur.execute("CREATE TEMP TABLE _cls (id integer PRIMARY KEY, derived_class text, reasons json) "
+                            "ON COMMIT DROP")
+                with cur.copy("COPY _cls (id, derived_class, reasons) FROM STDIN") as cp:
+                    for r in rows:
+                        cp.write_row(r)
+                cur.execute("UPDATE sites s SET derived_class = c.derived_class, reasons = c.reasons FROM _cls c "
+                            "WHERE s.id = c.id AND (s.derived_class IS DISTINCT FROM c.derived_class "
+                            "OR s.reasons::text IS DISTINCT FROM c.reasons::text)")
+                changed = cur.rowcount
+        else:
+            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS _cls (id INTEGER PRIMARY KEY, derived_class TEXT, "
+                                 "reasons TEXT)")
+            conn.exec_driver_sql("DELETE FROM _cls")
+            conn.exec_driver_sql("INSERT INTO _cls (id, derived_class, reasons) VALUES (?, ?, ?)", rows)
+            res = conn.exec_driver_sql(
+                "UPDATE sites SET derived_class = c.derived_class, reasons = c.reasons FROM _cls c "
+                "WHERE sites.id = c.id AND (sites.derived_class IS NOT c.derived_class "
+                "OR sites.reasons IS NOT c.reasons)")
+            changed = res.rowcount
+            conn.exec_driver_sql("DROP TABLE _cls")
+        bump_data_version(conn)
+    return int(changed)
+
+
+def _plain(v: Any) -> Any:
+    """JSON-safe Python values (numpy scalars → Python, NaN → None), recursively."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple | np.ndarray):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v
+
+
+def replace_findings(engine: Engine, checks: Sequence[str], findings: pd.DataFrame, *, metric_crs: str) -> int:
+    """Replace the stored findings of ``checks`` by ``findings`` in one transaction (atomic: readers
+    see the old set or the new one, never a mix or nothing); returns the number written."""
+    f = findings if len(findings) else empty_findings()
+    bad = sorted(set(f["check"].dropna()) - set(checks)) if len(f) else []
+    if bad:
+        raise ValueError(f"findings of check(s) {', '.join(bad)} given to replace {', '.join(checks)}")
+    rows: list[dict[str, Any]] = []
+    if len(f):
+        x = f["x_m"].to_numpy(dtype=float)
+        y = f["y_m"].to_numpy(dtype=float)
+        ok = ~(np.isnan(x) | np.isnan(y))
+        lon = np.full(x.size, np.nan)
+        lat = np.full(x.size, np.nan)
+        if ok.any():
+            lon[ok], lat[ok] = project_xy(x[ok], y[ok], metric_crs, WGS84)
+        cols = [c for c in FINDING_COLUMNS if c in m.Finding.__table__.c]
+        for i, rec in enumerate(f[cols].to_dict("records")):
+            row = {k: _plain(v) for k, v in rec.items()}
+            if row.get("distance_m") is not None:
+                row["distance_m"] = round(row["distance_m"], 3)
+            row["geom"] = f"SRID=4326;POINT({lon[i]:.8f} {lat[i]:.8f})" if ok[i] else None
+            rows.append(row)
+    with engine.begin() as conn:
+        conn.execute(delete(m.Finding).where(m.Finding.check.in_(list(checks))))
+        for lo in range(0, len(rows), 5000):
+            conn.execute(insert(m.Finding), rows[lo:lo + 5000])
+        bump_data_version(conn)
+    return len(rows)

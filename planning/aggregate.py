@@ -1,0 +1,152 @@
+"""Site counts by district or commune × mast class: the familiar provincial table.
+
+Rows are the administrative units valid on ``as_of`` (units are versioned: the 2025 reform
+abolished districts and merged provinces), columns A1a, A1b, A2a, A2b, A2c, unknown, total, and a
+last line of totals with shares (%). A site counts in the unit that contains it on that date — by
+geometry, not by a stored code that may belong to an older version of the units — and a site
+exactly on a shared boundary counts once (in the first unit by code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from planning.geometry import crs_string, project_xy
+from planning.rules import MAST_CLASSES, UNKNOWN
+
+COLUMNS = (*MAST_CLASSES, UNKNOWN)
+LEVELS = ("district", "commune")
+
+
+def units_valid_on(units: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Versions of the units in force on ``as_of`` (``valid_from ≤ as_of ≤ valid_to``, open end allowed)."""
+    vf = pd.to_datetime(units.get("valid_from"), errors="coerce").dt.date if "valid_from" in units else None
+    vt = pd.to_datetime(units.get("valid_to"), errors="coerce").dt.date if "valid_to" in units else None
+    ok = np.ones(len(units), dtype=bool)
+    if vf is not None:
+        ok &= np.array([(v is None or pd.isna(v) or v <= as_of) for v in vf], dtype=bool)
+    if vt is not None:
+        ok &= np.array([(v is None or pd.isna(v) or as_of <= v) for v in vt], dtype=bool)
+    return units[ok]
+
+
+def locate(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Index of the first polygon covering each point (boundary included), −1 when none.
+
+    One pass per polygon over the points inside its bounding box (vectorised GEOS), assigning only
+    points not yet assigned: a point on a shared edge goes to the first polygon, exactly once.
+    """
+    out = np.full(x.size, -1, dtype=np.int64)
+    if x.size == 0:
+        return out
+    bounds = shapely.bounds(polygons)
+    for i, poly in enumerate(polygons):
+        if poly is None or shapely.is_empty(poly):
+            continue
+        minx, miny, maxx, maxy = bounds[i]
+        cand = np.flatnonzero((out < 0) & (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
+        if cand.size == 0:
+            continue
+        shapely.prepare(poly)
+        hit = shapely.intersects_xy(poly, x[cand], y[cand])
+        out[cand[hit]] = i
+    return out
+
+
+@dataclass
+class SiteCounts:
+    """The table: ``rows`` (one per unit, plus 'outside' when some sites lie in no unit), totals, shares."""
+
+    by: list[str]
+    as_of: dt.date
+    rows: pd.DataFrame
+    totals: dict[str, int] = field(default_factory=dict)
+    shares: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON of DESIGN §3.5: ``{"by", "as_of", "rows", "totals", "shares"}``."""
+        rows = []
+        for r in self.rows.to_dict("records"):
+            rows.append({k: (None if isinstance(v, float) and np.isnan(v) else
+                             (int(v) if isinstance(v, np.integer) else v)) for k, v in r.items()})
+        out = {"by": self.by, "as_of": self.as_of.isoformat(), "rows": rows, "totals": self.totals,
+               "shares": self.shares}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def site_counts(sites: pd.DataFrame, units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None,
+                class_column: str = "derived_class") -> SiteCounts:
+    """Count sites per unit × class.
+
+    ``sites``: GeoDataFrame of points (any CRS) with ``class_column``; ``units``: GeoDataFrame with
+    ``code``, ``name``, ``level``, ``parent_code``, ``valid_from``, ``valid_to``. ``by``:
+    ``district`` or ``commune`` (rows then also name the commune's district). Without ``as_of``
+    the date is today — or, when no unit of that level is valid today (all stored versions ended,
+    e.g. districts after the 2025 reform), the last day of the latest version, said in ``note``.
+    """
+    if by not in LEVELS:
+        raise ValueError(f"by must be one of {', '.join(LEVELS)}, got {by!r}")
+    note = None
+    if as_of is None:
+        as_of = dt.date.today()
+        if len(units) and not (units_valid_on(units, as_of)["level"] == by).any():
+            ends = pd.to_datetime(units.loc[units["level"] == by, "valid_to"], errors="coerce").dropna()
+            if len(ends):
+                last = ends.max().date()
+                note = (f"no {by} is valid on {as_of.isoformat()}; counted on {last.isoformat()}, "
+                        f"the last day of the latest {by} units")
+                as_of = last
+    valid = units_valid_on(units, as_of)
+    level = valid[valid["level"] == by].sort_values("code", kind="stable")
+    districts = valid[valid["level"] == "district"]
+    dnames = dict(zip(districts["code"], districts["name"], strict=True))
+    # points in the units' CRS: the stored polygons are the truth for "which unit contains it"
+    geoms = np.asarray(sites.geometry.values, dtype=object) if len(sites) else np.empty(0, dtype=object)
+    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    if len(sites) and sites.crs is not None and units.crs is not None and sites.crs != units.crs:
+        x, y = project_xy(x, y, crs_string(sites.crs), crs_string(units.crs))
+    polys = np.asarray(level.geometry.values, dtype=object)
+    where = locate(np.asarray(x, dtype=float), np.asarray(y, dtype=float), polys)
+    cls = pd.Series(sites[class_column] if class_column in sites else [None] * len(sites), dtype=object)
+    cls = cls.where(cls.isin(MAST_CLASSES), UNKNOWN).to_numpy(dtype=object)
+
+    n_units = len(level)
+    counts = np.zeros((n_units + 1, len(COLUMNS)), dtype=np.int64)  # last row: outside every unit
+    ci = pd.Categorical(cls, categories=list(COLUMNS)).codes
+    np.add.at(counts, (np.where(where < 0, n_units, where), ci), 1)
+    codes = level["code"].tolist()
+    names = level["name"].tolist()
+    recs: list[dict[str, Any]] = []
+    for i in range(n_units + 1):
+        if i == n_units and counts[i].sum() == 0:
+            continue
+        rec: dict[str, Any] = {}
+        if by == "district":
+            rec["district_code"] = codes[i] if i < n_units else None
+            rec["district"] = names[i] if i < n_units else "(outside every district)"
+        else:
+            parent = level["parent_code"].iloc[i] if i < n_units else None
+            rec["district_code"] = parent
+            rec["district"] = dnames.get(parent, parent) if parent else None
+            rec["commune_code"] = codes[i] if i < n_units else None
+            rec["commune"] = names[i] if i < n_units else "(outside every commune)"
+        rec.update({c: int(v) for c, v in zip(COLUMNS, counts[i], strict=True)})
+        rec["total"] = int(counts[i].sum())
+        recs.append(rec)
+    rows = pd.DataFrame(recs)
+    if by == "commune" and len(rows):
+        rows = rows.sort_values(["district_code", "commune_code"], kind="stable", na_position="last",
+                                ).reset_index(drop=True)
+    totals = {c: int(v) for c, v in zip(COLUMNS, counts.sum(axis=0), strict=True)}
+    totals["total"] = int(counts.sum())
+    shares = {c: (round(100.0 * totals[c] / totals["total"], 2) if totals["total"] else 0.0) for c in COLUMNS}
+    return SiteCounts([by, "type"], as_of, rows, totals, shares, note)

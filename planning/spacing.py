@@ -1,0 +1,242 @@
+"""Spacing and sharing: a new mast too close to existing masts must share one of them or move.
+
+The minimum distance comes from the rule pack (urban vs non-urban commune, optionally per class and
+mast height, e.g. Quảng Nam's table); closer existing masts make one finding per new mast naming
+the nearest masts, and masts with free capacity nearby are listed as co-location candidates.
+Existing masts are hashed once into a :class:`planning.geometry.PointGrid` (:class:`SiteIndex`),
+reused for every batch or single-site query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planning.classify import classify_sites
+from planning.findings import empty_findings, finalise, unit_label
+from planning.geometry import PointGrid, metric_xy
+from planning.rules import RulePack
+
+CHECK = "spacing"
+
+
+def _col(frame: pd.DataFrame, name: str, default: Any = None) -> np.ndarray:
+    if name in frame:
+        return frame[name].to_numpy()
+    return np.full(len(frame), default, dtype=object)
+
+
+def _tenants(shared_by: Any, operator: Any) -> int:
+    """Other operators already on a mast (``shared_by`` lists them; the owner is not a tenant)."""
+    if isinstance(shared_by, list | tuple | np.ndarray):
+        return len([t for t in shared_by if t and t != operator])
+    return 0
+
+
+@dataclass(frozen=True)
+class SiteIndex:
+    """Existing masts as arrays plus a grid over their metric coordinates."""
+
+    code: np.ndarray
+    operator: np.ndarray
+    derived_class: np.ndarray
+    mount: np.ndarray
+    free_slots: np.ndarray  # max_tenants − 1 − tenants; −1 when the capacity is unknown
+    x: np.ndarray
+    y: np.ndarray
+    grid: PointGrid
+
+    def __len__(self) -> int:
+        return int(self.code.size)
+
+
+def build_site_index(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
+                     cell_m: float | None = None) -> SiteIndex:
+    """Index the masts that count as existing (``pack.spacing.existing_statuses``, default built)."""
+    status = _col(sites, "status", "built")
+    keep = np.isin(status, np.array(pack.spacing.existing_statuses, dtype=object))
+    s = sites[keep]
+    x, y = metric_xy(s, metric_crs) if len(s) else (np.empty(0), np.empty(0))
+    derived = _col(s, "derived_class").astype(object)
+    todo = pd.isna(pd.Series(derived, dtype=object)).to_numpy()
+    if todo.any():
+        derived = derived.copy()
+        derived[todo] = classify_sites(s[todo], pack, reasons="none")["derived_class"].to_numpy()
+    ops = _col(s, "operator")
+    cap = pd.to_numeric(pd.Series(_col(s, "max_tenants"), dtype=object), errors="coerce").to_numpy(dtype=float)
+    tenants = np.array([_tenants(v, o) for v, o in zip(_col(s, "shared_by").tolist(), ops.tolist(), strict=True)],
+                       dtype=float) if len(s) else np.empty(0)
+    free = np.where(np.isnan(cap), -1, cap - 1 - tenants).astype(np.int64)
+    cell = cell_m or max(25.0, pack.spacing.max_distance_m / 4)
+    return SiteIndex(_col(s, "code").astype(object), ops.astype(object), derived, _col(s, "mount").astype(object),
+                     free, x, y, PointGrid(x, y, cell))
+
+
+def min_distance(pack: RulePack, classes: np.ndarray, mast_height: np.ndarray, urban: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(minimum distance m, spacing-rule id, note) per subject; ``urban`` may be NaN (unknown).
+
+    Unknown urban/non-urban takes the larger distance (the stricter reading) and says so; a rule
+    without a non-urban value uses its urban value and says so.
+    """
+    sp = pack.spacing
+    n = classes.size
+    dist = np.full(n, np.nan)
+    rule = np.full(n, None, dtype=object)
+    note = np.full(n, None, dtype=object)
+    done = np.zeros(n, dtype=bool)
+    h = np.asarray(mast_height, dtype=float)
+    urban = np.asarray(urban, dtype=float)
+    for r in (*sp.rules, sp.default):
+        m = ~done
+        if r.classes is not None:
+            m &= np.isin(classes, np.array(r.classes, dtype=object))
+        with np.errstate(invalid="ignore"):
+            if r.min_mast_height_m is not None:
+                m &= h > r.min_mast_height_m
+            if r.max_mast_height_m is not None:
+                m &= h <= r.max_mast_height_m
+        rural = r.rural_m if r.rural_m is not None else r.urban_m
+        d = np.where(urban == 1, r.urban_m, np.where(urban == 0, rural, max(r.urban_m, rural)))
+        dist[m] = d[m]
+        rule[m] = r.id
+        if r.rural_m is None:
+            note[m & (urban != 1)] = f"{r.id}: no non-urban distance in the pack; the urban one is used"
+        note[m & np.isnan(urban)] = "urban/non-urban unknown: the larger distance is used"
+        done |= m
+    return dist, rule, note
+
+
+@dataclass(frozen=True)
+class SpacingResult:
+    """Per subject: nearest existing masts within the minimum distance, and co-location candidates."""
+
+    min_distance_m: np.ndarray
+    rule: np.ndarray
+    note: np.ndarray
+    nearest: list[list[dict[str, Any]]]
+    candidates: list[list[dict[str, Any]]]
+    within_count: np.ndarray
+
+
+def spacing_matches(index: SiteIndex, x: np.ndarray, y: np.ndarray, classes: np.ndarray,
+                    mast_height: np.ndarray, urban: np.ndarray, pack: RulePack, *,
+                    exclude_codes: np.ndarray | None = None, chunk: int = 512) -> SpacingResult:
+    """Existing masts near each subject point (vectorised, in chunks so memory stays bounded)."""
+    n = x.size
+    dmin, rule, note = min_distance(pack, classes, mast_height, urban)
+    factor = pack.spacing.colocation_radius_factor
+    radius = np.nan_to_num(dmin * max(1.0, factor), nan=0.0)
+    k = pack.spacing.max_nearest
+    nearest: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    cands: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    count = np.zeros(n, dtype=np.int64)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        q, p, d = index.grid.within(x[lo:hi], y[lo:hi], radius[lo:hi])
+        q = q + lo
+        if exclude_codes is not None and q.size:
+            keep = index.code[p] != exclude_codes[q]
+            q, p, d = q[keep], p[keep], d[keep]
+        if q.size == 0:
+            continue
+        order = np.lexsort((d, q))
+        q, p, d = q[order], p[order], d[order]
+        inside = d <= dmin[q] + 1e-6
+        np.add.at(count, q[inside], 1)
+        starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+        ends = np.r_[starts[1:], q.size]
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            qi = int(q[s])
+            seg = slice(s, e)
+            pin, din = p[seg], d[seg]
+            ins = inside[seg]
+            nearest[qi] = [_mast(index, int(j), float(dd)) for j, dd in zip(pin[ins][:k], din[ins][:k], strict=True)]
+            ok = (din <= dmin[qi] * factor + 1e-6) & (index.free_slots[pin] > 0)
+            cands[qi] = [{**_mast(index, int(j), float(dd)), "free_slots": int(index.free_slots[j])}
+                         for j, dd in zip(pin[ok][:k], din[ok][:k], strict=True)]
+    return SpacingResult(dmin, rule, note, nearest, cands, count)
+
+
+def _mast(index: SiteIndex, j: int, d: float) -> dict[str, Any]:
+    return {"site_code": index.code[j], "operator": index.operator[j], "derived_class": index.derived_class[j],
+            "mount": index.mount[j], "distance_m": round(d, 2)}
+
+
+def _urban_of(subjects: pd.DataFrame, urban_by_commune: dict[str, bool] | None) -> np.ndarray:
+    if "urban" in subjects:
+        u = pd.Series(subjects["urban"], dtype=object)
+        return u.map(lambda v: np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else float(bool(v))
+                     ).to_numpy(dtype=float)
+    codes = _col(subjects, "commune_code")
+    lookup = urban_by_commune or {}
+    return np.array([float(lookup[c]) if c in lookup else np.nan for c in codes.tolist()], dtype=float)
+
+
+def spacing_findings(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
+                     subjects: pd.DataFrame | None = None, index: SiteIndex | None = None,
+                     urban_by_commune: dict[str, bool] | None = None,
+                     unit_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """"Must share or move" findings for new masts (``subjects``; default: the sites whose status is
+    one of ``pack.spacing.subject_statuses``, i.e. planned) against the existing masts of ``sites``.
+
+    Urban or not comes from a ``urban`` column of the subjects, else from ``commune_code`` through
+    ``urban_by_commune``. Each finding names the nearest mast (``other_site_code``, ``distance_m``)
+    and lists up to ``pack.spacing.max_nearest`` nearest masts and co-location candidates in
+    ``details``.
+    """
+    if index is None:
+        index = build_site_index(sites, pack, metric_crs=metric_crs)
+    if subjects is None:
+        status = _col(sites, "status", "built")
+        subjects = sites[np.isin(status, np.array(pack.spacing.subject_statuses, dtype=object))]
+    if len(subjects) == 0 or len(index) == 0:
+        return empty_findings()
+    x, y = metric_xy(subjects, metric_crs)
+    derived = _col(subjects, "derived_class").astype(object)
+    todo = pd.isna(pd.Series(derived, dtype=object)).to_numpy()
+    if todo.any():
+        derived = derived.copy()
+        derived[todo] = classify_sites(subjects[todo], pack, reasons="none")["derived_class"].to_numpy()
+    height = pd.to_numeric(pd.Series(_col(subjects, "mast_height_m"), dtype=object), errors="coerce").to_numpy(float)
+    urban = _urban_of(subjects, urban_by_commune)
+    codes = _col(subjects, "code").astype(object)
+    res = spacing_matches(index, x, y, derived, height, urban, pack, exclude_codes=codes)
+    hit = np.flatnonzero(res.within_count > 0)
+    if hit.size == 0:
+        return empty_findings()
+    sp = pack.spacing
+    amb = pack.ambiguity_text(sp.ambiguity)
+    rows = []
+    ops = _col(subjects, "operator")
+    status = _col(subjects, "status", "planned")
+    dcode = _col(subjects, "district_code")
+    ccode = _col(subjects, "commune_code")
+    for i in hit.tolist():
+        near = res.nearest[i]
+        first = near[0]
+        where = {1.0: "an urban", 0.0: "a non-urban"}.get(float(urban[i]), "an unclassified")
+        rows.append({
+            "check": CHECK, "rule": sp.rule, "severity": sp.severity, "site_code": codes[i], "operator": ops[i],
+            "other_site_code": first["site_code"], "distance_m": first["distance_m"],
+            "district_code": dcode[i], "commune_code": ccode[i],
+            "legal_source": pack.citation(sp.source),
+            "message": (f"{status[i]} {derived[i]} mast {codes[i]} is {first['distance_m']:.1f} m from existing mast "
+                        f"{first['site_code']} ({first['operator']}, {first['derived_class']}); minimum "
+                        f"{res.min_distance_m[i]:g} m in {where} commune: share an existing mast or move "
+                        f"({int(res.within_count[i])} mast(s) closer)"),
+            "details": {"min_distance_m": float(res.min_distance_m[i]), "spacing_rule": res.rule[i],
+                        "urban": None if np.isnan(urban[i]) else bool(urban[i]),
+                        "within_count": int(res.within_count[i]), "nearest": near,
+                        "colocation_candidates": res.candidates[i], "status": sp.status,
+                        **({"note": res.note[i]} if res.note[i] else {}),
+                        **({"ambiguity": amb} if amb else {})},
+            "x_m": float(x[i]), "y_m": float(y[i]),
+        })
+    out = pd.DataFrame(rows)
+    out["district"] = unit_label(out["district_code"], unit_names)
+    out["commune"] = unit_label(out["commune_code"], unit_names)
+    return finalise(out)
