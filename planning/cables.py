@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ SLIVER_M = 0.05
 OUTSIDE_NAME = "Ngoài ranh giới hành chính (outside any district)"
 NO_PLAN = "(không thuộc kế hoạch / no plan)"
 NO_OPERATOR = "(chưa rõ doanh nghiệp / unknown operator)"
+_OUTSIDE = "\x00outside"  # group key for the outside part (pandas groupby drops None keys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,39 +170,47 @@ def split_by_units(lines: gpd.GeoSeries | Sequence[Any], units: gpd.GeoDataFrame
     # several polygons of one unit (or a unit listed twice) count once per unit and line
     parts = parts.groupby(["line", "unit"], sort=False, as_index=False)["length_m"].sum()
 
-    rows: list[tuple[int, Hashable | None, float]] = []
-    by_line = {int(k): g for k, g in parts.groupby("line", sort=False)}
-    for i in range(n):
-        total = float(lengths[i]) if not math.isnan(lengths[i]) else 0.0
-        g = by_line.get(i)
-        if g is None or total == 0.0:
-            if total > 0.0:
-                rows.append((i, None, total))
-            continue
-        units_i = list(g["unit"])
-        lens = g["length_m"].to_numpy(dtype=float, copy=True)
-        claimed = float(lens.sum())
-        if claimed > total:  # overlapping polygons: scale the claims down to the real length
-            lens = lens * (total / claimed)
-        big = int(np.argmax(lens))
-        # hair-thin parts along a shared boundary are digitising noise: fold them into the largest
-        tiny = lens < sliver_m
-        tiny[big] = False
-        if tiny.any():
-            lens[big] += float(lens[tiny].sum())
-            lens[tiny] = 0.0
-        residue = total - float(lens.sum())
-        if residue > sliver_m:
-            rows.append((i, None, residue))
-        else:
-            lens[big] += residue
-            # the parts must sum to the length to the last bit: the largest part absorbs rounding
-            lens[big] += total - float(lens.sum())
-        rows.extend((i, u, float(v)) for u, v in zip(units_i, lens, strict=True) if v > 0.0)
-    # object dtype keeps ``None`` as None (pandas would otherwise infer a string dtype and turn it into NaN)
-    return pd.DataFrame({"line": np.array([r[0] for r in rows], dtype=int),
-                         "unit": pd.Series([r[1] for r in rows], dtype=object),
-                         "length_m": np.array([r[2] for r in rows], dtype=float)})
+    return _reconcile(parts, np.nan_to_num(lengths), sliver_m)
+
+
+def _reconcile(parts: pd.DataFrame, lengths: np.ndarray, sliver_m: float) -> pd.DataFrame:
+    """Make each line's parts add up to its length (vectorised; see :func:`split_by_units`)."""
+    n = len(lengths)
+    line = parts["line"].to_numpy(dtype=int)
+    unit = parts["unit"].to_numpy(dtype=object)
+    plen = parts["length_m"].to_numpy(dtype=float, copy=True)
+    claimed = np.bincount(line, plen, minlength=n)
+    # overlapping polygons: scale the claims down to the real length
+    scale = np.divide(lengths, claimed, out=np.ones(n), where=claimed > lengths)
+    plen *= scale[line]
+    big = np.full(n, -1)
+    if len(line):
+        order = np.lexsort((-plen, line))
+        first = order[np.r_[True, line[order][1:] != line[order][:-1]]]
+        big[line[first]] = first
+    has = big >= 0
+    # hair-thin parts along a shared boundary are digitising noise: fold them into the line's largest part
+    tiny = plen < sliver_m
+    tiny[big[has]] = False
+    fold = np.bincount(line[tiny], plen[tiny], minlength=n)
+    plen[tiny] = 0.0
+    plen[big[has]] += fold[has]
+    residue = lengths - np.bincount(line, plen, minlength=n)
+    outside = np.where(has, residue, lengths)
+    to_outside = (has & (residue > sliver_m)) | (~has & (lengths > 0))
+    absorb = has & ~to_outside
+    plen[big[absorb]] += residue[absorb]
+    # the parts must sum to the length to the last bit: the largest part absorbs the rounding
+    plen[big[absorb]] += (lengths - np.bincount(line, plen, minlength=n))[absorb]
+    keep = plen > 0.0
+    out_lines = np.flatnonzero(to_outside)
+    res = pd.DataFrame({
+        "line": np.concatenate([line[keep], out_lines]),
+        # object dtype keeps ``None`` as None (pandas would otherwise infer a string dtype with NaN)
+        "unit": pd.Series(np.concatenate([unit[keep], np.full(len(out_lines), None, dtype=object)]), dtype=object),
+        "length_m": np.concatenate([plen[keep], outside[out_lines]]),
+    })
+    return res.sort_values("line", kind="stable").reset_index(drop=True)
 
 
 def _simple_pieces(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -429,19 +438,20 @@ def compute_progress(
             raise ValueError("per-district progress needs the district polygons")
         names = dict(zip(districts["code"], districts["name"], strict=True))
         parts = split_by_units(segs.geometry, districts)
-        st = status.to_numpy(dtype=object)
-        od = overdue.to_numpy(dtype=bool)
-        seen: dict[Any, set[int]] = {}
-        for line, unit, ln in parts.itertuples(index=False):
-            unit = None if unit is None or (isinstance(unit, float) and math.isnan(unit)) else unit
-            row = rows.get(unit)
-            if row is None:
-                row = rows[unit] = ProgressRow(key=unit, name=names.get(unit, OUTSIDE_NAME) if unit is not None
-                                               else OUTSIDE_NAME)
-            row.add(st[line], ln, bool(od[line]))
-            seen.setdefault(unit, set()).add(int(line))
-        for unit, lines in seen.items():
-            rows[unit].segments = len(lines)
+        idx = parts["line"].to_numpy(dtype=int)
+        frame = pd.DataFrame({"unit": parts["unit"].map(lambda u: _OUTSIDE if u is None else u),
+                              "status": status.to_numpy(dtype=object)[idx],
+                              "overdue": overdue.to_numpy(dtype=bool)[idx],
+                              "length": parts["length_m"].to_numpy(dtype=float), "line": idx})
+        for key, g in frame.groupby("unit", sort=False):
+            unit = None if key == _OUTSIDE else key
+            row = rows[unit] = ProgressRow(key=unit, name=OUTSIDE_NAME if unit is None else names.get(unit, str(unit)))
+            by_status = g.groupby("status")["length"].sum()
+            for st_name, length in by_status.items():
+                setattr(row, f"{st_name}_m", float(length))
+            row.total_m = float(g["length"].sum())
+            row.overdue_m = float(g.loc[g["overdue"], "length"].sum())
+            row.segments = int(g["line"].nunique())
         order = [d for d in districts["code"] if d in rows] + ([None] if None in rows else [])
     elif by == "plan":
         info = {} if plans is None else {r["ref"]: r for r in plans.to_dict("records")}
