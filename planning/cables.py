@@ -161,7 +161,13 @@ def split_by_units(lines: gpd.GeoSeries | Sequence[Any], units: gpd.GeoDataFrame
     if len(work) and len(ugeoms):
         tree = shapely.STRtree(ugeoms)
         wi, ui = tree.query(work, predicate="intersects")
-        plen = shapely.length(shapely.intersection(work[wi], ugeoms[ui])) if len(wi) else np.zeros(0)
+        # most sections lie wholly inside one district: a prepared containment test spares the
+        # (far costlier) intersection for them, which is then computed for the crossing pairs only
+        shapely.prepare(ugeoms)
+        inside = shapely.contains_properly(ugeoms[ui], work[wi])
+        plen = shapely.length(work[wi])
+        cut = ~inside
+        plen[cut] = shapely.length(shapely.intersection(work[wi[cut]], ugeoms[ui[cut]]))
     else:
         wi = ui = np.zeros(0, dtype=int)
         plen = np.zeros(0)
