@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from geodata import audit
 from geodata import models as m
 from geodata.crs import province as province_profile
-from geodata.db import transaction
+from geodata.db import session_factory, transaction
 from geodata.demo import bump_data_version
 from planning import cables as pc
 from planning.geometry import to_crs
@@ -231,7 +231,7 @@ def set_status(engine: Engine, ref: int | str, status: str, *, actor: str, on: d
     """
     today = today or dt.date.today()
     on = on or today
-    actor = (actor or "").strip()
+    actor = (actor or "").strip()[:100]  # the width of the history and audit columns
     if not actor:
         raise CableError("an actor (who made the change) is required", "actor")
     if on > today:
@@ -277,7 +277,7 @@ def _int_or(v: Any, default: int) -> int:
 
 def history(engine: Engine, ref: int | str) -> dict[str, Any]:
     """A segment's current state and every status change, oldest first."""
-    with transaction(engine) as s:
+    with session_factory(engine)() as s:
         seg = find_segment(s, ref)
         return {
             "id": seg.id, "code": seg.code, "street": seg.street, "status": seg.status, "version": seg.version,
