@@ -43,6 +43,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LAST_USED_EVERY_S = 60.0
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer btsp_…`")
+#: The same scheme for endpoints where a key is optional; its own name lets ``app.openapi`` document
+#: those operations as "anonymous or bearer" (``security: [{}, {...}]``).
+_optional_bearer = HTTPBearer(auto_error=False, scheme_name="OptionalBearer",
+                              description="Optional API key: `Authorization: Bearer btsp_…`")
 
 
 class KeyManagementError(ValueError):
@@ -291,7 +295,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
     return dependency
 
 
-def optional_principal(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+def optional_principal(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)]
                        ) -> Principal | None:
     """For public endpoints: ``None`` when no key is sent; a sent key must be valid (else 401)."""
     principal = _authenticate(request, creds)

@@ -6,9 +6,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
-from app import __version__, errors
+from app import __version__, errors, openapi
 from app.routers import cables as cables_router
 from app.routers import features as features_router
+from app.routers import tiles as tiles_router
 from app.routers import health
 from app.routers import audit as audit_router
 from app.routers import programmes as programmes_router
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inspections_router.router)
     app.include_router(monitoring_router.router)
     app.include_router(features_router.router)
+    app.include_router(tiles_router.router)
     app.include_router(plans_router.router)
     app.include_router(cables_router.router)
     app.include_router(map_router.router)
+    openapi.install(app)
     return app
