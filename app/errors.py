@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -34,6 +36,27 @@ def problem_response(status: int, title: str, detail: str | None = None, instanc
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+@lru_cache(maxsize=8)
+def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
+    out = []
+    for template, item in app.openapi().get("paths", {}).items():
+        rx = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+        methods = tuple(sorted(m.upper() for m in item if m in
+                               ("get", "put", "post", "delete", "patch", "head", "options")))
+        out.append((rx, methods))
+    return out
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods: set[str] = set()
+    for rx, ms in _path_methods(app):
+        if rx.match(path):
+            methods.update(ms)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc if p not in ("body",)) or "body"
 
@@ -47,8 +70,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = exc.detail if isinstance(exc.detail, str) else "HTTP error"
-        return problem_response(exc.status_code, title, None, str(request.url.path),
-                                headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # routers are matched one by one, so Starlette's Allow lists only the first route's
+            # methods; the OpenAPI paths know every method of the resource
+            allowed = allowed_methods(request.app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+        return problem_response(exc.status_code, title, None, str(request.url.path), headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -36,3 +36,12 @@ def test_security_headers_and_cors_off_by_default(demo_db: Engine) -> None:
         assert ok.headers["access-control-allow-origin"] == "https://gis.haiphong.gov.vn"
         bad = client.get("/health", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in bad.headers
+
+
+def test_405_lists_every_method_of_the_resource(demo_db: Engine) -> None:
+    app = create_app(Settings(database_url=db_url(demo_db)))
+    with TestClient(app) as client:
+        r = client.delete("/health")
+        assert r.status_code == 405
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.headers["allow"] == "GET, HEAD"
