@@ -351,3 +351,36 @@ class AuditLog(Base):
     entity_id: Mapped[str | None] = mapped_column(String(100), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class TileSiteCell(Base):
+    """Derived data: the site-clustering pyramid behind the ``sites`` vector tiles.
+
+    One row per occupied grid cell at ``level`` = zoom + 6 (a 64 × 64 grid per Web-Mercator tile,
+    ``ix``/``iy`` cell indices, ``tx``/``ty`` the tile holding the cell), with the number of sites per
+    class and their Mercator centroid; the site's own attributes when the cell holds exactly one.
+    ``geodata.tiles`` rebuilds it from ``sites`` whenever ``meta['data_version']`` moves, so a tile
+    at any zoom reads at most 4,096 small rows instead of every site under it. Never edit by hand.
+    """
+
+    __tablename__ = "tile_site_cells"
+    __table_args__ = (Index("ix_tile_site_cells_tile", "level", "tx", "ty"),)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ix: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    iy: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tx: Mapped[int] = mapped_column(Integer)
+    ty: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+    n_a1a: Mapped[int] = mapped_column(Integer, default=0)
+    n_a1b: Mapped[int] = mapped_column(Integer, default=0)
+    n_a2a: Mapped[int] = mapped_column(Integer, default=0)
+    n_a2b: Mapped[int] = mapped_column(Integer, default=0)
+    n_a2c: Mapped[int] = mapped_column(Integer, default=0)
+    x: Mapped[float] = mapped_column(Float)  # EPSG:3857 centroid of the cell's sites
+    y: Mapped[float] = mapped_column(Float)
+    site_id: Mapped[int | None] = mapped_column(Integer)  # the fields below describe the site when n == 1
+    code: Mapped[str | None] = mapped_column(String(50))
+    operator: Mapped[str | None] = mapped_column(String(20))
+    derived_class: Mapped[str | None] = mapped_column(String(10))
+    declared_class: Mapped[str | None] = mapped_column(String(10))
+    status: Mapped[str | None] = mapped_column(String(20))

@@ -360,9 +360,38 @@ def upgrade() -> None:
     with op.batch_alter_table('plan_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_plan_events_plan_id'), ['plan_id'], unique=False)
 
+    op.create_table('tile_site_cells',
+    sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('ix', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('iy', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('tx', sa.Integer(), nullable=False),
+    sa.Column('ty', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('n_a1a', sa.Integer(), nullable=False),
+    sa.Column('n_a1b', sa.Integer(), nullable=False),
+    sa.Column('n_a2a', sa.Integer(), nullable=False),
+    sa.Column('n_a2b', sa.Integer(), nullable=False),
+    sa.Column('n_a2c', sa.Integer(), nullable=False),
+    sa.Column('x', sa.Float(), nullable=False),
+    sa.Column('y', sa.Float(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=True),
+    sa.Column('code', sa.String(length=50), nullable=True),
+    sa.Column('operator', sa.String(length=20), nullable=True),
+    sa.Column('derived_class', sa.String(length=10), nullable=True),
+    sa.Column('declared_class', sa.String(length=10), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=True),
+    sa.PrimaryKeyConstraint('level', 'ix', 'iy')
+    )
+    with op.batch_alter_table('tile_site_cells', schema=None) as batch_op:
+        batch_op.create_index('ix_tile_site_cells_tile', ['level', 'tx', 'ty'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tile_site_cells', schema=None) as batch_op:
+        batch_op.drop_index('ix_tile_site_cells_tile')
+
+    op.drop_table('tile_site_cells')
     with op.batch_alter_table('plan_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_events_plan_id'))
 

@@ -1,0 +1,138 @@
+"""Vector tiles (``/tiles/{layer}/{z}/{x}/{y}.mvt``) and their TileJSON 3.0.0 documents.
+
+Tiles are gzip-compressed once, when built, and served as stored; ``ETag`` is a hash of the tile's
+content, so ``If-None-Match`` answers ``304`` without sending anything. The TileJSON's tile URL
+carries the data version (``?v=``): such URLs never change content, so browsers may keep them for
+a day, while bare URLs are revalidated after a minute. Empty tiles are ``204``. Zooms below a
+layer's ``minzoom`` are empty; beyond its ``maxzoom`` (or outside the tile matrix) they are ``404``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.deps import EngineDep
+from app.errors import Problem
+from geodata import features as gf
+from geodata import tiles as gt
+from geodata.crs import province
+
+router = APIRouter(tags=["vector tiles"])
+
+MVT = "application/vnd.mapbox-vector-tile"
+LayerId = Annotated[str, Path(description="Tile layer", examples=list(gt.LAYERS))]
+_init_lock = threading.Lock()
+
+
+def tile_service(request: Request) -> gt.TileService:
+    """One :class:`TileService` (and so one tile cache) per application, created on first use."""
+    state = request.app.state
+    svc = getattr(state, "tiles", None)
+    if svc is None:
+        with _init_lock:
+            svc = getattr(state, "tiles", None)
+            if svc is None:
+                settings = state.settings
+                svc = state.tiles = gt.TileService(state.engine, settings.tile_cache_bytes, settings.metric_crs)
+    return svc
+
+
+def _layer(layer: str) -> gt.Layer:
+    lyr = gt.LAYERS.get(layer)
+    if lyr is None:
+        raise Problem(404, "Tile layer not found", f"no tile layer {layer!r}; layers: {', '.join(gt.LAYERS)}")
+    return lyr
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(t.strip().removeprefix("W/") == etag for t in header.split(","))
+
+
+@router.api_route(
+    "/tiles/{layer}/{z}/{x}/{y}.mvt", methods=["GET", "HEAD"],
+    summary="One vector tile (Mapbox Vector Tile, WebMercatorQuad)",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}, "description": "The tile (gzip when accepted)"},
+               204: {"description": "Empty tile"}, 304: {"description": "Not modified (If-None-Match)"},
+               404: {"description": "Unknown layer, or tile outside the matrix / beyond maxzoom"},
+               503: {"description": "The tile took too long (statement timeout)"}},
+)
+def tile(
+    request: Request,
+    layer: LayerId,
+    z: Annotated[int, Path(ge=0, le=30)],
+    x: Annotated[int, Path(ge=0)],
+    y: Annotated[int, Path(ge=0)],
+    v: Annotated[int | None, Query(description="Data version (cache buster from the TileJSON)")] = None,
+) -> Response:
+    lyr = _layer(layer)
+    if not gt.valid_tile(z, x, y) or z > lyr.maxzoom:
+        raise Problem(404, "Tile not found", f"{layer}/{z}/{x}/{y} is outside the tile matrix "
+                      f"(zoom {lyr.minzoom}–{lyr.maxzoom}, x and y below 2^z)")
+    svc = tile_service(request)
+    version = svc.version()
+    cache = "public, max-age=86400, immutable" if v is not None and v == version else "public, max-age=60"
+    if z < lyr.minzoom:
+        etag = f'"below-minzoom-{layer}"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+        return Response(status_code=304 if _etag_matches(request.headers.get("if-none-match"), etag) else 204,
+                        headers=headers)
+    try:
+        t = svc.get(lyr, z, x, y, version)
+    except gt.TileTimeout as exc:
+        raise Problem(503, "Tile took too long", str(exc), headers={"Retry-After": "5"}) from None
+    headers = {"ETag": t.etag, "Cache-Control": cache, "Vary": "Accept-Encoding", "X-Data-Version": str(t.version)}
+    if _etag_matches(request.headers.get("if-none-match"), t.etag):
+        return Response(status_code=304, headers=headers)
+    if not t.gz:
+        return Response(status_code=204, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        return Response(t.gz, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(gzip.decompress(t.gz), media_type=MVT, headers=headers)
+
+
+def _tilejson(request: Request, engine: Any, lyr: gt.Layer, version: int) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    ext = gf.extent(engine, gf.COLLECTIONS[lyr.id])["bbox"]
+    if not ext:
+        ext = list(province(request.app.state.settings.province).extent)
+    x0, y0, x1, y1 = ext
+    return {
+        "tilejson": "3.0.0",
+        "name": lyr.id,
+        "description": lyr.description,
+        "version": "1.0.0",
+        "attribution": "btsplan — Sở Thông tin và Truyền thông",
+        "scheme": "xyz",
+        "tiles": [f"{base}/tiles/{lyr.id}/{{z}}/{{x}}/{{y}}.mvt?v={version}"],
+        "minzoom": lyr.minzoom,
+        "maxzoom": lyr.maxzoom,
+        "bounds": [round(x0, 6), round(y0, 6), round(x1, 6), round(y1, 6)],
+        "center": [round((x0 + x1) / 2, 6), round((y0 + y1) / 2, 6), max(lyr.minzoom, 11)],
+        "vector_layers": [{"id": lyr.id, "description": lyr.description, "minzoom": lyr.minzoom,
+                           "maxzoom": lyr.maxzoom, "fields": dict(lyr.fields)}],
+    }
+
+
+@router.get("/tiles/{layer}/tilejson.json", summary="TileJSON 3.0.0 of a tile layer")
+def tilejson(request: Request, engine: EngineDep, layer: LayerId) -> JSONResponse:
+    lyr = _layer(layer)
+    version = tile_service(request).version()
+    return JSONResponse(_tilejson(request, engine, lyr, version), headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/tiles", summary="Tile layers and their TileJSON links")
+def tile_layers(request: Request) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse({"layers": [
+        {"id": lyr.id, "description": lyr.description, "minzoom": lyr.minzoom, "maxzoom": lyr.maxzoom,
+         "tilejson": f"{base}/tiles/{lyr.id}/tilejson.json"} for lyr in gt.LAYERS.values()]})
