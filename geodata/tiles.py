@@ -107,9 +107,9 @@ LAYERS: dict[str, Layer] = {lyr.id: lyr for lyr in (
           minzoom=8, maxzoom=18),
     Layer("admin-units", "Province, district and commune boundaries (communes from zoom 10)", "admin_units",
           "polygon",
-          {"code": "String", "name": "String", "level": "String", "parent": "String", "valid_from": "String",
-           "valid_to": "String"},
-          {"code": "code", "name": "name", "level": "level", "parent": "parent_code",
+          {"code": "String", "name": "String", "level": "String", "parent": "String", "urban": "Boolean",
+           "valid_from": "String", "valid_to": "String"},
+          {"code": "code", "name": "name", "level": "level", "parent": "parent_code", "urban": "urban",
            "valid_from": "CAST(valid_from AS VARCHAR(10))", "valid_to": "CAST(valid_to AS VARCHAR(10))"},
           minzoom=0, maxzoom=16, where=lambda z: "1=1" if z >= 10 else "level <> 'commune'"),
     Layer("findings", "Planning-check findings (violations first where capped)", "findings", "point",
@@ -420,7 +420,8 @@ def _render_spatialite(conn: Connection, layer: Layer, z: int, x: int, y: int, m
         if layer.id == "sites":
             props = _cell_props(r)
         else:
-            props = {name: getattr(r, name) for name in layer.columns}
+            props = {name: (bool(getattr(r, name)) if layer.fields[name] == "Boolean" and getattr(r, name) is not None
+                            else getattr(r, name)) for name in layer.columns}
         out_g.append(g)
         out_p.append(props)
         out_i.append(r.id)
