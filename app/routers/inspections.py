@@ -172,8 +172,9 @@ async def upload_photo(
     if not data:
         raise Problem(422, "Empty photo", "file: the upload is empty", field="file")
     with _problems(), transaction(engine) as s:
-        return gi.add_photo(s, who.actor, inspection_id, data, file.content_type or "", file.filename,
-                            FsPath(settings.upload_dir))
+        photo = gi.add_photo(s, who.actor, inspection_id, data, file.content_type or "", file.filename,
+                             FsPath(settings.upload_dir))
+    return {k: v for k, v in photo.items() if k != "path"}
 
 
 @router.get("/inspections/{inspection_id}/photos/{n}", summary="Download one photo")
