@@ -60,6 +60,16 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_entity'), ['entity'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_entity_id'), ['entity_id'], unique=False)
+    # the audit log is append-only in the database itself, not just in the API
+    if bind.dialect.name == "postgresql":
+        op.execute("CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$")
+        op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+                   "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()")
+    else:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log "
+                       "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
 
     op.create_table('cable_plans',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -471,6 +481,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_log_entity'))
 
     op.drop_table('audit_log')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     with op.batch_alter_table('admin_units', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_admin_units_parent_code'))
         batch_op.drop_index(batch_op.f('ix_admin_units_level'))

@@ -223,3 +223,19 @@ def test_audit_api_is_read_only(demo_db: Engine) -> None:
             assert c.request(method, path, headers=k.h("admin"), json={}).status_code in (404, 405)
     assert c.get("/audit?entity=api_key", headers=k.h("admin")).json()["entries"] == entries
     assert site_row(demo_db, "nope") == {}
+
+
+def test_audit_log_is_append_only_in_the_database(empty_db: Engine) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from geodata import audit as gaudit
+
+    with transaction(empty_db) as s:
+        gaudit.record(s, "tester", "create", "plan", 1, None, {"status": "draft"})
+    for stmt in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with empty_db.begin() as conn:
+                conn.execute(text(stmt))
+    with empty_db.connect() as conn:
+        assert conn.execute(text("SELECT actor FROM audit_log")).scalars().all() == ["tester"]
