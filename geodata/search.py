@@ -49,6 +49,7 @@ class Hit:
     lat: float
     bbox: tuple[float, float, float, float] | None = None  # minx, miny, maxx, maxy (WGS84)
     policy: str | None = None  # routes and zones: a1_only | a2a_allowed | any
+    code: str | None = None  # admin units: the official code
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,13 +65,14 @@ _cache: dict[tuple[str, Any], list[_Entry]] = {}
 _lock = threading.Lock()
 
 
-def _hit(kind: str, label: str, detail: str | None, geoms: list[Any], policy: str | None = None) -> Hit:
+def _hit(kind: str, label: str, detail: str | None, geoms: list[Any], policy: str | None = None,
+         code: str | None = None) -> Hit:
     g = shapely.union_all(geoms) if len(geoms) > 1 else geoms[0]
     minx, miny, maxx, maxy = g.bounds
     p = g.representative_point() if g.geom_type not in ("Point", "MultiPoint") else g.centroid
     bbox = None if g.geom_type == "Point" else (minx, miny, maxx, maxy)
     return Hit(kind, label, detail, round(p.x, 7), round(p.y, 7),
-               tuple(round(v, 7) for v in bbox) if bbox else None, policy)  # type: ignore[arg-type]
+               tuple(round(v, 7) for v in bbox) if bbox else None, policy, code)  # type: ignore[arg-type]
 
 
 def _build_index(engine: Engine) -> list[_Entry]:
@@ -89,7 +91,7 @@ def _build_index(engine: Engine) -> list[_Entry]:
                 continue
             seen.add(code)
             detail = districts.get(parent) if level == "commune" else None
-            entries.append(_Entry(fold(name), _hit(level, name, detail, [to_shape(geom)])))
+            entries.append(_Entry(fold(name), _hit(level, name, detail, [to_shape(geom)], code=code)))
 
         # streets: routes and cable segments grouped by (name, district)
         grouped: dict[tuple[str, str, str | None], list[Any]] = {}
@@ -121,6 +123,18 @@ def _index(engine: Engine) -> list[_Entry]:
             del _cache[k]
         _cache[key] = entries
     return entries
+
+
+def admin_labels(engine: Engine) -> dict[str, Any]:
+    """One label point per district and commune (a point inside each, its newest version), as GeoJSON.
+
+    Vector tiles cut a polygon at tile borders and a renderer labels every piece, so big districts
+    would be named several times; these points name each unit once.
+    """
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [e.hit.lon, e.hit.lat]},
+                 "properties": {"name": e.hit.label, "level": e.hit.kind, "code": e.hit.code}}
+                for e in _index(engine) if e.hit.kind in ("district", "commune")]
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _score(key: str, q: str, tokens: list[str]) -> int | None:

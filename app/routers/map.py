@@ -1,4 +1,5 @@
-"""The web map's own routes: static assets (MapLibre vendored, our JS/CSS), ``/map``, and ``/search``.
+"""The web map's own routes: static assets (MapLibre vendored, our JS/CSS), ``/map``, ``/search``,
+``/map/labels`` (admin-unit label points) and ``/map/sites/{code}`` (the popup of one site).
 
 ``/`` is the OGC landing page owned by the features router, which answers browsers with
 ``app/static/index.html``; ``/map`` serves the same page whatever the Accept header says. Static
@@ -13,13 +14,16 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from app.deps import EngineDep
 from app.errors import Problem
-from geodata.search import search
+from geodata.cache import data_version
+from geodata.search import admin_labels, search
+from geodata.sitecard import site_card
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 INDEX_HTML = STATIC_DIR / "index.html"
@@ -60,3 +64,21 @@ def search_places(
     """``"le chan"`` finds ``"Lê Chân"``: names are compared without diacritics; site codes by substring."""
     hits = search(engine, q, limit)
     return JSONResponse({"q": q, "count": len(hits), "results": [h.as_dict() for h in hits]})
+
+
+@router.get("/map/labels", summary="One label point per district and commune (GeoJSON)")
+def labels(engine: EngineDep, request: Request) -> Response:
+    """Label points for the map's admin-unit names; ``ETag`` is the data version, so 304s are cheap."""
+    etag = f'"labels-{data_version(engine)}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(admin_labels(engine), media_type="application/geo+json",
+                        headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+@router.get("/map/sites/{code}", summary="One site for the map's popup: attributes, class reasons and findings")
+def site_popup(engine: EngineDep, code: Annotated[str, PathParam(max_length=50)]) -> JSONResponse:
+    card = site_card(engine, code)
+    if card is None:
+        raise Problem(404, "Site not found", f"no site with code {code!r}", field="code")
+    return JSONResponse(card)

@@ -15,12 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from app.routers.map import STATIC_DIR
 from geodata import models as m
+from geodata.checks import classify_stored, run_checks
 from geodata.demo import bump_data_version
 from geodata.search import fold, search
+from planning.rules import pack_for_province
 from tests.app.live import make_app
 
 VENDOR = STATIC_DIR / "vendor" / "maplibre-gl"
@@ -117,7 +119,7 @@ def test_the_page_only_talks_to_documented_endpoints() -> None:
     """Every server path the JS asks for is part of the HTTP contract (DESIGN §3.3) or ours."""
     src = "\n".join(f.read_text(encoding="utf-8") for f in (STATIC_DIR / "js").glob("*.js"))
     paths = set(re.findall(r'["`](/(?:tiles|collections|stats|cables|checks|exports|search)[^"`$?]*)', src))
-    allowed = re.compile(r"^/(tiles/|collections/((sites|findings|admin-units)/items)?|stats/sites|cables/progress"
+    allowed = re.compile(r"^/(map/sites/|map/labels|tiles/|collections/((sites|findings|admin-units)/items)?|stats/sites|cables/progress"
                          r"|checks/site|exports/sites\.|search)")
     assert paths and all(allowed.match(p) for p in paths), paths
     assert "https://tile.openstreetmap.org" in src, "the OSM base layer is the one remote URL"
@@ -194,3 +196,39 @@ def test_search_sees_new_data_after_a_write(demo_db: Engine) -> None:
     hits = [h for h in search(demo_db, "thu nghiem") if h.kind == "route"]
     assert [h.label for h in hits] == ["Đường Thử Nghiệm"]
     assert hits[0].bbox == (106.66, 20.84, 106.67, 20.845)
+
+
+# ----------------------------------------------------------------------------------------------
+# what the popups and labels read
+# ----------------------------------------------------------------------------------------------
+
+def test_admin_labels_name_each_unit_once(client: TestClient) -> None:
+    r = client.get("/map/labels")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    fc = r.json()
+    districts = [f for f in fc["features"] if f["properties"]["level"] == "district"]
+    communes = [f for f in fc["features"] if f["properties"]["level"] == "commune"]
+    assert len(districts) == 7 and len(communes) == 60
+    assert len({f["properties"]["code"] for f in fc["features"]}) == len(fc["features"])
+    assert "Quận Lê Chân" in {f["properties"]["name"] for f in districts}
+    assert client.get("/map/labels", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+
+
+def test_site_card_has_reasons_and_findings(client: TestClient, demo_db: Engine) -> None:
+    with demo_db.connect() as conn:
+        planted = conn.execute(select(m.Meta.value).where(m.Meta.key == "demo.planted_a2a_on_a1")).scalar()
+    code = planted[0]
+    # classify and run the flagship check as `btsplan classify` / `btsplan check` do, then read the card
+    pack = pack_for_province("haiphong")
+    classify_stored(demo_db, pack)
+    run_checks(demo_db, pack, ["a1-routes"], metric_crs="EPSG:9210")
+    r = client.get(f"/map/sites/{code}")
+    assert r.status_code == 200
+    card = r.json()
+    site = card["site"]
+    assert site["code"] == code and site["derived_class"] == "A2a"
+    assert site["district"] and site["district"].startswith("Quận")
+    assert isinstance(site["reasons"], list) and site["reasons"] and "rule" in site["reasons"][0]
+    assert any(f["check"] == "a1-routes" and f["severity"] == "violation" for f in card["findings"])
+    missing = client.get("/map/sites/HP-NOPE-1")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")

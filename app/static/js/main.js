@@ -7,10 +7,11 @@ import { absolute, getJSON, tileSource } from "./api.js";
 import { checkForm } from "./check.js";
 import { applyStatic, currentLang, fmt, onLangChange, setLang, t } from "./i18n.js";
 import { classLabel, el, loadPanel, renderCables, renderStats } from "./panel.js";
-import { adminPopup, cablePopup, findingPopup, routePopup, sitePopup, zonePopup } from "./popup.js";
+import { adminPopup, cablePopup, clusterPopup, findingPopup, routePopup, sitePopup, zonePopup } from "./popup.js";
 import { setupSearch } from "./search.js";
 import {
-  CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, DISTRICT_EXPR, FINDING_RED, P, TILE_LAYERS, TOGGLES, buildStyle, hatchImage,
+  A1_CHECK, CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, COUNT, FINDING_ORANGE, FINDING_RED, IS_CLUSTER, IS_SITE, P,
+  TILE_LAYERS, TOGGLES, buildStyle, clusterCount, clusterCountExpr, hatchImage,
 } from "./style.js";
 
 const DEFAULT_CENTER = [106.68, 20.86]; // Hải Phòng
@@ -36,15 +37,29 @@ let popup;
 // filters
 // ------------------------------------------------------------------------------------------
 
-/** The MapLibre filter of the sites layer for the current state. */
+/** Filters that single sites can answer but clusters cannot (they carry no operator or status). */
+function siteOnlyFilters() {
+  return Boolean(state.operator || state.status || (state.findingsOnly && state.findingCodes));
+}
+
+/** The MapLibre filter of single sites for the current state. */
 export function siteFilter() {
-  const parts = ["all"];
+  const parts = ["all", IS_SITE];
   if (state.classes.size < CLASSES.length) parts.push(["in", CLASS_EXPR, ["literal", [...state.classes]]]);
   if (state.operator) parts.push(["==", ["get", P.operator], state.operator]);
-  if (state.district) parts.push(["==", DISTRICT_EXPR, state.district]);
+  if (state.district && districtShapes.has(state.district)) parts.push(["within", districtShapes.get(state.district)]);
   if (state.status) parts.push(["==", ["get", P.status], state.status]);
   if (state.findingsOnly && state.findingCodes) parts.push(["in", ["get", P.code], ["literal", [...state.findingCodes]]]);
-  return parts.length > 1 ? parts : null;
+  return parts;
+}
+
+/** Clusters: kept when they hold sites of the chosen classes (and lie in the chosen district). */
+export function clusterFilter() {
+  if (siteOnlyFilters()) return ["==", 1, 0]; // cannot be answered for a cluster: zoom in to see single sites
+  const parts = ["all", IS_CLUSTER];
+  if (state.classes.size < CLASSES.length) parts.push([">", clusterCountExpr(state.classes), 0]);
+  if (state.district && districtShapes.has(state.district)) parts.push(["within", districtShapes.get(state.district)]);
+  return parts;
 }
 
 function exportHref() {
@@ -58,12 +73,21 @@ function exportHref() {
   return url.pathname + url.search;
 }
 
-/** Distinct sites drawn on screen right now (features repeat across tile borders, so by code). */
+/**
+ * Sites drawn on screen right now: single sites by code (a feature near a tile border is rendered
+ * from both tiles) plus, for clusters, the number of sites of the chosen classes they hold.
+ */
 export function visibleSiteCount() {
   if (!map || !map.getLayer("sites")) return 0;
-  const codes = new Set();
-  for (const f of map.queryRenderedFeatures({ layers: ["sites"] })) codes.add(f.properties[P.code] ?? f.id);
-  return codes.size;
+  const seen = new Map();
+  for (const f of map.queryRenderedFeatures({ layers: ["sites", "sites-cluster"] })) {
+    const p = f.properties;
+    if (f.layer.id === "sites") seen.set(`s:${p[P.code] ?? f.id}`, 1);
+    else seen.set(`c:${f.geometry.coordinates.map((v) => v.toFixed(6)).join(",")}:${p.count}`, clusterCount(p, state.classes));
+  }
+  let n = 0;
+  for (const v of seen.values()) n += v;
+  return n;
 }
 
 function updateCount() {
@@ -86,8 +110,15 @@ async function applyFilters() {
   if (state.findingsOnly) await ensureFindingCodes();
   if (!map || !map.getLayer("sites")) return;
   map.setFilter("sites", siteFilter());
+  map.setFilter("sites-cluster", clusterFilter());
+  map.setFilter("sites-cluster-count", clusterFilter());
+  const label = state.classes.size < CLASSES.length ? clusterCountExpr(state.classes) : COUNT;
+  map.setLayoutProperty("sites-cluster-count", "text-field", ["to-string", label]);
+  document.getElementById("cluster-note").hidden = !siteOnlyFilters();
   const findingFilter = state.operator ? ["==", ["get", P.operator], state.operator] : null;
-  map.setFilter("findings", findingFilter);
+  for (const [id, check] of [["findings", ["==", ["get", "check"], A1_CHECK]], ["findings-other", ["!=", ["get", "check"], A1_CHECK]]]) {
+    map.setFilter(id, findingFilter ? ["all", check, findingFilter] : check);
+  }
   document.getElementById("export-link").setAttribute("href", exportHref());
   map.once("idle", updateCount);
   map.triggerRepaint();
@@ -111,6 +142,7 @@ function buildLayerToggles() {
   const swatch = {
     sites: el("span", { class: "swatch dot", style: { background: CLASS_COLORS.A2a } }),
     findings: el("span", { class: "swatch ring", style: { borderColor: FINDING_RED } }),
+    warnings: el("span", { class: "swatch ring thin", style: { borderColor: FINDING_ORANGE } }),
     zones: el("span", { class: "swatch hatch" }),
     routes: el("span", { class: "swatch corridor" }),
     streets: el("span", { class: "swatch line", style: { background: "#c9c4b8" } }),
@@ -143,6 +175,7 @@ function fillSelect(id, options) {
 // ------------------------------------------------------------------------------------------
 
 const districtBounds = new Map();
+const districtShapes = new Map(); // code → GeoJSON geometry, for the "within" filter
 
 function bboxOf(geometry) {
   let minx = Infinity; let miny = Infinity; let maxx = -Infinity; let maxy = -Infinity;
@@ -166,7 +199,10 @@ async function loadDistricts() {
       if (p.level && p.level !== "district") continue;
       if (seen.has(p.code)) continue;
       seen.add(p.code);
-      if (f.geometry) districtBounds.set(String(p.code), bboxOf(f.geometry));
+      if (f.geometry) {
+        districtBounds.set(String(p.code), bboxOf(f.geometry));
+        districtShapes.set(String(p.code), f.geometry);
+      }
       rows.push([String(p.code), p.name]);
     }
   } catch (err) {
@@ -215,7 +251,9 @@ function setOsm(on) {
 
 const CLICK_ORDER = [
   ["sites", (f) => sitePopup(f.properties)],
+  ["sites-cluster", (f) => clusterPopup(f)],
   ["findings", (f) => findingPopup(f.properties)],
+  ["findings-other", (f) => findingPopup(f.properties)],
   ["cables", (f) => cablePopup(f.properties)],
   ["cables-planned", (f) => cablePopup(f.properties)],
   ["zones-point", (f) => zonePopup(f.properties)],
@@ -369,7 +407,7 @@ async function start() {
 
   map = new maplibregl.Map({
     container: "map",
-    style: buildStyle(sources, lat),
+    style: buildStyle(sources, lat, absolute("/map/labels")),
     ...(bounds ? { bounds, fitBoundsOptions: { padding: 20 } } : { center: DEFAULT_CENTER, zoom: 11 }),
     maxZoom: 19,
     attributionControl: { compact: true, customAttribution: "btsplan · Sở Thông tin và Truyền thông" },
@@ -388,7 +426,7 @@ async function start() {
     map.on("mouseenter", id, () => { if (!state.checkMode) map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", id, () => { if (!state.checkMode) map.getCanvas().style.cursor = ""; });
   }
-  map.on("moveend", () => map.once("idle", updateCount));
+  map.on("moveend", () => map.once("idle", () => { updateCount(); loadOperators(); }));
 
   wireControls();
   buildClassFilter();

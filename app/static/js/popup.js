@@ -57,11 +57,6 @@ function props(feature) {
   return feature && feature.properties ? feature.properties : {};
 }
 
-async function firstFeature(collection, params) {
-  const fc = await getJSON(`/collections/${collection}/items`, { ...params, limit: 1 });
-  return fc && fc.features && fc.features.length ? fc.features[0] : null;
-}
-
 export function sitePopup(tileProps) {
   const box = el("div", { class: "popup site" });
   const render = (p, findings, loading) => {
@@ -79,6 +74,7 @@ export function sitePopup(tileProps) {
         [t("popup.buildingHeight"), p.building_height_m != null ? `${fmt(p.building_height_m, 1)} m` : null],
         [t("popup.status"), enumLabel("status", p.status)],
         [t("popup.tech"), p.tech],
+        [t("popup.place"), [p.commune, p.district].filter(Boolean).join(", ")],
       ]),
       el("h4", { text: t("popup.reasons") }),
       reasonList(p.reasons) || el("p", { class: "muted small", text: loading ? t("popup.loading") : "—" }),
@@ -87,18 +83,31 @@ export function sitePopup(tileProps) {
     );
   };
   render(tileProps, null, true);
-  const code = tileProps.code;
-  Promise.allSettled([
-    firstFeature("sites", { code }),
-    getJSON("/collections/findings/items", { site_code: code, limit: 50 }),
-  ]).then(([site, findings]) => {
-    const full = site.status === "fulfilled" && site.value ? { ...tileProps, ...site.value.properties } : tileProps;
-    const list = findings.status === "fulfilled" && findings.value && findings.value.features
-      ? findings.value.features.map((f) => f.properties).filter((f) => !f.site_code || f.site_code === code)
-      : [];
-    render(full, list, false);
-  });
+  getJSON(`/map/sites/${encodeURIComponent(tileProps.code)}`)
+    .then((card) => render({ ...tileProps, ...card.site }, card.findings, false))
+    .catch((err) => {
+      console.warn("site details unavailable", err);
+      render(tileProps, [], false);
+    });
   return box;
+}
+
+/** A cluster of sites (low zooms, dense areas): its class mix; zooming in splits it. */
+export function clusterPopup(f) {
+  const p = f.properties;
+  const n = Number(p.count) || 0;
+  const a1 = Number(p.a1) || 0;
+  const a2 = Number(p.a2) || 0;
+  const a2a = Number(p.a2a) || 0;
+  return el("div", { class: "popup" },
+    el("h3", { text: t("popup.cluster", { n: fmt(n) }) }),
+    dl([
+      ["A1a + A1b", fmt(a1)],
+      ["A2a", fmt(a2a)],
+      ["A2b + A2c", fmt(a2 - a2a)],
+      [t("class.unknown"), fmt(n - a1 - a2)],
+    ]),
+    el("p", { class: "muted small", text: t("popup.zoomIn") }));
 }
 
 export function cablePopup(p) {

@@ -19,6 +19,8 @@ export const CABLE_COLORS = { planned: "#4a90d9", in_progress: "#f28e2b", done: 
 
 export const FINDING_RED = "#d7191c";
 export const FINDING_ORANGE = "#ff7f00";
+/** The stored check whose findings are "A2a on an A1-only route or zone". */
+export const A1_CHECK = "a1-routes";
 
 // Tile layer ids (DESIGN §3.3) → our source ids.
 export const TILE_LAYERS = {
@@ -40,11 +42,44 @@ export const P = {
   code: "code",
 };
 
-/** District code of a feature, whichever name the tile layer uses for it. */
-export const DISTRICT_EXPR = ["to-string", ["coalesce", ["get", "district"], ["get", "district_code"], ""]];
+/**
+ * The sites tile layer is clustered where sites are dense: a feature with ``count`` > 1 is a cluster
+ * carrying class counts (``a1`` = A1a + A1b, ``a2`` = A2a + A2b + A2c, ``a2a``); a single site has
+ * ``count`` 1 and its own attributes. ``class`` is the derived class, else the declared one.
+ */
+export const COUNT = ["coalesce", ["get", "count"], 1];
+export const IS_CLUSTER = [">", COUNT, 1];
+export const IS_SITE = ["<=", COUNT, 1];
 
-/** The class shown on the map: derived when classification has run, else "unknown". */
-export const CLASS_EXPR = ["coalesce", ["get", P.cls], "unknown"];
+/** The class a single site is drawn with. */
+export const CLASS_EXPR = ["coalesce", ["get", "class"], ["get", P.cls], "unknown"];
+
+/**
+ * How many sites of the selected classes a cluster holds. Clusters count A1a+A1b and A2b+A2c
+ * together, so choosing one of a pair counts the pair (exact again once zoomed in to single sites).
+ */
+export function clusterCountExpr(classes) {
+  const terms = [];
+  if (classes.has("A1a") || classes.has("A1b")) terms.push(["get", "a1"]);
+  if (classes.has("A2a")) terms.push(["get", "a2a"]);
+  if (classes.has("A2b") || classes.has("A2c")) terms.push(["-", ["get", "a2"], ["get", "a2a"]]);
+  if (classes.has("unknown")) terms.push(["-", COUNT, ["+", ["get", "a1"], ["get", "a2"]]]);
+  return terms.length ? ["+", 0, ...terms] : 0;
+}
+
+/** The same count in JavaScript, for a rendered cluster's properties. */
+export function clusterCount(p, classes) {
+  const a1 = Number(p.a1) || 0;
+  const a2 = Number(p.a2) || 0;
+  const a2a = Number(p.a2a) || 0;
+  const n = Number(p.count) || 1;
+  let k = 0;
+  if (classes.has("A1a") || classes.has("A1b")) k += a1;
+  if (classes.has("A2a")) k += a2a;
+  if (classes.has("A2b") || classes.has("A2c")) k += a2 - a2a;
+  if (classes.has("unknown")) k += n - a1 - a2;
+  return k;
+}
 
 const FONT = ["DejaVu Sans", "Noto Sans", "Arial", "sans-serif"];
 
@@ -82,8 +117,9 @@ function src(s) {
 /**
  * @param {Record<string, {tiles: string[], sourceLayer: string, minzoom: number, maxzoom: number, bounds: number[]|null}>} sources
  * @param {number} lat  latitude used to turn metres (corridors, zone radii) into pixels
+ * @param {string} labelsUrl  absolute URL of the admin-unit label points (GeoJSON)
  */
-export function buildStyle(sources, lat) {
+export function buildStyle(sources, lat, labelsUrl) {
   const sl = (k) => sources[k].sourceLayer;
   const isA1 = ["==", ["get", "policy"], "a1_only"];
   const POLY = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
@@ -93,7 +129,11 @@ export function buildStyle(sources, lat) {
     version: 8,
     name: "btsplan",
     // no "glyphs": MapLibre draws label glyphs locally with the browser's fonts (works offline)
-    sources: Object.fromEntries(Object.entries(TILE_LAYERS).map(([k, id]) => [id, src(sources[k])])),
+    sources: {
+      ...Object.fromEntries(Object.entries(TILE_LAYERS).map(([k, id]) => [id, src(sources[k])])),
+      // one label point per unit (tiles would repeat a polygon's name in every tile it crosses)
+      "admin-labels": { type: "geojson", data: labelsUrl },
+    },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#eef0ea" } },
       {
@@ -173,16 +213,47 @@ export function buildStyle(sources, lat) {
         },
       },
       {
-        id: "findings", type: "circle", source: TILE_LAYERS.findings, "source-layer": sl("findings"),
+        // spacing warnings, declared/derived class mismatches, inspection notes: a thin orange ring
+        id: "findings-other", type: "circle", source: TILE_LAYERS.findings, "source-layer": sl("findings"),
+        filter: ["!=", ["get", "check"], A1_CHECK],
         paint: {
-          "circle-radius": ["interpolate", ["linear"], ["zoom"], 9, 6, 15, 13],
-          "circle-color": "rgba(215, 25, 28, 0.15)",
+          "circle-radius": ["interpolate", ["linear"], ["zoom"], 9, 4.5, 15, 10],
+          "circle-color": "rgba(0, 0, 0, 0)",
           "circle-stroke-color": ["match", ["get", "severity"], "violation", FINDING_RED, FINDING_ORANGE],
-          "circle-stroke-width": ["match", ["get", "severity"], "violation", 2.8, 1.6],
+          "circle-stroke-width": 1.3,
+          "circle-stroke-opacity": 0.85,
+        },
+      },
+      {
+        // the flagship finding: an A2a mast on an A1-only route or zone, a bold red ring
+        id: "findings", type: "circle", source: TILE_LAYERS.findings, "source-layer": sl("findings"),
+        filter: ["==", ["get", "check"], A1_CHECK],
+        paint: {
+          "circle-radius": ["interpolate", ["linear"], ["zoom"], 9, 7, 15, 15],
+          "circle-color": "rgba(215, 25, 28, 0.18)",
+          "circle-stroke-color": FINDING_RED,
+          "circle-stroke-width": 3,
+        },
+      },
+      {
+        id: "sites-cluster", type: "circle", source: TILE_LAYERS.sites, "source-layer": sl("sites"),
+        filter: IS_CLUSTER,
+        paint: {
+          "circle-radius": ["interpolate", ["linear"], ["sqrt", COUNT], 1, 7, 4, 13, 12, 24],
+          // the dominant group of the cluster: A2a (the flagship concern), A1, or other A2
+          "circle-color": ["case",
+            [">=", ["/", ["get", "a2a"], COUNT], 0.5], CLASS_COLORS.A2a,
+            [">=", ["/", ["get", "a1"], COUNT], 0.5], CLASS_COLORS.A1a,
+            [">=", ["/", ["-", ["get", "a2"], ["get", "a2a"]], COUNT], 0.5], CLASS_COLORS.A2b,
+            "#8d8d8d"],
+          "circle-opacity": 0.78,
+          "circle-stroke-color": "#ffffff",
+          "circle-stroke-width": 1.5,
         },
       },
       {
         id: "sites", type: "circle", source: TILE_LAYERS.sites, "source-layer": sl("sites"),
+        filter: IS_SITE,
         paint: {
           "circle-radius": circleByZoom,
           "circle-color": ["match", CLASS_EXPR, ...CLASSES.slice(0, 5).flatMap((c) => [c, CLASS_COLORS[c]]), CLASS_COLORS.unknown],
@@ -197,18 +268,24 @@ export function buildStyle(sources, lat) {
         paint: { "circle-radius": 12, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#111", "circle-stroke-width": 2.5 },
       },
       {
+        id: "sites-cluster-count", type: "symbol", source: TILE_LAYERS.sites, "source-layer": sl("sites"),
+        filter: IS_CLUSTER,
+        layout: { "text-field": ["to-string", COUNT], "text-font": FONT, "text-size": 10.5, "text-allow-overlap": true },
+        paint: { "text-color": "#ffffff", "text-halo-color": "rgba(0,0,0,0.35)", "text-halo-width": 0.8 },
+      },
+      {
         id: "routes-label", type: "symbol", source: TILE_LAYERS.routes, "source-layer": sl("routes"), minzoom: 13,
         layout: { "symbol-placement": "line", "text-field": ["get", "name"], "text-font": FONT, "text-size": 11 },
         paint: { "text-color": "#444", "text-halo-color": "#fff", "text-halo-width": 1.4 },
       },
       {
-        id: "admin-label-commune", type: "symbol", source: TILE_LAYERS.admin, "source-layer": sl("admin"), minzoom: 12.5,
+        id: "admin-label-commune", type: "symbol", source: "admin-labels", minzoom: 12.5,
         filter: ["==", ["get", "level"], "commune"],
         layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": 11, "text-padding": 6 },
         paint: { "text-color": "#6b665c", "text-halo-color": "#fff", "text-halo-width": 1.2 },
       },
       {
-        id: "admin-label-district", type: "symbol", source: TILE_LAYERS.admin, "source-layer": sl("admin"), maxzoom: 13.5,
+        id: "admin-label-district", type: "symbol", source: "admin-labels", maxzoom: 13.5,
         filter: ["==", ["get", "level"], "district"],
         layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": ["interpolate", ["linear"], ["zoom"], 9, 11, 13, 15], "text-transform": "uppercase", "text-letter-spacing": 0.05 },
         paint: { "text-color": "#3b3833", "text-halo-color": "rgba(255,255,255,0.9)", "text-halo-width": 1.6 },
@@ -219,8 +296,9 @@ export function buildStyle(sources, lat) {
 
 /** Layer ids switched together by each layer toggle in the panel. */
 export const TOGGLES = {
-  sites: ["sites", "sites-selected"],
+  sites: ["sites", "sites-cluster", "sites-cluster-count", "sites-selected"],
   findings: ["findings"],
+  warnings: ["findings-other"],
   zones: ["zones-fill", "zones-line", "zones-point"],
   routes: ["routes-a1-corridor", "routes-a1"],
   streets: ["streets-casing", "streets", "routes-label"],
