@@ -9,7 +9,6 @@ check is the spatial core's :func:`planning.checks.check_site` — the same func
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,14 +16,12 @@ from geoalchemy2.shape import to_shape
 from shapely import union_all
 from sqlalchemy import Engine, select
 
+from geodata import checks
 from geodata import plans as gp
-from geodata import repository as repo
 from geodata.db import session_factory
 from geodata.models import AdminUnit, Site
 from geodata.settings import Settings
 from planning.appraisal import AppraisalContext, PendingItem, SiteChecker, appraise
-from planning.checks import PlanningContext, build_context, check_site
-from planning.zoning import a1_findings
 from planning.rules import RulePack, pack_for_province
 
 
@@ -65,42 +62,14 @@ def referenced_sites(engine: Engine, codes: Sequence[str]) -> dict[str, dict[str
         return out
 
 
-_contexts: dict[tuple[str, str, str], PlanningContext] = {}
-_contexts_lock = threading.Lock()
-
-
-def planning_context(engine: Engine, settings: Settings, pack: RulePack | None = None) -> PlanningContext:
-    """The spatial core's prepared indexes for this database, rebuilt when ``meta['data_version']`` moves.
-
-    Building reads every site, route, zone and admin unit, so it is done once per data version and
-    shared by all requests (every write that changes map data bumps the version).
-    """
-    pack = pack or pack_for_province(settings.province)
-    key = (engine.url.render_as_string(hide_password=True), pack.id, settings.metric_crs)
-    version = repo.meta_value(engine, "data_version")
-    with _contexts_lock:
-        ctx = _contexts.get(key)
-        if ctx is not None and ctx.data_version == version and ctx.pack == pack:
-            return ctx
-        sites = repo.load_sites(engine, metric_crs=settings.metric_crs, statuses=["built", "planned"])
-        ctx = build_context(sites, repo.load_routes(engine), repo.load_zones(engine), repo.load_admin_units(engine),
-                            pack, metric_crs=settings.metric_crs, data_version=version)
-        _contexts[key] = ctx
-        return ctx
-
-
 def site_checker(engine: Engine, settings: Settings, pack: RulePack) -> SiteChecker:
-    """The spatial core's single-site check, bound to this database's current data."""
-    ctx = planning_context(engine, settings, pack)
-    return lambda props, lon, lat: check_site(ctx, props, lon, lat)
+    """The spatial core's single-site check (context cached per data version by ``geodata.checks``)."""
+    return checks.site_checker(engine, settings, pack)
 
 
 def a2a_on_a1_codes(engine: Engine, settings: Settings) -> list[str]:
     """Codes of the masts the flagship check lists now (A2a on A1-only routes/zones), for programmes."""
-    pack = pack_for_province(settings.province)
-    sites = repo.load_sites(engine, metric_crs=settings.metric_crs, statuses=["built", "planned"])
-    found = a1_findings(sites, repo.load_routes(engine), repo.load_zones(engine), pack,
-                        metric_crs=settings.metric_crs)
+    found = checks.run_a1_check(engine, pack_for_province(settings.province), metric_crs=settings.metric_crs)
     return sorted(set(found["site_code"].dropna().tolist()))
 
 
