@@ -166,3 +166,18 @@ def test_keys_cli(demo_db: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pyte
         assert actions == ["create", "revoke"]
     finally:
         get_settings.cache_clear()
+
+
+def test_keys_never_logged_or_echoed(demo_db: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    c = _app(demo_db)
+    good = _key(demo_db, "planner")
+    wrong = "btsp_deadbeef_" + "Z" * 43
+    texts = [c.get("/t/planner", headers={"Authorization": f"Bearer {k}"}).text for k in (good, wrong, good[:-3])]
+    texts.append(c.post("/t/write", headers={"Authorization": f"Bearer {good}"}).text)
+    for secret in (good, wrong, good[14:]):
+        assert secret not in caplog.text
+        assert all(secret not in t for t in texts)
+    with demo_db.connect() as conn:
+        rows = conn.execute(select(ApiKey.prefix, ApiKey.key_hash, ApiKey.name)).all()
+    assert all(good not in "".join(map(str, r)) for r in rows)
