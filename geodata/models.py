@@ -113,7 +113,12 @@ class Route(Base):
 
 class Site(Base):
     __tablename__ = "sites"
-    __table_args__ = (Index("ix_sites_district_class", "district_code", "derived_class"),)
+    __table_args__ = (
+        Index("ix_sites_district_class", "district_code", "derived_class"),
+        # covering index of the A1 check: the subject sites' id and metric coordinates are read from
+        # the index alone (index-only scan), never from the wide rows (reasons, names, addresses)
+        Index("ix_sites_class_cover", "derived_class", "declared_class", "status", "id", "x_m", "y_m"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(50), unique=True)
     operator: Mapped[str] = mapped_column(ForeignKey("operators.code"), index=True)
