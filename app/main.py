@@ -10,6 +10,8 @@ from app import __version__, errors, openapi
 from app.routers import cables as cables_router
 from app.routers import features as features_router
 from app.routers import tiles as tiles_router
+from app.routers import checks as checks_router
+from app.routers import stats as stats_router
 from app.routers import health
 from app.routers import audit as audit_router
 from app.routers import programmes as programmes_router
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(monitoring_router.router)
     app.include_router(features_router.router)
     app.include_router(tiles_router.router)
+    app.include_router(checks_router.router)
+    app.include_router(stats_router.router)
     app.include_router(plans_router.router)
     app.include_router(cables_router.router)
     app.include_router(map_router.router)

@@ -74,3 +74,59 @@ class FeatureCollectionDoc(BaseModel):
     numberReturned: int  # noqa: N815
     timeStamp: str  # noqa: N815
     links: list[Link]
+
+
+# --------------------------------------------------------------------------------------------
+# planning checks (DESIGN §3.3 / §3.5)
+# --------------------------------------------------------------------------------------------
+
+class Finding(BaseModel):
+    """One finding; ``zone`` or ``route`` names the A1 area, ``other_site_code`` the nearest mast."""
+
+    model_config = ConfigDict(extra="allow")
+
+    check: str
+    rule: str
+    severity: Literal["violation", "warning", "info"]
+    site_code: str | None = None
+    operator: str | None = None
+    zone: str | None = None
+    route: str | None = None
+    other_site_code: str | None = None
+    distance_m: float | None = None
+    district: str | None = None
+    commune: str | None = None
+    legal_source: str | None = None
+    message: str | None = None
+
+
+class SiteCheckResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    derived_class: str = Field(description="A1a … A2c, or unknown when inputs are missing")
+    declared_class: str | None = None
+    class_mismatch: bool
+    ambiguous: bool
+    reasons: list[dict[str, Any]] = Field(description="Which rule matched, with which inputs")
+    findings: list[Finding]
+    colocation_candidates: list[dict[str, Any]] = Field(description="Existing masts to share instead of building")
+    location: dict[str, Any] = Field(description="lon/lat, metric x_m/y_m, district and commune")
+    rule_pack: dict[str, Any]
+    data_version: int | None = None
+
+
+class FindingsPage(BaseModel):
+    check: str
+    findings: list[Finding]
+    count: int | None = Field(description="All matching findings (omitted above 100,000)")
+    returned: int
+    limit: int
+    offset: int
+    next: str | None = Field(None, description="URL of the next page, when there is one")
+
+
+class CheckRun(BaseModel):
+    check: str
+    count: int
+    seconds: float
+    rule_pack: dict[str, Any]

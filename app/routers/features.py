@@ -281,10 +281,6 @@ def feature_schema(request: Request, collection_id: CollectionId, f: Format = No
 # items
 # --------------------------------------------------------------------------------------------
 
-def _feature_text(fid: int, geometry: str | None, props: dict[str, Any]) -> str:
-    return (f'{{"type":"Feature","id":{fid},"geometry":{geometry or "null"},"properties":'
-            f'{json.dumps(props, ensure_ascii=False, separators=(",", ":"))}}}')
-
 
 def _page_url(request: Request, offset: int, limit: int) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
@@ -357,7 +353,7 @@ def items(
     if q.offset > 0:
         links.append({"href": _page_url(request, max(0, q.offset - q.limit), q.limit), "rel": "prev",
                       "type": GEOJSON, "title": "Previous page"})
-    feats = ",".join(_feature_text(i, g, p) for i, g, p in zip(page.ids, page.geometries, page.properties,
+    feats = ",".join(gf.feature_json(i, g, p) for i, g, p in zip(page.ids, page.geometries, page.properties,
                                                                 strict=True))
     head = {"numberReturned": n, "timeStamp": _now(), "links": links}
     if page.matched is not None:
@@ -393,7 +389,7 @@ def item(
         raise Problem(404, "Feature not found", f"no feature {feature_id!r} in collection {coll.id!r}")
     b = f"{_base(request)}/collections/{coll.id}"
     fid = page.ids[0]
-    feat = json.loads(_feature_text(fid, page.geometries[0], page.properties[0]))
+    feat = json.loads(gf.feature_json(fid, page.geometries[0], page.properties[0]))
     feat["links"] = [{"href": f"{b}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
                      {"href": b, "rel": "collection", "type": JSON, "title": "The collection"}]
     return _json(feat, GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})

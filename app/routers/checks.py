@@ -1,0 +1,230 @@
+"""Planning checks over HTTP: one proposed site (``POST /checks/site``) and the stored findings of the
+A1-route and spacing checks (``GET /checks/a1-routes``, ``GET /checks/spacing``).
+
+``POST /checks/site`` validates the Feature exactly as a ``new_site`` item of a plan submission
+(:func:`planning.plan_items.parse_feature`), so a firm gets the same answer from a quick check and
+from appraisal; the planning context (A1 pieces, existing masts, communes) is built once per data
+version by :func:`geodata.checks.planning_context`, so a check costs milliseconds, not a reload.
+
+The stored findings are those of the last run (``btsplan check …`` or ``POST /checks/{check}/run``);
+they are read page by page from the ``findings`` table with whitelisted filters, and downloaded
+whole as CSV (UTF-8 with BOM, the CLI's columns), XLSX or GeoJSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app import downloads, schemas
+from app.auth import OptionalPrincipal, Principal, require_roles
+from app.deps import EngineDep, SettingsDep
+from app.errors import Problem
+from geodata import checks as gchecks
+from geodata import features as gf
+from geodata.crs import province
+from app.commands.check import CSV_FIELDS
+from planning.checks import check_site
+from planning.plan_items import parse_feature
+from planning.rules import RulePack, pack_for_province
+
+router = APIRouter(tags=["planning checks"])
+
+CheckName = Literal["a1-routes", "spacing"]
+FINDING_FILTERS = ("severity", "rule", "operator", "site_code", "district", "commune", "zone", "route")
+
+_EXAMPLE = {
+    "type": "Feature",
+    "geometry": {"type": "Point", "coordinates": [106.6812, 20.8610]},
+    "properties": {"code": "HP-VTL-NEW-001", "operator": "VTL", "mount": "building", "mast_height_m": 12.0,
+                   "building_height_m": 24.0, "reach_m": 1.2, "camouflaged": False, "declared_class": "A2a"},
+}
+
+
+@lru_cache(maxsize=8)
+def _pack(name: str) -> RulePack:
+    return pack_for_province(name)
+
+
+def _invalid(errors: list[dict[str, str]]) -> Problem:
+    first = errors[0]
+    return Problem(422, "Invalid site", f"{first['field']}: {first['message']}", field=first["field"],
+                   errors=errors)
+
+
+def parse_site_feature(body: Any, province_key: str) -> tuple[dict[str, Any], float, float]:
+    """(properties, lon, lat) of a proposed-site Feature, or 422 naming the failing field."""
+    if not isinstance(body, dict):
+        raise _invalid([{"field": "body", "message": "must be a GeoJSON Feature object"}])
+    if body.get("type") != "Feature":
+        raise _invalid([{"field": "type", "message": "must be \"Feature\" (a GeoJSON Feature with a Point)"}])
+    props = body.get("properties")
+    if not isinstance(props, dict):
+        raise _invalid([{"field": "properties", "message": "must be an object with the site's fields "
+                                                         "(mount, mast_height_m, building_height_m, …)"}])
+    extra: dict[str, Any] = {}
+    props = dict(props)
+    item = props.pop("item", "new_site")
+    if item != "new_site":
+        raise _invalid([{"field": "properties.item", "message": "a check takes a proposed new_site"}])
+    operator = props.pop("operator", None)
+    if operator is not None:
+        if not isinstance(operator, str) or not 1 <= len(operator.strip()) <= 20:
+            raise _invalid([{"field": "properties.operator", "message": "must be an operator code (text)"}])
+        extra["operator"] = operator.strip()
+    body = {**body, "properties": {**props, "item": "new_site"}}
+    feature, errs = parse_feature(0, body)
+    if errs or feature is None:
+        raise _invalid([{"field": e.field, "message": e.message} for e in errs])
+    lon, lat = feature["geometry"]["coordinates"][:2]
+    x0, y0, x1, y1 = province(province_key).extent
+    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+        hint = " (longitude and latitude swapped?)" if x0 <= lat <= x1 and y0 <= lon <= y1 else ""
+        raise _invalid([{"field": "geometry.coordinates",
+                         "message": f"[{lon:g}, {lat:g}] is outside the province's extent "
+                                    f"{x0:g}..{x1:g} E, {y0:g}..{y1:g} N{hint}"}])
+    out = {k: v for k, v in feature["properties"].items() if k != "item"}
+    return {**out, **extra}, float(lon), float(lat)
+
+
+@router.post(
+    "/checks/site",
+    summary="Check one proposed site: derived class with reasons, A1 zone/route findings, spacing, co-location",
+    response_model=schemas.SiteCheckResult,
+    responses={422: {"description": "Invalid GeoJSON, coordinates out of range, wrong property types "
+                                    "(problem+json naming the field)"}},
+)
+def check_one_site(
+    engine: EngineDep,
+    settings: SettingsDep,
+    _who: OptionalPrincipal,
+    feature: Annotated[dict[str, Any], Body(description="GeoJSON Feature (Point, WGS84) with the site's properties",
+                                             openapi_examples={"rooftop A2a": {"value": _EXAMPLE}})],
+) -> JSONResponse:
+    props, lon, lat = parse_site_feature(feature, settings.province)
+    pack = _pack(settings.province)
+    t0 = time.perf_counter()
+    ctx = gchecks.planning_context(engine, pack, metric_crs=settings.metric_crs)
+    t1 = time.perf_counter()
+    result = check_site(ctx, props, lon, lat)
+    t2 = time.perf_counter()
+    timing = f"context;dur={(t1 - t0) * 1000:.1f}, check;dur={(t2 - t1) * 1000:.1f}"
+    return JSONResponse(result, headers={"Server-Timing": timing})
+
+
+# --------------------------------------------------------------------------------------------
+# stored findings
+# --------------------------------------------------------------------------------------------
+
+def _findings_query(request: Request, check: str, limit: int, offset: int, bbox: str | None) -> gf.ItemsQuery:
+    coll = gf.COLLECTIONS["findings"]
+    q = gf.ItemsQuery(limit=limit, offset=offset)
+    q.filters["check"] = check
+    allowed = {"limit", "offset", "format", "bbox", *FINDING_FILTERS}
+    try:
+        for key in request.query_params:
+            if key not in allowed:
+                raise gf.QueryError(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
+        for name in FINDING_FILTERS:
+            value = request.query_params.get(name)
+            if value is not None:
+                q.filters[name] = gf.parse_filter(coll.queryables[name], value)
+        if bbox is not None:
+            q.area = gf.parse_bbox(bbox, gf.OutputCrs(gf.CRS84, None, False))
+    except gf.QueryError as exc:
+        raise Problem(400, "Invalid query parameter", str(exc), param=exc.param) from None
+    return q
+
+
+def _records(page: gf.Page) -> list[dict[str, Any]]:
+    """Stored findings in the §3.5 shape (``zone`` or ``route`` only when set)."""
+    out = []
+    for p in page.properties:
+        rec = {"check": p["check"], "rule": p["rule"], "severity": p["severity"], "site_code": p["site_code"],
+               "operator": p["operator"]}
+        for k in ("zone", "route", "other_site_code"):
+            if p.get(k) is not None:
+                rec[k] = p[k]
+        d = p.get("distance_m")
+        rec.update({"distance_m": None if d is None else round(float(d), 2), "district": p["district"],
+                    "commune": p["commune"], "legal_source": p["legal_source"], "message": p["message"]})
+        out.append(rec)
+    return out
+
+
+def _download(engine: Any, coll: gf.CollectionDef, q: gf.ItemsQuery, check: str, fmt: str) -> Response:
+    pages = gf.iter_pages(engine, coll, q, gf.OutputCrs(gf.CRS84, None, False))
+    name = downloads.filename("findings", check, q.filters.get("district"), q.filters.get("operator"),
+                              q.filters.get("severity"), ext=fmt)
+    if fmt == "geojson":
+        feats = (gf.feature_json(i, g, r) for page in pages
+                 for i, g, r in zip(page.ids, page.geometries, _records(page), strict=True))
+        return downloads.stream(downloads.geojson_body(feats, {"name": f"findings-{check}"}),
+                                downloads.GEOJSON_MEDIA, name)
+    rows = ([r.get(k) for k in CSV_FIELDS] for page in pages for r in _records(page))
+    if fmt == "csv":
+        return downloads.stream(downloads.csv_body(CSV_FIELDS, rows), downloads.CSV_MEDIA, name)
+    return downloads.stream(downloads.xlsx_body(check, CSV_FIELDS, rows), downloads.XLSX_MEDIA, name)
+
+
+def _stored_findings(request: Request, engine: Any, check: str, fmt: str, limit: int, offset: int,
+                     bbox: str | None) -> Response:
+    coll = gf.COLLECTIONS["findings"]
+    q = _findings_query(request, check, limit, offset, bbox)
+    if fmt in ("csv", "xlsx", "geojson"):
+        return _download(engine, coll, q, check, fmt)
+    page = gf.query_items(engine, coll, q, gf.OutputCrs(gf.CRS84, None, False))
+    records = _records(page)
+    body: dict[str, Any] = {"check": check, "findings": records, "count": page.matched,
+                            "returned": len(records), "limit": q.limit, "offset": q.offset}
+    if len(records) == q.limit:
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+        params.append(("offset", str(q.offset + q.limit)))
+        body["next"] = f"{str(request.base_url).rstrip('/')}{request.url.path}?{urlencode(params)}"
+    return JSONResponse(body)
+
+
+_FINDING_DOC = ("Stored findings of the last run, ordered as reports read them (violations first). Filters: "
+                "`severity`, `rule`, `operator`, `site_code`, `district`, `commune`, `zone`, `route`, `bbox`. "
+                "`format=json` (paged, with a `next` URL) or `csv` / `xlsx` / `geojson` (every matching finding).")
+
+Fmt = Annotated[Literal["json", "csv", "xlsx", "geojson"], Query(description="Output format")]
+Limit = Annotated[int, Query(ge=1, le=gf.MAX_LIMIT, description="Findings per page (json)")]
+Offset = Annotated[int, Query(ge=0, description="Findings to skip (json)")]
+Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")]
+
+
+@router.get("/checks/a1-routes", summary="A2a masts on A1-only routes and zones (stored findings)",
+            description=_FINDING_DOC, response_model=schemas.FindingsPage)
+def a1_routes(request: Request, engine: EngineDep, format: Fmt = "json", limit: Limit = 100, offset: Offset = 0,
+              bbox: Bbox = None) -> Response:
+    return _stored_findings(request, engine, "a1-routes", format, limit, offset, bbox)
+
+
+@router.get("/checks/spacing", summary="Masts too close to existing ones: share or move (stored findings)",
+            description=_FINDING_DOC, response_model=schemas.FindingsPage)
+def spacing(request: Request, engine: EngineDep, format: Fmt = "json", limit: Limit = 100, offset: Offset = 0,
+            bbox: Bbox = None) -> Response:
+    return _stored_findings(request, engine, "spacing", format, limit, offset, bbox)
+
+
+@router.post("/checks/{check}/run", summary="Run a check now and replace its stored findings (planner, admin)",
+             response_model=schemas.CheckRun)
+def run_check(
+    engine: EngineDep,
+    settings: SettingsDep,
+    check: CheckName,
+    _who: Annotated[Principal, Depends(require_roles("planner", "admin"))],
+) -> JSONResponse:
+    pack = _pack(settings.province)
+    t0 = time.perf_counter()
+    found = gchecks.run_checks(engine, pack, [check], metric_crs=settings.metric_crs, store=True)
+    return JSONResponse({"check": check, "count": len(found), "seconds": round(time.perf_counter() - t0, 3),
+                         "rule_pack": {"id": pack.id, "version": pack.version}})
+

@@ -1,0 +1,83 @@
+"""``GET /stats/sites``: BTS sites by district or commune × mast class, the table of the department's
+reports — the same numbers, rows and CSV columns as ``btsplan stats sites``.
+
+Counting reads every site, so results are kept per (data version, grouping, date): the report is
+requested far more often than the data changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from app import downloads
+from app.deps import EngineDep, SettingsDep
+from app.errors import Problem
+from geodata import checks as gchecks
+from geodata.cache import LRUCache, data_version
+from planning.aggregate import COLUMNS
+from planning.rules import pack_for_province
+
+router = APIRouter(tags=["statistics"])
+
+_cache: LRUCache[dict[str, Any]] = LRUCache(64, size_of=lambda _v: 1)
+_lock = threading.Lock()
+
+
+def _level(by: str) -> str:
+    parts = [p.strip() for p in by.split(",") if p.strip()]
+    if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
+        raise Problem(422, "Invalid request", f"by: {by!r} — use district,type or commune,type", field="by")
+    return parts[0]
+
+
+def site_counts_json(engine: Any, province: str, level: str, as_of: dt.date | None) -> dict[str, Any]:
+    """The §3.5 JSON of the counts, cached per data version."""
+    key = (engine.url.render_as_string(hide_password=False), data_version(engine), level, as_of, province)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    with _lock:
+        hit = _cache.get(key)
+        if hit is None:
+            hit = gchecks.stored_site_counts(engine, pack_for_province(province), by=level, as_of=as_of).to_json()
+            _cache.put(key, hit)
+    return hit
+
+
+def table(data: dict[str, Any], level: str) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the CSV/XLSX, as the CLI writes them (units, classes, total, share %)."""
+    lead = ["district_code", "district"] + (["commune_code", "commune"] if level == "commune" else [])
+    header = [*lead, *COLUMNS, "total"]
+    rows: list[list[Any]] = [[r.get(k) or "" for k in lead] + [r[c] for c in (*COLUMNS, "total")]
+                             for r in data["rows"]]
+    pad = [""] * (len(lead) - 2)
+    rows.append(["", "total", *pad, *[data["totals"][c] for c in (*COLUMNS, "total")]])
+    rows.append(["", "share %", *pad, *[data["shares"][c] for c in COLUMNS], 100.0])
+    return header, rows
+
+
+@router.get("/stats/sites", summary="Sites by district or commune × mast class (A1a … A2c, unknown)")
+def stats_sites(
+    engine: EngineDep,
+    settings: SettingsDep,
+    by: Annotated[str, Query(description="`district,type` or `commune,type`")] = "district,type",
+    as_of: Annotated[dt.date | None, Query(description="Units valid on this date (default today, or the last day "
+                                                       "of the latest units when none is valid today)")] = None,
+    format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv (UTF-8 BOM) or xlsx")] = "json",
+) -> Response:
+    """``{"by", "as_of", "rows": [{"district", ("commune"), "A1a", …, "unknown", "total"}], "totals",
+    "shares"}`` — derived classes; sites never classified are classified on the fly."""
+    level = _level(by)
+    data = site_counts_json(engine, settings.province, level, as_of)
+    if format == "json":
+        return JSONResponse(data)
+    header, rows = table(data, level)
+    name = downloads.filename("sites-by", level, "class", ext=format, day=dt.date.fromisoformat(data["as_of"]))
+    if format == "csv":
+        return downloads.stream(downloads.csv_body(header, rows), downloads.CSV_MEDIA, name)
+    return downloads.stream(downloads.xlsx_body(f"sites by {level}", header, rows), downloads.XLSX_MEDIA, name)
