@@ -1,7 +1,8 @@
 """Security headers on every response, and a strict Content-Security-Policy on our HTML pages.
 
 The map page loads only local assets; the CSP makes that a browser-enforced fact (the optional
-OpenStreetMap raster base layer is the single allowed remote image source). MapLibre needs
+OpenStreetMap raster base layer, off by default, is the single allowed remote source: an image
+source, and a connect source because MapLibre downloads raster tiles with ``fetch``). MapLibre needs
 ``worker-src blob:`` and inline style attributes.
 """
 
@@ -16,7 +17,7 @@ CSP = "; ".join([
     "img-src 'self' data: blob: https://tile.openstreetmap.org",
     "worker-src 'self' blob:",
     "child-src blob:",
-    "connect-src 'self'",
+    "connect-src 'self' https://tile.openstreetmap.org",  # MapLibre fetches raster tiles with fetch()
     "font-src 'self' data:",
     "object-src 'none'",
     "base-uri 'self'",
