@@ -28,7 +28,6 @@ from typing import Any
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import shape
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -221,18 +220,9 @@ def create_plan(session: Session, operator: str, actor: str, body: Mapping[str, 
                           items={"type": "FeatureCollection", "features": features},
                           idempotency_key=idempotency_key, body_hash=digest)
     session.add(plan)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        # a concurrent request with the same key won the race: answer like a replay
-        session.expunge(plan)
-        other = session.execute(select(PlanSubmission).where(
-            PlanSubmission.operator == operator, PlanSubmission.idempotency_key == idempotency_key)).scalar_one()
-        if other.body_hash != digest:
-            raise PlanConflict(f"Idempotency-Key {idempotency_key!r} was already used with a different body",
-                               plan_id=other.id) from None
-        return Created(other, False)
+    # a concurrent request with the same key may insert first: the unique constraint then raises
+    # IntegrityError at commit/flush, and the caller retries once, which finds that plan (a replay)
+    session.flush()
     _event(session, plan, None, "draft", actor)
     return Created(plan, True)
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
 from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
@@ -135,12 +136,19 @@ async def create_plan(
     feature rejects the submission (422 listing every feature index and field) and nothing is stored."""
     body, features = await _parse(request, settings)
     assert who.operator is not None
-    with _problems(), transaction(engine) as session:
-        key = idempotency_key.strip() if idempotency_key else None
-        if not key or not _replay(session, who.operator, key):
-            _check_sites(session, who.operator, features)
-        res = gp.create_plan(session, who.operator, who.actor, body, features, key or None)
-        out = gp.summary(res.plan)
+    key = (idempotency_key or "").strip() or None
+    for attempt in (1, 2):
+        try:
+            with _problems(), transaction(engine) as session:
+                if not key or not _replay(session, who.operator, key):
+                    _check_sites(session, who.operator, features)
+                res = gp.create_plan(session, who.operator, who.actor, body, features, key)
+                out = gp.summary(res.plan)
+            break
+        except IntegrityError:
+            # the same Idempotency-Key raced us and won: the retry answers as a replay (200) or 409
+            if key is None or attempt == 2:
+                raise
     return JSONResponse(out, status_code=201 if res.created else 200, headers={
         **_etag(out["lock_version"]), "Location": f"/plans/{out['id']}"})
 

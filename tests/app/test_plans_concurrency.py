@@ -80,3 +80,32 @@ def test_concurrent_http_decisions(demo_db: Engine, n: int) -> None:
         assert evs.count(final) == 1 and evs.count("approved") + evs.count("rejected") == 1
         created = s.execute(select(func.count()).select_from(Site).where(Site.code == f"CC-T{n}")).scalar()
         assert created == (1 if final == "approved" else 0)
+
+
+def test_concurrent_replays_of_one_idempotency_key(demo_db: Engine) -> None:
+    """Several identical POSTs racing with one key make one plan: one 201, the others 200 with its id."""
+    from geodata.models import PlanSubmission
+
+    keys = make_keys(demo_db)
+    c = client(demo_db, write_burst=1000)
+    n = 5
+    barrier = threading.Barrier(n)
+    out: list[tuple[int, Any]] = []
+    lock = threading.Lock()
+    body = collection(new_site(106.7200, 20.8500, code="RACE-1"))
+
+    def post() -> None:
+        barrier.wait()
+        r = c.post("/plans", json=body, headers={**keys.h("vtl"), "Idempotency-Key": "race-1"})
+        with lock:
+            out.append((r.status_code, r.json().get("id")))
+
+    threads = [threading.Thread(target=post) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(code for code, _ in out) == [200] * (n - 1) + [201], out
+    assert len({pid for _, pid in out}) == 1
+    with transaction(demo_db) as s:
+        assert s.execute(select(func.count()).select_from(PlanSubmission)).scalar() == 1
