@@ -33,7 +33,7 @@ export function checkPayload(lngLat, form) {
 export function renderCheckResult(box, res) {
   const findings = res.findings || [];
   const candidates = res.colocation_candidates || [];
-  box.replaceChildren(
+  box.replaceChildren(...[
     el("p", {}, `${t("check.derived")}: `, classChip(res.derived_class)),
     reasonList(res.reasons),
     findings.length ? findingList(findings) : el("p", { class: "ok", text: t("check.ok") }),
@@ -43,7 +43,7 @@ export function renderCheckResult(box, res) {
         el("code", { text: c.site_code || c.code || "" }),
         c.operator ? ` · ${c.operator}` : "",
         c.distance_m != null ? ` · ${fmt(c.distance_m, 0)} m` : "")))) : null,
-  );
+  ].filter(Boolean));
 }
 
 /** Build the check form for a clicked point; ``operators`` fills the operator list. */

@@ -69,7 +69,6 @@ function exportHref() {
   if (state.operator) url.searchParams.set("operator", state.operator);
   if (state.district) url.searchParams.set("district", state.district);
   if (state.status) url.searchParams.set("status", state.status);
-  url.searchParams.set("lang", currentLang());
   return url.pathname + url.search;
 }
 

@@ -43,6 +43,11 @@ function rowLabel(row) {
   return row.district_name || row.district || row.name || "—";
 }
 
+/** "Quận Lê Chân" → "Lê Chân": the unit type is the same on every row of a small table. */
+export function shortName(name) {
+  return String(name).replace(/^(Quận|Huyện|Thị xã|Thành phố|Phường|Xã|Thị trấn)\s+/u, "");
+}
+
 export function renderStats(data) {
   if (data !== undefined) statsCache = data;
   const table = document.getElementById("stats-table");
@@ -53,15 +58,14 @@ export function renderStats(data) {
     return;
   }
   const head = el("tr", {}, el("th", { scope: "col", text: t("stats.district") }),
-    ...CLASSES.map((c) => el("th", { scope: "col", title: classLabel(c) },
-      el("span", { class: "swatch", style: { background: CLASS_COLORS[c] } }),
+    ...CLASSES.map((c) => el("th", { scope: "col", title: classLabel(c), style: { borderBottomColor: CLASS_COLORS[c] } },
       c === "unknown" ? "?" : c)),
     el("th", { scope: "col", text: t("stats.total") }));
   table.append(el("thead", {}, head));
   const body = el("tbody");
   for (const row of statsCache.rows) {
     body.append(el("tr", { "data-district": row.district_code || row.district || "" },
-      el("th", { scope: "row", text: rowLabel(row) }),
+      el("th", { scope: "row", text: shortName(rowLabel(row)), title: rowLabel(row) }),
       ...CLASSES.map((c) => el("td", { text: fmt(row[c] ?? 0) })),
       el("td", { class: "total", text: fmt(row.total ?? 0) })));
   }
@@ -73,7 +77,7 @@ export function renderStats(data) {
       ...CLASSES.map((c) => el("td", { text: fmt(totals[c] ?? 0) })),
       el("td", { class: "total", text: fmt(totals.total ?? 0) }))));
   }
-  note.textContent = statsCache.as_of ? `as_of ${statsCache.as_of}` : "";
+  note.textContent = statsCache.as_of ? t("stats.asOf", { date: statsCache.as_of }) : "";
 }
 
 export function renderCables(data) {
@@ -88,10 +92,10 @@ export function renderCables(data) {
     box.append(el("p", { class: "muted small", text: t("cables.unavailable") }));
     return;
   }
-  const labelW = 118;
+  const labelW = 92;
   const barW = 150;
   const rowH = 20;
-  const width = labelW + barW + 78;
+  const width = labelW + barW + 92;
   const height = rows.length * rowH + 4;
   const maxKm = Math.max(...rows.map((r) => Number(r.total_km) || 0), 0.01);
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", class: "bars" });
@@ -99,7 +103,7 @@ export function renderCables(data) {
   rows.forEach((r, i) => {
     const y = i * rowH + 2;
     const label = svg("text", { x: labelW - 6, y: y + 13, "text-anchor": "end", class: "bar-label" });
-    label.textContent = rowLabel(r);
+    label.textContent = shortName(rowLabel(r));
     chart.append(label);
     let x = labelW;
     for (const [status, key] of [["done", "done_km"], ["in_progress", "in_progress_km"], ["planned", "planned_km"]]) {
@@ -115,7 +119,7 @@ export function renderCables(data) {
     }
     const pct = svg("text", { x: labelW + barW + 4, y: y + 13, class: "bar-value" });
     const donePct = r.done_pct ?? (r.total_km ? (100 * (Number(r.done_km) || 0)) / r.total_km : 0);
-    pct.textContent = `${fmt(donePct, 0)}% · ${fmt(r.total_km, 1)}`;
+    pct.textContent = `${fmt(donePct, 0)}% · ${fmt(r.total_km, 1)} ${t("cables.km")}`;
     chart.append(pct);
   });
   box.append(chart);

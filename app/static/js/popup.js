@@ -36,7 +36,10 @@ export function reasonList(reasons) {
     if (typeof r === "string") return el("li", { text: r });
     const rule = r.rule || r.id || "";
     const msg = r.message || r.text || r.detail || "";
-    return el("li", {}, rule ? el("code", { text: rule }) : null, rule && msg ? " " : null, msg);
+    // the rule that decided the class stands out; rules tried and not met are shown dimmed
+    const cls = r.result === "decides" ? "decides" : r.result === "not met" ? "not-met" : null;
+    return el("li", { class: cls }, rule ? el("code", { text: rule }) : null, rule && msg ? " " : null, msg,
+      r.status === "provisional" ? el("span", { class: "warn small", text: ` (${t("popup.provisional")})` }) : null);
   }));
 }
 
