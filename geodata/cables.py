@@ -52,6 +52,10 @@ class CableError(ValueError):
         self.field = field
 
 
+class StateConflict(CableError):
+    """Well-formed input that contradicts the stored state (e.g. a date before the last change)."""
+
+
 class NotFound(LookupError):
     """The segment, plan or project does not exist; the message says which and what exists."""
 
@@ -234,8 +238,6 @@ def set_status(engine: Engine, ref: int | str, status: str, *, actor: str, on: d
     actor = (actor or "").strip()[:100]  # the width of the history and audit columns
     if not actor:
         raise CableError("an actor (who made the change) is required", "actor")
-    if on > today:
-        raise CableError(f"the change date {on.isoformat()} is in the future", "date")
     try:
         with transaction(engine) as s:
             seg = find_segment(s, ref)
@@ -243,11 +245,13 @@ def set_status(engine: Engine, ref: int | str, status: str, *, actor: str, on: d
                 raise StaleVersion(
                     f"segment {seg.code} is at version {seg.version}, not {expected_version}: it was changed "
                     "by someone else; reload it and try again", seg.version)
+            if on > today:
+                raise CableError(f"the change date {on.isoformat()} is in the future", "date")
             pc.check_transition(seg.status, status, reopen=reopen)
             last = max((h.changed_on for h in seg.history), default=None)
             if last is not None and on < last:
-                raise CableError(f"the change date {on.isoformat()} is before the segment's previous change "
-                                 f"({last.isoformat()})", "date")
+                raise StateConflict(f"the change date {on.isoformat()} is before the segment's previous change "
+                                    f"({last.isoformat()})", "date")
             before = {"status": seg.status, "status_changed_on": _iso(seg.status_changed_on), "version": seg.version}
             previous = seg.status
             seg.status = status

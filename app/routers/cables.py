@@ -10,20 +10,33 @@ answers 409 with the current version, so two planners never overwrite each other
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from geojson_pydantic import Point
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.auth import OptionalPrincipal, Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from geodata import cables as gc
-from planning.cables import TransitionError, allowed_next
+from planning.cables import STATUSES, TransitionError, allowed_next
 
 router = APIRouter(tags=["cables"])
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date_only(v: Any) -> Any:
+    """Accept ``YYYY-MM-DD`` only (pydantic would also take ``0`` as a Unix timestamp: 1970-01-01)."""
+    if isinstance(v, dt.date) or (isinstance(v, str) and _ISO_DATE.match(v)):
+        return v
+    raise ValueError("use an ISO date YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 
 SegmentRef = Annotated[str, Path(description="Segment id or code (e.g. CAP-305-001)", max_length=50)]
 Planner = Annotated[Principal, Depends(require_roles("planner", "admin"))]
@@ -37,10 +50,13 @@ def _problem(exc: Exception) -> Problem:
     if isinstance(exc, gc.StaleVersion):
         return Problem(409, "Version conflict", str(exc), current_version=exc.current_version)
     if isinstance(exc, TransitionError):
+        # the request is well-formed but conflicts with the segment's current state: 409
         extra: dict[str, Any] = {"field": "status", "current_status": exc.current}
-        if exc.current:
+        if exc.current in STATUSES:
             extra["allowed_next"] = allowed_next(exc.current)
-        return Problem(422, "Illegal status transition", str(exc), **extra)
+        return Problem(409, "Illegal status transition", str(exc), **extra)
+    if isinstance(exc, gc.StateConflict):
+        return Problem(409, "Conflict", f"{exc.field}: {exc}" if exc.field else str(exc), field=exc.field)
     if isinstance(exc, gc.CableError):
         return Problem(422, "Invalid request", f"{exc.field}: {exc}" if exc.field else str(exc), field=exc.field)
     raise exc
@@ -54,14 +70,16 @@ def _etag(version: int) -> str:
 # progress
 # --------------------------------------------------------------------------------------------
 
-@router.get("/cables/progress", summary="Length-weighted progress by district, plan or operator")
+@router.get("/cables/progress", summary="Length-weighted progress by district, plan or operator",
+            responses={200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+                             "description": "The report (JSON, or CSV with `format=csv`)"}})
 def progress(
     engine: EngineDep,
     settings: SettingsDep,
     _who: OptionalPrincipal,
     by: Annotated[Literal["district", "plan", "operator"], Query(description="Grouping")] = "district",
     plan: Annotated[str | None, Query(max_length=50, description="Only this plan, e.g. 18/KH-BCĐ")] = None,
-    as_of: Annotated[dt.date | None, Query(description="Report date (status rebuilt from history); default today")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Report date (status rebuilt from history); default today")] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv (UTF-8 with BOM for Excel)")] = "json",
 ) -> Response:
     """``{"rows": [{district|plan|operator, total_km, done_km, in_progress_km, planned_km, done_pct,
@@ -86,8 +104,9 @@ class SegmentPatch(BaseModel):
     """A status change. ``version`` (or ``If-Match``) makes it conditional on what you read."""
 
     model_config = ConfigDict(extra="forbid")
-    status: str = Field(description="planned | in_progress | done", max_length=20)
-    date: dt.date | None = Field(None, description="When it happened (default today; not in the future)")
+    status: Literal["planned", "in_progress", "done"] = Field(
+        description="planned → in_progress → done; done → in_progress needs `reopen`")
+    date: IsoDate | None = Field(None, description="When it happened (default today; not in the future)")
     note: str | None = Field(None, max_length=2000)
     reopen: bool = Field(False, description="Required to move a done segment back to in_progress")
     version: int | None = Field(None, ge=1, description="The version you read; 409 if it changed since")
@@ -110,22 +129,25 @@ def patch_segment(
     engine: EngineDep,
     settings: SettingsDep,
     who: Planner,
-    if_match: Annotated[str | None, Header(description='"<version>" as sent in ETag')] = None,
+    if_match: Annotated[str | None, Header(description='The ETag you read ("3"); 409 when it is not current')] = None,
 ) -> JSONResponse:
     expected = body.version
     if if_match is not None and if_match.strip() != "*":
+        # an If-Match that is not the segment's current ETag is a failed precondition: 409 + current version
         raw = if_match.strip().removeprefix("W/").strip('"')
-        if not raw.isdigit():
-            raise Problem(422, "Invalid request", f'If-Match: {if_match!r} is not a segment version such as "3"',
-                          field="If-Match")
-        if expected is not None and int(raw) != expected:
-            raise Problem(422, "Invalid request", "If-Match and body version disagree", field="version")
+        if not raw.isdigit() or len(raw) > 9 or (expected is not None and int(raw) != expected):
+            try:
+                current = gc.segment_dict(engine, ref, settings.metric_crs)["version"]
+            except gc.NotFound as exc:
+                raise _problem(exc) from None
+            raise Problem(409, "Version conflict", f"If-Match {if_match!r} does not match the segment's ETag "
+                          f'"{current}" (or the body version)', current_version=current)
         expected = int(raw)
     try:
         ch = gc.set_status(engine, ref, body.status, actor=who.actor, on=body.date, note=body.note,
                            reopen=body.reopen, expected_version=expected)
         seg = gc.segment_dict(engine, ch.segment_id, settings.metric_crs)
-    except (gc.NotFound, gc.StaleVersion, gc.CableError, TransitionError) as exc:
+    except (gc.NotFound, gc.StaleVersion, gc.CableError, TransitionError) as exc:  # StateConflict is a CableError
         raise _problem(exc) from None
     seg["allowed_next"] = allowed_next(seg["status"])
     seg["change"] = {"from_status": ch.from_status, "to_status": ch.to_status, "changed_on": ch.changed_on.isoformat(),
@@ -148,7 +170,7 @@ def segment_history(ref: SegmentRef, engine: EngineDep, _who: OptionalPrincipal)
 
 @router.get("/cables/leases", summary="Underground-duct leases and agreed prices")
 def duct_leases(engine: EngineDep, _who: OptionalPrincipal,
-                as_of: Annotated[dt.date | None, Query(description="Date for the `active` flag")] = None,
+                as_of: Annotated[IsoDate | None, Query(description="Date for the `active` flag")] = None,
                 ) -> dict[str, Any]:
     rows = gc.leases(engine, as_of)
     return {"leases": rows, "count": len(rows), "unit": "VND per metre per month"}
@@ -176,7 +198,7 @@ def affected(name: Annotated[str, Path(max_length=200)], engine: EngineDep, sett
 class ComplaintProperties(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=4000, description="What the citizen reported")
-    reported_on: dt.date | None = Field(None, description="Date received (default today)")
+    reported_on: IsoDate | None = Field(None, description="Date received (default today; not in the future)")
     reporter: str | None = Field(None, max_length=200, description="Who reported it (shown to staff only)")
 
 

@@ -60,6 +60,7 @@ def test_progress_json_shape_and_sums(client: TestClient) -> None:
     bad = client.get("/cables/progress", params={"by": "street"})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
     assert client.get("/cables/progress", params={"as_of": "2019-02-30"}).status_code == 422
+    assert client.get("/cables/progress", params={"as_of": "0"}).status_code == 422  # not a Unix timestamp
     unknown = client.get("/cables/progress", params={"plan": "1/KH"})
     assert unknown.status_code == 404 and "18/KH-BCĐ" in unknown.json()["detail"]
 
@@ -88,12 +89,18 @@ def test_patch_segment_roles_transitions_and_versions(client: TestClient, demo_d
     assert client.patch(url, json={"status": "in_progress"}, headers=_auth(demo_db, "inspector")).status_code == 403
     planner = _auth(demo_db, "planner")
 
-    bad = client.patch(url, json={"status": "done"}, headers=planner)
-    assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+    bad = client.patch(url, json={"status": "done"}, headers=planner)  # conflicts with the current state
+    assert bad.status_code == 409 and bad.headers["content-type"].startswith(PROBLEM)
+    assert bad.json()["title"] == "Illegal status transition"
     assert bad.json()["field"] == "status" and bad.json()["allowed_next"] == ["in_progress"]
-    assert client.patch(url, json={"status": "archived"}, headers=planner).json()["title"] == "Illegal status transition"
+    unknown = client.patch(url, json={"status": "archived"}, headers=planner)
+    assert unknown.status_code == 422 and "'planned', 'in_progress' or 'done'" in unknown.json()["detail"]
     assert client.patch(url, json={"status": "in_progress", "colour": "red"}, headers=planner).status_code == 422
     assert client.patch(url, json={"status": "in_progress", "date": "2999-01-01"}, headers=planner).status_code == 422
+    assert client.patch(url, json={"status": "in_progress", "date": 0}, headers=planner).status_code == 422
+    garbage = client.patch(url, json={"status": "in_progress"}, headers={**planner, "If-Match": "null"})
+    assert garbage.status_code == 409 and garbage.json()["current_version"] == version
+    assert client.get(url).json()["version"] == version  # nothing of the rejected requests landed
 
     ok = client.patch(url, json={"status": "in_progress", "note": "Khởi công", "version": version}, headers=planner)
     assert ok.status_code == 200, ok.text
@@ -110,7 +117,9 @@ def test_patch_segment_roles_transitions_and_versions(client: TestClient, demo_d
     done = client.patch(url, json={"status": "done"}, headers={**admin, "If-Match": f'"{version + 1}"'})
     assert done.status_code == 200 and done.json()["status"] == "done"
 
-    assert client.patch(url, json={"status": "in_progress"}, headers=admin).status_code == 422
+    assert client.patch(url, json={"status": "in_progress"}, headers=admin).status_code == 409  # needs reopen
+    early = client.patch(url, json={"status": "in_progress", "reopen": True, "date": "2001-01-01"}, headers=admin)
+    assert early.status_code == 409 and early.json()["field"] == "date"  # before the previous change
     reopened = client.patch(url, json={"status": "in_progress", "reopen": True, "note": "Cáp bị đứt"}, headers=admin)
     assert reopened.status_code == 200
 

@@ -126,7 +126,7 @@ def test_progress_by_plan_operator_and_as_of(demo_db: Engine) -> None:
     ("planned", "cancelled", {}, pc.TransitionError),
     ("in_progress", "planned", {}, pc.TransitionError),
     ("planned", "in_progress", {"on": TODAY + dt.timedelta(days=1)}, gc.CableError),
-    ("done", "in_progress", {"reopen": True, "on": dt.date(2015, 1, 1)}, gc.CableError),  # before the last change
+    ("done", "in_progress", {"reopen": True, "on": dt.date(2015, 1, 1)}, gc.StateConflict),  # before the last change
     ("planned", "in_progress", {"expected_version": 7}, gc.StaleVersion),
     ("planned", "in_progress", {"actor": " "}, gc.CableError),
 ])
