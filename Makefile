@@ -25,6 +25,8 @@ sysdeps:
 db: venv sysdeps
 	$(BIN)/btsplan db upgrade
 	$(BIN)/btsplan demo --seed 1
+	$(BIN)/btsplan classify >/dev/null
+	$(BIN)/btsplan check all --format json --out /dev/null
 
 run: db
 	$(BIN)/btsplan serve --host $(HOST) --port $(PORT)
