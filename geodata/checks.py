@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,25 +97,37 @@ def run_a1_check(engine: Engine, pack: RulePack, *, metric_crs: str, classes: Se
                  ) -> pd.DataFrame:
     """The flagship check from stored data to findings in memory.
 
-    Reads only what it needs: the A1-only routes and zones, and the four thin columns of sites
-    that can be subjects (see :func:`geodata.repository.load_site_points`); names (code, operator,
-    units) are fetched for the matched sites alone.
+    Reads only what it needs: the A1-only routes and zones, and the thin columns of the sites that
+    can be subjects (see :func:`geodata.repository.load_site_points`, an index-only scan on
+    PostGIS); names, codes and classes are fetched for the matched sites alone. On PostGIS the
+    subject read runs on a second connection while this thread prepares the A1 pieces.
     """
     cls = tuple(classes or pack.zoning.subject_classes)
-    with engine.connect() as conn:
-        routes = repo.load_routes(conn, policy="a1_only")
-        zones = repo.load_zones(conn, policy="a1_only")
+
+    def points() -> pd.DataFrame:
+        return repo.load_site_points(engine, classes=cls, use_declared=pack.zoning.use_declared_class,
+                                     metric_crs=metric_crs)
+
+    pool = ThreadPoolExecutor(1) if engine.dialect.name == "postgresql" else None
+    pending = pool.submit(points) if pool else None
+    try:
+        with engine.connect() as conn:
+            routes = repo.load_routes(conn, policy="a1_only")
+            zones = repo.load_zones(conn, policy="a1_only")
+            names = repo.unit_names(conn)
         targets = build_a1_targets(routes, zones, pack, metric_crs)
-        if len(targets.targets) == 0:
-            return empty_findings()
-        pts = repo.load_site_points(conn, classes=cls, use_declared=pack.zoning.use_declared_class,
-                                    metric_crs=metric_crs)
-        matches = a1_matches(pts, pack, metric_crs=metric_crs, targets=targets, classes=cls)
-        if len(matches) == 0:
-            return empty_findings()
-        ids = pts["id"].to_numpy()[matches["site_pos"].to_numpy(dtype=np.int64)]
-        info = repo.site_rows(conn, ids, ["code", "operator", "district_code", "commune_code"])
-        names = repo.unit_names(conn)
+        pts = pending.result() if pending else points()
+    finally:
+        if pool:
+            pool.shutdown(wait=True)
+    if len(targets.targets) == 0:
+        return empty_findings()
+    matches = a1_matches(pts, pack, metric_crs=metric_crs, targets=targets, classes=cls)
+    if len(matches) == 0:
+        return empty_findings()
+    ids = pts["id"].to_numpy()[matches["site_pos"].to_numpy(dtype=np.int64)]
+    info = repo.site_rows(engine, ids, ["code", "operator", "district_code", "commune_code", "derived_class",
+                                        "declared_class"])
     return a1_report(matches, info, targets, pack, unit_names=names)
 
 

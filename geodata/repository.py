@@ -74,13 +74,28 @@ def sites_metric_crs(bind: Engine | Connection) -> str:
 
 def _frame(conn: Connection, stmt: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
     res = conn.execute(stmt, params or {}) if not isinstance(stmt, str) else conn.execute(text(stmt), params or {})
-    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    keys = list(res.keys())
+    rows = res.fetchall()
+    # column by column from plain tuples: pandas would otherwise probe every Row for namedtuple fields
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(keys)
+    return pd.DataFrame({k: _column(c) for k, c in zip(keys, cols, strict=True)})
+
+
+def _column(values: Sequence[Any]) -> pd.Series:
+    """A column with a numeric/bool dtype when its values are numbers, else plain Python objects
+    (text stays ``object``: converting a million codes to Arrow strings costs more than it saves)."""
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, bool | int | float):  # mixed columns stay object (infer_objects decides)
+        return pd.Series(arr, dtype=object).infer_objects()
+    return pd.Series(arr, dtype=object)
 
 
 def _fix_metric(frame: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, stored_crs: str, metric_crs: str) -> None:
     """Make ``x_m``/``y_m`` be in ``metric_crs``: project from lon/lat where missing or stored elsewhere."""
-    x = pd.to_numeric(frame["x_m"], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(frame["y_m"], errors="coerce").to_numpy(dtype=float)
+    x = pd.to_numeric(frame["x_m"], errors="coerce").to_numpy(dtype=float, copy=True)
+    y = pd.to_numeric(frame["y_m"], errors="coerce").to_numpy(dtype=float, copy=True)
     todo = np.ones(x.size, dtype=bool) if stored_crs != metric_crs else (np.isnan(x) | np.isnan(y))
     if todo.any():
         px, py = project_xy(lon[todo], lat[todo], WGS84, metric_crs)
@@ -174,68 +189,105 @@ def urban_by_commune(bind: Engine | Connection) -> dict[str, bool]:
     return {c: bool(u) for c, u in rows if u is not None}
 
 
-_CLASS_CODE = {c: i for i, c in enumerate(MAST_CLASSES)}
-_CLASS_NAMES = np.array([*MAST_CLASSES, None, None], dtype=object)  # code 5 = other text, 6 (−1) = NULL
+def _array_loader(dtype: str) -> type:
+    """A psycopg binary loader turning a one-dimensional array of fixed-size, non-null elements
+    into a numpy array without creating a Python object per element."""
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+
+    class _Loader(Loader):
+        format = Format.BINARY
+
+        def load(self, data: Any) -> np.ndarray:
+            buf = memoryview(data)
+            ndim = int.from_bytes(buf[0:4], "big")
+            if ndim == 0:
+                return np.empty(0, dtype=dtype)
+            if ndim != 1:
+                raise ValueError("expected a one-dimensional array")
+            n = int.from_bytes(buf[12:16], "big", signed=True)
+            rec = np.frombuffer(buf, dtype=np.dtype([("len", ">i4"), ("v", dtype)]), offset=20, count=n)
+            if n and (rec["len"] != np.dtype(dtype).itemsize).any():
+                raise ValueError("array holds NULLs or elements of another size")
+            return rec["v"].astype(np.dtype(dtype).newbyteorder("="))
+
+    return _Loader
 
 
-def _class_case(col: str, lower: bool = False) -> str:
-    expr = f"lower({col})" if lower else col
-    whens = " ".join(f"WHEN '{c.lower() if lower else c}' THEN {i}" for c, i in _CLASS_CODE.items())
-    return f"(CASE {expr} {whens} ELSE (CASE WHEN {col} IS NULL THEN -1 ELSE 5 END) END)"
+_ARRAY_OIDS = {1007: ">i4", 1022: ">f8", 1000: "?"}  # int4[], float8[], bool[]
+
+
+def _class_variants(classes: Iterable[str]) -> list[str]:
+    """Spellings a stored class may have ('A2a', 'a2a', 'A2A') — matched without lower() per row."""
+    out: list[str] = []
+    for c in classes:
+        out += [c, c.lower(), c.upper()]
+    return sorted(set(out))
 
 
 def load_site_points(bind: Engine | Connection, *, classes: Iterable[str] | None = None, use_declared: bool = True,
                      include_unclassified: bool = True, metric_crs: str | None = None) -> pd.DataFrame:
-    """The thin site table the A1 check needs: ``id``, ``x_m``, ``y_m``, ``derived_class``,
-    ``declared_class`` (and ``status``), for the non-removed sites whose derived (or declared)
-    class is in ``classes`` — plus, with ``include_unclassified``, sites never classified.
+    """The thin site table the A1 check needs: ``id``, ``x_m``, ``y_m`` and a ``subject`` flag, for
+    the non-removed sites whose derived (or declared) class is in ``classes``. Sites never
+    classified come with ``subject`` None and their classifier fields, for the caller to classify.
+
+    PostGIS: one index-only scan of ``ix_sites_class_cover`` aggregated into four arrays that numpy
+    reads in place. SpatiaLite: the same query, rows fetched.
     """
-    cls = sorted(set(classes or MAST_CLASSES))
-    in_list = ", ".join(f"'{c}'" for c in cls if c in _CLASS_CODE)  # validated names only
-    low_list = ", ".join(f"'{c.lower()}'" for c in cls if c in _CLASS_CODE)
-    cond = [f"derived_class IN ({in_list})"]
+    cls = sorted(set(classes or MAST_CLASSES) & set(MAST_CLASSES))
+    variants = _class_variants(cls)
+    cond = ["derived_class IN :cls"]
     if use_declared:
-        cond.append(f"lower(declared_class) IN ({low_list})")
+        cond.append("declared_class IN :decl")
     if include_unclassified:
         cond.append("derived_class IS NULL")
     where = f"status <> 'removed' AND ({' OR '.join(cond)})"
     with _conn(bind) as conn:
         stored = sites_metric_crs(conn)
         if _is_pg(conn):
-            sql = (f"SELECT count(*), string_agg(int4send(id) || float8send(coalesce(x_m, 'NaN'::float8)) || "
-                   f"float8send(coalesce(y_m, 'NaN'::float8)) || int2send({_class_case('derived_class')}::int2) || "
-                   f"int2send({_class_case('declared_class', lower=True)}::int2), ''::bytea) FROM sites WHERE {where}")
             raw = conn.connection.dbapi_connection
             with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
-                cur.execute(sql)
-                n, blob = cur.fetchone()
-            rec = np.frombuffer(blob or b"", dtype=np.dtype([("id", ">i4"), ("x", ">f8"), ("y", ">f8"),
-                                                            ("d", ">i2"), ("c", ">i2")]))
-            if rec.size != n:
-                raise RuntimeError(f"site points: expected {n} rows, decoded {rec.size}")
-            df = pd.DataFrame({"id": rec["id"].astype(np.int64), "x_m": rec["x"].astype(float),
-                               "y_m": rec["y"].astype(float),
-                               "derived_class": _CLASS_NAMES[rec["d"].astype(np.int64)],
-                               "declared_class": _CLASS_NAMES[rec["c"].astype(np.int64)]})
+                for oid, dt_ in _ARRAY_OIDS.items():
+                    cur.adapters.register_loader(oid, _array_loader(dt_))
+                cur.execute(
+                    "SELECT array_agg(id), array_agg(coalesce(x_m, 'NaN'::float8)), "
+                    "array_agg(coalesce(y_m, 'NaN'::float8)), array_agg(derived_class IS NULL) FROM sites WHERE "
+                    + where.replace("IN :cls", "= ANY(%(cls)s)").replace("IN :decl", "= ANY(%(decl)s)"),
+                    {"cls": cls, "decl": variants})
+                ids, xs, ys, unclassified = cur.fetchone()
+            if ids is None:  # no rows: array_agg gives NULL
+                ids, xs, ys, unclassified = (np.empty(0, dtype=t) for t in (np.int64, float, float, bool))
+            df = pd.DataFrame({"id": ids.astype(np.int64), "x_m": xs, "y_m": ys})
+            unclassified = np.asarray(unclassified, dtype=bool)
         else:
-            df = _frame(conn, f"SELECT id, x_m, y_m, derived_class, declared_class FROM sites WHERE {where} "
-                              "ORDER BY id")
-            df["x_m"] = pd.to_numeric(df["x_m"], errors="coerce").astype(float)
-            df["y_m"] = pd.to_numeric(df["y_m"], errors="coerce").astype(float)
+            from sqlalchemy import bindparam
+
+            stmt = text(f"SELECT id, x_m, y_m, derived_class IS NULL AS unclassified FROM sites WHERE {where} "
+                        "ORDER BY id").bindparams(bindparam("cls", expanding=True),
+                                                  *([bindparam("decl", expanding=True)] if use_declared else []))
+            rows = conn.execute(stmt, {"cls": cls, **({"decl": variants} if use_declared else {})}).fetchall()
+            arr = np.array(rows, dtype=object).reshape(-1, 4)
+            df = pd.DataFrame({"id": arr[:, 0].astype(np.int64),
+                               "x_m": pd.to_numeric(pd.Series(arr[:, 1]), errors="coerce").to_numpy(dtype=float),
+                               "y_m": pd.to_numeric(pd.Series(arr[:, 2]), errors="coerce").to_numpy(dtype=float)})
+            unclassified = arr[:, 3].astype(bool)
         metric_crs = metric_crs or stored
-        todo = np.flatnonzero(df["x_m"].isna().to_numpy() | df["y_m"].isna().to_numpy()) \
+        todo = np.flatnonzero(np.isnan(df["x_m"].to_numpy()) | np.isnan(df["y_m"].to_numpy())) \
             if stored == metric_crs else np.arange(len(df))
         if todo.size:
             pos = _lonlat(conn, df["id"].to_numpy()[todo])
-            x, y = project_xy(pos["lon"].to_numpy(), pos["lat"].to_numpy(), WGS84, metric_crs)
-            df.loc[df.index[todo], "x_m"] = x
-            df.loc[df.index[todo], "y_m"] = y
-        unclassified = df["derived_class"].isna().to_numpy()
+            x, y = project_xy(pos["lon"].to_numpy(dtype=float), pos["lat"].to_numpy(dtype=float), WGS84, metric_crs)
+            xm, ym = df["x_m"].to_numpy().copy(), df["y_m"].to_numpy().copy()
+            xm[todo], ym[todo] = x, y
+            df["x_m"], df["y_m"] = xm, ym
+        df["subject"] = pd.Series(np.where(unclassified, None, True), dtype=object)
         if unclassified.any():  # the caller classifies these from their fields
-            extra = site_rows(conn, df["id"].to_numpy()[unclassified],
-                              ["mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged"])
-            for c in extra.columns:
-                df.loc[df.index[unclassified], c] = extra[c].to_numpy()
+            fields = ["mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class"]
+            extra = site_rows(conn, df["id"].to_numpy()[unclassified], fields)
+            for c in fields:
+                col = np.full(len(df), None, dtype=object)
+                col[unclassified] = extra[c].to_numpy(dtype=object)
+                df[c] = col
     df["status"] = "built"  # removed sites were filtered out above; the exact status is not needed
     return df
 
@@ -263,7 +315,18 @@ def site_rows(bind: Engine | Connection, ids: np.ndarray, fields: Sequence[str])
         return pd.DataFrame(columns=list(fields))
     with _conn(bind) as conn:
         cond, params = _id_filter(conn, np.unique(ids))
-        df = _frame(conn, f"SELECT id, {', '.join(fields)} FROM sites WHERE {cond}", params)
+        if _is_pg(conn):  # plain DB-API rows: no ORM row objects for tens of thousands of sites
+            raw = conn.connection.dbapi_connection
+            with raw.cursor() as cur:  # type: ignore[union-attr]
+                cur.execute(f"SELECT id, {', '.join(fields)} FROM sites WHERE id = ANY(%(ids)s)",
+                            {"ids": params["ids"]})
+                rows = cur.fetchall()
+            cols = list(zip(*rows, strict=True)) if rows else [()] * (len(fields) + 1)
+            df = pd.DataFrame({k: pd.Series(np.asarray(c, dtype=object), dtype=object)
+                               for k, c in zip(["id", *fields], cols, strict=True)})
+        else:
+            df = _frame(conn, f"SELECT id, {', '.join(fields)} FROM sites WHERE {cond}", params)
+    df["id"] = df["id"].astype(np.int64)
     return df.set_index("id").reindex(ids).reset_index(drop=True)
 
 

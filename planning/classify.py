@@ -13,7 +13,6 @@ row, once per distinct decision pattern (a few dozen patterns for a million site
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from planning.findings import no_gc
 from planning.rules import CLASSIFIER_FIELDS, FIELD_KINDS, MAST_CLASSES, UNKNOWN, ClassRule, Condition, RulePack
 
 CLASS_INDEX = {c: i for i, c in enumerate(MAST_CLASSES)}
@@ -361,14 +361,8 @@ def _json_template(entries: list[_Entry]) -> tuple[str, list[tuple[str, str]]]:
 
 
 def build_reasons(inp: Inputs, dec: Decision, pack: RulePack, as_json: bool = False) -> list[Any]:
-    # millions of small containers: keep the cyclic GC from rescanning them over and over
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with no_gc():  # millions of small containers
         return _build_reasons(inp, dec, pack, as_json)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _build_reasons(inp: Inputs, dec: Decision, pack: RulePack, as_json: bool) -> list[Any]:

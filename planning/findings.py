@@ -6,7 +6,10 @@ writer all read that frame, so a finding looks the same wherever it is shown or 
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,19 @@ FINDING_COLUMNS = [
     "district", "commune", "district_code", "commune_code", "legal_source", "message", "details", "x_m", "y_m",
 ]
 SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small containers (finding dicts,
+    reason lists): it would otherwise rescan every live object several times over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def empty_findings() -> pd.DataFrame:
@@ -53,6 +69,11 @@ def _clean(v: Any) -> Any:
 def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Findings as the JSON objects of DESIGN §3.5: ``zone`` or ``route`` (whichever applies),
     ``distance_m`` rounded to centimetres, extra keys (check, message, other_site_code, details)."""
+    with no_gc():
+        return _records(frame)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for row in frame.to_dict("records"):
         rec: dict[str, Any] = {"check": row["check"], "rule": row["rule"], "severity": row["severity"],

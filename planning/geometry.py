@@ -142,6 +142,36 @@ def point_segment_distance(px: np.ndarray, py: np.ndarray, ax: np.ndarray, ay: n
 # grid indexes
 # --------------------------------------------------------------------------------------------
 
+#: grids up to this many cells get a dense cell → range table (one gather per lookup instead of a
+#: binary search); bigger ones fall back to searchsorted over the occupied cells
+DENSE_MAX_CELLS = 16_000_000
+
+
+def _dense_table(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_cells: int) -> np.ndarray | None:
+    if n_cells > DENSE_MAX_CELLS or keys.size == 0:
+        return None
+    dtype = np.int32 if int(ends.max(initial=0)) < 2**31 else np.int64
+    table = np.zeros((n_cells, 2), dtype=dtype)
+    table[keys, 0] = starts
+    table[keys, 1] = ends - starts
+    return table
+
+
+def _lookup(key: np.ndarray, keys: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+            dense: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(start, count) of the items in each cell ``key`` (count 0 for empty cells)."""
+    if dense is not None:
+        row = dense[key]
+        return row[:, 0].astype(np.int64), row[:, 1].astype(np.int64)
+    if keys.size == 0:
+        return np.zeros(key.size, dtype=np.int64), np.zeros(key.size, dtype=np.int64)
+    pos = np.searchsorted(keys, key)
+    pos[pos >= keys.size] = 0
+    hit = keys[pos] == key
+    s = np.where(hit, starts[pos], 0)
+    return s, np.where(hit, ends[pos] - starts[pos], 0)
+
+
 def _expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenate ``arange(s, s + c)`` for every (s, c) without a Python loop."""
     total = int(counts.sum())
@@ -170,6 +200,7 @@ class BoxGrid:
             self.keys = np.empty(0, dtype=np.int64)
             self.starts = self.ends = np.empty(0, dtype=np.int64)
             self.items = np.empty(0, dtype=np.int64)
+            self._dense = None
             return
         self.x0 = float(np.min(minx))
         self.y0 = float(np.min(miny))
@@ -194,6 +225,7 @@ class BoxGrid:
         self.items = item[order]
         self.keys, self.starts = np.unique(key, return_index=True)
         self.ends = np.append(self.starts[1:], key.size).astype(np.int64)
+        self._dense = _dense_table(self.keys, self.starts, self.ends, self.nx * self.ny)
 
     def candidates(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(point index, box index) for every box registered in each point's cell."""
@@ -206,12 +238,9 @@ class BoxGrid:
         inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
         pts = np.flatnonzero(inside)
         key = fx[pts].astype(np.int64) * self.ny + fy[pts].astype(np.int64)
-        pos = np.searchsorted(self.keys, key)
-        pos[pos >= self.keys.size] = 0
-        hit = self.keys[pos] == key
-        pts, pos = pts[hit], pos[hit]
-        s = self.starts[pos]
-        c = self.ends[pos] - s
+        s, c = _lookup(key, self.keys, self.starts, self.ends, self._dense)
+        hit = c > 0
+        pts, s, c = pts[hit], s[hit], c[hit]
         return np.repeat(pts, c), self.items[_expand_ranges(s, c)]
 
 
@@ -228,6 +257,7 @@ class PointGrid:
             self.x0 = self.y0 = 0.0
             self.nx = self.ny = 0
             self.keys = self.starts = self.ends = self.items = np.empty(0, dtype=np.int64)
+            self._dense = None
             return
         self.x0 = float(self.x[idx].min())
         self.y0 = float(self.y[idx].min())
@@ -241,6 +271,7 @@ class PointGrid:
         self.items = idx[order]
         self.keys, self.starts = np.unique(key, return_index=True)
         self.ends = np.append(self.starts[1:], key.size).astype(np.int64)
+        self._dense = _dense_table(self.keys, self.starts, self.ends, self.nx * self.ny)
 
     def __len__(self) -> int:
         return int(self.items.size)
@@ -264,12 +295,9 @@ class PointGrid:
         q = np.repeat(np.arange(qx.size, dtype=np.int64), counts)
         k = _expand_ranges(np.zeros(qx.size, dtype=np.int64), counts)
         key = (ix0[q] + k // h[q]) * self.ny + (iy0[q] + k % h[q])
-        pos = np.searchsorted(self.keys, key)
-        pos[pos >= self.keys.size] = 0
-        hit = self.keys[pos] == key
-        q, pos = q[hit], pos[hit]
-        s = self.starts[pos]
-        c = self.ends[pos] - s
+        s, c = _lookup(key, self.keys, self.starts, self.ends, self._dense)
+        hit = c > 0
+        q, s, c = q[hit], s[hit], c[hit]
         qi = np.repeat(q, c)
         pi = self.items[_expand_ranges(s, c)]
         d = np.hypot(self.x[pi] - qx[qi], self.y[pi] - qy[qi])

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from planning.classify import classify_sites, normalise_class
-from planning.findings import empty_findings, finalise, unit_label
+from planning.findings import empty_findings, finalise, no_gc, unit_label
 from planning.geometry import BoxGrid, crs_string, line_segments, metric_xy, point_segment_distance, to_crs
 from planning.rules import RulePack
 
@@ -103,6 +103,21 @@ def _metric_geoms(frame: Any, metric_crs: str) -> np.ndarray:
     return to_crs(geoms, crs_string(frame.crs), metric_crs)
 
 
+def _frame(cols: dict[str, Any], n: int) -> pd.DataFrame:
+    """A frame whose text columns stay Python objects (pandas would convert them to Arrow strings)."""
+    out = {}
+    for k, v in cols.items():
+        arr = np.asarray(v) if not np.isscalar(v) and v is not None else np.full(n, v, dtype=object)
+        out[k] = pd.Series(arr, dtype=float if arr.dtype.kind == "f" else object)
+    return pd.DataFrame(out)
+
+
+def _fill(values: np.ndarray, default: str) -> np.ndarray:
+    v = np.asarray(values, dtype=object).copy()
+    v[pd.isna(pd.Series(v, dtype=object)).to_numpy()] = default
+    return v
+
+
 def build_a1_targets(routes: Any | None, zones: Any | None, pack: RulePack, metric_crs: str,
                      cell_m: float | None = None) -> A1Targets:
     """Prepare the A1-only routes (``policy == 'a1_only'``) and zones of GeoDataFrames in any CRS."""
@@ -121,12 +136,11 @@ def build_a1_targets(routes: Any | None, zones: Any | None, pack: RulePack, metr
             geoms = _metric_geoms(r, metric_crs)
             corridor = _num(r, "corridor_m", z.default_corridor_m)
             ids = np.arange(n_targets, n_targets + len(r))
-            rows.append(pd.DataFrame({
+            rows.append(_frame({
                 "kind": "route", "shape": "line", "id": _col(r, "id"), "name": _col(r, "name"), "zone_kind": None,
-                "rule": z.route_rule, "reach_m": corridor,
-                "district_code": _col(r, "district_code"),
-                "legal_source": pd.Series(_col(r, "legal_source"), dtype=object).fillna(legal_default).to_numpy(),
-            }))
+                "rule": z.route_rule, "reach_m": corridor, "district_code": _col(r, "district_code"),
+                "legal_source": _fill(_col(r, "legal_source"), legal_default),
+            }, len(r)))
             seg_parts.append((geoms, corridor, ids))
             n_targets += len(r)
 
@@ -142,13 +156,12 @@ def build_a1_targets(routes: Any | None, zones: Any | None, pack: RulePack, metr
             reach_part = np.where(dim == 0, radius[owner], 0.0) + buffer[owner]
             shape = np.where(shapely.get_dimensions(geoms) == 0, "point",
                              np.where(shapely.get_dimensions(geoms) == 1, "line", "area"))
-            rows.append(pd.DataFrame({
+            rows.append(_frame({
                 "kind": "zone", "shape": shape, "id": _col(zz, "id"), "name": _col(zz, "name"),
-                "zone_kind": _col(zz, "kind"),
-                "rule": z.zone_rule, "reach_m": radius + buffer,
+                "zone_kind": _col(zz, "kind"), "rule": z.zone_rule, "reach_m": radius + buffer,
                 "district_code": _col(zz, "district_code"),
-                "legal_source": pd.Series(_col(zz, "legal_source"), dtype=object).fillna(legal_default).to_numpy(),
-            }))
+                "legal_source": _fill(_col(zz, "legal_source"), legal_default),
+            }, len(zz)))
             lin = dim < 2
             if lin.any():  # points (radius) and lines (buffer) become pieces
                 seg_parts.append((parts[lin], reach_part[lin], ids[owner[lin]]))
@@ -203,31 +216,46 @@ def subject_mask(sites: pd.DataFrame, pack: RulePack, classes: tuple[str, ...] |
 
     Derived class: the ``derived_class`` column where filled, else classified here from the site
     fields; declared class counts too when the pack says so. Removed masts are never subjects.
+    A boolean ``subject`` column, where not null, is taken as already decided (the database
+    filtered those rows by class) and their classes are left None.
     """
+    n = len(sites)
     wanted = np.array(classes or pack.zoning.subject_classes, dtype=object)
-    derived = _col(sites, "derived_class").astype(object)
-    todo = pd.isna(pd.Series(derived, dtype=object)).to_numpy()
+    derived = np.full(n, None, dtype=object)
+    declared = np.full(n, None, dtype=object)
+    mask = np.zeros(n, dtype=bool)
+    if "subject" in sites:
+        subj = sites["subject"].to_numpy(dtype=object)
+        todo = pd.isna(pd.Series(subj, dtype=object)).to_numpy()
+        mask[~todo] = subj[~todo].astype(bool)
+    else:
+        todo = np.ones(n, dtype=bool)
     if todo.any():
-        derived = derived.copy()
-        derived[todo] = classify_sites(sites[todo], pack, reasons="none")["derived_class"].to_numpy()
-    declared = normalise_class(_col(sites, "declared_class"))
-    mask = np.isin(derived, wanted)
-    if pack.zoning.use_declared_class:
-        mask |= np.isin(declared, wanted)
-    status = _col(sites, "status", "built")
-    mask &= status != "removed"
+        part = sites[todo] if not todo.all() else sites
+        d = _col(part, "derived_class").astype(object)
+        miss = pd.isna(pd.Series(d, dtype=object)).to_numpy()
+        if miss.any():
+            d = d.copy()
+            d[miss] = classify_sites(part[miss], pack, reasons="none")["derived_class"].to_numpy()
+        dc = normalise_class(_col(part, "declared_class"))
+        m = np.isin(d, wanted)
+        if pack.zoning.use_declared_class:
+            m |= np.isin(dc, wanted)
+        m &= _col(part, "status", "built") != "removed"
+        mask[todo], derived[todo], declared[todo] = m, d, dc
     return mask, derived, declared
 
 
 def a1_matches(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str, targets: A1Targets,
                classes: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """(site_pos, target, distance_m, derived_class, declared_class) for every subject site within
-    reach of an A1-only route or zone; ``site_pos`` is the row position in ``sites``.
+    """(site_pos, target, distance_m, derived_class, declared_class, x_m, y_m) for every subject site
+    within reach of an A1-only route or zone; ``site_pos`` is the row position in ``sites``.
 
-    ``sites`` needs only ``x_m``/``y_m`` (or a point geometry) and the class columns, so callers
-    holding a million rows can pass the thin columns and fetch names for the matches alone.
+    ``sites`` needs only ``x_m``/``y_m`` (or a point geometry) and the class columns — or a
+    ``subject`` flag — so callers holding a million rows can pass the thin columns and fetch names
+    (and classes) for the matches alone.
     """
-    cols = ["site_pos", "target", "distance_m", "derived_class", "declared_class"]
+    cols = ["site_pos", "target", "distance_m", "derived_class", "declared_class", "x_m", "y_m"]
     if len(sites) == 0 or len(targets.targets) == 0:
         return pd.DataFrame(columns=cols)
     mask, derived, declared = subject_mask(sites, pack, classes)
@@ -237,42 +265,65 @@ def a1_matches(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str, targets:
     x, y = metric_xy(sites.iloc[idx] if idx.size < len(sites) else sites, metric_crs)
     si, ti, dist = targets.match(x, y)
     rows = idx[si]
-    return pd.DataFrame({"site_pos": rows, "target": ti, "distance_m": dist, "derived_class": derived[rows],
-                         "declared_class": declared[rows], "x_m": x[si], "y_m": y[si]})
+    return pd.DataFrame({"site_pos": rows, "target": ti, "distance_m": dist,
+                         "derived_class": pd.Series(derived[rows], dtype=object),
+                         "declared_class": pd.Series(declared[rows], dtype=object), "x_m": x[si], "y_m": y[si]})
+
+
+def _obj(values: Any) -> pd.Series:
+    """Text columns stay plain Python objects (no per-value conversion to Arrow strings)."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object)
 
 
 def a1_report(matches: pd.DataFrame, site_rows: pd.DataFrame, targets: A1Targets, pack: RulePack, *,
               unit_names: dict[str, str] | None = None) -> pd.DataFrame:
     """Turn matches into findings. ``site_rows`` is aligned with ``matches`` (one row each) and holds
-    ``code``, ``operator``, ``district_code``, ``commune_code``."""
+    ``code``, ``operator``, ``district_code``, ``commune_code`` (and ``derived_class`` /
+    ``declared_class`` for matches that do not carry them)."""
+    with no_gc():
+        return _a1_report(matches, site_rows, targets, pack, unit_names)
+
+
+def _a1_report(matches: pd.DataFrame, site_rows: pd.DataFrame, targets: A1Targets, pack: RulePack,
+               unit_names: dict[str, str] | None) -> pd.DataFrame:
     if len(matches) == 0:
         return empty_findings()
-    t = targets.targets.iloc[matches["target"].to_numpy()].reset_index(drop=True)
-    kind = t["kind"].to_numpy()
-    name = t["name"].to_numpy(dtype=object)
-    reach = t["reach_m"].to_numpy(dtype=float)
+    t = targets.targets
+    ti = matches["target"].to_numpy(dtype=np.int64)
+    kind = t["kind"].to_numpy(dtype=object)[ti]
+    name = t["name"].to_numpy(dtype=object)[ti]
+    reach = t["reach_m"].to_numpy(dtype=float)[ti]
+    shape = t["shape"].to_numpy(dtype=object)[ti]
     dist = matches["distance_m"].to_numpy(dtype=float)
     dcls = matches["derived_class"].to_numpy(dtype=object)
     decl = matches["declared_class"].to_numpy(dtype=object)
+    if "derived_class" in site_rows:
+        fill = pd.isna(pd.Series(dcls, dtype=object)).to_numpy()
+        dcls = np.where(fill, site_rows["derived_class"].to_numpy(dtype=object), dcls)
+        decl = np.where(fill, normalise_class(site_rows["declared_class"].to_numpy(dtype=object)), decl)
     code = _col(site_rows, "code")
+    is_route = kind == "route"
     msg = [_message(dc, de, sc, d, k, n, r, sh)
            for dc, de, sc, d, k, n, r, sh in zip(dcls.tolist(), decl.tolist(), code.tolist(), dist.tolist(),
-                                                 kind.tolist(), name.tolist(), reach.tolist(), t["shape"].tolist(),
+                                                 kind.tolist(), name.tolist(), reach.tolist(), shape.tolist(),
                                                  strict=True)]
-    details = [{"derived_class": dc, "declared_class": de, "target_id": _py(tid), "reach_m": r,
-                "zone_kind": _py(zk), "target_district_code": _py(tdc)}
-               for dc, de, tid, r, zk, tdc in zip(dcls.tolist(), decl.tolist(), t["id"].tolist(), reach.tolist(),
-                                                  t["zone_kind"].tolist(), t["district_code"].tolist(), strict=True)]
+    tid = [None if v != v else v for v in t["id"].to_numpy(dtype=object)[ti].tolist()]  # NaN -> None
+    zk = t["zone_kind"].to_numpy(dtype=object)[ti].tolist()
+    tdc = t["district_code"].to_numpy(dtype=object)[ti].tolist()
+    details = [{"derived_class": a, "declared_class": b, "target_id": c, "reach_m": r, "zone_kind": z,
+                "target_district_code": q}
+               for a, b, c, r, z, q in zip(dcls.tolist(), decl.tolist(), tid, reach.tolist(), zk, tdc, strict=True)]
     dcode = _col(site_rows, "district_code")
     ccode = _col(site_rows, "commune_code")
     out = pd.DataFrame({
-        "check": CHECK, "rule": t["rule"].to_numpy(), "severity": pack.zoning.severity,
-        "site_code": code, "operator": _col(site_rows, "operator"),
-        "zone": np.where(kind == "zone", name, None), "route": np.where(kind == "route", name, None),
-        "other_site_code": None, "distance_m": dist,
-        "district": unit_label(dcode, unit_names), "commune": unit_label(ccode, unit_names),
-        "district_code": dcode, "commune_code": ccode,
-        "legal_source": t["legal_source"].to_numpy(), "message": msg, "details": details,
+        "check": CHECK, "rule": _obj(t["rule"].to_numpy(dtype=object)[ti]), "severity": pack.zoning.severity,
+        "site_code": _obj(code), "operator": _obj(_col(site_rows, "operator")),
+        "zone": _obj(np.where(is_route, None, name)), "route": _obj(np.where(is_route, name, None)),
+        "other_site_code": _obj(np.full(len(ti), None)), "distance_m": dist,
+        "district": _obj(unit_label(dcode, unit_names)), "commune": _obj(unit_label(ccode, unit_names)),
+        "district_code": _obj(dcode), "commune_code": _obj(ccode),
+        "legal_source": _obj(t["legal_source"].to_numpy(dtype=object)[ti]), "message": _obj(msg),
+        "details": _obj(details),
         "x_m": matches["x_m"].to_numpy(dtype=float), "y_m": matches["y_m"].to_numpy(dtype=float),
     })
     return finalise(out)
@@ -307,11 +358,3 @@ def _message(derived: Any, declared: Any, code: Any, d: float, kind: str, name: 
     else:
         where = f"{d:.1f} m from A1-only zone {name} (buffer {reach:g} m)"
     return f"{cls} mast {code} is {where}"
-
-
-def _py(v: Any) -> Any:
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    return v
