@@ -11,6 +11,7 @@ from app.commands import cables as cables_cmd
 from app.commands import check as check_cmd
 from app.commands import db as db_cmd
 from app.commands import demo as demo_cmd
+from app.commands import io as io_cmd
 from app.commands import keys as keys_cmd
 from app.commands import programmes as programmes_cmd
 from app.commands import serve as serve_cmd
@@ -44,6 +45,8 @@ cli.add_typer(cables_cmd.app, name="cables")
 cli.command("demo")(demo_cmd.demo)
 cli.command("serve")(serve_cmd.serve)
 cli.add_typer(keys_cmd.app, name="keys")
+cli.command("import")(io_cmd.import_cmd)
+cli.command("export")(io_cmd.export_cmd)
 cli.add_typer(programmes_cmd.app, name="programmes")
 check_cmd.register(cli)
 

@@ -118,3 +118,189 @@ def unregister_postgis_srids(conn: Connection) -> None:
     conn.execute(
         text("DELETE FROM spatial_ref_sys WHERE srid = ANY(:ids)"), {"ids": list(TM3_BY_MERIDIAN.values())}
     )
+
+
+# --------------------------------------------------------------------------------------------
+# CRS names people write, and plausibility checks of coordinates (imports)
+# --------------------------------------------------------------------------------------------
+
+#: Central meridians of the provincial VN-2000 / TM-3 zones (Thông tư 973/2001/TT-TCĐC, Phụ lục), in
+#: degrees, for provinces whose zone has no EPSG code. Zones with an EPSG code resolve to it.
+TM3_MERIDIAN_BY_PROVINCE: dict[str, float] = {
+    "quangninh": 107.75, "hanoi": 105.0, "vinhphuc": 105.0, "thanhhoa": 105.0, "ninhbinh": 105.0,
+    "hagiang": 105.5, "caobang": 105.75, "backan": 106.5, "tuyenquang": 106.0, "thainguyen": 106.5,
+    "phutho": 104.75, "yenbai": 104.75, "hoabinh": 106.0, "bacgiang": 107.0, "hanam": 105.0,
+    "danang": 107.75, "quangnam": 107.75, "quangngai": 108.0, "kontum": 107.5, "lamdong": 107.75,
+    "dongnai": 107.75, "baria": 107.75, "vungtau": 107.75, "tayninh": 105.5, "binhphuoc": 106.25,
+    "longan": 105.75, "tiengiang": 105.75, "bentre": 105.75, "travinh": 105.5, "vinhlong": 105.5,
+    "dongthap": 105.0, "angiang": 104.75, "cantho": 105.0, "haugiang": 105.0, "soctrang": 105.5,
+    "baclieu": 105.0, "camau": 104.5, "daknong": 108.5,
+}
+
+TM3_SCALE = 0.9999
+TM3_FALSE_EASTING = 500_000.0
+
+
+@dataclass(frozen=True)
+class ResolvedCRS:
+    """A CRS resolved from what a user or a file said, with the words to show back to them."""
+
+    srs: str  #: ``EPSG:NNNN``, or WKT2 for a TM-3 zone that has no EPSG code
+    label: str  #: e.g. ``EPSG:9210 (VN-2000 / TM-3 105-45)``
+    geographic: bool  #: degrees (lon/lat) rather than metres
+
+
+class CRSNameError(ValueError):
+    """The text does not name a CRS we can resolve; the message lists the accepted forms."""
+
+
+CRS_FORMS = ("EPSG:9210 or 9210", "WGS84", "VN-2000", "VN-2000 Hải Phòng", "VN2000 TM3 105°45'",
+             "UTM 48N (= VN-2000 / UTM 48N, EPSG:3405)", "WGS84 UTM 48N (EPSG:32648)", "a WKT/.prj text")
+
+
+def fold(text: str) -> str:
+    """Lower-case, accents removed (đ → d), for matching names however they are typed."""
+    import unicodedata
+
+    t = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
+    return "".join(c for c in t if not unicodedata.combining(c)).lower()
+
+
+def _province_key(text: str) -> str | None:
+    """The province profile named in ``text`` ("Hải Phòng", "TP Hai Phong", "haiphong"), if any."""
+    squeezed = "".join(ch for ch in fold(text) if ch.isalnum())
+    keys = set(PROVINCES) | set(TM3_MERIDIAN_BY_PROVINCE)
+    hits = [k for k in keys if k in squeezed]
+    return max(hits, key=len) if hits else None
+
+
+def _from_crs(crs: CRS) -> ResolvedCRS:
+    code = crs.to_epsg(min_confidence=90)
+    srs = f"EPSG:{code}" if code else crs.to_wkt()
+    label = f"EPSG:{code} ({crs.name})" if code else crs.name
+    return ResolvedCRS(srs, label, bool(crs.is_geographic))
+
+
+def tm3_zone(meridian_deg: float) -> ResolvedCRS:
+    """VN-2000 / TM-3 zone with this central meridian: the EPSG code when one exists, else a WKT2
+    built on the EPSG VN-2000 datum (so PROJ still applies the official VN-2000 → WGS84 shift)."""
+    deg = int(meridian_deg)
+    minutes = int(round((meridian_deg - deg) * 60))
+    key = f"{deg}-{minutes:02d}"
+    if key in TM3_BY_MERIDIAN:
+        return _from_crs(CRS.from_epsg(TM3_BY_MERIDIAN[key]))
+    from pyproj.crs import ProjectedCRS
+    from pyproj.crs.coordinate_operation import TransverseMercatorConversion
+
+    crs = ProjectedCRS(
+        conversion=TransverseMercatorConversion(
+            latitude_natural_origin=0.0, longitude_natural_origin=meridian_deg,
+            false_easting=TM3_FALSE_EASTING, false_northing=0.0, scale_factor_natural_origin=TM3_SCALE),
+        geodetic_crs=CRS.from_epsg(4756), name=f"VN-2000 / TM-3 {key}")
+    return ResolvedCRS(crs.to_wkt(), f"VN-2000 / TM-3 {key} (no EPSG code; VN-2000 datum EPSG:4756)", False)
+
+
+def province_tm3(key: str) -> ResolvedCRS:
+    """The TM-3 zone of a province (EPSG code from its profile, else the meridian table)."""
+    if key in PROVINCES:
+        return _from_crs(CRS.from_epsg(PROVINCES[key].metric_epsg))
+    if key in TM3_MERIDIAN_BY_PROVINCE:
+        return tm3_zone(TM3_MERIDIAN_BY_PROVINCE[key])
+    raise CRSNameError(f"no TM-3 zone known for province {key!r}")
+
+
+_MERIDIAN = r"(10[2-9])(?:\s*(?:°|º|o|d|deg|-|\s|_|:)\s*(\d{1,2}(?:\.\d+)?)\s*(?:'|′|m|phut)?|\.(\d+))?"
+
+
+def parse_crs(text: str, province: str = "haiphong") -> ResolvedCRS:
+    """Resolve the CRS names users write: EPSG codes, ``WGS84``, ``VN-2000 Hải Phòng``,
+    ``VN2000 TM3 105°45'``, ``UTM 48N`` …, or any WKT/PROJ-JSON/authority string pyproj knows.
+
+    Plain ``UTM 48N`` means VN-2000 / UTM 48N (EPSG:3405), as in Vietnamese survey data (DESIGN §1.5);
+    write ``WGS84 UTM 48N`` for EPSG:32648. A bare ``VN-2000 TM-3`` is the configured province's zone.
+    """
+    import re
+
+    raw = (text or "").strip()
+    if not raw:
+        raise CRSNameError("empty CRS")
+    t = fold(raw)
+    m = re.fullmatch(r"(?:epsg)?\s*[:\s]?\s*(\d{4,6})", t)
+    if m:
+        try:
+            return _from_crs(CRS.from_epsg(int(m.group(1))))
+        except Exception:
+            raise CRSNameError(f"EPSG:{m.group(1)} is not a known CRS") from None
+    compact = re.sub(r"[\s_\-/.]", "", t)
+    vn = "vn2000" in compact or "vn2k" in compact
+    wgs = "wgs" in compact or "gps" in compact
+    if "utm" in compact:
+        zm = re.search(r"utm\s*(?:zone|mui|mui chieu)?\s*(\d{1,2})\s*([ns])?", t)
+        if not zm:
+            raise CRSNameError(f"{raw!r}: which UTM zone? e.g. 'UTM 48N'")
+        zone = int(zm.group(1))
+        if wgs and not vn:
+            return _from_crs(CRS.from_epsg((32700 if zm.group(2) == "s" else 32600) + zone))
+        if zone in VN2000_UTM:
+            return _from_crs(CRS.from_user_input(VN2000_UTM[zone]))
+        raise CRSNameError(f"{raw!r}: VN-2000 / UTM zone {zone} has no EPSG code (48 and 49 do)")
+    if vn:
+        mm = re.search(_MERIDIAN, t.replace("vn2000", "").replace("vn-2000", "").replace("vn 2000", ""))
+        if mm:
+            deg = float(mm.group(1))
+            if mm.group(2):
+                deg += float(mm.group(2)) / 60.0
+            elif mm.group(3):
+                deg = float(f"{mm.group(1)}.{mm.group(3)}")
+            return tm3_zone(deg)
+        key = _province_key(t)
+        if key:
+            return province_tm3(key)
+        if "tm3" in compact or "mui3" in compact:
+            return province_tm3(province)
+        if "tm6" in compact or "mui6" in compact:
+            raise CRSNameError(f"{raw!r}: say the UTM zone, e.g. 'VN-2000 UTM 48N'")
+        return _from_crs(CRS.from_user_input(VN2000_GEOGRAPHIC))
+    if compact in {"wgs84", "wgs1984", "gps", "latlon", "lonlat", "latlong", "kinhvido", "vidokinhdo", "crs84",
+                   "degrees", "epsg4326"}:
+        return _from_crs(CRS.from_epsg(4326))
+    key = _province_key(t)
+    if key and not wgs:
+        return province_tm3(key)
+    try:
+        return _from_crs(CRS.from_user_input(raw))
+    except Exception:
+        raise CRSNameError(f"cannot understand CRS {raw!r}; write one of: {'; '.join(CRS_FORMS)}") from None
+
+
+def resolve_file_crs(crs_text: str | None) -> ResolvedCRS | None:
+    """The CRS a file declares (.prj, GeoPackage, GeoJSON ``crs``), or None when it declares none."""
+    if not crs_text:
+        return None
+    return _from_crs(CRS.from_user_input(crs_text))
+
+
+def same_crs(a: str, b: str) -> bool:
+    try:
+        return bool(CRS.from_user_input(a).equals(CRS.from_user_input(b), ignore_axis_order=True))
+    except Exception:
+        return False
+
+
+def in_extent(lon: "np.ndarray", lat: "np.ndarray", extent: tuple[float, float, float, float]) -> "np.ndarray":
+    """Which points fall inside ``extent`` (lon_min, lat_min, lon_max, lat_max); NaN → False."""
+    import numpy as np
+
+    x0, y0, x1, y1 = extent
+    with np.errstate(invalid="ignore"):
+        return (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+
+
+def swapped_lonlat(lon: "np.ndarray", lat: "np.ndarray", extent: tuple[float, float, float, float]) -> "np.ndarray":
+    """Points outside ``extent`` that would be inside with lat and lon exchanged (the GPS-table
+    mistake: a column headed 'lat' holding longitudes)."""
+    return ~in_extent(lon, lat, extent) & in_extent(lat, lon, extent)
+
+
+#: Coordinates larger than this (in absolute value) cannot be degrees; smaller cannot be TM-3/UTM metres.
+METRE_THRESHOLD = 1000.0

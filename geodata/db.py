@@ -21,6 +21,10 @@ from typing import Literal
 # static objects get registered twice and the process aborts at exit ("double free or corruption").
 import pyproj  # noqa: F401  (import order is the point)
 import shapely  # noqa: F401
+# Same for GDAL (pyogrio's libgdal bundles SQLite): loaded after mod_spatialite, its SQLite calls bind
+# to the system libsqlite3 that SQLite's dlopen(RTLD_GLOBAL) exposed, and writing a GeoPackage then
+# segfaults (seen with an open SpatiaLite cursor during an export).
+import pyogrio  # noqa: F401
 import sqlean
 from geoalchemy2 import load_spatialite
 from sqlalchemy import Engine, create_engine, event, text

@@ -1,0 +1,194 @@
+"""``btsplan import KIND FILE`` and ``btsplan export LAYER --format F --out FILE``.
+
+Import validates the whole file first and writes it in one transaction; every rejected row is
+reported as (row, field, value, message), on screen and optionally as CSV. Export writes the
+inspectors' filtered lists in the formats their tools open (Excel, QGIS, Google Earth, field apps).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from app.console import console, err_console, fail, progress
+from geodata.readers.columns import KINDS
+
+SHOW_ERRORS = 50
+
+
+class _NoBar:
+    """Stand-in for the progress bar when stderr is not a terminal (logs and CI stay clean)."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, *a: object, **k: object) -> int:
+        return 0
+
+    def update(self, *a: object, **k: object) -> None:
+        return None
+
+
+def _bar():  # type: ignore[no-untyped-def]
+    return progress(transient=True) if err_console.is_terminal else _NoBar()
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from app.commands.db import engine_from_settings
+
+    return engine_from_settings()
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
+    return None
+
+
+def import_cmd(
+    kind: str = typer.Argument(..., help=f"What the file holds: {', '.join(KINDS)}."),
+    file: Path = typer.Argument(..., help="CSV, XLSX, GeoJSON, GPKG, Shapefile (.shp, .zip or folder), KML/KMZ."),
+    crs: str = typer.Option(None, "--crs", help="CRS of the coordinates: EPSG:9210, 'VN-2000 Hải Phòng', "
+                            "\"VN2000 TM3 105°45'\", 'UTM 48N', WGS84… (overrides a .prj)."),
+    operator: str = typer.Option(None, "--operator", help="Operator of every site when the file has no operator column."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report only; write nothing."),
+    on_conflict: str = typer.Option("error", "--on-conflict", help="Rows whose key is already stored: error, skip or update."),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Import the good rows even if some are bad."),
+    errors_out: Path = typer.Option(None, "--errors-out", help="Write the row-error report to this CSV file."),
+    sheet: str = typer.Option(None, "--sheet", help="XLSX sheet (name or number), or layer of a GPKG/KML/zip."),
+    mapping: list[str] = typer.Option(None, "--map", help="COLUMN=FIELD for a column the aliases do not know "
+                                      "(repeatable), e.g. --map 'Số hiệu trạm=code'."),
+    encoding: str = typer.Option(None, "--encoding", help="Text encoding of a CSV/Shapefile (default: detected)."),
+    level: str = typer.Option(None, "--level", help="admin: province, district or commune when the file does not say."),
+    valid_from: str = typer.Option(None, "--valid-from", help="admin: units valid from YYYY-MM-DD."),
+    valid_to: str = typer.Option(None, "--valid-to", help="admin: units valid until YYYY-MM-DD (e.g. 2025-06-30)."),
+    as_of: str = typer.Option(None, "--as-of", help="Assign communes/districts valid on this date (default today)."),
+) -> None:
+    """Import a file: validate every row, then write all of it in one transaction (or nothing)."""
+    from geodata.importer import ImportOptions, import_file
+    from geodata.readers.columns import parse_overrides
+    from geodata.readers.errors import ReadError
+    from geodata.settings import get_settings
+
+    if kind not in KINDS:
+        fail(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    if on_conflict not in ("error", "skip", "update"):
+        fail(f"--on-conflict {on_conflict!r} is not one of error, skip, update")
+    if level is not None and level not in ("province", "district", "commune"):
+        fail(f"--level {level!r} is not one of province, district, commune")
+    try:
+        overrides = parse_overrides(mapping or [])
+    except ReadError as exc:
+        fail(str(exc))
+        return
+    s = get_settings()
+    opts = ImportOptions(crs=crs, operator=operator, dry_run=dry_run, on_conflict=on_conflict,  # type: ignore[arg-type]
+                         skip_bad_rows=skip_bad_rows, sheet=sheet, mapping=overrides, encoding=encoding,
+                         actor=f"cli:{getpass.getuser()}", max_rows=s.max_import_rows, province=s.province,
+                         metric_crs=s.metric_crs, as_of=_date(as_of, "--as-of"), level=level,
+                         valid_from=_date(valid_from, "--valid-from"), valid_to=_date(valid_to, "--valid-to"))
+    engine = _engine()
+    with _bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def step(phase: str, k: int, total: int | None) -> None:
+            label = {"validate": "kiểm tra / validating", "write": "ghi / writing"}[phase]
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(label, total=total)
+            bar.update(tasks[phase], advance=k)
+
+        res = import_file(engine, kind, file, opts, progress=step)
+    engine.dispose()
+    _report(res, errors_out)
+    if res.failed:
+        raise typer.Exit(1)
+
+
+def _report(res, errors_out: Path | None) -> None:  # type: ignore[no-untyped-def]
+    for note in res.notes:
+        err_console.print(f"[dim]·[/] {note}", highlight=False)
+    log = res.log
+    shown = log.sorted()
+    if shown:
+        t = Table(title=f"{log.n_errors} error(s), {log.n_warnings} warning(s) in {res.file}", show_lines=False)
+        for h in ("row", "field", "value", "message"):
+            t.add_column(h, overflow="fold")
+        for e in shown[:SHOW_ERRORS]:
+            style = "yellow" if e.severity == "warning" else None
+            t.add_row("" if e.row is None else str(e.row), e.field, e.value[:40], e.message, style=style)
+        err_console.print(t)
+        if len(shown) > SHOW_ERRORS or log.truncated:
+            err_console.print(f"… {log.n_errors + log.n_warnings - SHOW_ERRORS} more"
+                              + ("" if errors_out else " (write them all with --errors-out FILE)"))
+    if errors_out is not None and (shown or log.n_errors):
+        log.to_csv(errors_out)
+        err_console.print(f"row-error report written to {errors_out}")
+    first = next((e for e in shown if e.severity == "error"), None)
+    if res.committed:
+        console.print(f"imported {res.kind} from {res.file}: {res.inserted} inserted, {res.updated} updated, "
+                      f"{res.skipped} skipped (already stored), {res.rejected} bad row(s) left out "
+                      f"[{res.rows} rows read; CRS {res.crs}]", highlight=False)
+    elif res.dry_run and not res.failed:
+        console.print(f"dry run: {res.valid} of {res.rows} rows valid, {res.skipped} would be skipped; nothing written",
+                      highlight=False)
+    else:
+        where = "" if first is None else (f"file: {first.message}" if first.row is None else
+                                          f"row {first.row}, {first.field}: {first.message}")
+        err_console.print(f"[bold red]error:[/] {res.file} not imported ({log.n_errors} error(s); nothing written)"
+                          + (f" — first: {where}" if where else ""), highlight=False)
+
+
+EXPORT_FORMATS = ("csv", "xlsx", "geojson", "gpkg", "kml", "shp")
+
+
+def export_cmd(
+    layer: str = typer.Argument(..., help="sites, findings or cables."),
+    fmt: str = typer.Option(..., "--format", help=f"{', '.join(EXPORT_FORMATS)} (shp is written zipped)."),
+    out: Path = typer.Option(..., "--out", help="Output file."),
+    district: list[str] = typer.Option(None, "--district", help="District code or name (repeatable)."),
+    commune: list[str] = typer.Option(None, "--commune", help="Commune/ward code or name (repeatable)."),
+    type_: list[str] = typer.Option(None, "--type", help="Mast class A1a…A2c or 'unknown' (repeatable)."),
+    operator: list[str] = typer.Option(None, "--operator", help="Operator code or name (repeatable)."),
+    status: list[str] = typer.Option(None, "--status", help="Site status (planned, built, removed) or cable status."),
+    finding: list[str] = typer.Option(None, "--finding", help="Findings: check name or rule id (repeatable)."),
+) -> None:
+    """Export sites, findings or cable segments, filtered, for Excel, QGIS, Google Earth or field apps."""
+    from geodata import writers
+    from geodata.exports import ExportError, ExportFilter, open_export
+    from geodata.settings import get_settings
+
+    if fmt not in EXPORT_FORMATS:
+        fail(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    flt = ExportFilter(district=list(district or []), commune=list(commune or []), type=list(type_ or []),
+                       operator=list(operator or []), status=list(status or []), finding=list(finding or []))
+    engine = _engine()
+    try:
+        lay = open_export(engine, layer, flt, province_key=get_settings().province)
+        with _bar() as bar:
+            task = bar.add_task(f"export {layer} → {fmt}", total=None)
+            inner = lay.chunk_source
+
+            def counted():  # type: ignore[no-untyped-def]
+                for df in inner():
+                    bar.update(task, advance=len(df))
+                    yield df
+
+            lay.chunk_source = counted
+            path = writers.write(lay, fmt, out)
+    except ExportError as exc:
+        fail(str(exc))
+        return
+    finally:
+        engine.dispose()
+    console.print(f"wrote {path} ({path.stat().st_size:,} bytes; filter: {flt.describe()})", highlight=False)
