@@ -277,10 +277,12 @@ def test_screenshots(server: str, map_db: str, watched: Watched) -> None:
     out = Path(os.environ["BTSPLAN_SCREENSHOTS"])
     out.mkdir(parents=True, exist_ok=True)
     page = watched.page
+    # 1. the whole province as it opens
     watched.open_map(server)
-    page.wait_for_timeout(600)
+    page.wait_for_timeout(800)
     page.screenshot(path=str(out / "map.png"))
 
+    # 2. a planted A2a mast on an A1-only route: corridor, red ring, popup with reasons and the finding
     engine = make_engine(map_db)
     with engine.connect() as conn:
         planted = conn.execute(select(m.Meta.value).where(m.Meta.key == "demo.planted_a2a_on_a1")).scalar()
@@ -288,14 +290,19 @@ def test_screenshots(server: str, map_db: str, watched: Watched) -> None:
     page.fill("#search-input", planted[0])
     page.wait_for_selector('#search-results li[data-kind="site"]')
     page.keyboard.press("Enter")
-    page.wait_for_selector(".maplibregl-popup .popup.site ul.reasons")
-    page.evaluate("async () => { window.btsplan.map.setZoom(16.2); await window.btsplan.whenIdle(); }")
-    page.wait_for_timeout(600)
+    page.wait_for_selector(".maplibregl-popup .popup.site ul.findings")
+    page.evaluate("async () => { await window.btsplan.whenIdle(); }")
+    page.wait_for_timeout(800)
     page.screenshot(path=str(out / "findings.png"))
 
-    page.click("#lang-toggle")
+    # 3. English, one district, only A2a masts: the filters, the table and the cable chart
     page.evaluate("() => document.querySelector('.maplibregl-popup')?.remove()")
+    page.click("#lang-toggle")
+    page.fill("#search-input", "")
     page.select_option("#f-district", "305")
+    page.evaluate("() => window.btsplan.setClasses(['A2a'])")
     watched.count()
-    page.wait_for_timeout(600)
+    page.wait_for_timeout(1200)
     page.screenshot(path=str(out / "panel.png"))
+    for name in ("map.png", "findings.png", "panel.png"):
+        assert (out / name).stat().st_size > 20_000

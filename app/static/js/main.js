@@ -263,9 +263,10 @@ const CLICK_ORDER = [
   ["admin-fill", (f) => adminPopup(f.properties)],
 ];
 
-function openPopup(lngLat, content) {
+function openPopup(lngLat, content, anchor) {
   if (popup) popup.remove();
-  popup = new maplibregl.Popup({ maxWidth: "340px", focusAfterOpen: false }).setLngLat(lngLat).setDOMContent(content).addTo(map);
+  popup = new maplibregl.Popup({ maxWidth: "340px", focusAfterOpen: false, ...(anchor ? { anchor } : {}) })
+    .setLngLat(lngLat).setDOMContent(content).addTo(map);
   return popup;
 }
 
@@ -330,10 +331,11 @@ function toast(text, ms = 3500) {
 
 function onPick(hit) {
   if (hit.bbox) map.fitBounds([[hit.bbox[0], hit.bbox[1]], [hit.bbox[2], hit.bbox[3]]], { padding: 60, maxZoom: 16 });
-  else map.flyTo({ center: [hit.lon, hit.lat], zoom: Math.max(map.getZoom(), 16) });
+  // a site goes to the lower part of the view, so its popup has room above it
+  else map.flyTo({ center: [hit.lon, hit.lat], zoom: Math.max(map.getZoom(), 16), offset: [0, map.getContainer().clientHeight / 4] });
   if (hit.kind === "site") {
     select(hit.label);
-    map.once("moveend", () => openPopup([hit.lon, hit.lat], sitePopup({ code: hit.label })));
+    map.once("moveend", () => openPopup([hit.lon, hit.lat], sitePopup({ code: hit.label }), "bottom"));
   }
 }
 
@@ -410,7 +412,8 @@ async function start() {
     ...(bounds ? { bounds, fitBoundsOptions: { padding: 20 } } : { center: DEFAULT_CENTER, zoom: 11 }),
     maxZoom: 19,
     attributionControl: { compact: true, customAttribution: "btsplan · Sở Thông tin và Truyền thông" },
-    preserveDrawingBuffer: true, // screenshots of the canvas (docs, tests) keep the pixels
+    // keep the last frame in the canvas: the compositor (and screenshots) never see a cleared buffer
+    canvasContextAttributes: { preserveDrawingBuffer: true },
   });
   // images drawn on a canvas, supplied when the style first asks for them (no sprite to download)
   map.setMissingStyleImageResolver((id) => {

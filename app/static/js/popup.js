@@ -25,22 +25,32 @@ export function classChip(cls) {
   return el("span", { class: "chip", style: { background: CLASS_COLORS[c] || CLASS_COLORS.unknown } }, classLabel(c));
 }
 
-/** Reasons as stored by the classifier: a list of {rule, message, …} (strings are accepted too). */
+function reasonItem(r) {
+  if (typeof r === "string") return el("li", { text: r });
+  const rule = r.rule || r.id || "";
+  const msg = r.message || r.text || r.detail || "";
+  const cls = r.result === "decides" ? "decides" : r.result === "not met" ? "not-met" : null;
+  return el("li", { class: cls }, rule ? el("code", { text: rule }) : null, rule && msg ? " " : null, msg,
+    r.status === "provisional" ? el("span", { class: "warn small", text: ` (${t("popup.provisional")})` }) : null);
+}
+
+/**
+ * Reasons as stored by the classifier: a list of {rule, result, message, …} (strings accepted too).
+ * The rule that decided the class is shown; the rules tried before it and not met fold away.
+ */
 export function reasonList(reasons) {
   let list = reasons;
   if (typeof list === "string") {
     try { list = JSON.parse(list); } catch (_) { list = [list]; }
   }
   if (!Array.isArray(list) || !list.length) return null;
-  return el("ul", { class: "reasons" }, list.map((r) => {
-    if (typeof r === "string") return el("li", { text: r });
-    const rule = r.rule || r.id || "";
-    const msg = r.message || r.text || r.detail || "";
-    // the rule that decided the class stands out; rules tried and not met are shown dimmed
-    const cls = r.result === "decides" ? "decides" : r.result === "not met" ? "not-met" : null;
-    return el("li", { class: cls }, rule ? el("code", { text: rule }) : null, rule && msg ? " " : null, msg,
-      r.status === "provisional" ? el("span", { class: "warn small", text: ` (${t("popup.provisional")})` }) : null);
-  }));
+  const tried = list.filter((r) => r && r.result === "not met");
+  const shown = list.filter((r) => !(r && r.result === "not met"));
+  return el("div", { class: "reasons-box" },
+    el("ul", { class: "reasons" }, shown.map(reasonItem)),
+    tried.length ? el("details", { class: "small" },
+      el("summary", { text: t("popup.notMet", { n: tried.length }) }),
+      el("ul", { class: "reasons" }, tried.map(reasonItem))) : null);
 }
 
 export function findingList(findings) {
@@ -70,19 +80,20 @@ export function sitePopup(tileProps) {
       dl([
         [t("popup.operator"), p.operator],
         [t("popup.derived"), el("span", {}, classChip(derived),
-          derived && declared && derived !== declared ? el("span", { class: "warn small", text: ` ${t("popup.mismatch")}` }) : null)],
-        [t("popup.declared"), declared],
-        [t("popup.mount"), enumLabel("mount", p.mount)],
-        [t("popup.mastHeight"), p.mast_height_m != null ? `${fmt(p.mast_height_m, 1)} m` : null],
-        [t("popup.buildingHeight"), p.building_height_m != null ? `${fmt(p.building_height_m, 1)} m` : null],
-        [t("popup.status"), enumLabel("status", p.status)],
-        [t("popup.tech"), p.tech],
+          derived && declared && derived !== declared
+            ? el("span", { class: "warn small", text: ` ${t("popup.mismatch")} (${declared})` })
+            : declared ? el("span", { class: "muted small", text: ` = ${t("popup.declaredShort")}` }) : null)],
+        [t("popup.mount"), [enumLabel("mount", p.mount),
+          p.mast_height_m != null ? `${t("popup.mastShort")} ${fmt(p.mast_height_m, 1)} m` : null,
+          p.building_height_m != null ? `${t("popup.buildingShort")} ${fmt(p.building_height_m, 1)} m` : null]
+          .filter(Boolean).join(" · ")],
+        [t("popup.status"), [enumLabel("status", p.status), p.tech].filter(Boolean).join(" · ")],
         [t("popup.place"), [p.commune, p.district].filter(Boolean).join(", ")],
       ]),
-      el("h4", { text: t("popup.reasons") }),
-      reasonList(p.reasons) || el("p", { class: "muted small", text: loading ? t("popup.loading") : "—" }),
       el("h4", { text: t("popup.findings") }),
       loading && !findings ? el("p", { class: "muted small", text: t("popup.loading") }) : findingList(findings),
+      el("h4", { text: t("popup.reasons") }),
+      reasonList(p.reasons) || el("p", { class: "muted small", text: loading ? t("popup.loading") : "—" }),
     );
   };
   render(tileProps, null, true);
