@@ -120,7 +120,7 @@ def campaign_sites(session: Session, camp: InspectionCampaign) -> list[dict[str,
 def record_result(session: Session, actor: str, camp: InspectionCampaign, site_code: str, result: str,
                   notes: str | None, inspected_on: dt.date, inspector: str | None) -> Inspection:
     if site_code not in (camp.site_codes or []):
-        raise InspectionError(422, f"site {site_code!r} is not in campaign {camp.name!r}", "site_code")
+        raise InspectionError(404, f"site {site_code!r} is not in campaign {camp.name!r}", "site_code")
     if result not in RESULTS:
         raise InspectionError(422, f"result must be one of {', '.join(RESULTS)}", "result")
     if result == "violation" and not (notes or "").strip():

@@ -86,8 +86,9 @@ def set_site_status(session: Session, actor: str, prog: Programme, site_code: st
     if operator is not None and owner != operator:
         raise ProgrammeError(404, f"site {site_code!r} is not in programme {prog.name!r}", "site_code")
     if ps is None:
-        if prog.kind == "eco_bts" and owner is not None:
-            ps = ProgrammeSite(programme_id=prog.id, site_code=site_code, status="pending")  # pilots join later
+        # the department may add any site; a firm may add its own sites as eco-BTS pilots
+        if owner is not None and (operator is None or prog.kind == "eco_bts"):
+            ps = ProgrammeSite(programme_id=prog.id, site_code=site_code, status="pending")
             session.add(ps)
         else:
             raise ProgrammeError(404, f"site {site_code!r} is not in programme {prog.name!r}", "site_code")

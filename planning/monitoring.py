@@ -41,8 +41,7 @@ def implementation(sites: pd.DataFrame, as_of: dt.date, radius_m: float,
     planned = s[s["status"] == "planned"].reset_index(drop=True)
     built = s[s["status"] == "built"].reset_index(drop=True)
     realised = realised_mask(planned, built, radius_m)
-    target = pd.to_datetime(planned["target_date"], errors="coerce").dt.date
-    due = target.notna().to_numpy() & np.array([t < as_of if isinstance(t, dt.date) else False for t in target])
+    due = np.array([isinstance(t, dt.date) and t < as_of for t in planned["target_date"].tolist()], dtype=bool)
     planned["realised"] = realised
     planned["overdue"] = due & ~realised
     rows: list[dict[str, Any]] = []

@@ -302,3 +302,60 @@ def diff_versions(before: Sequence[Mapping[str, Any]] | None, after: Sequence[Ma
         if d:
             changed[k] = d
     return {"added": sorted(set(a) - set(b)), "removed": sorted(set(b) - set(a)), "changed": changed}
+
+
+def _field_schema(kind: str, bounds: Any) -> dict[str, Any]:
+    if kind == "text":
+        return {"type": "string", "minLength": bounds[0], "maxLength": bounds[1]}
+    if kind == "choice":
+        return {"type": "string", "enum": list(bounds)}
+    if kind in ("number", "int"):
+        return {"type": "number" if kind == "number" else "integer", "minimum": bounds[0], "maximum": bounds[1]}
+    if kind == "bool":
+        return {"type": "boolean"}
+    return {"type": "string", "format": "date"}
+
+
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}, "prefixItems": [
+    {"type": "number", "minimum": -180, "maximum": 180}, {"type": "number", "minimum": -90, "maximum": 90}]}
+_GEOMETRY_SCHEMA = {
+    "Point": {"type": "object", "required": ["type", "coordinates"],
+              "properties": {"type": {"enum": ["Point"]}, "coordinates": _POSITION}},
+    "LineString": {"type": "object", "required": ["type", "coordinates"],
+                   "properties": {"type": {"enum": ["LineString"]},
+                                  "coordinates": {"type": "array", "minItems": 2, "items": _POSITION}}},
+    "MultiLineString": {"type": "object", "required": ["type", "coordinates"],
+                        "properties": {"type": {"enum": ["MultiLineString"]},
+                                       "coordinates": {"type": "array", "minItems": 1, "items": {
+                                           "type": "array", "minItems": 2, "items": _POSITION}}}},
+}
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """JSON Schema of a plan submission, generated from the same field table the parser uses
+    (for the OpenAPI document; the parser stays the authority and also checks what a schema cannot)."""
+    variants = []
+    for kind, spec in _FIELDS.items():
+        # null means "not given" for optional fields (GIS exports write nulls for empty cells)
+        props = {k: _field_schema(*v) if k in ("item", *_REQUIRED[kind]) else
+                 {"oneOf": [_field_schema(*v), {"type": "null"}]} for k, v in spec.items()}
+        props["item"] = {"type": "string", "enum": [kind]}
+        mode, allowed = _GEOMETRY[kind]
+        geoms = [_GEOMETRY_SCHEMA[g] for g in allowed]
+        geometry: dict[str, Any] = (geoms[0] if len(geoms) == 1 else {"oneOf": geoms}) if geoms else {}
+        if mode != "required":
+            geometry = {"oneOf": [geometry, {"type": "null"}]} if geometry else {}
+        variants.append({
+            "type": "object", "required": ["type", "properties", *(["geometry"] if mode == "required" else [])],
+            "properties": {"type": {"enum": ["Feature"]}, "id": {"type": ["string", "integer", "null"]},
+                           "geometry": geometry,
+                           "properties": {"type": "object", "additionalProperties": False,
+                                          "required": ["item", *_REQUIRED[kind]], "properties": props,
+                                          **({"if": {"properties": {"mount": {"enum": ["building"]}},
+                                                     "required": ["mount"]},
+                                              "then": {"required": ["building_height_m"]}}
+                                             if kind == "new_site" else {})}},
+        })
+    return {"type": "object", "required": ["type", "features"],
+            "properties": {"type": {"enum": ["FeatureCollection"]}, "title": {"type": "string", "maxLength": 300},
+                           "features": {"type": "array", "minItems": 1, "items": {"oneOf": variants}}}}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path as FsPath
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 import xlsxwriter
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
@@ -31,8 +32,21 @@ Organiser = Annotated[Principal, Depends(require_roles("planner", "inspector", "
 Inspector = Annotated[Principal, Depends(require_roles("inspector", "planner"))]
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EXPORT_COLUMNS = ["code", "operator", "name", "address", "district", "commune", "mount", "mast_height_m",
                   "declared_class", "derived_class", "lat", "lon", "result", "inspected_on"]
+
+
+def _iso_text(value: Any) -> Any:
+    """Dates only as ISO text: pydantic's lax mode would read 0 or "0" as 1970-01-01."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
+        raise ValueError("must be an ISO date (YYYY-MM-DD)")
+    return value.strip()
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_text)]
 
 
 @contextmanager
@@ -60,8 +74,8 @@ class SiteFilter(BaseModel):
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    start_on: dt.date
-    end_on: dt.date | None = None
+    start_on: IsoDate
+    end_on: IsoDate | None = None
     filter: SiteFilter = Field(default_factory=SiteFilter)
 
 
@@ -70,7 +84,7 @@ class ResultIn(BaseModel):
     site_code: str = Field(min_length=1, max_length=50)
     result: Literal["conforms", "violation"]
     notes: str | None = Field(None, max_length=4000)
-    inspected_on: dt.date
+    inspected_on: IsoDate
 
 
 @router.post("/inspections/campaigns", status_code=201, summary="Create a campaign from a site filter")
@@ -98,7 +112,8 @@ def get_campaign(campaign_id: CampaignId, engine: EngineDep, _who: Staff) -> dic
         return {**gi.campaign_summary(s, camp), "site_list": gi.campaign_sites(s, camp)}
 
 
-@router.get("/inspections/campaigns/{campaign_id}/sites", summary="The inspectors' site list: json, csv or xlsx")
+@router.get("/inspections/campaigns/{campaign_id}/sites", summary="The inspectors' site list: json, csv or xlsx",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, XLSX: {}}}})
 def campaign_sites(
     campaign_id: CampaignId, engine: EngineDep, _who: Staff,
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",

@@ -5,7 +5,6 @@ Staff see every firm; an operator key sees its own firm only (asking for another
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
+from app.routers.inspections import IsoDate
 from geodata import monitoring
 
 router = APIRouter(tags=["monitoring"])
@@ -27,7 +27,7 @@ def implementation(
     who: Reader,
     operator: Annotated[str | None, Query(max_length=20)] = None,
     district: Annotated[str | None, Query(max_length=20, description="District code")] = None,
-    as_of: Annotated[dt.date | None, Query(description="Overdue means target date before this day (default today)")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Overdue means target date before this day (default today)")] = None,
     radius_m: Annotated[float | None, Query(gt=0, le=5000, description="A built site this close realises a plan")] = None,
 ) -> dict[str, Any]:
     """``{"as_of", "radius_m", "rows": [{operator, district, district_name, planned, built, realised, overdue,

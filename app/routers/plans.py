@@ -31,7 +31,7 @@ from geodata import appraisal as gapp
 from geodata import plans as gp
 from geodata.db import transaction
 from planning.appraisal import redact_for_operator
-from planning.plan_items import TooManyItems, parse_plan
+from planning.plan_items import TooManyItems, parse_plan, plan_json_schema
 
 router = APIRouter(tags=["plans"])
 
@@ -40,6 +40,8 @@ Firm = Annotated[Principal, Depends(require_roles("operator"))]
 Planner = Annotated[Principal, Depends(require_roles("planner"))]
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Plan id")]
 GEOJSON_TYPES = ("application/json", "application/geo+json")
+IfMatch = Annotated[str | None, Header(description='The plan\'s ETag (its lock_version), e.g. "3"',
+                                       pattern=r'^\s*(W/)?("\d{1,10}"|\d{1,10}|\*)\s*$', max_length=20)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -57,7 +59,7 @@ def _scope(who: Principal) -> str | None:
 
 
 def _if_match(value: str | None) -> int | None:
-    if value is None:
+    if value is None or not value.strip() or value.strip() == "*":
         return None
     v = value.strip().removeprefix("W/").strip('"')
     if not v.isdigit():
@@ -119,7 +121,12 @@ def _check_sites(session: Any, operator: str, features: list[dict[str, Any]]) ->
                       errors=[e.as_dict() for e in errs])
 
 
+_PLAN_BODY = {"requestBody": {"required": True, "content": {
+    t: {"schema": plan_json_schema()} for t in ("application/geo+json", "application/json")}}}
+
+
 @router.post("/plans", status_code=201, summary="Submit a plan dossier (GeoJSON FeatureCollection) as a draft",
+             openapi_extra=_PLAN_BODY,
              responses={200: {"description": "Idempotent replay: the plan created earlier with this key"},
                         409: {"description": "Idempotency-Key reused with a different body"},
                         413: {"description": "Body or feature count over the limit"},
@@ -185,14 +192,14 @@ def get_plan(plan_id: PlanId, engine: EngineDep, who: Reader) -> JSONResponse:
     return JSONResponse(out, headers=_etag(out["lock_version"]))
 
 
-@router.put("/plans/{plan_id}", summary="Replace the items of a draft or returned plan")
+@router.put("/plans/{plan_id}", summary="Replace the items of a draft or returned plan", openapi_extra=_PLAN_BODY)
 async def update_plan(
     plan_id: PlanId,
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     who: Firm,
-    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     expected = _if_match(if_match)
     body, features = await _parse(request, settings)
@@ -210,7 +217,7 @@ def submit_plan(
     engine: EngineDep,
     settings: SettingsDep,
     who: Firm,
-    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     expected = _if_match(if_match)
     with _problems():
@@ -233,7 +240,7 @@ def review_plan(
     plan_id: PlanId,
     engine: EngineDep,
     who: Planner,
-    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     expected = _if_match(if_match)
     with _problems(), transaction(engine) as session:
@@ -251,7 +258,11 @@ class ItemDecisionIn(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # "return" and "reject" need a reason: said in the schema too, so clients and fuzzers know
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"decision": {"enum": ["return", "reject"]}}, "required": ["decision"]},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": "\\S"}}},
+    })
     decision: Literal["approve", "return", "reject"]
     reason: str | None = Field(None, max_length=4000, description="Required to return or reject")
     lock_version: int | None = Field(None, ge=1, description="The lock_version you read (409 if stale)")
@@ -266,7 +277,7 @@ def decide_plan(
     engine: EngineDep,
     settings: SettingsDep,
     who: Planner,
-    if_match: Annotated[str | None, Header(description="The plan's ETag (lock_version)")] = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     """Approving turns approved items into planned sites / segments, site changes, removals and sharing."""
     expected = body.lock_version if body.lock_version is not None else _if_match(if_match)

@@ -7,19 +7,18 @@ conversion work).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
-from app.routers.inspections import SiteFilter
+from app.routers.inspections import IsoDate, SiteFilter
 from geodata import programmes as gpr
 from geodata.db import transaction
 from geodata.models import Programme
@@ -51,22 +50,17 @@ class ProgrammeIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["conversion", "eco_bts"]
     legal_ref: str | None = Field(None, max_length=200, examples=["Kế hoạch 153/KH-UBND (22/6/2018)"])
-    deadline: dt.date | None = None
+    deadline: IsoDate | None = None
     preset: Literal["a2a_on_a1"] | None = Field(
         None, description="a2a_on_a1: every A2a mast on an A1-only route or in an A1-only zone, checked now")
     filter: SiteFilter | None = None
 
-    @model_validator(mode="after")
-    def _target(self) -> ProgrammeIn:
-        if self.kind == "conversion" and self.preset is None and self.filter is None:
-            raise ValueError("a conversion programme needs a target: preset or filter")
-        return self
 
 
 class SiteProgressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["pending", "converted", "piloted", "dropped"]
-    done_on: dt.date | None = None
+    done_on: IsoDate | None = None
     integrates: list[Literal[gpr.INTEGRATIONS]] | None = Field(  # type: ignore[valid-type]
         None, description="For eco-BTS pilots: what the pole integrates")
 
@@ -109,7 +103,7 @@ def get_programme(programme_id: ProgId, engine: EngineDep, who: Reader) -> dict[
 def programme_progress(
     programme_id: ProgId, engine: EngineDep, who: Reader,
     by: Annotated[Literal["district", "operator"], Query()] = "district",
-    as_of: Annotated[dt.date | None, Query(description="Overdue = pending after the deadline on this day")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Overdue = pending after the deadline on this day")] = None,
 ) -> dict[str, Any]:
     """``{"programme", "by", "as_of", "rows": [{district|operator, total, done, pending, dropped, overdue,
     late_done, done_pct, integrates}], "totals"}``; operator keys see their own sites only."""

@@ -102,7 +102,7 @@ def test_inspection_campaign_results_findings(demo_db: Engine, tmp_path: Path) -
                headers=k.h("inspector"))
     assert r.status_code == 201
     ins_id = r.json()["id"]
-    assert c.post(url, json={**bad, "site_code": "HP-NOT-IN", "notes": "x"}, headers=k.h("inspector")).status_code == 422
+    assert c.post(url, json={**bad, "site_code": "HP-NOT-IN", "notes": "x"}, headers=k.h("inspector")).status_code == 404
     assert c.post(url, json={**bad, "inspected_on": "2026-05-01", "notes": "x"},
                   headers=k.h("inspector")).json()["field"] == "inspected_on"
     with transaction(demo_db) as s:
@@ -154,6 +154,8 @@ def test_conversion_programme_153(demo_db: Engine, monkeypatch: pytest.MonkeyPat
     assert c.put(f"/programmes/{pid}/sites/{other}", json={"status": "converted", "done_on": "2020-06-30"},
                  headers=k.h("vtl")).status_code == 404
     assert c.put(url, json={"status": "piloted", "done_on": "2020-06-30"}, headers=k.h("planner")).status_code == 422
+    assert c.put(url, json={"status": "converted", "done_on": "0"}, headers=k.h("planner")).status_code == 422
+    assert c.get(f"/programmes/{pid}/progress?as_of=0", headers=k.h("planner")).status_code == 422
     # progress by operator and district
     p = c.get(f"/programmes/{pid}/progress?by=operator&as_of=2026-01-01", headers=k.h("planner")).json()
     t = p["totals"]

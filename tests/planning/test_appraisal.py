@@ -125,3 +125,27 @@ def test_summary_counts_add_up(per_item: list[list[str]]) -> None:
     assert s["items"] == len(items)
     assert sum(s["by_severity"].values()) == sum(len(x) for x in per_item) == sum(s["by_rule"].values())
     assert s["items_with_violations"] == sum("violation" in x for x in per_item)
+
+
+def test_monitoring_with_no_sites_and_realised_matching() -> None:
+    import datetime as dt
+
+    from planning.monitoring import implementation
+
+    cols = ["code", "operator", "status", "district_code", "x_m", "y_m", "target_date"]
+    empty = implementation(pd.DataFrame([], columns=cols), dt.date(2026, 1, 1), 100.0)
+    assert empty["rows"] == [] and empty["totals"] == {"planned": 0, "built": 0, "realised": 0, "overdue": 0}
+    f = pd.DataFrame([
+        ["P-1", "VTL", "planned", "305", 0.0, 0.0, dt.date(2020, 1, 1)],
+        ["P-2", "VTL", "planned", "305", 5000.0, 0.0, dt.date(2020, 1, 1)],
+        ["P-3", "MBF", "planned", "305", 10.0, 0.0, None],
+        ["B-1", "VTL", "built", "305", 60.0, 0.0, None],
+        ["B-2", "MBF", "built", "303", 5050.0, 0.0, None],  # another firm's mast does not realise P-2
+    ], columns=cols)
+    out = implementation(f, dt.date(2026, 1, 1), 100.0, {"305": "Lê Chân"})
+    rows = {(r["operator"], r["district"]): r for r in out["rows"]}
+    assert rows[("VTL", "305")] | {} == {"operator": "VTL", "district": "305", "district_name": "Lê Chân",
+                                         "planned": 2, "built": 1, "realised": 1, "overdue": 1,
+                                         "overdue_sites": ["P-2"]}
+    assert rows[("MBF", "305")]["realised"] == 0 and rows[("MBF", "305")]["overdue"] == 0  # no target date
+    assert out["totals"] == {"planned": 3, "built": 2, "realised": 1, "overdue": 1}

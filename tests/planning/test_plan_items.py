@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planning.plan_items import ITEM_KINDS, TooManyItems, diff_versions, item_key, parse_plan
+from planning.plan_items import ITEM_KINDS, TooManyItems, diff_versions, item_key, parse_plan, plan_json_schema
 
 
 def _site(lon: float = 106.68, lat: float = 20.85, **props: object) -> dict:
@@ -106,3 +106,44 @@ def test_diff_between_versions() -> None:
     assert d["changed"] == {"new_site:A": {"properties.mast_height_m": {"before": 30.0, "after": 25.0}}}
     assert diff_versions(v2, v2) == {"added": [], "removed": [], "changed": {}}
     assert item_key(4, {"properties": {"item": "cable_route"}}) == "cable_route#5"
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(ITEM_KINDS),
+       props=st.dictionaries(st.sampled_from(["code", "site_code", "mount", "mast_height_m", "building_height_m",
+                                              "reach_m", "camouflaged", "street", "target_year", "target_date",
+                                              "declared_class", "method", "transmitters"]),
+                             st.one_of(st.none(), st.booleans(), st.integers(0, 3000), st.floats(0, 100),
+                                       st.sampled_from(["building", "ground", "A2a", "underground", "2027-06-30",
+                                                        "S-1"])), max_size=6),
+       lon=st.floats(-180, 180), lat=st.floats(-90, 90), line=st.booleans())
+def test_the_published_schema_accepts_what_the_parser_accepts(kind: str, props: dict, lon: float, lat: float,
+                                                              line: bool) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    geom = ({"type": "LineString", "coordinates": [[lon, lat], [lon / 2, lat / 2 + 0.001]]} if line
+            else {"type": "Point", "coordinates": [lon, lat]})
+    body = fc({"type": "Feature", "geometry": geom, "properties": {"item": kind, **props}})
+    if parse_plan(body).ok:
+        jsonschema.Draft202012Validator(plan_json_schema()).validate(body)
+
+
+@pytest.mark.parametrize("props", [
+    {"item": "new_site", "mount": "building", "mast_height_m": 3, "building_height_m": 20, "declared_class": None},
+    {"item": "new_site", "mount": "ground", "mast_height_m": 30, "code": "A", "target_date": "2027-06-30"},
+    {"item": "remove_site", "site_code": "X", "reason": None},
+    {"item": "share_site", "site_code": "X", "transmitters": 2},
+    {"item": "cable_route", "street": "Lạch Tray", "target_year": 2027, "method": "bracketed"},
+    {"item": "change_site", "site_code": "X", "mast_height_m": 20},
+])
+def test_schema_and_parser_agree_on_examples(props: dict) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    line = props["item"] == "cable_route"
+    geom = ({"type": "LineString", "coordinates": [[106.6, 20.8], [106.61, 20.81]]} if line
+            else {"type": "Point", "coordinates": [106.6, 20.8]})
+    body = fc({"type": "Feature", "geometry": geom, "properties": props})
+    assert parse_plan(body).ok
+    validator = jsonschema.Draft202012Validator(plan_json_schema())
+    validator.check_schema(plan_json_schema())
+    validator.validate(body)
+    bad = fc({"type": "Feature", "geometry": geom, "properties": {**props, "mast_heigth_m": 3}})
+    assert not parse_plan(bad).ok and not validator.is_valid(bad)
