@@ -361,11 +361,11 @@ class AuditLog(Base):
 class TileSiteCell(Base):
     """Derived data: the site-clustering pyramid behind the ``sites`` vector tiles.
 
-    One row per occupied grid cell at ``level`` = zoom + 6 (a 64 × 64 grid per Web-Mercator tile,
+    One row per occupied grid cell at ``level`` = zoom + 5 (a 32 × 32 grid per Web-Mercator tile,
     ``ix``/``iy`` cell indices, ``tx``/``ty`` the tile holding the cell), with the number of sites per
     class and their Mercator centroid; the site's own attributes when the cell holds exactly one.
     ``geodata.tiles`` rebuilds it from ``sites`` whenever ``meta['data_version']`` moves, so a tile
-    at any zoom reads at most 4,096 small rows instead of every site under it. Never edit by hand.
+    at any zoom reads at most 1,024 small rows instead of every site under it. Never edit by hand.
     """
 
     __tablename__ = "tile_site_cells"

@@ -17,4 +17,7 @@ def serve(
     from app.commands.db import engine_from_settings
 
     engine_from_settings().dispose()  # fail fast, one line, if the database is unusable
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
+    from app.serving import HTTP_PROTOCOL
+
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+                http=HTTP_PROTOCOL)

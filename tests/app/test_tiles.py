@@ -79,6 +79,12 @@ def test_known_tile_holds_every_site_under_it(client: TestClient, demo_db: Engin
             continue
         got = [f["properties"] for f in _decode(r2.content)]
         assert sum(p["count"] for p in got) == len(under)
+    # above the cell pyramid (z18+) the tile reads the sites themselves: every one, with its code
+    i = int(np.flatnonzero(inside)[0])
+    t18 = TMS.tile(lon[i], lat[i], gt.CELL_MAX_ZOOM + 1)
+    under = {c for c, k in zip(codes, _in_tile(lon, lat, t18.z, t18.x, t18.y), strict=True) if k}
+    got = [f["properties"] for f in _decode(client.get(f"/tiles/sites/{t18.z}/{t18.x}/{t18.y}.mvt").content)]
+    assert {p["code"] for p in got} == under and all(p["count"] == 1 for p in got)
 
 
 def test_clusters_merge_dense_sites_and_keep_class_counts(demo_db: Engine) -> None:
@@ -93,7 +99,7 @@ def test_clusters_merge_dense_sites_and_keep_class_counts(demo_db: Engine) -> No
     assert any(f["properties"]["count"] > 1 for f in feats)
     a2 = sum(1 for d, k in zip(declared, inside, strict=True) if k and d in ("A2a", "A2b", "A2c"))
     assert sum(f["properties"]["a2"] for f in feats) == a2
-    assert len(feats) <= 64 * 64
+    assert len(feats) <= (2**gt.GRID_BITS) ** 2
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
