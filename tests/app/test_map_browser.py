@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,24 +54,37 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - .ci/run and the Makefile i
 # ----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def map_db(db_factory: DatabaseFactory) -> Iterator[str]:
-    """A SpatiaLite demo database with derived classes and stored findings."""
-    url = db_factory.clone("spatialite", "demo")
+def map_db(db_factory: DatabaseFactory) -> str:
+    """The SpatiaLite demo database, classified and checked."""
+    return classified_clone(db_factory, "spatialite")
+
+
+def classified_clone(db_factory: DatabaseFactory, backend: str) -> str:
+    """A clone of the demo database with derived classes and stored findings, as `make run` has it."""
+    url = db_factory.clone(backend, "demo")
     env = {**os.environ, "BTSPLAN_DATABASE_URL": url}
     btsplan = [sys.executable, "-m", "app.cli"]
     for args in (["classify"], ["check", "all", "--format", "json", "--out", os.devnull]):
         proc = subprocess.run([*btsplan, *args], env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, f"btsplan {' '.join(args)} failed: {proc.stderr[-2000:]}"
-    yield url
+    return url
+
+
+@contextmanager
+def serve(url: str) -> Iterator[str]:
+    engine = make_engine(url)
+    engine.info_url = url  # type: ignore[attr-defined]
+    try:
+        with live_server(engine) as base:
+            yield base
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def server(map_db: str) -> Iterator[str]:
-    engine = make_engine(map_db)
-    engine.info_url = map_db  # type: ignore[attr-defined]
-    with live_server(engine) as base:
+    with serve(map_db) as base:
         yield base
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +213,18 @@ def test_offline_load_and_osm_only_on_request(browser: Any, playwright: Any, ser
         ctx.close()
     finally:
         offline.close()
+
+
+def test_same_map_on_postgis(db_factory: DatabaseFactory, watched: Watched) -> None:
+    """PostGIS builds the tiles with ST_AsMVT: the page draws the same sites and filters the same way."""
+    with serve(classified_clone(db_factory, "postgis")) as base:
+        total = watched.open_map(base)
+        assert total == 1000, "the whole demo province is in view"
+        watched.page.evaluate("() => window.btsplan.setClasses(['A2a'])")
+        only_a2a = watched.count()
+        watched.page.evaluate("() => window.btsplan.setClasses(['A1a', 'A1b', 'A2b', 'A2c', 'unknown'])")
+        assert 0 < only_a2a < total and only_a2a + watched.count() == total
+        assert watched.offsite() == []
 
 
 # ----------------------------------------------------------------------------------------------
