@@ -370,6 +370,7 @@ function wireControls() {
   langBtn.addEventListener("click", () => setLang(currentLang() === "vi" ? "en" : "vi"));
   onLangChange(() => {
     syncLangBtn();
+    if (popup) popup.remove(); // its text was built in the other language
     buildClassFilter();
     buildLayerToggles();
     renderStats();
