@@ -163,9 +163,7 @@ def run_checks(engine: Engine, pack: RulePack, which: Sequence[str], *, metric_c
 def stored_site_counts(engine: Engine, pack: RulePack, *, by: str = "district", as_of: dt.date | None = None,
                        statuses: Sequence[str] = ("built", "planned")) -> SiteCounts:
     """Counts by unit × derived class (sites never classified are classified on the fly, not stored)."""
-    sites = repo.load_sites(engine, statuses=statuses,
-                            columns=["mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged",
-                                     "derived_class"])
+    sites = repo.load_site_classes(engine, statuses=statuses)
     todo = sites["derived_class"].isna().to_numpy()
     if todo.any():
         sites.loc[todo, "derived_class"] = classify_sites(sites[todo], pack, reasons="none")["derived_class"]
@@ -183,10 +181,9 @@ _contexts_lock = threading.Lock()
 
 def load_context(engine: Engine, pack: RulePack, *, metric_crs: str, version: int | None = None) -> PlanningContext:
     """Build the planning context from the database (a few seconds for a million sites)."""
-    sites = repo.load_sites(engine, metric_crs=metric_crs, statuses=sorted(set(pack.spacing.existing_statuses)),
-                            columns=["code", "operator", "mount", "mast_height_m", "building_height_m", "reach_m",
-                                     "camouflaged", "declared_class", "derived_class", "shared_by", "max_tenants",
-                                     "status"])
+    statuses = sorted(set(pack.spacing.existing_statuses))
+    sites = repo.load_existing_masts(engine, statuses=statuses, metric_crs=metric_crs)
+    sites["status"] = statuses[0]  # every row is an existing mast; the index keeps them all
     return build_context(sites, repo.load_routes(engine, policy="a1_only"), repo.load_zones(engine, policy="a1_only"),
                          repo.load_admin_units(engine), pack, metric_crs=metric_crs,
                          data_version=version if version is not None else data_version(engine))

@@ -55,7 +55,11 @@ class SiteIndex:
 
 def build_site_index(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
                      cell_m: float | None = None) -> SiteIndex:
-    """Index the masts that count as existing (``pack.spacing.existing_statuses``, default built)."""
+    """Index the masts that count as existing (``pack.spacing.existing_statuses``, default built).
+
+    Free capacity comes from a ``free_slots`` column when given, else from ``max_tenants`` and
+    ``shared_by`` (the tenants besides the owner).
+    """
     status = _col(sites, "status", "built")
     keep = np.isin(status, np.array(pack.spacing.existing_statuses, dtype=object))
     s = sites[keep]
@@ -66,10 +70,13 @@ def build_site_index(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
         derived = derived.copy()
         derived[todo] = classify_sites(s[todo], pack, reasons="none")["derived_class"].to_numpy()
     ops = _col(s, "operator")
-    cap = pd.to_numeric(pd.Series(_col(s, "max_tenants"), dtype=object), errors="coerce").to_numpy(dtype=float)
-    tenants = np.array([_tenants(v, o) for v, o in zip(_col(s, "shared_by").tolist(), ops.tolist(), strict=True)],
-                       dtype=float) if len(s) else np.empty(0)
-    free = np.where(np.isnan(cap), -1, cap - 1 - tenants).astype(np.int64)
+    if "free_slots" in s:  # computed by the caller (e.g. in SQL for a million masts)
+        free = pd.to_numeric(s["free_slots"], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+    else:
+        cap = pd.to_numeric(pd.Series(_col(s, "max_tenants"), dtype=object), errors="coerce").to_numpy(dtype=float)
+        tenants = np.array([_tenants(v, o) for v, o in zip(_col(s, "shared_by").tolist(), ops.tolist(),
+                                                           strict=True)], dtype=float) if len(s) else np.empty(0)
+        free = np.where(np.isnan(cap), -1, cap - 1 - tenants).astype(np.int64)
     cell = cell_m or max(25.0, pack.spacing.max_distance_m / 4)
     return SiteIndex(_col(s, "code").astype(object), ops.astype(object), derived, _col(s, "mount").astype(object),
                      free, x, y, PointGrid(x, y, cell))

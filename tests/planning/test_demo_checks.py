@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
+
 import pytest
 from sqlalchemy import Engine, func, select, text
 
@@ -153,3 +155,33 @@ def test_single_site_checker_caches_per_data_version(demo_db: Engine) -> None:
     assert checks.planning_context(demo_db, PACK, metric_crs=M) is ctx1  # cached
     checks.run_checks(demo_db, PACK, ["spacing"], metric_crs=M)  # a write bumps the data version
     assert checks.planning_context(demo_db, PACK, metric_crs=M) is not ctx1
+
+
+def test_fast_readers_line_up_with_the_rows(demo_db: Engine) -> None:
+    """The array-based readers (one aggregate per column) keep every column of a site together."""
+    checks.classify_stored(demo_db, PACK)
+    full = repo.load_sites(demo_db).set_index("id")
+    with demo_db.begin() as c:  # a few sites never classified and without metric coordinates
+        c.execute(text("UPDATE sites SET derived_class = NULL, x_m = NULL, y_m = NULL, shared_by = NULL "
+                       "WHERE id IN (3, 4, 5)"))
+    odd = {3, 4, 5}
+    masts = repo.load_existing_masts(demo_db, statuses=["built"])
+    assert len(masts) == int((full["status"] == "built").sum())
+    sample = pd.concat([masts.sample(50, random_state=1), masts[masts["id"].isin(odd)]])
+    for r in sample.to_dict("records"):
+        f = full.loc[r["id"]]
+        assert (r["code"], r["operator"], r["mount"]) == (f["code"], f["operator"], f["mount"])
+        assert r["x_m"] == pytest.approx(f["x_m"], abs=0.01) and r["y_m"] == pytest.approx(f["y_m"], abs=0.01)
+        tenants = 0 if r["id"] in odd else len(f["shared_by"] or [])
+        assert r["free_slots"] == int(f["max_tenants"]) - 1 - tenants
+        if r["id"] in odd:
+            assert r["derived_class"] is None  # with its classifier fields, for the caller to classify
+            assert r["reach_m"] == pytest.approx(f["reach_m"])
+        else:
+            assert r["derived_class"] == f["derived_class"]
+    classes = repo.load_site_classes(demo_db, statuses=["built", "planned"])
+    assert len(classes) == int(full["status"].isin(["built", "planned"]).sum())
+    assert set(classes.loc[classes["derived_class"].isna(), "id"]) == odd & set(classes["id"])
+    for r in classes.sample(30, random_state=2).itertuples():
+        assert r.geometry.x == pytest.approx(full.loc[r.id].geometry.x)
+        assert r.derived_class == full.loc[r.id]["derived_class"]
