@@ -310,8 +310,13 @@ def _a1_report(matches: pd.DataFrame, site_rows: pd.DataFrame, targets: A1Target
     tid = [None if v != v else v for v in t["id"].to_numpy(dtype=object)[ti].tolist()]  # NaN -> None
     zk = t["zone_kind"].to_numpy(dtype=object)[ti].tolist()
     tdc = t["district_code"].to_numpy(dtype=object)[ti].tolist()
+    extra: dict[str, Any] = {}
+    if pack.zoning.status != "confirmed":
+        extra["status"] = pack.zoning.status
+    if pack.zoning.ambiguity:
+        extra["ambiguity"] = pack.ambiguity_text(pack.zoning.ambiguity)
     details = [{"derived_class": a, "declared_class": b, "target_id": c, "reach_m": r, "zone_kind": z,
-                "target_district_code": q}
+                "target_district_code": q, **extra}
                for a, b, c, r, z, q in zip(dcls.tolist(), decl.tolist(), tid, reach.tolist(), zk, tdc, strict=True)]
     dcode = _col(site_rows, "district_code")
     ccode = _col(site_rows, "commune_code")

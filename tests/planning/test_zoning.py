@@ -242,3 +242,27 @@ def test_cut_segments_keep_the_distance(line: LineString, max_len: float, px: fl
     assert np.all(np.hypot(s.bx - s.ax, s.by - s.ay) <= max_len + 1e-6)
     d = point_segment_distance(np.full(len(s), CX + px), np.full(len(s), CY + py), s.ax, s.ay, s.bx, s.by).min()
     assert d == pytest.approx(line.distance(Point(CX + px, CY + py)), abs=1e-6)
+
+
+def test_provisional_zoning_is_reported_on_each_finding() -> None:
+    tb = load_pack("thaibinh")
+    line = LineString([(CX - 500, CY), (CX + 500, CY)])
+    f = a1_findings(sites_frame([(CX, CY + 5)]), routes_frame([line], [30.0]), None, tb, metric_crs=M)
+    assert f["details"][0]["status"] == "provisional" and "not retrieved" in f["details"][0]["ambiguity"]
+    hp = a1_findings(sites_frame([(CX, CY + 5)]), routes_frame([line], [30.0]), None, PACK, metric_crs=M)
+    assert "ambiguity" not in hp["details"][0]
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_grid_lookup_dense_and_sparse_agree(dense: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import planning.geometry as g
+
+    if not dense:
+        monkeypatch.setattr(g, "DENSE_MAX_CELLS", 0)
+    rng = np.random.default_rng(3)
+    lines = [LineString(CX + rng.uniform(-2000, 2000, (3, 2)) + [0, CY - CX]) for _ in range(40)]
+    xy = list(zip(CX + rng.uniform(-2100, 2100, 3000), CY + rng.uniform(-2100, 2100, 3000), strict=True))
+    f = a1_findings(sites_frame(xy), routes_frame(lines, [25.0] * 40), None, PACK, metric_crs=M)
+    pts = shapely.points(np.array(xy))
+    want = sum(int(np.count_nonzero(shapely.distance(ln, pts) <= 25.0)) for ln in lines)
+    assert len(f) == want > 0
