@@ -62,13 +62,20 @@ export function clusterFilter() {
   return parts;
 }
 
+/**
+ * The download for the current filter (GET /exports/…): the sites matching it, or, with "only sites
+ * with findings", the findings themselves (that export takes district and operator only).
+ */
 function exportHref() {
   const fmtSel = document.getElementById("export-format").value;
-  const url = new URL(`/exports/sites.${fmtSel}`, window.location.origin);
-  if (state.classes.size < CLASSES.length) url.searchParams.set("type", [...state.classes].join(","));
-  if (state.operator) url.searchParams.set("operator", state.operator);
+  const layer = state.findingsOnly ? "findings" : "sites";
+  const url = new URL(`/exports/${layer}.${fmtSel}`, window.location.origin);
   if (state.district) url.searchParams.set("district", state.district);
-  if (state.status) url.searchParams.set("status", state.status);
+  if (state.operator) url.searchParams.set("operator", state.operator);
+  if (layer === "sites") {
+    if (state.classes.size < CLASSES.length) url.searchParams.set("type", [...state.classes].join(","));
+    if (state.status) url.searchParams.set("status", state.status);
+  }
   return url.pathname + url.search;
 }
 
