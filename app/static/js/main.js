@@ -365,6 +365,7 @@ function wireControls() {
   });
   document.getElementById("osm-toggle").addEventListener("change", (ev) => setOsm(ev.target.checked));
   document.getElementById("check-mode").addEventListener("click", () => setCheckMode(!state.checkMode));
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && state.checkMode) setCheckMode(false); });
   document.getElementById("panel-toggle").addEventListener("click", (ev) => {
     const panel = document.getElementById("panel");
     const hidden = panel.classList.toggle("collapsed");
@@ -419,6 +420,7 @@ async function start() {
     style: buildStyle(sources, lat, absolute("/map/labels")),
     ...(bounds ? { bounds, fitBoundsOptions: { padding: 20 } } : { center: DEFAULT_CENTER, zoom: 11 }),
     maxZoom: 19,
+    hash: "map", // the view is in the URL (#map=zoom/lat/lon): a planner can send a colleague a place
     attributionControl: { compact: true, customAttribution: "btsplan · Sở Thông tin và Truyền thông" },
     // keep the last frame in the canvas: the compositor (and screenshots) never see a cleared buffer
     canvasContextAttributes: { preserveDrawingBuffer: true },
