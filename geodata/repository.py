@@ -340,8 +340,10 @@ def load_existing_masts(bind: Engine | Connection, *, statuses: Sequence[str], m
                 arr = np.array(joined.split(_SEP), dtype=object)
                 if arr.size != n:
                     raise RuntimeError(f"existing masts: {name} has a separator character in it")
-                if name != "code":
-                    arr[arr == ""] = None
+                if name != "code":  # few distinct values: share one string object per value
+                    codes, uniq = pd.factorize(arr)
+                    table = np.array([*[None if u == "" else u for u in uniq], None], dtype=object)
+                    arr = table[codes]
                 cols[name] = arr
             df = pd.DataFrame({"id": ids.astype(np.int64), **{k: pd.Series(v, dtype=object) for k, v in cols.items()},
                                "free_slots": free_slots.astype(np.int64), "x_m": xs, "y_m": ys})
