@@ -12,6 +12,7 @@ from app.routers import features as features_router
 from app.routers import tiles as tiles_router
 from app.routers import checks as checks_router
 from app.routers import stats as stats_router
+from app.routers import exports as exports_router
 from app.routers import health
 from app.routers import audit as audit_router
 from app.routers import programmes as programmes_router
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles_router.router)
     app.include_router(checks_router.router)
     app.include_router(stats_router.router)
+    app.include_router(exports_router.router)
     app.include_router(plans_router.router)
     app.include_router(cables_router.router)
     app.include_router(map_router.router)

@@ -1,0 +1,96 @@
+"""Downloads: ``GET /exports/sites.{csv,xlsx,geojson,gpkg,kml,shp.zip}`` (also ``findings`` and
+``cables``) with the inspectors' filters, streamed.
+
+The layer and the writers are the I/O module's (:func:`geodata.exports.open_export`,
+:mod:`geodata.writers`), exactly what ``btsplan export`` writes; this router only parses the query,
+names the file after what it holds (``sites-le-chan-vtl-2026-05-01.csv``) and streams the bytes as
+the database is read, so memory stays flat however many sites match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app import downloads
+from app.auth import OptionalPrincipal
+from app.deps import EngineDep, SettingsDep
+from app.errors import Problem
+from geodata import writers
+from geodata.exports import LAYERS, ExportError, ExportFilter, open_export
+
+router = APIRouter(tags=["exports"])
+
+FILTERS = ("district", "commune", "type", "operator", "status", "finding")
+Many = Annotated[list[str] | None, Query(description="Repeat the parameter or separate values with commas")]
+
+
+def _values(raw: list[str] | None) -> list[str]:
+    return [v.strip() for item in raw or [] for v in item.split(",") if v.strip()]
+
+
+@router.get(
+    "/exports/{name}",
+    summary="Download sites (or findings, cables) as CSV, XLSX, GeoJSON, GeoPackage, KML or zipped Shapefile",
+    response_class=StreamingResponse,
+    responses={200: {"content": {f.media_type.split(";")[0]: {} for f in writers.FORMATS.values()},
+                     "description": "The file (attachment), streamed"},
+               404: {"description": "Unknown layer or format"},
+               422: {"description": "A filter names nothing (problem+json naming it)"}},
+)
+def export(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    _who: OptionalPrincipal,
+    name: Annotated[str, Path(description="`<layer>.<format>`: layer sites, findings or cables; format csv, "
+                                          "xlsx, geojson, gpkg, kml or shp.zip", examples=["sites.csv"])],
+    district: Many = None,
+    commune: Many = None,
+    type: Many = None,  # noqa: A002 — the documented parameter name (mast class)
+    operator: Many = None,
+    status: Many = None,
+    finding: Many = None,
+) -> StreamingResponse:
+    """CSV is UTF-8 with a BOM (Excel shows Vietnamese); every format carries WGS84 lon/lat and the
+    province's VN-2000 X (northing) / Y (easting). ``district``/``commune`` take codes or names
+    (``305``, ``Lê Chân``, ``le chan``); ``type`` is the mast class (derived, else declared)."""
+    layer, _, fmt = name.partition(".")
+    if layer not in LAYERS:
+        raise Problem(404, "Export not found", f"no export {layer!r}; exports: {', '.join(LAYERS)}")
+    try:
+        key = writers.check_format(fmt)
+    except ValueError:
+        raise Problem(404, "Export format not found",
+                      f"{fmt!r} is not offered; use one of csv, xlsx, geojson, gpkg, kml, shp.zip") from None
+    unknown = sorted(set(request.query_params) - set(FILTERS))
+    if unknown:
+        raise Problem(422, "Invalid request", f"{unknown[0]}: unknown parameter; filters: {', '.join(FILTERS)}",
+                      field=unknown[0])
+    given = {"district": _values(district), "commune": _values(commune), "type": _values(type),
+             "operator": _values(operator), "status": _values(status), "finding": _values(finding)}
+    flt = ExportFilter(**given)
+    try:
+        lyr = open_export(engine, layer, flt, province_key=settings.province)
+    except ExportError as exc:
+        field = _failing_field(engine, layer, given, settings.province)
+        raise Problem(422, "Invalid filter", f"{field}: {exc}", field=field) from None
+    suffix = writers.FORMATS[key].suffix.lstrip(".")
+    parts = [layer, *given["district"], *given["commune"], *given["type"], *given["operator"], *given["status"],
+             *given["finding"]]
+    fname = downloads.filename(*parts[:6], ext=suffix, day=dt.date.today())
+    return downloads.stream(writers.stream(lyr, key), writers.FORMATS[key].media_type, fname)
+
+
+def _failing_field(engine: object, layer: str, given: dict[str, list[str]], province_key: str) -> str:
+    """Which filter the export refused (each is tried alone; cheap: only names are resolved)."""
+    for name, values in given.items():
+        if values:
+            try:
+                open_export(engine, layer, ExportFilter(**{name: values}), province_key=province_key)  # type: ignore[arg-type]
+            except ExportError:
+                return name
+    return "filter"
