@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
@@ -93,6 +93,12 @@ def install(app: FastAPI) -> None:
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
         return problem_response(503, "Database unavailable", "the database did not answer; retry shortly",
                                 str(request.url.path), headers={"Retry-After": "5"})
+
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot hold (NUL characters, out-of-range numbers): the client's input
+        msg = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+        return problem_response(400, "Invalid value", msg, str(request.url.path))
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
