@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -19,8 +18,6 @@ from urllib.parse import quote
 from fastapi.responses import StreamingResponse
 
 CSV_MEDIA = "text/csv; charset=utf-8"
-GEOJSON_MEDIA = "application/geo+json"
-XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def ascii_slug(text: str) -> str:
@@ -60,42 +57,6 @@ def csv_body(header: list[str], rows: Iterable[Iterable[Any]], bom: bool = True)
         yield "".join(chunk).encode("utf-8")
 
 
-def geojson_body(features: Iterable[str], extra: dict[str, Any] | None = None) -> Iterator[bytes]:
-    """A FeatureCollection assembled from already-serialised Feature texts."""
-    head = {"type": "FeatureCollection", **(extra or {})}
-    yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [').encode("utf-8")
-    first = True
-    buf: list[str] = []
-    for f in features:
-        buf.append(f if first else "," + f)
-        first = False
-        if len(buf) >= 500:
-            yield "".join(buf).encode("utf-8")
-            buf = []
-    buf.append("]}\n")
-    yield "".join(buf).encode("utf-8")
-
-
 def stream(body: Iterator[bytes], media_type: str, name: str) -> StreamingResponse:
     return StreamingResponse(body, media_type=media_type, headers=attachment(name))
 
-
-def xlsx_body(sheet: str, header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[bytes]:
-    """An XLSX workbook written row by row in xlsxwriter's constant-memory mode to a temporary file
-    (a zip cannot be streamed before it is complete), then sent in chunks."""
-    import tempfile
-
-    import xlsxwriter
-
-    with tempfile.TemporaryFile() as tmp:
-        wb = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False})
-        ws = wb.add_worksheet(sheet[:31])
-        bold = wb.add_format({"bold": True})
-        ws.write_row(0, 0, header, bold)
-        ws.freeze_panes(1, 0)
-        for i, r in enumerate(rows, start=1):
-            ws.write_row(i, 0, ["" if v is None else v for v in r])
-        wb.close()
-        tmp.seek(0)
-        while chunk := tmp.read(256 * 1024):
-            yield chunk

@@ -483,6 +483,7 @@ class Page:
     geometries: list[str | None]  # GeoJSON geometry texts
     properties: list[dict[str, Any]]
     matched: int | None
+    shapes: Any = None  # the same geometries as shapely objects (for file writers)
 
 
 def _select_cols(coll: CollectionDef) -> list[Any]:
@@ -499,7 +500,7 @@ def _rows_to_page(coll: CollectionDef, rows: Sequence[Any], crs: OutputCrs, matc
     texts = shapely.to_geojson(geoms)
     names = [p.name for p in coll.props]
     props = [{n: _jsonable(v) for n, v in zip(names, r[2:], strict=True)} for r in rows]
-    return Page([int(r[0]) for r in rows], [None if g is None else str(g) for g in texts], props, matched)
+    return Page([int(r[0]) for r in rows], [None if g is None else str(g) for g in texts], props, matched, geoms)
 
 
 def query_items(engine: Engine, coll: CollectionDef, q: ItemsQuery, crs: OutputCrs) -> Page:

@@ -13,23 +13,26 @@ whole as CSV (UTF-8 with BOM, the CLI's columns), XLSX or GeoJSON.
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import pandas as pd
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import downloads, schemas
 from app.auth import OptionalPrincipal, Principal, require_roles
+from app.commands.check import CSV_FIELDS
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from geodata import checks as gchecks
 from geodata import features as gf
+from geodata import writers
 from geodata.crs import province
-from app.commands.check import CSV_FIELDS
+from geodata.exports import FINDING_COLUMNS, Column, ExportLayer
 from planning.checks import check_site
 from planning.plan_items import parse_feature
 from planning.rules import RulePack, pack_for_province
@@ -159,18 +162,23 @@ def _records(page: gf.Page) -> list[dict[str, Any]]:
 
 
 def _download(engine: Any, coll: gf.CollectionDef, q: gf.ItemsQuery, check: str, fmt: str) -> Response:
-    pages = gf.iter_pages(engine, coll, q, gf.OutputCrs(gf.CRS84, None, False))
-    name = downloads.filename("findings", check, q.filters.get("district"), q.filters.get("operator"),
-                              q.filters.get("severity"), ext=fmt)
-    if fmt == "geojson":
-        feats = (gf.feature_json(i, g, r) for page in pages
-                 for i, g, r in zip(page.ids, page.geometries, _records(page), strict=True))
-        return downloads.stream(downloads.geojson_body(feats, {"name": f"findings-{check}"}),
-                                downloads.GEOJSON_MEDIA, name)
-    rows = ([r.get(k) for k in CSV_FIELDS] for page in pages for r in _records(page))
-    if fmt == "csv":
-        return downloads.stream(downloads.csv_body(CSV_FIELDS, rows), downloads.CSV_MEDIA, name)
-    return downloads.stream(downloads.xlsx_body(check, CSV_FIELDS, rows), downloads.XLSX_MEDIA, name)
+    """Every matching finding through the I/O module's writers (the CLI's CSV columns)."""
+    labels = {c.name: c.label for c in FINDING_COLUMNS}
+    columns = [Column(f, labels.get(f, f), "float" if f == "distance_m" else "text") for f in CSV_FIELDS]
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for page in gf.iter_pages(engine, coll, q, gf.OutputCrs(gf.CRS84, None, False)):
+            recs = _records(page)
+            frame = pd.DataFrame({f: [r.get(f) for r in recs] for f in CSV_FIELDS})
+            frame["geometry"] = page.shapes
+            yield frame
+
+    flt = "; ".join(f"{k}={v}" for k, v in q.filters.items())
+    layer = ExportLayer(f"findings-{check}", f"Kết quả kiểm tra / findings: {check}", columns, "Point", chunks, flt,
+                        class_field="severity")
+    fname = downloads.filename("findings", check, q.filters.get("district"), q.filters.get("operator"),
+                               q.filters.get("severity"), ext=fmt)
+    return downloads.stream(writers.stream(layer, fmt), writers.FORMATS[fmt].media_type, fname)
 
 
 def _stored_findings(request: Request, engine: Any, check: str, fmt: str, limit: int, offset: int,

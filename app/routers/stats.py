@@ -11,6 +11,7 @@ import datetime as dt
 import threading
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
@@ -18,7 +19,9 @@ from app import downloads
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from geodata import checks as gchecks
+from geodata import writers
 from geodata.cache import LRUCache, data_version
+from geodata.exports import Column, ExportLayer
 from planning.aggregate import COLUMNS
 from planning.rules import pack_for_province
 
@@ -80,4 +83,13 @@ def stats_sites(
     name = downloads.filename("sites-by", level, "class", ext=format, day=dt.date.fromisoformat(data["as_of"]))
     if format == "csv":
         return downloads.stream(downloads.csv_body(header, rows), downloads.CSV_MEDIA, name)
-    return downloads.stream(downloads.xlsx_body(f"sites by {level}", header, rows), downloads.XLSX_MEDIA, name)
+    columns = [Column(h, _LABELS.get(h, h), "text" if i < len(header) - len(COLUMNS) - 1 else "float")
+               for i, h in enumerate(header)]
+    frame = pd.DataFrame(rows, columns=header).assign(geometry=None)
+    title = f"Số trạm BTS theo {'quận/huyện' if level == 'district' else 'xã/phường'} × loại cột / sites by {level} × class"
+    layer = ExportLayer(f"sites-by-{level}", title, columns, "Point", lambda: iter([frame]), f"as_of={data['as_of']}")
+    return downloads.stream(writers.stream(layer, "xlsx"), writers.FORMATS["xlsx"].media_type, name)
+
+
+_LABELS = {"district_code": "Mã quận/huyện", "district": "Quận/huyện", "commune_code": "Mã xã/phường",
+           "commune": "Xã/phường", "unknown": "Chưa xác định", "total": "Tổng"}

@@ -70,10 +70,12 @@ def test_counts_add_up_and_follow_the_data(client: TestClient, demo_db: Engine) 
 def test_xlsx_and_bad_parameters(client: TestClient) -> None:
     x = client.get("/stats/sites?by=commune,type&format=xlsx&as_of=2024-01-01")
     assert x.status_code == 200
-    ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
-    header = [c.value for c in ws[1]]
-    assert header[:4] == ["district_code", "district", "commune_code", "commune"] and header[-1] == "total"
-    assert ws.cell(ws.max_row - 1, 2).value == "total"
+    rows = list(openpyxl.load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+    h = next(i for i, r in enumerate(rows) if r and r[0] == "district_code")
+    assert list(rows[h][:4]) == ["district_code", "district", "commune_code", "commune"] and rows[h][-1] == "total"
+    assert rows[-2][1] == "total" and rows[-1][1] == "share %"
+    data = [r for r in rows[h + 1:-2]]
+    assert sum(r[-1] for r in data) == rows[-2][-1] > 0
     for bad in ("by=province,type", "by=district,colour", "as_of=yesterday", "format=pdf"):
         r = client.get(f"/stats/sites?{bad}")
         assert r.status_code == 422, bad
