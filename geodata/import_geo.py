@@ -9,7 +9,7 @@ problems come back as (mask, message) pairs for the importer's error log.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,9 @@ NORTHING_MIN = 900_000.0
 #: a repaired polygon may differ this much in area from what the file drew, else it is refused
 REPAIR_AREA_TOLERANCE = 0.01
 
-Problems = list[tuple[np.ndarray, str, str, np.ndarray | None]]  # (mask, field, message, values shown)
+#: (mask, field, message, values shown): the values are an array, or a function of row indices that
+#: formats only the rows actually reported (formatting a million coordinates costs seconds)
+Problems = list[tuple[np.ndarray, str, str, Any]]
 
 
 @dataclass
@@ -38,9 +40,11 @@ class Positions:
     problems: Problems = field(default_factory=list)
 
 
-def _fmt(*arrays: np.ndarray) -> np.ndarray:
-    return np.array([", ".join("" if np.isnan(v) else f"{v:.10g}" for v in vals) for vals in zip(*arrays, strict=True)],
-                    dtype=object) if len(arrays[0]) else np.zeros(0, dtype=object)
+def _fmt(*arrays: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+    """Lazy ', '-joined text of the given coordinate arrays, for the reported rows only."""
+    def shown(idx: np.ndarray) -> list[str]:
+        return [", ".join("" if np.isnan(a[i]) else f"{a[i]:.10g}" for a in arrays) for i in idx]
+    return shown
 
 
 def to_wgs84(x: np.ndarray, y: np.ndarray, crs: ResolvedCRS) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +104,7 @@ def survey_convention(x: np.ndarray, y: np.ndarray, has: np.ndarray) -> Conventi
 
 
 def check_metric(east: np.ndarray, north: np.ndarray, has: np.ndarray, crs: ResolvedCRS, prov: ProvinceProfile,
-                 *, names: tuple[str, str], swap_hint: str, shown: np.ndarray | None = None) -> Positions:
+                 *, names: tuple[str, str], swap_hint: str, shown: Any = None) -> Positions:
     """Metres in ``crs`` → WGS84, with the checks: degrees given as metres, outside the province, and
     rows whose two values are exchanged relative to the rest (``swap_hint`` names the mistake)."""
     probs: Problems = []
@@ -275,36 +279,39 @@ class UnitLayer:
     codes: np.ndarray  #: object array of unit codes
     parents: np.ndarray
     geoms: np.ndarray  #: WGS84 (multi)polygons, prepared
-    tree: shapely.STRtree
+    bounds: np.ndarray  #: (n, 4) bounding boxes
 
     @classmethod
     def build(cls, codes: Sequence[str], parents: Sequence[str | None], geoms: Sequence[Any]) -> UnitLayer:
         g = np.asarray(geoms, dtype=object)
         shapely.prepare(g)
-        return cls(np.asarray(codes, dtype=object), np.asarray(parents, dtype=object), g, shapely.STRtree(g))
+        return cls(np.asarray(codes, dtype=object), np.asarray(parents, dtype=object), g, shapely.bounds(g))
 
-    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Index of the unit holding each point (-1 if none). Candidates come from the STRtree by
-        bounding box; each unit's prepared polygon then tests its candidates in one call."""
+    def locate(self, lon: np.ndarray, lat: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
+        """Index of the unit holding each point (-1 if none; ``only`` limits the points tested).
+
+        Points are sorted by longitude once; each unit takes the slab of its bounding box by binary
+        search, keeps the points inside the box, and tests them against its prepared polygon in one
+        vectorised call — no Point objects are built for a million rows."""
         out = np.full(len(lon), -1, dtype=np.int64)
         ok = np.isfinite(lon) & np.isfinite(lat)
+        if only is not None:
+            ok &= only
         if not ok.any() or len(self.geoms) == 0:
             return out
         idx = np.flatnonzero(ok)
-        pts = shapely.points(lon[idx], lat[idx])
-        pi, gi = self.tree.query(pts)
-        if len(pi) == 0:
-            return out
-        order = np.argsort(gi, kind="stable")
-        pi, gi = pi[order], gi[order]
-        bounds = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1], True])
-        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-            g = gi[s]
-            cand = pi[s:e]
-            hit = shapely.contains_xy(self.geoms[g], lon[idx[cand]], lat[idx[cand]])
-            tgt = idx[cand[hit]]
-            free = out[tgt] < 0  # first unit wins on a shared boundary
-            out[tgt[free]] = g
+        order = idx[np.argsort(lon[idx], kind="stable")]
+        xs = lon[order]
+        for g, (x0, y0, x1, y1) in enumerate(self.bounds):
+            lo, hi = np.searchsorted(xs, x0, "left"), np.searchsorted(xs, x1, "right")
+            if lo >= hi:
+                continue
+            cand = order[lo:hi]
+            yc = lat[cand]
+            cand = cand[(yc >= y0) & (yc <= y1) & (out[cand] < 0)]  # first unit wins on a shared edge
+            if len(cand):
+                hit = shapely.contains_xy(self.geoms[g], lon[cand], lat[cand])
+                out[cand[hit]] = g
         return out
 
 
@@ -334,7 +341,9 @@ class AdminIndex:
             district[hit] = self.communes.parents[ci[hit]]
             inside |= hit
         if self.districts is not None:
-            di = self.districts.locate(lon, lat)
+            # a commune already names its district; look up the rest (and communes without a parent)
+            need = np.equal(district, None)
+            di = self.districts.locate(lon, lat, only=need)
             hit = di >= 0
             district[hit] = self.districts.codes[di[hit]]
             inside |= hit

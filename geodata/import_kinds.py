@@ -155,23 +155,31 @@ _EXPECT = {
 
 def add_errors(log: ErrorLog, rows: np.ndarray, mask: np.ndarray, field: str, values: Any, message: str,
                severity: str = "error") -> None:
-    """Log one message for every row in ``mask`` (only the first rows are kept in full)."""
+    """Log one message for every row in ``mask``; only the first rows are kept in full (the rest are
+    counted). ``values`` is an array/Series aligned with the batch, a function of row indices that
+    formats just the kept rows, or None."""
     idx = np.flatnonzero(mask)
     if not len(idx):
         return
     room = max(log.keep - (len(log.errors) if severity == "error" else len(log.warnings)), 0)
-    vals = values if values is not None else None
-    for k, i in enumerate(idx):
-        if k >= room:
-            # count the rest without materialising them
-            if severity == "error":
-                log.n_errors += len(idx) - k
-                log.by_field[field] += len(idx) - k
-            else:
-                log.n_warnings += len(idx) - k
-            break
-        v = "" if vals is None else as_text(vals[i] if not isinstance(vals, pd.Series) else vals.iloc[i])
-        log.add(RowError(int(rows[i]), field, v, message, severity))
+    take = idx[:room]
+    if values is None:
+        shown: Any = [""] * len(take)
+    elif callable(values):
+        shown = values(take)
+    elif isinstance(values, pd.Series):
+        shown = [values.iloc[i] for i in take]
+    else:
+        shown = [values[i] for i in take]
+    for i, v in zip(take, shown, strict=True):
+        log.add(RowError(int(rows[i]), field, as_text(v), message, severity))
+    rest = len(idx) - len(take)
+    if rest:
+        if severity == "error":
+            log.n_errors += rest
+            log.by_field[field] += rest
+        else:
+            log.n_warnings += rest
 
 
 def parse_fields(kind: str, frame: pd.DataFrame, column_of: Mapping[str, str], rows: np.ndarray,

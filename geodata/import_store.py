@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from geodata import models as m
@@ -32,6 +32,7 @@ class Spool:
         self.dir = Path(tempfile.mkdtemp(prefix="btsplan-spool-"))
         self.files: list[Path] = []
         self.rows = 0
+        self.inserts = 0
 
     def add(self, frame: pd.DataFrame) -> None:
         if frame.empty:
@@ -41,6 +42,8 @@ class Spool:
             pickle.dump(frame, f, protocol=pickle.HIGHEST_PROTOCOL)
         self.files.append(p)
         self.rows += len(frame)
+        if "_action" in frame:
+            self.inserts += int((frame["_action"] == "insert").sum())
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         for p in self.files:
@@ -73,8 +76,10 @@ def existing(conn: Connection, table: Any, column: str, values: Sequence[str], e
         from sqlalchemy import String, any_
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        # one array parameter: IN (...) would need a bind parameter per value (65,535 at most)
-        arr = bindparam("vals", vals, type_=ARRAY(String))
+        # one text parameter split server-side: IN (...) would need a bind parameter per value
+        # (65,535 at most), and a list adapted as an array costs a regex per element client-side
+        joined = bindparam("vals", "\x1e".join(vals), type_=String)
+        arr = func.string_to_array(joined, "\x1e", type_=ARRAY(String))
         return list(conn.execute(select(*cols).where(table.c[column] == any_(arr))))
     # SQLite: one JSON parameter instead of thousands of '?' (SQLITE_MAX_VARIABLE_NUMBER)
     sub = text("SELECT value FROM json_each(:vals)").bindparams(vals=json.dumps(vals, ensure_ascii=False))
@@ -110,6 +115,44 @@ def _json_list(v: Any) -> Any:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return None
     return json.dumps(list(v), ensure_ascii=False)
+
+
+#: a PostGIS insert of at least this many rows, and at least as many as the table holds, drops the
+#: table's secondary indexes, loads, and rebuilds them (in the same transaction): building an index
+#: once over sorted data is several times cheaper than a million random index insertions.
+BULK_MIN_ROWS = 100_000
+
+
+def _drop_indexes(conn: Connection, table: str, n_new: int) -> list[tuple[str, str]] | None:
+    """Drop ``table``'s unique constraints and secondary indexes for a bulk load; returns the DDL that
+    restores them, or None when the load is too small for it to pay. Takes an ACCESS EXCLUSIVE lock
+    until commit (readers of the table wait for the import)."""
+    if n_new < BULK_MIN_ROWS:
+        return None
+    existing = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0
+    if existing > n_new:
+        return None
+    cons = conn.execute(text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"), {"t": table}).all()
+    idx = conn.execute(text(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"), {"t": table}).all()
+    restore: list[tuple[str, str]] = []
+    for name, definition in cons:
+        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+        restore.append((name, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+    for name, definition in idx:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+        restore.append((name, definition))
+    return restore
+
+
+def _rebuild_indexes(conn: Connection, restore: list[tuple[str, str]]) -> None:
+    conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    for _, ddl in restore:
+        conn.execute(text(ddl))
 
 
 def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
@@ -168,6 +211,7 @@ def write_sites(conn: Connection, spool: Spool, fields: set[str], progress: Any 
     clear_class = bool(CLASSIFIER_INPUTS & fields)
     inserted = updated = 0
     staged = False
+    rebuild = _drop_indexes(conn, "sites", spool.inserts) if pg else None
     for chunk in spool:
         new = chunk[chunk["_action"] == "insert"]
         old = chunk[chunk["_action"] == "update"]
@@ -197,6 +241,10 @@ def write_sites(conn: Connection, spool: Spool, fields: set[str], progress: Any 
             updated += len(old)
         if progress:
             progress(len(chunk))
+    if rebuild is not None:
+        if progress:
+            progress(0)
+        _rebuild_indexes(conn, rebuild)
     if staged:
         sets = ", ".join(f'"{c}" = u."{c}"' for c in [*upd_cols, "updated_at", "geom"])
         if clear_class:
@@ -249,3 +297,80 @@ def write_features(conn: Connection, kind: str, spool: Spool, fields: set[str], 
         if progress:
             progress(len(chunk))
     return inserted, updated
+
+
+class SiteStream:
+    """Sink for the PostGIS bulk path: validated batches are COPYed into ``sites`` by a writer thread
+    on ``conn`` (inside the caller's open transaction) while the caller validates the next batch.
+
+    The queue holds at most two batches, so memory stays bounded. Updates (``--on-conflict update``)
+    go to a temporary table and are applied by :meth:`finish`, which also rebuilds the indexes that
+    a bulk load dropped. :meth:`abort` stops the thread; the caller rolls the transaction back."""
+
+    def __init__(self, conn: Connection, fields: set[str], expected: int) -> None:
+        import queue
+        import threading
+
+        self.conn = conn
+        self.fields = fields
+        self.now = m.utcnow()
+        self.rows = 0
+        self.inserted = 0
+        self.updated = 0
+        self.upd_cols = [c for c in SITE_COLUMNS if c in fields or c in ("commune_code", "district_code", "x_m", "y_m")]
+        self.staged = False
+        self.rebuild = _drop_indexes(conn, "sites", expected)
+        self.q: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="btsplan-copy", daemon=True)
+        self.thread.start()
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if self.error is not None:
+            raise self.error
+        if frame.empty:
+            return
+        self.rows += len(frame)
+        self.q.put(frame)
+
+    def _run(self) -> None:
+        try:
+            while (chunk := self.q.get()) is not None:
+                new = chunk[chunk["_action"] == "insert"]
+                old = chunk[chunk["_action"] == "update"]
+                if len(new):
+                    _copy_frame(self.conn, "sites", _pg_site_frame(new, SITE_COLUMNS, self.now))
+                    self.inserted += len(new)
+                if len(old):
+                    if not self.staged:
+                        self.conn.execute(text("CREATE TEMP TABLE _btsplan_site_updates (LIKE sites INCLUDING DEFAULTS) "
+                                               "ON COMMIT DROP"))
+                        self.conn.execute(text("ALTER TABLE _btsplan_site_updates ALTER COLUMN operator DROP NOT NULL"))
+                        self.staged = True
+                    _copy_frame(self.conn, "_btsplan_site_updates", _pg_site_frame(old, ["code", *self.upd_cols], self.now))
+                    self.updated += len(old)
+        except BaseException as exc:  # reported to the validating thread on its next add()/finish()
+            self.error = exc
+            while self.q.get() is not None:  # keep draining so the producer never blocks
+                pass
+
+    def _stop(self) -> None:
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
+
+    def abort(self) -> None:
+        self._stop()
+
+    def finish(self) -> tuple[int, int]:
+        self._stop()
+        if self.error is not None:
+            raise self.error
+        if self.rebuild is not None:
+            _rebuild_indexes(self.conn, self.rebuild)
+        if self.staged:
+            sets = ", ".join(f'"{c}" = u."{c}"' for c in [*self.upd_cols, "updated_at", "geom"])
+            if CLASSIFIER_INPUTS & self.fields:
+                sets += ", derived_class = NULL, reasons = NULL"
+            self.conn.execute(text(f"UPDATE sites s SET {sets} FROM _btsplan_site_updates u WHERE s.code = u.code"))
+        return self.inserted, self.updated

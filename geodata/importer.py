@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 
 from geodata import audit
@@ -145,6 +146,7 @@ class _Context:
     districts_metric: Any = None
     convention: ig.Convention | None = None
     fields: set[str] = field(default_factory=set)
+    table_empty: bool = False  #: nothing stored yet: no key can conflict (the unique index still guards)
 
 
 def _known_columns(kind: str) -> set[str]:
@@ -170,17 +172,35 @@ def import_file(engine: Engine, kind: str, path: str | Path, opts: ImportOptions
     p = Path(path)
     res = ImportResult(kind, p.name, dry_run=opts.dry_run)
     try:
+        return _import(engine, kind, p, opts, res, progress)
+    except IntegrityError as exc:  # e.g. a code stored by someone else while we validated
+        msg = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        res.committed = False
+        res.log.add(RowError(None, "database", "", f"the database refused the import (nothing written): {msg}"))
+        return res
+
+
+def _import(engine: Engine, kind: str, p: Path, opts: ImportOptions, res: ImportResult,
+            progress: Progress | None) -> ImportResult:
+    try:
         src = open_source(p, sheet=opts.sheet, encoding=opts.encoding, max_rows=opts.max_rows,
                           known_columns=_known_columns(kind))
     except ReadError as exc:
         res.log.add(exc.error)
         return res
-    spool = st.Spool()
-    try:
-        with src:
-            res.notes += src.notes
+    with src:
+        res.notes += src.notes
+        try:
+            ctx = _prepare(engine, kind, src, opts, res)
+        except ReadError as exc:
+            res.log.add(exc.error)
+            return res
+        if (kind == "sites" and not opts.dry_run and engine.dialect.name == "postgresql"
+                and (src.n_rows or 0) >= st.BULK_MIN_ROWS):
+            _import_streaming(engine, kind, p, src, ctx, res, progress)
+            return res
+        with st.Spool() as spool:
             try:
-                ctx = _prepare(engine, kind, src, opts, res)
                 _validate(engine, src, ctx, spool, res, progress)
             except ReadError as exc:
                 res.log.add(exc.error)
@@ -193,9 +213,45 @@ def import_file(engine: Engine, kind: str, path: str | Path, opts: ImportOptions
                 res.log.add(RowError(None, "file", "", "the file has no data rows"))
                 return res
             _write(engine, kind, p, ctx, spool, res, progress)
-    finally:
-        spool.close()
     return res
+
+
+def _import_streaming(engine: Engine, kind: str, path: Path, src: Source, ctx: _Context, res: ImportResult,
+                      progress: Progress | None) -> None:
+    """PostGIS bulk load (≥ ``BULK_MIN_ROWS`` sites): the same validation, but each validated batch is
+    COPYed by a writer thread into the still-uncommitted import transaction while the next batch is
+    validated, so the database's process loads while Python validates (two cores busy, not one).
+
+    The guarantees are those of the validate-then-write path: one transaction; the first bad row
+    stops the loading (validation goes on to report every row) and the transaction is rolled back, so
+    nothing is ever visible or committed and the tables' contents are unchanged (tests check the
+    checksums). ``--dry-run`` never gets here.
+    """
+    with engine.connect() as wconn:
+        trans = wconn.begin()
+        sink = st.SiteStream(wconn, ctx.fields, expected=src.n_rows or 0)
+        try:
+            try:
+                _validate(engine, src, ctx, sink, res, progress)
+            except ReadError as exc:
+                res.log.add(exc.error)
+            if (res.log.n_errors and not ctx.opts.skip_bad_rows) or sink.rows == 0:
+                sink.abort()
+                trans.rollback()
+                if sink.rows == 0 and not res.log.n_errors and not res.skipped:
+                    res.log.add(RowError(None, "file", "", "the file has no data rows"))
+                return
+            if progress:
+                progress("write", 0, None)
+            res.inserted, res.updated = sink.finish()
+            _finish_write(wconn, kind, path, ctx, res)
+            trans.commit()
+            res.committed = True
+        except BaseException:
+            sink.abort()
+            if trans.is_active:
+                trans.rollback()
+            raise
 
 
 def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: ImportResult) -> _Context:
@@ -262,6 +318,8 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
     with engine.connect() as conn:
         ops = conn.execute(select(m.Operator.code, m.Operator.name, m.Operator.short_name)).all()
         admin = ig.load_admin_index(conn, opts.as_of)
+        model = st.MODELS.get(kind, m.Site)
+        table_empty = conn.execute(select(model.__table__.c.id).limit(1)).first() is None
     lookup = ik.operator_lookup([(o.code, o.name, o.short_name) for o in ops])
     codes = sorted(o.code for o in ops)
     if opts.operator:
@@ -278,7 +336,7 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
     fields = set(have) - set(ig_positions())
     if opts.operator:
         fields.add("operator")
-    ctx = _Context(kind, opts, prov, crs, cmap, mode, lookup, codes, admin, fields=fields)
+    ctx = _Context(kind, opts, prov, crs, cmap, mode, lookup, codes, admin, fields=fields, table_empty=table_empty)
     if kind in ("routes", "cables", "zones") and not admin.empty and "district_code" not in have:
         ctx.districts_metric = admin.districts_metric(opts.metric_crs)
     return ctx
@@ -294,7 +352,7 @@ def _fold_key(text: str) -> str:
     return fold(text).strip()
 
 
-def _validate(engine: Engine, src: Source, ctx: _Context, spool: st.Spool, res: ImportResult,
+def _validate(engine: Engine, src: Source, ctx: _Context, spool: Any, res: ImportResult,
               progress: Progress | None) -> None:
     seen = SeenKeys()
     total = src.n_rows
@@ -314,7 +372,8 @@ def _validate(engine: Engine, src: Source, ctx: _Context, spool: st.Spool, res: 
                 res.rejected += int(bad.sum())
                 good = frame[~bad]
                 res.valid += len(good) + res.skipped - skipped
-                spool.add(good)
+                if not res.log.n_errors or ctx.opts.skip_bad_rows:  # a doomed import writes no more
+                    spool.add(good)
                 if progress:
                     progress("validate", len(batch.rows), total)
         except ReadError:
@@ -392,8 +451,11 @@ def _place_points(batch: Batch, ctx: _Context, log: ErrorLog, parsed_bad: np.nda
             north, east = (xa, xb) if ctx.convention.north_first else (xb, xa)
             hint = "X/Y swapped (in VN-2000 tables X is the northing, about 2,300,000 m here)" \
                 if ctx.convention.north_first else "X/Y swapped"
-            shown = np.array([f"X={a}, Y={b}" for a, b in zip(batch.frame[col[a]], batch.frame[col[b]], strict=True)],
-                             dtype=object)
+            fx, fy = batch.frame[col[a]], batch.frame[col[b]]
+
+            def shown(idx: np.ndarray) -> list[str]:
+                return [f"X={fx.iloc[i]}, Y={fy.iloc[i]}" for i in idx]
+
             pos = ig.check_metric(east, north, ok, ctx.crs, ctx.prov, names=("survey_x", "survey_y"), swap_hint=hint,
                                   shown=shown)
         else:
@@ -633,7 +695,7 @@ def _keys(conn: Connection, ctx: _Context, frame: pd.DataFrame, bad: np.ndarray,
     frame["_action"] = "insert"
     frame["_id"] = None
     ok = ~bad
-    if ok.any():
+    if ok.any() and not ctx.table_empty:
         model = st.MODELS.get(kind, m.Site)
         t = model.__table__
         extra = [k for k in key[1:]]
@@ -672,10 +734,15 @@ def _write(engine: Engine, kind: str, path: Path, ctx: _Context, spool: st.Spool
             res.inserted, res.updated = st.write_sites(conn, spool, ctx.fields, step)
         else:
             res.inserted, res.updated = st.write_features(conn, kind, spool, ctx.fields, step)
-        bump_data_version(conn)
-        audit.record(conn, ctx.opts.actor, "import", kind, path.name, after={
+        _finish_write(conn, kind, path, ctx, res)
+    res.committed = True
+
+
+def _finish_write(conn: Connection, kind: str, path: Path, ctx: _Context, res: ImportResult) -> None:
+    """Inside the import transaction: new data version (tile caches) and one audit entry."""
+    bump_data_version(conn)
+    audit.record(conn, ctx.opts.actor, "import", kind, path.name, after={
             **res.summary(), "committed": True, "sha256": file_sha256(path), "notes": res.notes[:20],
             "options": {"crs": ctx.opts.crs, "operator": ctx.opts.operator, "on_conflict": ctx.opts.on_conflict,
                         "skip_bad_rows": ctx.opts.skip_bad_rows, "sheet": ctx.opts.sheet,
                         "map": ctx.opts.mapping or None}})
-    res.committed = True

@@ -362,9 +362,11 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
     opts = {"SEPARATOR": txt.DELIMITERS.get(delim, "COMMA"), "AUTODETECT_TYPE": "NO", "KEEP_GEOM_COLUMNS": "YES",
             "HEADERS": "YES"}
     try:
+        # the Arrow stream's metadata names the columns without GDAL counting every row (read_info would)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            meta = pyogrio.read_info(gdal_path, **opts)
+            with pyogrio.open_arrow(gdal_path, batch_size=1, use_pyarrow=True, **opts) as (meta, _reader):
+                pass
     except Exception as exc:  # noqa: BLE001
         for t in temp:
             t.unlink(missing_ok=True)
