@@ -22,11 +22,10 @@ import shapely
 
 from planning.aggregate import units_valid_on
 from planning.classify import classify_one, normalise_class
-from planning.findings import to_records
 from planning.geometry import WGS84, crs_string, project_xy, to_crs
 from planning.rules import RulePack
 from planning.spacing import SiteIndex, build_site_index, spacing_matches
-from planning.zoning import A1Targets, a1_report, build_a1_targets
+from planning.zoning import A1Targets, a1_records, build_a1_targets
 
 MISMATCH_RULE = "class.mismatch"
 
@@ -156,11 +155,8 @@ def check_site(ctx: PlanningContext, properties: Mapping[str, Any], lon: float |
     if derived in wanted or (pack.zoning.use_declared_class and declared in wanted):
         si, ti, dist = ctx.a1.match(x, y)
         if si.size:
-            m = pd.DataFrame({"site_pos": 0, "target": ti, "distance_m": dist, "derived_class": derived,
-                              "declared_class": declared, "x_m": x_m, "y_m": y_m})
-            rows = pd.DataFrame({"code": [code] * si.size, "operator": operator,
-                                 "district_code": dcode, "commune_code": ccode})
-            findings += to_records(a1_report(m, rows, ctx.a1, pack, unit_names=ctx.unit_names))
+            findings += a1_records(ctx.a1, ti, dist, pack, derived=derived, declared=declared, code=code,
+                                   operator=operator, district=where["district"], commune=where["commune"])
 
     # spacing and sharing
     res = spacing_matches(ctx.sites, x, y, np.array([derived], dtype=object),

@@ -56,13 +56,30 @@ def _length(frame: Mapping[str, Any] | pd.DataFrame) -> int:
     return max((len(np.atleast_1d(v)) for v in frame.values()), default=0)
 
 
+#: below this many rows, plain Python per value beats pandas' per-call overhead (single-site checks)
+SMALL = 64
+
+
 def _factorized(raw: np.ndarray, normalise: Any) -> tuple[np.ndarray, np.ndarray]:
     """Apply ``normalise`` to the distinct values only (a million rows hold a handful of them)."""
+    if raw.size <= SMALL:
+        out = np.array([None if v is None or (isinstance(v, float) and v != v) else normalise(v)
+                        for v in raw.tolist()] + [None], dtype=object)[:-1]
+        return out, np.array([v is None for v in out.tolist()], dtype=bool)
     codes, uniques = pd.factorize(pd.Series(raw, dtype=object, copy=False), use_na_sentinel=True)
     mapped = [normalise(u) for u in uniques]
     table = np.array([*mapped, None], dtype=object)
     out = table[codes]  # code -1 (missing) picks the trailing None
     return out, np.array([v is None for v in table], dtype=bool)[codes]
+
+
+def _to_float(v: Any) -> float:
+    if v is None or isinstance(v, bool):
+        return float("nan")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _norm_bool(v: Any) -> bool | None:
@@ -94,6 +111,8 @@ def read_inputs(frame: Mapping[str, Any] | pd.DataFrame, pack: RulePack) -> Inpu
         if kind == "number":
             if raw.dtype.kind == "f":
                 v = raw.astype(float, copy=False)
+            elif raw.size <= SMALL:
+                v = np.array([_to_float(x) for x in raw.tolist()], dtype=float)
             else:
                 v = pd.to_numeric(pd.Series(raw, copy=False), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             values[f], missing[f] = v, np.isnan(v)
@@ -298,6 +317,10 @@ def _formatted(inp: Inputs, how: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for f in CLASSIFIER_FIELDS:
         v, miss = inp.values[f], inp.missing[f]
+        if inp.n <= SMALL:
+            out[f] = np.array([_format_one(f, x, m, how) for x, m in zip(v.tolist(), miss.tolist(), strict=True)]
+                              + [None], dtype=object)[:-1]
+            continue
         if FIELD_KINDS[f] == "number":
             uniq, inv = np.unique(np.where(miss, np.inf, v), return_inverse=True)
             table = np.array(["null" if np.isinf(u) else (_num(float(u)) if how != "json" else repr(float(u)))
@@ -315,10 +338,24 @@ def _formatted(inp: Inputs, how: str) -> dict[str, np.ndarray]:
     return out
 
 
+def _format_one(field: str, v: Any, missing: bool, how: str) -> str:
+    if missing:
+        return "null"
+    if FIELD_KINDS[field] == "number":
+        return repr(float(v)) if how == "json" else _num(float(v))
+    if how == "display":
+        return _fmt(v)
+    if how == "json_text":
+        return json.dumps(_fmt(v), ensure_ascii=False)[1:-1]
+    return json.dumps(bool(v) if FIELD_KINDS[field] == "bool" else v, ensure_ascii=False)
+
+
 def _pattern_groups(dec: Decision) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct decision patterns and the rows of each. The pattern columns are small integers,
     packed into one int64 (mixed radix) so grouping is a single hash pass, not a row sort."""
     pattern = np.column_stack([dec.class_index, dec.rule_index, dec.missing_bits, dec.pending_rules, dec.failed])
+    if len(pattern) == 1:
+        return pattern, [np.zeros(1, dtype=np.int64)]
     low = pattern.min(axis=0)
     span = pattern.max(axis=0) - low + 1
     if float(np.prod(span.astype(float))) < 2.0**62:

@@ -29,11 +29,16 @@ def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
+@lru_cache(maxsize=64)
+def same_crs(a: str, b: str) -> bool:
+    return a == b or CRS.from_user_input(a) == CRS.from_user_input(b)
+
+
 def project_xy(x: Any, y: Any, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
     """Transform coordinate arrays between two CRS (``always_xy``: lon/lat or easting/northing)."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    if CRS.from_user_input(src) == CRS.from_user_input(dst):
+    if same_crs(src, dst):
         return x.copy(), y.copy()
     tx, ty = _transformer(src, dst).transform(x, y)
     return np.asarray(tx, dtype=float), np.asarray(ty, dtype=float)
@@ -42,7 +47,7 @@ def project_xy(x: Any, y: Any, src: str, dst: str) -> tuple[np.ndarray, np.ndarr
 def to_crs(geoms: Any, src: str, dst: str) -> np.ndarray:
     """Transform an array of shapely geometries (any type) between two CRS."""
     arr = np.asarray(geoms, dtype=object)
-    if CRS.from_user_input(src) == CRS.from_user_input(dst):
+    if same_crs(src, dst):
         return arr
     t = _transformer(src, dst)
     return shapely.transform(arr, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))

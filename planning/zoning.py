@@ -15,6 +15,7 @@ a polygon zone), never one per piece.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,11 @@ class A1Targets:
     @property
     def n_pieces(self) -> int:
         return int(self.ax.size)
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """The targets as plain dicts (single-site checks read a few of them per request)."""
+        return self.targets.to_dict("records")
 
     def match(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point index, target index, distance m) for every target within reach of a point;
@@ -332,6 +338,36 @@ def _a1_report(matches: pd.DataFrame, site_rows: pd.DataFrame, targets: A1Target
         "x_m": matches["x_m"].to_numpy(dtype=float), "y_m": matches["y_m"].to_numpy(dtype=float),
     })
     return finalise(out)
+
+
+def a1_records(targets: A1Targets, target: np.ndarray, distance: np.ndarray, pack: RulePack, *,
+               derived: Any, declared: Any, code: Any, operator: Any, district: Any, commune: Any,
+               ) -> list[dict[str, Any]]:
+    """Findings of ONE site as the JSON objects of DESIGN §3.5, without building DataFrames (the
+    single-site check answers in microseconds; see :func:`planning.findings.to_records`)."""
+    extra: dict[str, Any] = {}
+    if pack.zoning.status != "confirmed":
+        extra["status"] = pack.zoning.status
+    if pack.zoning.ambiguity:
+        extra["ambiguity"] = pack.ambiguity_text(pack.zoning.ambiguity)
+    out = []
+    for ti, d in sorted(zip(np.asarray(target).tolist(), np.asarray(distance).tolist(), strict=True),
+                        key=lambda p: p[1]):
+        row = targets.records[ti]
+        kind, name, reach = row["kind"], row["name"], float(row["reach_m"])
+        tid = row["id"]
+        out.append({
+            "check": CHECK, "rule": row["rule"], "severity": pack.zoning.severity, "site_code": code,
+            "operator": operator, kind: name, "distance_m": round(float(d), 2), "district": district,
+            "commune": commune, "legal_source": row["legal_source"],
+            "message": _message(derived, declared, code, float(d), kind, name, reach, row["shape"]),
+            "details": {"derived_class": derived, "declared_class": declared,
+                        "target_id": None if tid is None or tid != tid else (int(tid) if isinstance(tid, int | np.integer)
+                                                                             else tid),
+                        "reach_m": reach, "zone_kind": row["zone_kind"], "target_district_code": row["district_code"],
+                        **extra},
+        })
+    return out
 
 
 def a1_findings(sites: pd.DataFrame, routes: Any | None, zones: Any | None, pack: RulePack, *,
