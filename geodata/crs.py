@@ -38,7 +38,8 @@ class ProvinceProfile:
 PROVINCES: dict[str, ProvinceProfile] = {
     p.key: p
     for p in (
-        ProvinceProfile("haiphong", "Hải Phòng", 9210, (106.3, 20.5, 107.9, 21.1)),
+        # lat from 20.0: Bạch Long Vĩ island district (≈ 107.72 E, 20.13 N) is part of Hải Phòng
+        ProvinceProfile("haiphong", "Hải Phòng", 9210, (106.3, 20.0, 107.9, 21.1)),
         ProvinceProfile("thaibinh", "Thái Bình", 9209, (106.0, 20.2, 106.8, 20.8)),
         ProvinceProfile("haiduong", "Hải Dương", 9209, (106.0, 20.6, 106.7, 21.3)),
         ProvinceProfile("namdinh", "Nam Định", 9209, (105.9, 19.9, 106.6, 20.6)),

@@ -155,6 +155,12 @@ def _rebuild_indexes(conn: Connection, restore: list[tuple[str, str]]) -> None:
         conn.execute(text(ddl))
 
 
+def _update_stage(conn: Connection) -> None:
+    """A temporary table shaped like ``sites`` without its NOT NULL constraints: an update carries only
+    the columns the file has, the others stay as stored."""
+    conn.execute(text("CREATE TEMP TABLE _btsplan_site_updates ON COMMIT DROP AS SELECT * FROM sites WITH NO DATA"))
+
+
 def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     """Stream a DataFrame into ``COPY table FROM STDIN (FORMAT csv)`` (Arrow writes the CSV)."""
     import pyarrow as pa
@@ -207,7 +213,7 @@ def write_sites(conn: Connection, spool: Spool, fields: set[str], progress: Any 
     now = m.utcnow()
     pg = conn.dialect.name == "postgresql"
     ins_cols = SITE_COLUMNS
-    upd_cols = [c for c in SITE_COLUMNS if c in fields or c in ("commune_code", "district_code", "x_m", "y_m")]
+    upd_cols = [c for c in SITE_COLUMNS if c != "code" and (c in fields or c in ("commune_code", "district_code", "x_m", "y_m"))]
     clear_class = bool(CLASSIFIER_INPUTS & fields)
     inserted = updated = 0
     staged = False
@@ -224,9 +230,7 @@ def write_sites(conn: Connection, spool: Spool, fields: set[str], progress: Any 
         if len(old):
             if pg:
                 if not staged:
-                    conn.execute(text("CREATE TEMP TABLE _btsplan_site_updates (LIKE sites INCLUDING DEFAULTS) "
-                                      "ON COMMIT DROP"))
-                    conn.execute(text("ALTER TABLE _btsplan_site_updates ALTER COLUMN operator DROP NOT NULL"))
+                    _update_stage(conn)
                     staged = True
                 _copy_frame(conn, "_btsplan_site_updates", _pg_site_frame(old, ["code", *upd_cols], now))
             else:
@@ -317,7 +321,7 @@ class SiteStream:
         self.rows = 0
         self.inserted = 0
         self.updated = 0
-        self.upd_cols = [c for c in SITE_COLUMNS if c in fields or c in ("commune_code", "district_code", "x_m", "y_m")]
+        self.upd_cols = [c for c in SITE_COLUMNS if c != "code" and (c in fields or c in ("commune_code", "district_code", "x_m", "y_m"))]
         self.staged = False
         self.rebuild = _drop_indexes(conn, "sites", expected)
         self.q: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=2)
@@ -343,9 +347,7 @@ class SiteStream:
                     self.inserted += len(new)
                 if len(old):
                     if not self.staged:
-                        self.conn.execute(text("CREATE TEMP TABLE _btsplan_site_updates (LIKE sites INCLUDING DEFAULTS) "
-                                               "ON COMMIT DROP"))
-                        self.conn.execute(text("ALTER TABLE _btsplan_site_updates ALTER COLUMN operator DROP NOT NULL"))
+                        _update_stage(self.conn)
                         self.staged = True
                     _copy_frame(self.conn, "_btsplan_site_updates", _pg_site_frame(old, ["code", *self.upd_cols], self.now))
                     self.updated += len(old)

@@ -73,7 +73,12 @@ _NUM_VN = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")  # 1.234,5 (Vietnamese 
 _NUM_EN = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,234.5
 
 
-def _number_text(v: Any) -> float | None:
+_DECIMAL_COMMA_HINT = re.compile(r"^[+-]?\d*,(\d{1,2}|\d{4,})$|^[+-]?\d{1,3}(\.\d{3})+,\d+$")
+
+
+def _number_text(v: Any, decimal_comma: bool = False) -> float | None:
+    """One value as a float. '1,234' is ambiguous (1.234 in Vietnamese, 1234 in English): the column
+    decides (``decimal_comma``), from values like '106,68' that can only be a decimal comma."""
     if isinstance(v, bool):
         return None
     if isinstance(v, int | float | np.integer | np.floating):
@@ -84,10 +89,10 @@ def _number_text(v: Any) -> float | None:
         return None
     if _NUM_VN.match(t):
         t = t.replace(".", "").replace(",", ".")
+    elif t.count(",") == 1 and "." not in t and (decimal_comma or not _NUM_EN.match(t)):
+        t = t.replace(",", ".")
     elif _NUM_EN.match(t):
         t = t.replace(",", "")
-    elif t.count(",") == 1 and "." not in t:
-        t = t.replace(",", ".")
     try:
         x = float(t)
     except ValueError:
@@ -95,7 +100,7 @@ def _number_text(v: Any) -> float | None:
     return x if np.isfinite(x) else None
 
 
-def numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def numbers(s: pd.Series, decimal_comma: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(float values with NaN where missing/bad, present mask, bad mask)."""
     has = present(s)
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
@@ -117,7 +122,9 @@ def numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         vals = np.array(fast.to_numpy(dtype=float, na_value=np.nan), dtype=float, copy=True)
     slow = has & ~np.isfinite(vals)
     if slow.any():
-        parsed, bad = _by_unique(s, _number_text, slow)
+        sample = s[slow]
+        comma = bool(sample.astype(str).str.strip().str.match(_DECIMAL_COMMA_HINT).any()) or decimal_comma
+        parsed, bad = _by_unique(s, lambda v: _number_text(v, comma), slow)
         idx = np.flatnonzero(slow & ~bad)
         vals[idx] = parsed[idx].astype(float)
         vals[bad] = np.nan
@@ -132,7 +139,7 @@ _DMS = re.compile(
 
 
 def _dms(v: Any) -> float | None:
-    x = _number_text(v)
+    x = _number_text(v, decimal_comma=True)
     if x is not None:
         return x
     m = _DMS.match(unicodedata.normalize("NFC", str(v)))
@@ -150,7 +157,7 @@ def _dms(v: Any) -> float | None:
 
 def coordinates(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Like :func:`numbers`, also reading degrees-minutes-seconds (20°51'36"N, 106 41 2.5)."""
-    vals, has, bad = numbers(s)
+    vals, has, bad = numbers(s, decimal_comma=True)  # degrees never have thousands separators
     if bad.any():
         parsed, bad2 = _by_unique(s, _dms, bad)
         ok = bad & ~bad2

@@ -479,6 +479,18 @@ def render(engine: Engine, layer: Layer, z: int, x: int, y: int, metric_crs: str
         raise
 
 
+def _read_engine(engine: Engine) -> Engine | None:
+    """PostGIS: a pool of its own for tile reads, in autocommit with the tile statement timeout set
+    once per connection — a tile is then one round trip (no BEGIN, SET, COMMIT), and a warm tile's
+    data-version check another."""
+    if engine_backend(engine) != "postgis":
+        return None
+    from geodata.db import make_engine
+
+    fast = make_engine(engine.url.render_as_string(hide_password=False), statement_timeout_ms=max(1, TILE_TIMEOUT_MS))
+    return fast.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class TileService:
     """Tiles of one database, cached in process under (layer, z, x, y, data version)."""
 
@@ -486,9 +498,21 @@ class TileService:
         self.engine = engine
         self.metric_crs = metric_crs
         self.cache: LRUCache[Tile] = LRUCache(cache_bytes, size_of=lambda t: len(t.gz) + 200)
+        self.read = _read_engine(engine)
 
     def version(self) -> int:
-        return data_version(self.engine)
+        return data_version(self.read or self.engine)
+
+    def _render(self, layer: Layer, z: int, x: int, y: int) -> bytes:
+        if self.read is None:
+            return render(self.engine, layer, z, x, y, self.metric_crs)
+        try:
+            with self.read.connect() as conn:
+                return _render_postgis(conn, layer, z, x, y)
+        except Exception as exc:
+            if _is_timeout(exc):
+                raise TileTimeout(f"tile {layer.id}/{z}/{x}/{y} took longer than {TILE_TIMEOUT_MS} ms") from None
+            raise
 
     def get(self, layer: Layer, z: int, x: int, y: int, version: int | None = None) -> Tile:
         v = self.version() if version is None else version
@@ -498,7 +522,7 @@ class TileService:
             return hit
         if layer.id == "sites":
             ensure_cells(self.engine, v)
-        raw = render(self.engine, layer, z, x, y, self.metric_crs)
+        raw = self._render(layer, z, x, y)
         if raw:
             tile = Tile(gzip.compress(raw, GZIP_LEVEL), '"' + hashlib.blake2b(raw, digest_size=12).hexdigest() + '"',
                         len(raw), v)

@@ -21,7 +21,8 @@ KINDS = ("admin", "zones", "routes", "sites", "cables")
 
 POSITION_FIELDS = ("lon", "lat", "survey_x", "survey_y", "easting", "northing")
 
-#: canonical field → aliases (already folded/normalised) per import kind.
+#: canonical field → aliases (already folded/normalised) per import kind. Ten-character names are what
+#: GDAL/QGIS leave of long field names in a Shapefile's .dbf ('declared_class' → 'declared_c').
 _COMMON: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "lng", "long", "longitude", "kinh_do", "kinh_do_e", "kd", "wgs84_lon", "lon_wgs84", "x_lon"),
     "lat": ("lat", "latitude", "vi_do", "vi_do_n", "vd", "wgs84_lat", "lat_wgs84", "y_lat"),
@@ -44,22 +45,22 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "address": ("address", "dia_chi", "dia_diem", "dia_chi_lap_dat"),
         "mount": ("mount", "kieu_lap_dat", "vi_tri_lap_dat", "lap_dat", "hinh_thuc_lap_dat", "mounting",
                   "vi_tri_cot"),
-        "mast_height_m": ("mast_height_m", "mast_h_m", "mast_height", "do_cao_cot", "do_cao_cot_m", "chieu_cao_cot",
+        "mast_height_m": ("mast_height_m", "mast_h_m", "mast_heigh", "mast_height", "do_cao_cot", "do_cao_cot_m", "chieu_cao_cot",
                           "chieu_cao_cot_m", "cao_cot", "height", "height_m", "do_cao_cot_anten"),
-        "building_height_m": ("building_height_m", "bldg_h_m", "building_height", "chieu_cao_nha", "chieu_cao_nha_m",
+        "building_height_m": ("building_height_m", "bldg_h_m", "building_h", "building_height", "chieu_cao_nha", "chieu_cao_nha_m",
                               "do_cao_nha", "do_cao_cong_trinh", "chieu_cao_cong_trinh", "chieu_cao_toa_nha",
                               "do_cao_toa_nha"),
         "reach_m": ("reach_m", "reach", "tam_vuon", "do_vuon", "tam_vuon_m", "do_vuon_xa"),
         "camouflaged": ("camouflaged", "camouflag", "camouflage", "nguy_trang", "than_thien_moi_truong", "cot_nguy_trang"),
-        "declared_class": ("declared_class", "decl_cls", "loai_cot", "mast_type", "mast_class", "class", "phan_loai",
+        "declared_class": ("declared_class", "decl_cls", "declared_c", "loai_cot", "mast_type", "mast_class", "class", "phan_loai",
                            "loai_cot_ang_ten", "loai_cot_anten", "loai_cot_ang_ten_khai_bao"),
         "tech": ("tech", "cong_nghe", "technology"),
-        "transmitters": ("transmitters", "so_thiet_bi_phat", "so_may_phat", "trx", "so_tram_thu_phat"),
+        "transmitters": ("transmitters", "transmitte", "so_thiet_bi_phat", "so_may_phat", "trx", "so_tram_thu_phat"),
         "shared_by": ("shared_by", "dung_chung", "dung_chung_voi", "chia_se"),
-        "max_tenants": ("max_tenants", "max_ten", "so_doanh_nghiep_toi_da"),
+        "max_tenants": ("max_tenants", "max_ten", "max_tenant", "so_doanh_nghiep_toi_da"),
         "status": ("status", "trang_thai", "tinh_trang"),
         "built_on": ("built_on", "ngay_xay_dung", "ngay_lap_dat", "ngay_hoat_dong"),
-        "target_date": ("target_date", "target_dt", "han_hoan_thanh", "thoi_han"),
+        "target_date": ("target_date", "target_dt", "target_dat", "han_hoan_thanh", "thoi_han"),
     },
     "admin": {
         "code": ("code", "ma", "ma_dvhc", "ma_don_vi", "ma_don_vi_hanh_chinh", "admin_code"),
@@ -101,7 +102,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 #: Columns btsplan's own exports write that an import recognises but does not take from the file
 #: (derived values the program computes itself).
 IGNORED: dict[str, tuple[str, ...]] = {
-    "sites": ("derived_class", "deriv_cls", "reasons", "commune_code", "comm_code", "district_code", "dist_code",
+    "sites": ("derived_class", "deriv_cls", "derived_cl", "district_c", "commune_co", "reasons", "commune_code", "comm_code", "district_code", "dist_code",
               "commune", "district", "updated_at", "id", "fid", "ogc_fid", "description", "wkt"),
     "admin": ("id", "fid", "ogc_fid", "bbox", "area_km2", "name_20250301", "n_level3_20250301"),
     "zones": ("id", "fid", "ogc_fid", "area_m2"),

@@ -261,7 +261,13 @@ def open_source(path: str | Path, *, sheet: str | None = None, encoding: str | N
             raise ReadError(f"no Shapefile named {sheet!r} in the folder", field="--sheet", value=str(sheet))
         return _open_vector(p, str(chosen[0]), "shp", None, encoding, max_rows)
     if fmt == "kmz":
-        _check_zip(p)
+        # read the KML inside through /vsizip/: GDAL's LIBKML driver opening the .kmz itself drops the
+        # ExtendedData schema fields (seen with GDAL 3.12)
+        kmls = [i.filename for i in _check_zip(p) if i.filename.lower().endswith(".kml")]
+        if not kmls:
+            raise ReadError("the KMZ holds no .kml document", field="file", value=p.name)
+        member = "doc.kml" if "doc.kml" in kmls else kmls[0]
+        return _open_vector(p, f"/vsizip/{p}/{member}", "kmz", sheet, encoding, max_rows)
     return _open_vector(p, str(p), fmt, sheet, encoding, max_rows)
 
 
