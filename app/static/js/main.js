@@ -10,7 +10,7 @@ import { classLabel, el, loadPanel, renderCables, renderStats } from "./panel.js
 import { adminPopup, cablePopup, clusterPopup, findingPopup, routePopup, sitePopup, zonePopup } from "./popup.js";
 import { setupSearch } from "./search.js";
 import {
-  A1_CHECK, CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, COUNT, FINDING_ORANGE, FINDING_RED, IS_CLUSTER, IS_SITE, P,
+  A1_CHECK, CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, CLUSTER_COLOR, COUNT, FINDING_ORANGE, FINDING_RED, IS_CLUSTER, IS_SITE, P,
   TILE_LAYERS, TOGGLES, buildStyle, clusterCount, clusterCountExpr, hatchImage,
 } from "./style.js";
 
@@ -120,6 +120,9 @@ async function applyFilters() {
   map.setFilter("sites-cluster-count", clusterFilter());
   const label = state.classes.size < CLASSES.length ? clusterCountExpr(state.classes) : COUNT;
   map.setLayoutProperty("sites-cluster-count", "text-field", ["to-string", label]);
+  // one class chosen: clusters wear its colour (their number counts only that class)
+  const only = state.classes.size === 1 ? [...state.classes][0] : null;
+  map.setPaintProperty("sites-cluster", "circle-color", only ? CLASS_COLORS[only] : CLUSTER_COLOR);
   document.getElementById("cluster-note").hidden = !siteOnlyFilters();
   const findingFilter = state.operator ? ["==", ["get", P.operator], state.operator] : null;
   for (const [id, check] of [["findings", ["==", ["get", "check"], A1_CHECK]], ["findings-other", ["!=", ["get", "check"], A1_CHECK]]]) {

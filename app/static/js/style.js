@@ -67,6 +67,13 @@ export function clusterCountExpr(classes) {
   return terms.length ? ["+", 0, ...terms] : 0;
 }
 
+/** A cluster's colour: its dominant group — A2a (the flagship concern), A1, other A2 — or slate when mixed. */
+export const CLUSTER_COLOR = ["case",
+  [">=", ["/", ["get", "a2a"], COUNT], 0.5], CLASS_COLORS.A2a,
+  [">=", ["/", ["get", "a1"], COUNT], 0.5], CLASS_COLORS.A1a,
+  [">=", ["/", ["-", ["get", "a2"], ["get", "a2a"]], COUNT], 0.5], CLASS_COLORS.A2b,
+  "#546e7a"];
+
 /** The same count in JavaScript, for a rendered cluster's properties. */
 export function clusterCount(p, classes) {
   const a1 = Number(p.a1) || 0;
@@ -240,12 +247,7 @@ export function buildStyle(sources, lat, labelsUrl) {
         filter: IS_CLUSTER,
         paint: {
           "circle-radius": ["interpolate", ["linear"], ["sqrt", COUNT], 1, 7, 4, 13, 12, 24],
-          // the dominant group of the cluster: A2a (the flagship concern), A1, or other A2
-          "circle-color": ["case",
-            [">=", ["/", ["get", "a2a"], COUNT], 0.5], CLASS_COLORS.A2a,
-            [">=", ["/", ["get", "a1"], COUNT], 0.5], CLASS_COLORS.A1a,
-            [">=", ["/", ["-", ["get", "a2"], ["get", "a2a"]], COUNT], 0.5], CLASS_COLORS.A2b,
-            "#8d8d8d"],
+          "circle-color": CLUSTER_COLOR,
           "circle-opacity": 0.78,
           "circle-stroke-color": "#ffffff",
           "circle-stroke-width": 1.5,
