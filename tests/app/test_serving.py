@@ -31,4 +31,7 @@ def test_accepted_sockets_get_tcp_nodelay() -> None:
 def test_protocol_is_importable_by_uvicorn_workers() -> None:
     from uvicorn.importer import import_from_string
 
-    assert import_from_string(HTTP_PROTOCOL) is NoDelayH11Protocol
+    from app import serving
+
+    assert import_from_string(HTTP_PROTOCOL) is getattr(serving, HTTP_PROTOCOL.split(":")[1])
+    assert issubclass(import_from_string("app.serving:NoDelayH11Protocol"), NoDelayH11Protocol)
