@@ -1,0 +1,343 @@
+"""Load benchmark: the API under a realistic mix, on PostGIS with the 1M-site demo, loopback only.
+
+* **mix** (per request, seeded): 70 % vector tiles (sites, z10–z16 over the demo area, plus zones/routes
+  at low zooms), 20 % OGC feature queries (``/collections/sites/items`` with a small bbox, 50 features),
+  10 % writes and checks (``POST /checks/site`` for a random point, and 1 in 5 of those a plan
+  submission ``POST /plans`` by an operator key).
+* **arrivals**: open loop (Poisson) at a fixed rate per step, latency measured from the *scheduled*
+  send time, so a slow server cannot hide queueing (no coordinated omission). Steps go up in rate until
+  p99 passes the 200 ms target or errors appear; the figures of the highest step that held are the
+  headline (``rps``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``errors``), every step is kept.
+* **server**: ``btsplan serve --workers 2`` (as deployed), tile cache on (the production setting).
+* **where the time goes**: CPU seconds of the server workers, PostgreSQL backends and the client
+  during each step (from /proc), to say which one saturates first.
+
+Run: ``python benchmarks/bench_load.py`` (writes ``benchmarks/results/load.json``); ``--smoke`` runs a
+few seconds against ``BTSPLAN_DATABASE_URL`` (used by the test suite, no figures written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RESULT = ROOT / "benchmarks" / "results" / "load.json"
+P99_TARGET_MS = 200.0
+SEED = 20261126
+# demo area (WGS84) where the 1M sites cluster
+LON0, LON1, LAT0, LAT1 = 106.60, 106.78, 20.76, 20.92
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _bench_tiles() -> Any:
+    """Reuse the tile benchmark's database preparation and server start (one way to do each thing)."""
+    spec = importlib.util.spec_from_file_location("bench_tiles", ROOT / "benchmarks" / "bench_tiles.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# --------------------------------------------------------------------------------------------
+# the request mix
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Request:
+    kind: str
+    method: str
+    path: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _tile(rng: random.Random) -> Request:
+    import morecantile
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    z = rng.randint(10, 16)
+    t = tms.tile(rng.uniform(LON0, LON1), rng.uniform(LAT0, LAT1), z)
+    layer = "sites" if rng.random() < 0.85 else rng.choice(["zones", "routes", "admin-units", "cable-segments"])
+    return Request("tile", "GET", f"/tiles/{layer}/{t.z}/{t.x}/{t.y}.mvt")
+
+
+def _features(rng: random.Random) -> Request:
+    lon, lat = rng.uniform(LON0, LON1), rng.uniform(LAT0, LAT1)
+    d = 0.004
+    return Request("features", "GET",
+                   f"/collections/sites/items?bbox={lon - d:.5f},{lat - d:.5f},{lon + d:.5f},{lat + d:.5f}&limit=50")
+
+
+def _check(rng: random.Random, i: int) -> Request:
+    lon, lat = rng.uniform(106.64, 106.72), rng.uniform(20.83, 20.88)
+    feat = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+            "properties": {"code": f"LOAD-{i}", "operator": "VTL", "mount": "building", "mast_height_m": 9.0,
+                           "building_height_m": 24.0, "reach_m": 1.2, "camouflaged": False}}
+    return Request("check", "POST", "/checks/site", json.dumps(feat).encode(), {"Content-Type": "application/json"})
+
+
+def _plan(rng: random.Random, i: int, key: str) -> Request:
+    lon, lat = rng.uniform(106.64, 106.72), rng.uniform(20.83, 20.88)
+    fc = {"type": "FeatureCollection", "title": f"Load test plan {i}", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+         "properties": {"item": "new_site", "code": f"LOADPLAN-{i}", "mount": "ground", "mast_height_m": 36,
+                        "camouflaged": False}}]}
+    return Request("plan", "POST", "/plans", json.dumps(fc).encode(),
+                   {"Content-Type": "application/json", "Authorization": f"Bearer {key}",
+                    "Idempotency-Key": f"load-{SEED}-{i}-{time.time_ns()}"})
+
+
+def build_mix(n: int, operator_key: str | None, seed: int = SEED) -> list[Request]:
+    rng = random.Random(seed)
+    out: list[Request] = []
+    for i in range(n):
+        r = rng.random()
+        if r < 0.70:
+            out.append(_tile(rng))
+        elif r < 0.90:
+            out.append(_features(rng))
+        elif r < 0.98 or operator_key is None:
+            out.append(_check(rng, i))
+        else:
+            out.append(_plan(rng, i, operator_key))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# a small raw HTTP/1.1 client (cheap on CPU, keep-alive connections from a pool)
+# --------------------------------------------------------------------------------------------
+
+async def _send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: Request) -> int:
+    head = [f"{req.method} {req.path} HTTP/1.1", "Host: 127.0.0.1", "Accept-Encoding: gzip"]
+    head += [f"{k}: {v}" for k, v in req.headers.items()]
+    if req.body:
+        head.append(f"Content-Length: {len(req.body)}")
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + req.body)
+    await writer.drain()
+    raw = await reader.readuntil(b"\r\n\r\n")
+    lines = raw.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
+    if headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readline()).strip(), 16)
+            if size == 0:
+                await reader.readline()
+                break
+            await reader.readexactly(size + 2)
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return status
+
+
+async def _open_loop(port: int, reqs: list[Request], rate: float, seconds: float,
+                     seed: int) -> list[tuple[str, float, int]]:
+    """Send requests at Poisson arrivals of ``rate``/s for ``seconds``; latency from the scheduled time."""
+    rng = random.Random(seed)
+    pool: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    results: list[tuple[str, float, int]] = []
+    start = time.perf_counter()
+    tasks = []
+
+    async def one(req: Request, scheduled: float) -> None:
+        conn = pool.pop() if pool else await asyncio.open_connection("127.0.0.1", port)
+        try:
+            status = await asyncio.wait_for(_send(*conn, req), timeout=10)
+            pool.append(conn)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            status = 0
+            conn[1].close()
+        results.append((req.kind, (time.perf_counter() - scheduled) * 1000, status))
+
+    t = 0.0
+    i = 0
+    while t < seconds:
+        t += rng.expovariate(rate)
+        delay = start + t - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(reqs[i % len(reqs)], start + t)))
+        i += 1
+    await asyncio.gather(*tasks)
+    for _, w in pool:
+        w.close()
+    return results
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))], 1)
+
+
+def summarise(results: list[tuple[str, float, int]], seconds: float) -> dict[str, Any]:
+    ok = {200, 201, 204, 304}
+    ms = [r[1] for r in results]
+    errors = sum(1 for r in results if r[2] not in ok)
+    by_kind: dict[str, Any] = {}
+    for kind in sorted({r[0] for r in results}):
+        k = [r[1] for r in results if r[0] == kind]
+        by_kind[kind] = {"n": len(k), "p50_ms": _pct(k, 50), "p99_ms": _pct(k, 99),
+                         "errors": sum(1 for r in results if r[0] == kind and r[2] not in ok)}
+    return {"requests": len(results), "rps": round(len(results) / seconds, 1), "p50_ms": _pct(ms, 50),
+            "p95_ms": _pct(ms, 95), "p99_ms": _pct(ms, 99), "mean_ms": round(statistics.fmean(ms), 1) if ms else 0,
+            "errors": errors, "by_kind": by_kind,
+            "statuses": sorted({r[2] for r in results if r[2] not in ok})}
+
+
+# --------------------------------------------------------------------------------------------
+# CPU accounting from /proc
+# --------------------------------------------------------------------------------------------
+
+def _cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+def _children(pid: int) -> list[int]:
+    out = [pid]
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                ppid = int(p.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out += _children(int(p.name))
+    return out
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if p.joinpath("comm").read_text().strip() == "postgres":
+                    pids.append(int(p.name))
+            except OSError:
+                pass
+    return pids
+
+
+def run_step(port: int, server_pid: int, reqs: list[Request], rate: float, seconds: float, seed: int
+             ) -> dict[str, Any]:
+    srv = _children(server_pid)
+    pg = _postgres_pids()
+    c0 = (_cpu_seconds(srv), _cpu_seconds(pg), time.process_time())
+    t0 = time.perf_counter()
+    res = asyncio.run(_open_loop(port, reqs, rate, seconds, seed))
+    wall = time.perf_counter() - t0
+    c1 = (_cpu_seconds(srv), _cpu_seconds(pg), time.process_time())
+    out = summarise(res, wall)
+    out["offered_rps"] = rate
+    out["cpu_cores"] = {"server": round((c1[0] - c0[0]) / wall, 2), "postgres": round((c1[1] - c0[1]) / wall, 2),
+                        "client": round((c1[2] - c0[2]) / wall, 2)}
+    return out
+
+
+def _operator_key(url: str) -> str:
+    from app.auth import create_key
+    from geodata.db import make_engine, session_factory
+
+    engine = make_engine(url)
+    with session_factory(engine)() as s, s.begin():
+        key = create_key(s, "operator", operator="VTL", name="load benchmark").secret
+    engine.dispose()
+    return key
+
+
+def smoke(url: str, seconds: float = 3.0, rate: float = 20.0) -> dict[str, Any]:
+    """A few seconds of the same mix against ``url`` (used by the test suite; no figures kept)."""
+    bt = _bench_tiles()
+    key = _operator_key(url)
+    proc, port = bt.start_ours(url, cache_bytes=64 * 1024 * 1024)
+    try:
+        return run_step(port, proc.pid, build_mix(2000, key), rate, seconds, SEED)
+    finally:
+        bt.stop(proc)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sites", type=int, default=1_000_000)
+    ap.add_argument("--seconds", type=float, default=20.0, help="duration of each rate step")
+    ap.add_argument("--rates", default="50,100,150,200,300,400,500,650,800")
+    ap.add_argument("--smoke", action="store_true", help="a few seconds against BTSPLAN_DATABASE_URL")
+    args = ap.parse_args()
+    if args.smoke:
+        print(json.dumps(smoke(os.environ["BTSPLAN_DATABASE_URL"]), indent=2))
+        return
+    bt = _bench_tiles()
+    url = bt.prepare_database(args.sites, rebuild_cells=False)
+    key = _operator_key(url)
+    reqs = build_mix(60_000, key)
+    proc, port = bt.start_ours(url, cache_bytes=256 * 1024 * 1024)
+    steps = []
+    try:
+        _log("warm-up 10 s at 50 rps")
+        run_step(port, proc.pid, reqs, 50, 10, SEED - 1)
+        for rate in [float(r) for r in args.rates.split(",")]:
+            step = run_step(port, proc.pid, reqs, rate, args.seconds, SEED + int(rate))
+            steps.append(step)
+            _log(f"{rate:>5.0f} rps offered → {step['rps']} done, p50 {step['p50_ms']} p99 {step['p99_ms']} ms, "
+                 f"errors {step['errors']}, cpu {step['cpu_cores']}")
+            if step["errors"] or step["p99_ms"] > P99_TARGET_MS:
+                break
+    finally:
+        bt.stop(proc)
+    held = [s for s in steps if s["errors"] == 0 and s["p99_ms"] <= P99_TARGET_MS]
+    best = held[-1] if held else steps[0]
+    first_fail = next((s for s in steps if s not in held), None)
+    bottleneck = None
+    if first_fail:
+        cores = first_fail["cpu_cores"]
+        bottleneck = max(cores, key=cores.get)
+    result = {
+        "benchmark": "load",
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "database": f"PostGIS, {args.sites:,} demo sites",
+        "mix": {"tiles": 0.70, "features": 0.20, "checks": 0.08, "plan_submissions": 0.02},
+        "p99_target_ms": P99_TARGET_MS,
+        "rps": best["rps"], "p50_ms": best["p50_ms"], "p95_ms": best["p95_ms"], "p99_ms": best["p99_ms"],
+        "errors": best["errors"],
+        "highest_rate_held": best["offered_rps"] if held else None,
+        "first_rate_missed": first_fail["offered_rps"] if first_fail else None,
+        "bottleneck": bottleneck,
+        "steps": steps,
+    }
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    _log(f"wrote {RESULT}: {best['rps']} rps at p99 {best['p99_ms']} ms, errors {best['errors']}")
+
+
+if __name__ == "__main__":
+    main()
