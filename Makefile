@@ -37,5 +37,8 @@ test: venv sysdeps
 bench: venv sysdeps
 	bash scripts/bench.sh
 
+fuzz: venv sysdeps
+	BTSPLAN_FUZZ_EXAMPLES=300 bash scripts/test.sh tests/reliability/test_fuzz.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis data/*.sqlite*
