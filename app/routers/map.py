@@ -66,7 +66,10 @@ def search_places(
     return JSONResponse({"q": q, "count": len(hits), "results": [h.as_dict() for h in hits]})
 
 
-@router.get("/map/labels", summary="One label point per district and commune (GeoJSON)")
+@router.get("/map/labels", summary="One label point per district and commune (GeoJSON)",
+            response_class=JSONResponse,
+            responses={200: {"content": {"application/geo+json": {}}, "description": "FeatureCollection of points"},
+                       304: {"description": "Unchanged since the ETag sent in If-None-Match"}})
 def labels(engine: EngineDep, request: Request) -> Response:
     """Label points for the map's admin-unit names; ``ETag`` is the data version, so 304s are cheap."""
     etag = f'"labels-{data_version(engine)}"'
