@@ -32,6 +32,7 @@ run: db
 	$(BIN)/btsplan serve --host $(HOST) --port $(PORT)
 
 test: venv sysdeps
+	WITH_BROWSER=1 bash scripts/sysdeps.sh
 	bash scripts/test.sh
 
 bench: venv sysdeps

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages btsplan needs, when missing: SpatiaLite for the embedded database and
-# GDAL's tools (ogrinfo/ogr2ogr) used by tests and benchmarks. Root installs them with apt; anyone
+# GDAL's tools (ogrinfo/ogr2ogr) used by tests and benchmarks, and (WITH_BROWSER=1) Chromium for the
+# map's browser test. Root installs them with apt; anyone
 # else is told the one apt command to run.
 set -euo pipefail
 need=()
@@ -9,6 +10,10 @@ command -v ogrinfo >/dev/null || need+=(gdal-bin)
 if [ "${WITH_POSTGIS:-0}" = 1 ]; then
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=("postgresql-$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1 || echo 15)-postgis-3")
+fi
+# the map's browser test (make test) drives Debian's Chromium headless
+if [ "${WITH_BROWSER:-0}" = 1 ]; then
+  command -v chromium >/dev/null || need+=(chromium)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then
