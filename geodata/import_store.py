@@ -8,7 +8,7 @@ validated batch is pickled to a temporary file and read back batch by batch insi
 
 from __future__ import annotations
 
-import io
+import datetime as dt
 import json
 import pickle
 import shutil
@@ -97,24 +97,7 @@ SITE_COLUMNS = ["code", "operator", "name", "address", "mount", "mast_height_m",
 #: changing these makes a stored derived class stale (it is cleared; `btsplan classify` recomputes it)
 CLASSIFIER_INPUTS = {"mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged"}
 
-_HEX = np.frombuffer(b"".join(f"{i:02X}".encode() for i in range(256)), np.uint8).reshape(256, 2)
 _POINT_HEADER = np.frombuffer(bytes.fromhex("0101000020") + (4326).to_bytes(4, "little"), np.uint8)
-
-
-def ewkb_points_hex(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Hex EWKB of SRID=4326 points, built with numpy (≈10× faster than per-geometry encoding)."""
-    n = len(lon)
-    raw = np.empty((n, 25), np.uint8)
-    raw[:, :9] = _POINT_HEADER
-    raw[:, 9:17] = np.ascontiguousarray(lon, dtype="<f8").view(np.uint8).reshape(n, 8)
-    raw[:, 17:25] = np.ascontiguousarray(lat, dtype="<f8").view(np.uint8).reshape(n, 8)
-    return _HEX[raw].reshape(n, 50).view("S50").ravel().astype(str)
-
-
-def _json_list(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return None
-    return json.dumps(list(v), ensure_ascii=False)
 
 
 #: a PostGIS insert of at least this many rows, and at least as many as the table holds, drops the
@@ -124,7 +107,7 @@ BULK_MIN_ROWS = 100_000
 
 
 def _drop_indexes(conn: Connection, table: str, n_new: int) -> list[tuple[str, str]] | None:
-    """Drop ``table``'s unique constraints and secondary indexes for a bulk load; returns the DDL that
+    """Drop ``table``'s unique and foreign-key constraints and secondary indexes for a bulk load; returns the DDL that
     restores them, or None when the load is too small for it to pay. Takes an ACCESS EXCLUSIVE lock
     until commit (readers of the table wait for the import)."""
     if n_new < BULK_MIN_ROWS:
@@ -132,9 +115,14 @@ def _drop_indexes(conn: Connection, table: str, n_new: int) -> list[tuple[str, s
     existing = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0
     if existing > n_new:
         return None
+    # unique constraints (their index is rebuilt once) and foreign keys (checked by one join when
+    # re-added, instead of a trigger firing per row — the operators were all resolved by validation)
     cons = conn.execute(text(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"), {"t": table}).all()
+        "WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f') ORDER BY contype DESC"), {"t": table}).all()
+    # a unique index stays: rows arrive in the file's order, usually sorted by code, so maintaining it
+    # costs about what rebuilding it would, and it does so while Python is still validating
+    cons = [(n, d) for n, d in cons if not d.startswith("UNIQUE")]
     idx = conn.execute(text(
         "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
         "WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary "
@@ -146,6 +134,8 @@ def _drop_indexes(conn: Connection, table: str, n_new: int) -> list[tuple[str, s
     for name, definition in idx:
         conn.execute(text(f'DROP INDEX "{name}"'))
         restore.append((name, definition))
+    # indexes and unique constraints first, foreign keys last (their check reads the loaded rows)
+    restore.sort(key=lambda r: "FOREIGN KEY" in r[1])
     return restore
 
 
@@ -161,35 +151,106 @@ def _update_stage(conn: Connection) -> None:
     conn.execute(text("CREATE TEMP TABLE _btsplan_site_updates ON COMMIT DROP AS SELECT * FROM sites WITH NO DATA"))
 
 
-def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    """Stream a DataFrame into ``COPY table FROM STDIN (FORMAT csv)`` (Arrow writes the CSV)."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    tbl = pa.Table.from_pandas(frame, preserve_index=False)
-    buf = io.BytesIO()
-    pcsv.write_csv(tbl, buf, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-    data = memoryview(buf.getbuffer())
-    cols = ", ".join(f'"{c}"' for c in frame.columns)
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as cp:
-        for i in range(0, len(data), 1 << 20):
-            cp.write(data[i:i + (1 << 20)])
+#: PostgreSQL binary COPY types of the site columns (everything not listed is text)
+SITE_PG_TYPES = {
+    "mast_height_m": "float8", "building_height_m": "float8", "reach_m": "float8", "x_m": "float8", "y_m": "float8",
+    "camouflaged": "bool", "transmitters": "int4", "max_tenants": "int4", "shared_by": "json",
+    "built_on": "date", "target_date": "date",
+}
+_PG_EPOCH = dt.date(2000, 1, 1)
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 
 
-def _pg_site_frame(chunk: pd.DataFrame, cols: list[str], now: Any) -> pd.DataFrame:
-    out = pd.DataFrame({c: chunk[c] for c in cols})
-    if "shared_by" in out:
-        out["shared_by"] = [_json_list(v) for v in out["shared_by"]]
-    for c in ("camouflaged",):
-        if c in out:
-            out[c] = out[c].astype(object)
-    for c in ("transmitters", "max_tenants"):
-        if c in out:
-            out[c] = pd.array(out[c].to_numpy(dtype=float, na_value=np.nan), dtype="Float64").astype("Int64")
-    out["updated_at"] = now
-    out["geom"] = ewkb_points_hex(chunk["lon"].to_numpy(float), chunk["lat"].to_numpy(float))
+def _by_value(values: np.ndarray, fn: Any) -> list[Any]:
+    """``fn`` over the distinct non-null values only (dates, flags: a handful of values per million)."""
+    out: list[Any] = [None] * len(values)
+    cache: dict[Any, Any] = {}
+    for i in np.flatnonzero(~pd.isna(values)):
+        v = values[i]
+        key = v if not isinstance(v, list) else tuple(v)
+        if key not in cache:
+            cache[key] = fn(v)
+        out[i] = cache[key]
     return out
+
+
+def _field(kind: str, values: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(byte length per row, -1 for NULL; the non-NULL values' bytes concatenated in row order)."""
+    import pyarrow as pa
+
+    if kind in ("float8", "int4"):
+        v = pd.array(values, dtype="Float64").to_numpy(dtype=float, na_value=np.nan) \
+            if getattr(values, "dtype", None) == object else np.asarray(values, dtype=float)
+        null = ~np.isfinite(v)
+        width = 8 if kind == "float8" else 4
+        data = v[~null].astype(">f8" if kind == "float8" else ">i4")
+        return np.where(null, -1, width), data.view(np.uint8)
+    if kind in ("bool", "date"):
+        vals = np.asarray(values, dtype=object)
+        enc = _by_value(vals, (lambda b: b"\x01" if b else b"\x00") if kind == "bool" else
+                        (lambda d: int((d - _PG_EPOCH).days).to_bytes(4, "big", signed=True)))
+        lens = np.array([-1 if e is None else len(e) for e in enc], dtype=np.int64) if n else np.zeros(0, np.int64)
+        return lens, np.frombuffer(b"".join(e for e in enc if e is not None), np.uint8)
+    if kind == "json":
+        vals = np.asarray(values, dtype=object)
+        enc = _by_value(vals, lambda v: json.dumps(list(v), ensure_ascii=False))
+        arr = pa.array(enc, type=pa.string())
+    else:
+        arr = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset: arr.offset + n + 1]
+    lens = np.diff(offsets).astype(np.int64)
+    if arr.null_count:
+        lens[arr.is_null().to_numpy(zero_copy_only=False)] = -1
+    data = np.frombuffer(arr.buffers()[2], np.uint8)[offsets[0]:offsets[-1]] if arr.buffers()[2] else \
+        np.zeros(0, np.uint8)
+    return lens, data
+
+
+def _binary_array(lens: np.ndarray, data: np.ndarray, n: int) -> Any:
+    import pyarrow as pa
+
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.maximum(lens, 0), out=offsets[1:])
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets),
+                                                                  pa.py_buffer(np.ascontiguousarray(data))])
+
+
+def binary_copy_payload(fields: list[tuple[np.ndarray, np.ndarray]], n: int) -> bytes:
+    """PostgreSQL binary COPY bytes for ``n`` rows from per-column (lengths, data): each field becomes
+    an Arrow binary column (4-byte length, then the value) and Arrow joins them row by row in C++ —
+    no per-row Python, nothing for the server to parse."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    k = len(fields)
+    cols = [_binary_array(np.full(n, 2), np.tile(np.frombuffer(np.array([k], ">i2").tobytes(), np.uint8), n), n)]
+    for lens, data in fields:
+        cols.append(_binary_array(np.full(n, 4), lens.astype(">i4").view(np.uint8), n))
+        cols.append(_binary_array(lens, data, n))
+    joined = pc.binary_join_element_wise(*cols, pa.scalar(b"", pa.large_binary()))
+    offsets = np.frombuffer(joined.buffers()[1], np.int64)[joined.offset: joined.offset + n + 1]
+    body = memoryview(joined.buffers()[2])[offsets[0]:offsets[-1]] if n else b""
+    return _COPY_HEADER + bytes(body) + b"\xff\xff"
+
+
+def _copy_sites_binary(conn: Connection, table: str, chunk: pd.DataFrame, cols: list[str], now: Any) -> None:
+    """COPY rows of ``chunk`` into ``table`` (``sites`` or its update stage) in binary format."""
+    n = len(chunk)
+    fields = [_field(SITE_PG_TYPES.get(c, "text"), chunk[c].to_numpy(dtype=object) if SITE_PG_TYPES.get(c) in
+                     (None, "bool", "date", "json") else chunk[c].to_numpy(), n) for c in cols]
+    stamp = int((now - dt.datetime(2000, 1, 1)).total_seconds() * 1_000_000)
+    fields.append((np.full(n, 8, np.int64), np.tile(np.frombuffer(stamp.to_bytes(8, "big", signed=True), np.uint8), n)))
+    raw = np.empty((n, 25), np.uint8)
+    raw[:, :9] = _POINT_HEADER
+    raw[:, 9:17] = np.ascontiguousarray(chunk["lon"].to_numpy(float), dtype="<f8").view(np.uint8).reshape(n, 8)
+    raw[:, 17:25] = np.ascontiguousarray(chunk["lat"].to_numpy(float), dtype="<f8").view(np.uint8).reshape(n, 8)
+    fields.append((np.full(n, 25, np.int64), raw.ravel()))
+    payload = memoryview(binary_copy_payload(fields, n))
+    names = ", ".join(f'"{c}"' for c in [*cols, "updated_at", "geom"])
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT binary)") as cp:
+        for i in range(0, len(payload), 1 << 20):
+            cp.write(payload[i:i + (1 << 20)])
 
 
 def _sqlite_site_records(chunk: pd.DataFrame, cols: list[str], now: Any) -> list[dict[str, Any]]:
@@ -223,7 +284,7 @@ def write_sites(conn: Connection, spool: Spool, fields: set[str], progress: Any 
         old = chunk[chunk["_action"] == "update"]
         if len(new):
             if pg:
-                _copy_frame(conn, "sites", _pg_site_frame(new, ins_cols, now))
+                _copy_sites_binary(conn, "sites", new, ins_cols, now)
             else:
                 conn.execute(insert(m.Site), _sqlite_site_records(new, ins_cols, now))
             inserted += len(new)
@@ -232,7 +293,7 @@ def write_sites(conn: Connection, spool: Spool, fields: set[str], progress: Any 
                 if not staged:
                     _update_stage(conn)
                     staged = True
-                _copy_frame(conn, "_btsplan_site_updates", _pg_site_frame(old, ["code", *upd_cols], now))
+                _copy_sites_binary(conn, "_btsplan_site_updates", old, ["code", *upd_cols], now)
             else:
                 recs = _sqlite_site_records(old, ["code", *upd_cols], now)
                 t = m.Site.__table__
@@ -343,13 +404,13 @@ class SiteStream:
                 new = chunk[chunk["_action"] == "insert"]
                 old = chunk[chunk["_action"] == "update"]
                 if len(new):
-                    _copy_frame(self.conn, "sites", _pg_site_frame(new, SITE_COLUMNS, self.now))
+                    _copy_sites_binary(self.conn, "sites", new, SITE_COLUMNS, self.now)
                     self.inserted += len(new)
                 if len(old):
                     if not self.staged:
                         _update_stage(self.conn)
                         self.staged = True
-                    _copy_frame(self.conn, "_btsplan_site_updates", _pg_site_frame(old, ["code", *self.upd_cols], self.now))
+                    _copy_sites_binary(self.conn, "_btsplan_site_updates", old, ["code", *self.upd_cols], self.now)
                     self.updated += len(old)
         except BaseException as exc:  # reported to the validating thread on its next add()/finish()
             self.error = exc

@@ -98,11 +98,23 @@ class ImportResult:
 
 class SeenKeys:
     """Keys already met in the file, as 64-bit hashes (8 bytes a row: a million codes cost 16 MB with
-    their row numbers, not the ~100 MB a Python set of strings would)."""
+    their row numbers, not the ~100 MB a Python set of strings would). Kept as sorted runs, one per
+    batch, merged when they pile up, so each batch costs a few binary searches, not a re-sort."""
+
+    MAX_RUNS = 16
 
     def __init__(self) -> None:
-        self.hashes = np.empty(0, dtype=np.uint64)
-        self.rows = np.empty(0, dtype=np.int64)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def _lookup(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen = np.zeros(len(h), dtype=bool)
+        first = np.zeros(len(h), dtype=np.int64)
+        for hashes, rows in self.runs:
+            pos = np.minimum(np.searchsorted(hashes, h), len(hashes) - 1)
+            hit = ~seen & (hashes[pos] == h)
+            seen |= hit
+            first[hit] = rows[pos[hit]]
+        return seen, first
 
     def check(self, keys: np.ndarray, rows: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(duplicate mask, row of the first occurrence) for the ``ok`` rows; remembers new keys."""
@@ -113,22 +125,22 @@ class SeenKeys:
         if not len(idx):
             return dup, first
         h = pd.util.hash_array(keys[idx].astype(object))
-        pos = np.searchsorted(self.hashes, h)
-        pos_c = np.minimum(pos, max(len(self.hashes) - 1, 0))
-        seen = (len(self.hashes) > 0) & (self.hashes[pos_c] == h) if len(self.hashes) else np.zeros(len(h), bool)
+        seen, first_seen = self._lookup(h)
         dup[idx[seen]] = True
-        first[idx[seen]] = self.rows[pos_c[seen]]
-        s = pd.Series(h)
-        within = s.duplicated(keep="first").to_numpy() & ~seen
+        first[idx[seen]] = first_seen[seen]
+        within = pd.Series(h).duplicated(keep="first").to_numpy() & ~seen
         if within.any():
             firsts = pd.Series(rows[idx]).groupby(h).transform("first").to_numpy()
             dup[idx[within]] = True
             first[idx[within]] = firsts[within]
         new = ~seen & ~within
-        self.hashes = np.concatenate([self.hashes, h[new]])
-        self.rows = np.concatenate([self.rows, rows[idx[new]]])
-        order = np.argsort(self.hashes, kind="stable")
-        self.hashes, self.rows = self.hashes[order], self.rows[order]
+        order = np.argsort(h[new], kind="stable")
+        self.runs.append((h[new][order], rows[idx[new]][order]))
+        if len(self.runs) > self.MAX_RUNS:
+            hs = np.concatenate([r[0] for r in self.runs])
+            rs = np.concatenate([r[1] for r in self.runs])
+            o = np.argsort(hs, kind="stable")
+            self.runs = [(hs[o], rs[o])]
         return dup, first
 
 
@@ -527,15 +539,18 @@ def _sites_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.DataFra
     good = ~bad
     if good.any():
         x[good], y[good] = ig.metric_xy(lon[good], lat[good], ctx.opts.metric_crs)
-    frame = pd.DataFrame({c: vals.get(c, np.full(n, None, dtype=object)) for c in st.SITE_COLUMNS
+    def col(v: Any) -> Any:  # object columns stay object (pandas would convert text to Arrow, then back)
+        return pd.Series(v, dtype=object, copy=False) if getattr(v, "dtype", None) == object else v
+
+    frame = pd.DataFrame({c: col(vals.get(c, np.full(n, None, dtype=object))) for c in st.SITE_COLUMNS
                           if c not in ("operator", "commune_code", "district_code", "x_m", "y_m")})
-    frame["operator"] = codes
+    frame["operator"] = col(np.asarray(codes, dtype=object))
     if "status" not in vals:
         frame["status"] = ik.DEFAULTS["sites"]["status"]
     else:
         frame["status"] = frame["status"].where(frame["status"].notna(), ik.DEFAULTS["sites"]["status"])
-    frame["commune_code"] = commune
-    frame["district_code"] = district
+    frame["commune_code"] = col(commune)
+    frame["district_code"] = col(district)
     frame["x_m"] = np.round(x, 3)
     frame["y_m"] = np.round(y, 3)
     frame["lon"] = lon

@@ -103,7 +103,7 @@ class Source:
             warnings.simplefilter("ignore", RuntimeWarning)
             with pyogrio.open_arrow(self.gdal_path, batch_size=size, use_pyarrow=True, **kwargs) as (meta, reader):
                 geom_col = meta.get("geometry_name") or "wkb_geometry"
-                for rb in reader:
+                for rb in _prefetch(reader):
                     n = rb.num_rows
                     if n == 0:
                         continue
@@ -147,6 +147,46 @@ class Source:
                 yield Batch(np.array(rows, dtype=np.int64), pd.DataFrame(buf, columns=self.columns, dtype=object))
         finally:
             wb.close()
+
+
+def _prefetch(batches: Any, depth: int = 2) -> Iterator[Any]:
+    """Read the next Arrow batches in a thread while the caller works on the current one: GDAL parses
+    without holding the GIL, so reading and validating overlap on two cores."""
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def run() -> None:
+        try:
+            for b in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(b, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    t = threading.Thread(target=run, name="btsplan-read", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join()
 
 
 def _nfc(v: Any) -> Any:

@@ -127,8 +127,9 @@ def test_filters(demo_db: Engine) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_round_trip_same_sites_within_1cm(demo_db: Engine, tmp_path: Path, fmt: str) -> None:
     t = m.Site.__table__
-    cols = (t.c.code, t.c.operator, t.c.declared_class, t.c.mount, t.c.mast_height_m, t.c.status,
-            func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
+    cols = (t.c.code, t.c.operator, t.c.declared_class, t.c.mount, t.c.mast_height_m, t.c.status, t.c.camouflaged,
+            t.c.transmitters, t.c.max_tenants, t.c.shared_by, t.c.built_on, t.c.target_date, t.c.tech, t.c.reach_m,
+            t.c.building_height_m, t.c.name, func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
     with demo_db.connect() as c:
         before = {r.code: r for r in c.execute(select(*cols).order_by(t.c.code))}
     path = writers.write(open_export(demo_db, "sites"), fmt, tmp_path / f"sites.{fmt}")
@@ -147,8 +148,12 @@ def test_round_trip_same_sites_within_1cm(demo_db: Engine, tmp_path: Path, fmt: 
     assert np.hypot(ax - bx, ay - by).max() < 0.01
     for code, r in before.items():
         s = after[code]
-        assert (s.operator, s.declared_class, s.mount, s.status) == (r.operator, r.declared_class, r.mount, r.status)
-        assert (s.mast_height_m is None and r.mast_height_m is None) or s.mast_height_m == pytest.approx(r.mast_height_m)
+        keys = ("operator", "declared_class", "mount", "status", "camouflaged", "transmitters", "max_tenants",
+                "built_on", "target_date", "tech", "reach_m", "building_height_m", "mast_height_m")
+        if fmt != "kml":  # the KML placemark label is the code; the site name travels as site_name
+            keys += ("name",)
+        assert {k: getattr(s, k) for k in keys} == {k: getattr(r, k) for k in keys}, code
+        assert (s.shared_by or []) == (r.shared_by or [])
 
 
 def test_stream_api_for_http(demo_db: Engine) -> None:
