@@ -12,14 +12,18 @@ demo's operators and admin units.
   and audit. Timed around the call in a separate process (its peak RSS is its own; interpreter
   start-up excluded, the engine is created before).
 * **baseline**: ``ogr2ogr -f PostgreSQL`` on the same file (``X_POSSIBLE_NAMES=lon``,
-  ``Y_POSSIBLE_NAMES=lat``, EPSG:4326): its default load into a new table of text columns with a
-  GiST index, no validation. Timed as a process.
-* **baseline + same indexes** (reported, not the ratio): ogr2ogr's table given the secondary
-  indexes that ``sites`` has, i.e. the same end state for queries.
+  ``Y_POSSIBLE_NAMES=lat``, EPSG:4326) — its default load into a new table of text columns with a
+  GiST index, no validation, timed as a process — followed by the secondary indexes that ``sites``
+  carries (unique code, commune, district, class, status, operator, covering index…), so that both
+  sides end with a table that answers the same queries equally fast. ``ratio`` uses this baseline.
+* **ogr2ogr default alone** is reported too (``ratio_vs_ogr2ogr_default``): it builds one index
+  where ``sites`` has ten, and rebuilding those nine secondary indexes alone costs ours ~6 s per
+  million rows on this machine.
 
 Runs alternate (baseline first, then ours, then the other way round) so background load hits both;
-``ratio`` = median baseline time / median our time (above 1: we are faster). A 200,000-row run
-shows memory does not grow with the file (streamed in 100,000-row batches).
+each repetition gives a pair ratio baseline time / our time (above 1: we are faster) and ``ratio``
+is the median pair ratio (the ratio of the per-side medians is reported too). A 200,000-row run shows
+memory does not grow with the file (streamed in 100,000-row batches, a few batches in flight).
 
 Run: ``bash scripts/bench.sh import`` (or ``python benchmarks/bench_import.py --rows 200000``).
 """
@@ -215,9 +219,9 @@ def main() -> None:
     args = ap.parse_args()
 
     url = _fresh_db(_base_url())
-    mach = machine(url)
     _log(f"preparing {DB_NAME}")
     prepare(url)
+    mach = machine(url)
     csv = WORK / f"sites_{args.rows}.csv"
     _log(f"writing {csv}")
     make_csv(url, args.rows, csv)
@@ -247,6 +251,10 @@ def main() -> None:
 
     ours_s = [r["seconds"] for r in ours]
     med_ogr, med_ours, med_idx = statistics.median(ogr), statistics.median(ours_s), statistics.median(ogr_idx)
+    # each repetition runs both sides back to back, so they share the machine's background load (other
+    # work on this shared 2-core machine swings timings by 50 %): the ratio is the median of the pairs
+    pair = [b / o for b, o in zip(ogr_idx, ours_s, strict=True)]
+    pair_bare = [b / o for b, o in zip(ogr, ours_s, strict=True)]
     result = {
         "name": "import",
         "machine": mach,
@@ -261,8 +269,13 @@ def main() -> None:
         "ogr2ogr_median_s": round(med_ogr, 2),
         "ours_rows_per_s": round(args.rows / med_ours),
         "ogr2ogr_rows_per_s": round(args.rows / med_ogr),
-        "ratio": round(med_ogr / med_ours, 3),
-        "ratio_vs_same_end_state": round(med_idx / med_ours, 3),
+        "baseline": "ogr2ogr default load of the same file, then the same secondary indexes as sites",
+        "baseline_median_s": round(med_idx, 2),
+        "ratio": round(statistics.median(pair), 3),
+        "ratio_vs_ogr2ogr_default": round(statistics.median(pair_bare), 3),
+        "ratio_of_medians": round(med_idx / med_ours, 3),
+        "ratio_of_medians_vs_ogr2ogr_default": round(med_ogr / med_ours, 3),
+        "pair_ratios": [round(x, 3) for x in pair],
         "peak_rss_mb": round(max(r["peak_rss_mb"] for r in ours)),
         "peak_rss_mb_small": None if small is None else round(small["peak_rss_mb"]),
         "small_rows": args.small or None,
@@ -275,8 +288,9 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    _log(f"ratio {result['ratio']} (ogr2ogr {med_ogr:.1f} s / ours {med_ours:.1f} s); same end state "
-         f"{result['ratio_vs_same_end_state']}; peak RSS {result['peak_rss_mb']} MB → {args.out}")
+    _log(f"ratio {result['ratio']} (medians: ogr2ogr + same indexes {med_idx:.1f} s, ours {med_ours:.1f} s); vs "
+         f"ogr2ogr default alone {result['ratio_vs_ogr2ogr_default']} ({med_ogr:.1f} s); peak RSS "
+         f"{result['peak_rss_mb']} MB → {args.out}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 # benchmarks/results/<name>.json (machine, date, figures, ratio against its baseline).
 #   bash scripts/bench.sh              every benchmark
 #   bash scripts/bench.sh a1_check     only benchmarks/bench_a1_check.py (extra args after --)
+#   bash scripts/bench.sh import     1,000,000-row CSV of sites into PostGIS: btsplan import vs ogr2ogr
 #   bash scripts/bench.sh tiles check_site   vector tiles vs tipg (tipg goes to /tmp/tipg-venv), POST /checks/site
 #   bash scripts/bench.sh import     1,000,000-row CSV of sites into PostGIS: btsplan import vs ogr2ogr
 # Benchmark databases live beside the test cluster under their own names (never the test databases).
