@@ -5,7 +5,6 @@
 #   bash scripts/bench.sh a1_check     only benchmarks/bench_a1_check.py (extra args after --)
 #   bash scripts/bench.sh import     1,000,000-row CSV of sites into PostGIS: btsplan import vs ogr2ogr
 #   bash scripts/bench.sh tiles check_site   vector tiles vs tipg (tipg goes to /tmp/tipg-venv), POST /checks/site
-#   bash scripts/bench.sh import     1,000,000-row CSV of sites into PostGIS: btsplan import vs ogr2ogr
 # Benchmark databases live beside the test cluster under their own names (never the test databases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
