@@ -22,7 +22,19 @@ from geodata.db import make_engine
 from geodata.demo import load_demo
 
 BACKENDS = ["spatialite", "postgis"]
-SHARED_DATA = Path(os.environ.get("BTSPLAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def _shared_data() -> Path:
+    """The real public geodata beside the repository (``../shared/data``), never copied into it."""
+    candidates = [os.environ.get("BTSPLAN_SHARED_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data",
+                  "/work/shared/data"]
+    for c in candidates:
+        if c and (Path(c) / "hai_phong_districts_dvhcvn.geojson").exists():
+            return Path(c)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()
 
 
 def postgres_url() -> str:
