@@ -227,12 +227,19 @@ def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list
     return result, []
 
 
+#: longest plan title kept (the column is 300 characters)
+TITLE_MAX = 300
+
+
 def parse_plan(body: Any, max_features: int | None = None) -> ParseResult:
     """Validate a whole FeatureCollection; every error is reported, nothing is partially accepted."""
     res = ParseResult()
     if not isinstance(body, Mapping) or body.get("type") != "FeatureCollection":
         res.errors.append(ItemError(None, "type", "the body must be a GeoJSON FeatureCollection"))
         return res
+    title = body.get("title")
+    if title is not None and (not isinstance(title, str) or len(title) > TITLE_MAX):
+        res.errors.append(ItemError(None, "title", f"must be text of at most {TITLE_MAX} characters"))
     feats = body.get("features")
     if not isinstance(feats, list):
         res.errors.append(ItemError(None, "features", "must be a list of Features"))
@@ -357,5 +364,5 @@ def plan_json_schema() -> dict[str, Any]:
                                              if kind == "new_site" else {})}},
         })
     return {"type": "object", "required": ["type", "features"],
-            "properties": {"type": {"enum": ["FeatureCollection"]}, "title": {"type": "string", "maxLength": 300},
+            "properties": {"type": {"enum": ["FeatureCollection"]}, "title": {"type": "string", "maxLength": TITLE_MAX},
                            "features": {"type": "array", "minItems": 1, "items": {"oneOf": variants}}}}

@@ -147,3 +147,14 @@ def test_schema_and_parser_agree_on_examples(props: dict) -> None:
     validator.validate(body)
     bad = fc({"type": "Feature", "geometry": geom, "properties": {**props, "mast_heigth_m": 3}})
     assert not parse_plan(bad).ok and not validator.is_valid(bad)
+
+
+def test_overlong_or_non_text_title_is_rejected() -> None:
+    from planning.plan_items import TITLE_MAX, parse_plan
+
+    feat = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.68, 20.86]},
+            "properties": {"item": "new_site", "code": "T-1", "mount": "ground", "mast_height_m": 30}}
+    for title in ("x" * (TITLE_MAX + 1), 42):
+        res = parse_plan({"type": "FeatureCollection", "title": title, "features": [feat]})
+        assert [e.field for e in res.errors] == ["title"]
+    assert not parse_plan({"type": "FeatureCollection", "title": "x" * TITLE_MAX, "features": [feat]}).errors
