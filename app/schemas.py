@@ -6,9 +6,26 @@ tiles, exports) are serialised directly and only *described* by these models.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    """Dates only as ISO text: pydantic's lax mode would read 0 or "0" as 1970-01-01."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
+        raise ValueError("must be an ISO date (YYYY-MM-DD)")
+    return value.strip()
+
+
+#: A calendar date that clients must write as ``YYYY-MM-DD`` (query parameters and bodies alike).
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_text)]
 
 
 # --------------------------------------------------------------------------------------------

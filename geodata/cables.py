@@ -215,7 +215,7 @@ class StatusChange:
 def find_segment(session: Session, ref: int | str) -> m.CableSegment:
     """A segment by numeric id or by code (``CAP-305-001``)."""
     seg: m.CableSegment | None = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit() and len(ref) < 10):
         seg = session.get(m.CableSegment, int(ref))
     if seg is None and isinstance(ref, str):
         seg = session.execute(select(m.CableSegment).where(m.CableSegment.code == ref.strip())).scalar_one_or_none()

@@ -184,9 +184,13 @@ def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list
     props = feature.get("properties")
     if not isinstance(props, Mapping):
         return None, [ItemError(index, "properties", "must be an object with at least 'item'")]
+    fid = feature.get("id")
+    if fid is not None and (isinstance(fid, bool) or not isinstance(fid, (str, int, float))):
+        errs.append(ItemError(index, "id", "a GeoJSON feature id is a string or a number (RFC 7946 §3.2)"))
     kind = props.get("item")
     if kind not in ITEM_KINDS:
-        return None, [ItemError(index, "properties.item", f"must be one of {', '.join(ITEM_KINDS)}, got {kind!r}")]
+        return None, [*errs, ItemError(index, "properties.item",
+                                       f"must be one of {', '.join(ITEM_KINDS)}, got {kind!r}")]
     spec = _FIELDS[kind]
     out: dict[str, Any] = {}
     for key, value in props.items():
@@ -364,5 +368,5 @@ def plan_json_schema() -> dict[str, Any]:
                                              if kind == "new_site" else {})}},
         })
     return {"type": "object", "required": ["type", "features"],
-            "properties": {"type": {"enum": ["FeatureCollection"]}, "title": {"type": "string", "maxLength": TITLE_MAX},
+            "properties": {"type": {"enum": ["FeatureCollection"]}, "title": {"anyOf": [{"type": "string", "maxLength": TITLE_MAX}, {"type": "null"}]},
                            "features": {"type": "array", "minItems": 1, "items": {"oneOf": variants}}}}

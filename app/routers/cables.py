@@ -10,33 +10,22 @@ answers 409 with the current version, so two planners never overwrite each other
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from geojson_pydantic import Point
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import OptionalPrincipal, Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
+from app.schemas import IsoDate
 from geodata import cables as gc
 from planning.cables import STATUSES, TransitionError, allowed_next
 
 router = APIRouter(tags=["cables"])
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _iso_date_only(v: Any) -> Any:
-    """Accept ``YYYY-MM-DD`` only (pydantic would also take ``0`` as a Unix timestamp: 1970-01-01)."""
-    if isinstance(v, dt.date) or (isinstance(v, str) and _ISO_DATE.match(v)):
-        return v
-    raise ValueError("use an ISO date YYYY-MM-DD")
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 
 SegmentRef = Annotated[str, Path(description="Segment id or code (e.g. CAP-305-001)", max_length=50)]
 Planner = Annotated[Principal, Depends(require_roles("planner", "admin"))]
@@ -240,7 +229,7 @@ def list_complaints(
 
 
 @router.get("/complaints/{complaint_id}", summary="One complaint")
-def get_complaint(complaint_id: int, engine: EngineDep, who: OptionalPrincipal) -> dict[str, Any]:
+def get_complaint(complaint_id: Annotated[int, Path(ge=1, le=2**31 - 1)], engine: EngineDep, who: OptionalPrincipal) -> dict[str, Any]:
     rows = gc.complaints(engine, complaint_id=complaint_id)
     if not rows:
         raise Problem(404, "Not found", f"no complaint {complaint_id}")

@@ -202,6 +202,9 @@ _FINDING_DOC = ("Stored findings of the last run, ordered as reports read them (
                 "`severity`, `rule`, `operator`, `site_code`, `district`, `commune`, `zone`, `route`, `bbox`. "
                 "`format=json` (paged, with a `next` URL) or `csv` / `xlsx` / `geojson` (every matching finding).")
 
+_FINDING_DOWNLOADS: dict[int | str, dict[str, Any]] = {200: {"content": {
+    "text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+    "application/geo+json": {}}}}
 Fmt = Annotated[Literal["json", "csv", "xlsx", "geojson"], Query(description="Output format")]
 Limit = Annotated[int, Query(ge=1, le=gf.MAX_LIMIT, description="Findings per page (json)")]
 Offset = Annotated[int, Query(ge=0, description="Findings to skip (json)")]
@@ -209,14 +212,14 @@ Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")]
 
 
 @router.get("/checks/a1-routes", summary="A2a masts on A1-only routes and zones (stored findings)",
-            description=_FINDING_DOC, response_model=schemas.FindingsPage)
+            description=_FINDING_DOC, response_model=schemas.FindingsPage, responses=_FINDING_DOWNLOADS)
 def a1_routes(request: Request, engine: EngineDep, format: Fmt = "json", limit: Limit = 100, offset: Offset = 0,
               bbox: Bbox = None) -> Response:
     return _stored_findings(request, engine, "a1-routes", format, limit, offset, bbox)
 
 
 @router.get("/checks/spacing", summary="Masts too close to existing ones: share or move (stored findings)",
-            description=_FINDING_DOC, response_model=schemas.FindingsPage)
+            description=_FINDING_DOC, response_model=schemas.FindingsPage, responses=_FINDING_DOWNLOADS)
 def spacing(request: Request, engine: EngineDep, format: Fmt = "json", limit: Limit = 100, offset: Offset = 0,
             bbox: Bbox = None) -> Response:
     return _stored_findings(request, engine, "spacing", format, limit, offset, bbox)

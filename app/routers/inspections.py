@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path as FsPath
@@ -16,11 +15,12 @@ from typing import Annotated, Any, Literal
 import xlsxwriter
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
+from app.schemas import IsoDate
 from geodata import inspections as gi
 from geodata.db import transaction
 from geodata.models import MAST_CLASSES, SITE_STATUSES, Inspection
@@ -32,21 +32,9 @@ Organiser = Annotated[Principal, Depends(require_roles("planner", "inspector", "
 Inspector = Annotated[Principal, Depends(require_roles("inspector", "planner"))]
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EXPORT_COLUMNS = ["code", "operator", "name", "address", "district", "commune", "mount", "mast_height_m",
                   "declared_class", "derived_class", "lat", "lon", "result", "inspected_on"]
 
-
-def _iso_text(value: Any) -> Any:
-    """Dates only as ISO text: pydantic's lax mode would read 0 or "0" as 1970-01-01."""
-    if isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
-        raise ValueError("must be an ISO date (YYYY-MM-DD)")
-    return value.strip()
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_text)]
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
-from app.routers.inspections import IsoDate
+from app.schemas import IsoDate
 from geodata import monitoring
 
 router = APIRouter(tags=["monitoring"])

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
-from app.routers.inspections import IsoDate, SiteFilter
+from app.routers.inspections import SiteFilter
+from app.schemas import IsoDate
 from geodata import programmes as gpr
 from geodata.db import transaction
 from geodata.models import Programme

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from app import downloads
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
+from app.schemas import IsoDate
 from geodata import checks as gchecks
 from geodata import writers
 from geodata.cache import LRUCache, data_version
@@ -64,12 +65,14 @@ def table(data: dict[str, Any], level: str) -> tuple[list[str], list[list[Any]]]
     return header, rows
 
 
-@router.get("/stats/sites", summary="Sites by district or commune × mast class (A1a … A2c, unknown)")
+@router.get("/stats/sites", summary="Sites by district or commune × mast class (A1a … A2c, unknown)",
+            responses={200: {"content": {"text/csv": {},
+                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def stats_sites(
     engine: EngineDep,
     settings: SettingsDep,
     by: Annotated[str, Query(description="`district,type` or `commune,type`")] = "district,type",
-    as_of: Annotated[dt.date | None, Query(description="Units valid on this date (default today, or the last day "
+    as_of: Annotated[IsoDate | None, Query(description="Units valid on this date (default today, or the last day "
                                                        "of the latest units when none is valid today)")] = None,
     format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv (UTF-8 BOM) or xlsx")] = "json",
 ) -> Response:
