@@ -3,7 +3,6 @@ relocation look-ups and a segment's history."""
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import json
 import sys
@@ -12,7 +11,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from app.console import console, fail
+from app.commands.db import engine_from_settings
+from app.console import console, fail, parse_date_option
 from geodata import cables as gc
 from geodata.settings import get_settings
 from planning.cables import GROUPINGS, STATUSES, TransitionError
@@ -24,20 +24,6 @@ FORMATS = ("table", "csv", "json")
 BY_LABEL = {"district": "Quận/huyện", "plan": "Kế hoạch", "operator": "Doanh nghiệp"}
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    from app.commands.db import engine_from_settings
-
-    return engine_from_settings()
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
-    return None
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -60,9 +46,9 @@ def progress(
     """Length-weighted progress (km and % done / in progress / planned, overdue km)."""
     _choice(by, GROUPINGS, "--by")
     _choice(fmt, FORMATS, "--format")
-    day = _date(as_of, "--as-of")
+    day = parse_date_option(as_of, "--as-of")
     try:
-        data = gc.progress(_engine(), get_settings().metric_crs, by=by, as_of=day, plan=plan)
+        data = gc.progress(engine_from_settings(), get_settings().metric_crs, by=by, as_of=day, plan=plan)
     except (gc.NotFound, gc.CableError) as exc:
         fail(str(exc))
         return
@@ -111,10 +97,10 @@ def set_status(
     expect_version: int = typer.Option(None, "--expect-version", help="Fail if the segment's version differs."),
 ) -> None:
     """Change a segment's status (planned → in_progress → done), keeping the dated history."""
-    day = _date(date, "--date")
+    day = parse_date_option(date, "--date")
     who = actor or f"cli:{getpass.getuser()}"
     try:
-        ch = gc.set_status(_engine(), segment, status, actor=who, on=day, note=note, reopen=reopen,
+        ch = gc.set_status(engine_from_settings(), segment, status, actor=who, on=day, note=note, reopen=reopen,
                            expected_version=expect_version)
     except TransitionError as exc:
         fail(f"segment {segment}: {exc}")
@@ -134,7 +120,7 @@ def affected(
     """Segments intersecting a relocation project's area (e.g. the Cầu Rào bridge)."""
     _choice(fmt, ("table", "json"), "--format")
     try:
-        data = gc.affected_segments(_engine(), project, get_settings().metric_crs)
+        data = gc.affected_segments(engine_from_settings(), project, get_settings().metric_crs)
     except gc.NotFound as exc:
         fail(str(exc))
         return
@@ -159,7 +145,7 @@ def history(
     """A segment's status history: who changed what, when."""
     _choice(fmt, ("table", "json"), "--format")
     try:
-        data = gc.history(_engine(), segment)
+        data = gc.history(engine_from_settings(), segment)
     except gc.NotFound as exc:
         fail(str(exc))
         return

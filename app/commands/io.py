@@ -7,14 +7,14 @@ inspectors' filtered lists in the formats their tools open (Excel, QGIS, Google 
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from app.console import console, err_console, fail, progress
+from app.commands.db import engine_from_settings
+from app.console import console, err_console, fail, parse_date_option, progress
 from geodata.readers.columns import KINDS
 
 SHOW_ERRORS = 50
@@ -40,20 +40,6 @@ def _bar():  # type: ignore[no-untyped-def]
     return progress(transient=True) if err_console.is_terminal else _NoBar()
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    from app.commands.db import engine_from_settings
-
-    return engine_from_settings()
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
-    return None
 
 
 def import_cmd(
@@ -96,9 +82,9 @@ def import_cmd(
     opts = ImportOptions(crs=crs, operator=operator, dry_run=dry_run, on_conflict=on_conflict,  # type: ignore[arg-type]
                          skip_bad_rows=skip_bad_rows, sheet=sheet, mapping=overrides, encoding=encoding,
                          actor=f"cli:{getpass.getuser()}", max_rows=s.max_import_rows, province=s.province,
-                         metric_crs=s.metric_crs, as_of=_date(as_of, "--as-of"), level=level,
-                         valid_from=_date(valid_from, "--valid-from"), valid_to=_date(valid_to, "--valid-to"))
-    engine = _engine()
+                         metric_crs=s.metric_crs, as_of=parse_date_option(as_of, "--as-of"), level=level,
+                         valid_from=parse_date_option(valid_from, "--valid-from"), valid_to=parse_date_option(valid_to, "--valid-to"))
+    engine = engine_from_settings()
     with _bar() as bar:
         tasks: dict[str, int] = {}
 
@@ -172,7 +158,7 @@ def export_cmd(
         fail(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
     flt = ExportFilter(district=list(district or []), commune=list(commune or []), type=list(type_ or []),
                        operator=list(operator or []), status=list(status or []), finding=list(finding or []))
-    engine = _engine()
+    engine = engine_from_settings()
     try:
         lay = open_export(engine, layer, flt, province_key=get_settings().province)
         with _bar() as bar:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from app.console import console, fail
+from app.commands.db import engine_from_settings
+from app.console import console, fail, parse_date_option
 from geodata import programmes as gpr
 from geodata.db import transaction
 from geodata.models import Programme
@@ -18,20 +18,6 @@ from geodata.settings import get_settings
 app = typer.Typer(help="Mast-conversion and environment-friendly-BTS programmes.", no_args_is_help=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    from app.commands.db import engine_from_settings
-
-    return engine_from_settings()
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: not an ISO date (YYYY-MM-DD): {value!r}")
-        raise  # unreachable
 
 
 @app.command()
@@ -49,7 +35,7 @@ def create(
         fail(f"--kind must be one of {', '.join(gpr.KINDS)}")
     if preset not in (None, gpr.PRESET_A2A_ON_A1):
         fail(f"--preset must be {gpr.PRESET_A2A_ON_A1}")
-    engine = _engine()
+    engine = engine_from_settings()
     flt: dict[str, object] = {}
     codes: list[str] = []
     if preset:
@@ -64,7 +50,7 @@ def create(
                 flt["filter"] = f
                 picked = select_sites(s, f) if (f or kind == "conversion") else []
                 codes = sorted(set(codes) & set(picked)) if preset else picked
-            prog = gpr.create_programme(s, "cli", name, kind, legal_ref, _date(deadline, "--deadline"), flt, codes)
+            prog = gpr.create_programme(s, "cli", name, kind, legal_ref, parse_date_option(deadline, "--deadline"), flt, codes)
             out = gpr.programme_dict(s, prog)
     except gpr.ProgrammeError as exc:
         fail(f"{exc.field}: {exc.detail}" if exc.field else exc.detail)
@@ -75,7 +61,7 @@ def create(
 @app.command("list")
 def list_() -> None:
     """List programmes."""
-    with transaction(_engine()) as s:
+    with transaction(engine_from_settings()) as s:
         rows = [gpr.programme_dict(s, p) for p in s.execute(select(Programme).order_by(Programme.id)).scalars()]
     table = Table("id", "name", "kind", "legal ref", "deadline", "sites")
     for r in rows:
@@ -94,8 +80,8 @@ def progress(
     if fmt not in ("table", "json"):
         fail("--format must be table or json")
     try:
-        with transaction(_engine()) as s:
-            data = gpr.progress(s, gpr.get_programme(s, programme), by, _date(as_of, "--as-of"))
+        with transaction(engine_from_settings()) as s:
+            data = gpr.progress(s, gpr.get_programme(s, programme), by, parse_date_option(as_of, "--as-of"))
     except gpr.ProgrammeError as exc:
         fail(exc.detail)
         return
