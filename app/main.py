@@ -20,7 +20,7 @@ from app.routers import inspections as inspections_router
 from app.routers import monitoring as monitoring_router
 from app.routers import plans as plans_router
 from app.routers import map as map_router
-from app.security import SecurityHeaders
+from app.security import RejectMalformedQuery, SecurityHeaders
 from geodata.db import make_engine, session_factory
 from geodata.settings import Settings, get_settings
 
@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = session_factory(app.state.engine)
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RejectMalformedQuery)
+    app.add_middleware(SecurityHeaders)  # outermost: its headers are on every answer, early ones too
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])

@@ -61,3 +61,25 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RejectMalformedQuery:
+    """A query parameter without a name (``?=x``) is a malformed request, not an ignorable extra:
+    answer 400 problem+json before any route sees it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            from urllib.parse import parse_qsl
+
+            from app.errors import problem_response
+
+            pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            if any(not k for k, _ in pairs):
+                response = problem_response(400, "Malformed query string", "a query parameter has no name",
+                                            scope.get("path"))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -185,8 +185,8 @@ def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list
     if not isinstance(props, Mapping):
         return None, [ItemError(index, "properties", "must be an object with at least 'item'")]
     fid = feature.get("id")
-    if fid is not None and (isinstance(fid, bool) or not isinstance(fid, (str, int, float))):
-        errs.append(ItemError(index, "id", "a GeoJSON feature id is a string or a number (RFC 7946 §3.2)"))
+    if fid is not None and (isinstance(fid, bool) or not isinstance(fid, (str, int))):
+        errs.append(ItemError(index, "id", "a feature id must be a string or an integer"))
     kind = props.get("item")
     if kind not in ITEM_KINDS:
         return None, [*errs, ItemError(index, "properties.item",

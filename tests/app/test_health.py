@@ -45,3 +45,13 @@ def test_405_lists_every_method_of_the_resource(demo_db: Engine) -> None:
         assert r.status_code == 405
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.headers["allow"] == "GET, HEAD"
+
+
+def test_nameless_query_parameter_is_400(demo_db: Engine) -> None:
+    app = create_app(Settings(database_url=db_url(demo_db)))
+    with TestClient(app) as client:
+        r = client.get("/collections/sites/items?=false")
+        assert r.status_code == 400
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/collections/sites/items?operator=VTL&limit=1").status_code == 200

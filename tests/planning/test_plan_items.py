@@ -158,3 +158,11 @@ def test_overlong_or_non_text_title_is_rejected() -> None:
         res = parse_plan({"type": "FeatureCollection", "title": title, "features": [feat]})
         assert [e.field for e in res.errors] == ["title"]
     assert not parse_plan({"type": "FeatureCollection", "title": "x" * TITLE_MAX, "features": [feat]}).errors
+
+
+@pytest.mark.parametrize("fid", [[None, None], 2.5, True, {"a": 1}])
+def test_feature_id_must_be_string_or_integer(fid: object) -> None:
+    feat = {"type": "Feature", "id": fid, "geometry": {"type": "Point", "coordinates": [106.68, 20.86]},
+            "properties": {"item": "new_site", "code": "T-1", "mount": "ground", "mast_height_m": 30}}
+    res = parse_plan({"type": "FeatureCollection", "features": [feat]})
+    assert [e.field for e in res.errors] == ["id"]
