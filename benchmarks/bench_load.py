@@ -330,7 +330,17 @@ def main() -> None:
     bottleneck = None
     if first_fail:
         cores = first_fail["cpu_cores"]
-        bottleneck = max(cores, key=cores.get)
+        slowest = max(first_fail["by_kind"], key=lambda k: first_fail["by_kind"][k]["p99_ms"])
+        busy = sum(cores.values())
+        bottleneck = {
+            "slowest_kind": slowest,
+            "slowest_kind_p99_ms": first_fail["by_kind"][slowest]["p99_ms"],
+            "cpu_cores_used": cores,
+            "cpu_saturated": busy >= 0.9 * (os.cpu_count() or 1),
+            "reading": (f"CPU-bound in {max(cores, key=cores.get)}" if busy >= 0.9 * (os.cpu_count() or 1) else
+                        f"latency-bound: {slowest} requests queue behind each other while only "
+                        f"{busy:.2f} of {os.cpu_count()} cores are busy"),
+        }
     result = {
         "benchmark": "load",
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
