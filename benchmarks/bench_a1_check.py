@@ -39,19 +39,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from benchmarks.common import log as _log  # noqa: E402
+from benchmarks.common import postgres_base_url as _base_url  # noqa: E402
+
 RESULT = ROOT / "benchmarks" / "results" / "a1_check.json"
 
-
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def _base_url() -> str:
-    url = os.environ.get("BTSPLAN_BENCH_POSTGRES_URL") or os.environ.get("BTSPLAN_TEST_POSTGRES_URL")
-    if not url:
-        url = subprocess.run(["bash", str(ROOT / "scripts" / "pg_local.sh")], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    return url
 
 
 def _db_url(base: str, name: str) -> str:

@@ -37,15 +37,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import log as _log  # noqa: E402
+
 RESULT = ROOT / "benchmarks" / "results" / "load.json"
 P99_TARGET_MS = 200.0
 SEED = 20261126
 # demo area (WGS84) where the 1M sites cluster
 LON0, LON1, LAT0, LAT1 = 106.60, 106.78, 20.76, 20.92
 
-
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _bench_tiles() -> Any:
