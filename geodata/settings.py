@@ -8,9 +8,10 @@ CRS is in use.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -34,6 +35,27 @@ class Settings(BaseSettings):
     upload_dir: str = Field(default="data/uploads", description="Where inspection photos are stored")
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest inspection photo")
     built_match_m: float = Field(default=100.0, gt=0, description="A built site this close fulfils a planned one")
+    read_database_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URLs of PostGIS read replicas; tiles, features and stats read there "
+                    "(empty = everything on database_url)")
+    dask_scheduler: str | None = Field(
+        default=None, description="Dask scheduler address (tcp://host:8786) for --engine dask; empty = a LocalCluster")
+    dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for --engine dask")
+    dask_worker_memory: str = Field(default="4GiB", description="Memory limit of each LocalCluster worker")
+
+    @field_validator("read_database_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        """``BTSPLAN_READ_DATABASE_URLS=url1,url2`` (a JSON list is accepted too)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [u.strip() for u in text.split(",") if u.strip()]
+        return value
 
 
 @lru_cache
