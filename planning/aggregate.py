@@ -83,16 +83,22 @@ class SiteCounts:
         return out
 
 
-def site_counts(sites: pd.DataFrame, units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None,
-                class_column: str = "derived_class") -> SiteCounts:
-    """Count sites per unit × class.
+@dataclass(frozen=True)
+class CountingUnits:
+    """The rows of the table: the units of level ``by`` valid on ``as_of``, sorted by code."""
 
-    ``sites``: GeoDataFrame of points (any CRS) with ``class_column``; ``units``: GeoDataFrame with
-    ``code``, ``name``, ``level``, ``parent_code``, ``valid_from``, ``valid_to``. ``by``:
-    ``district`` or ``commune`` (rows then also name the commune's district). Without ``as_of``
-    the date is today — or, when no unit of that level is valid today (all stored versions ended,
-    e.g. districts after the 2025 reform), the last day of the latest version, said in ``note``.
-    """
+    by: str
+    as_of: dt.date
+    note: str | None
+    level: Any  # GeoDataFrame of the units of that level
+    district_names: dict[str, str]
+    columns: tuple[str, ...] = COLUMNS
+
+
+def counting_units(units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None) -> CountingUnits:
+    """Pick the units to count in. Without ``as_of`` the date is today — or, when no unit of that
+    level is valid today (all stored versions ended, e.g. districts after the 2025 reform), the
+    last day of the latest version, said in ``note``."""
     if by not in LEVELS:
         raise ValueError(f"by must be one of {', '.join(LEVELS)}, got {by!r}")
     note = None
@@ -108,21 +114,33 @@ def site_counts(sites: pd.DataFrame, units: pd.DataFrame, *, by: str = "district
     valid = units_valid_on(units, as_of)
     level = valid[valid["level"] == by].sort_values("code", kind="stable")
     districts = valid[valid["level"] == "district"]
-    dnames = dict(zip(districts["code"], districts["name"], strict=True))
+    return CountingUnits(by, as_of, note, level, dict(zip(districts["code"], districts["name"], strict=True)))
+
+
+def count_matrix(sites: pd.DataFrame, level: Any, *, class_column: str = "derived_class") -> np.ndarray:
+    """Sites per (unit of ``level``, class): shape (units + 1, classes), the last row counting the
+    sites outside every unit. Matrices of disjoint sets of sites add up, which is how the
+    distributed engine counts a country partition by partition."""
     # points in the units' CRS: the stored polygons are the truth for "which unit contains it"
     geoms = np.asarray(sites.geometry.values, dtype=object) if len(sites) else np.empty(0, dtype=object)
     x, y = shapely.get_x(geoms), shapely.get_y(geoms)
-    if len(sites) and sites.crs is not None and units.crs is not None and sites.crs != units.crs:
-        x, y = project_xy(x, y, crs_string(sites.crs), crs_string(units.crs))
+    if len(sites) and sites.crs is not None and level.crs is not None and sites.crs != level.crs:
+        x, y = project_xy(x, y, crs_string(sites.crs), crs_string(level.crs))
     polys = np.asarray(level.geometry.values, dtype=object)
     where = locate(np.asarray(x, dtype=float), np.asarray(y, dtype=float), polys)
     cls = pd.Series(sites[class_column] if class_column in sites else [None] * len(sites), dtype=object)
     cls = cls.where(cls.isin(MAST_CLASSES), UNKNOWN).to_numpy(dtype=object)
-
     n_units = len(level)
-    counts = np.zeros((n_units + 1, len(COLUMNS)), dtype=np.int64)  # last row: outside every unit
+    counts = np.zeros((n_units + 1, len(COLUMNS)), dtype=np.int64)
     ci = pd.Categorical(cls, categories=list(COLUMNS)).codes
     np.add.at(counts, (np.where(where < 0, n_units, where), ci), 1)
+    return counts
+
+
+def counts_table(counts: np.ndarray, units: CountingUnits) -> SiteCounts:
+    """The table with totals and shares from a count matrix (see :func:`count_matrix`)."""
+    by, level, dnames = units.by, units.level, units.district_names
+    n_units = len(level)
     codes = level["code"].tolist()
     names = level["name"].tolist()
     recs: list[dict[str, Any]] = []
@@ -149,4 +167,17 @@ def site_counts(sites: pd.DataFrame, units: pd.DataFrame, *, by: str = "district
     totals = {c: int(v) for c, v in zip(COLUMNS, counts.sum(axis=0), strict=True)}
     totals["total"] = int(counts.sum())
     shares = {c: (round(100.0 * totals[c] / totals["total"], 2) if totals["total"] else 0.0) for c in COLUMNS}
-    return SiteCounts([by, "type"], as_of, rows, totals, shares, note)
+    return SiteCounts([by, "type"], units.as_of, rows, totals, shares, units.note)
+
+
+def site_counts(sites: pd.DataFrame, units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None,
+                class_column: str = "derived_class") -> SiteCounts:
+    """Count sites per unit × class.
+
+    ``sites``: GeoDataFrame of points (any CRS) with ``class_column``; ``units``: GeoDataFrame with
+    ``code``, ``name``, ``level``, ``parent_code``, ``valid_from``, ``valid_to``. ``by``:
+    ``district`` or ``commune`` (rows then also name the commune's district). Without ``as_of``
+    the date is today (see :func:`counting_units`).
+    """
+    setup = counting_units(units, by=by, as_of=as_of)
+    return counts_table(count_matrix(sites, setup.level, class_column=class_column), setup)

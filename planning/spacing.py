@@ -48,6 +48,9 @@ class SiteIndex:
     x: np.ndarray
     y: np.ndarray
     grid: PointGrid
+    #: order of the codes, so masts at exactly the same distance are listed by code whatever order
+    #: they were indexed in (a partition plus its halo must list them as the whole set does)
+    code_rank: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.code.size)
@@ -78,8 +81,11 @@ def build_site_index(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
                                                            strict=True)], dtype=float) if len(s) else np.empty(0)
         free = np.where(np.isnan(cap), -1, cap - 1 - tenants).astype(np.int64)
     cell = cell_m or max(25.0, pack.spacing.max_distance_m / 4)
-    return SiteIndex(_col(s, "code").astype(object), ops.astype(object), derived, _col(s, "mount").astype(object),
-                     free, x, y, PointGrid(x, y, cell))
+    codes = _col(s, "code").astype(object)
+    rank = np.argsort(np.argsort(np.array(["" if c is None else str(c) for c in codes.tolist()]), kind="stable"),
+                      kind="stable") if codes.size else np.empty(0, dtype=np.int64)
+    return SiteIndex(codes, ops.astype(object), derived, _col(s, "mount").astype(object),
+                     free, x, y, PointGrid(x, y, cell), rank)
 
 
 def min_distance(pack: RulePack, classes: np.ndarray, mast_height: np.ndarray, urban: np.ndarray,
@@ -150,7 +156,7 @@ def spacing_matches(index: SiteIndex, x: np.ndarray, y: np.ndarray, classes: np.
             q, p, d = q[keep], p[keep], d[keep]
         if q.size == 0:
             continue
-        order = np.lexsort((d, q))
+        order = np.lexsort((d, q)) if index.code_rank is None else np.lexsort((index.code_rank[p], d, q))
         q, p, d = q[order], p[order], d[order]
         inside = d <= dmin[q] + 1e-6
         np.add.at(count, q[inside], 1)

@@ -1,0 +1,272 @@
+"""The planning checks on a spatially partitioned ``dask_geopandas.GeoDataFrame``.
+
+The rules are not re-implemented here: every partition runs the very functions of the
+single-process path (:func:`planning.classify.classify_sites`, :func:`planning.zoning.a1_findings`,
+:func:`planning.spacing.spacing_findings`, :func:`planning.aggregate.count_matrix`), so the two
+engines give the same findings by construction; this module only decides what each partition
+sees.
+
+- Classification and the A1 check look at one site at a time: each partition runs alone. The
+  A1-only routes and zones are the small side of that join (a country's A1 routes are some
+  hundred thousand pieces, a few MB), prepared once and broadcast to every worker, so a site
+  sees every route and zone whatever its partition.
+- Spacing compares sites with sites. Each partition gets a *halo*: the existing masts of the
+  other partitions within the largest search distance (minimum spacing × co-location factor) of
+  its box. Partitions own their sites (every site is in exactly one), so a finding is made once,
+  by the subject's partition, and no pair across a partition edge is missed.
+- Counts by unit are sums of per-partition count matrices.
+
+All of it is one task graph, so a partition is read once, and a worker holds only the partitions
+it is working on (plus, briefly, the neighbours' halo slices): memory per worker is bounded by the
+partition size, not by the country.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+import shapely
+
+from planning.aggregate import SiteCounts, count_matrix, counts_table, counting_units
+from planning.classify import classify_sites
+from planning.findings import empty_findings, finalise
+from planning.geometry import crs_string, to_crs
+from planning.partitions import HilbertPartitions
+from planning.rules import RulePack
+from planning.spacing import spacing_findings as _spacing
+from planning.zoning import A1Targets
+from planning.zoning import a1_findings as _a1
+
+CHECKS = ("a1-routes", "spacing")
+#: metres added to every halo: float noise in box corners must never drop a neighbour
+HALO_PAD_M = 1.0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    findings: pd.DataFrame
+    counts: SiteCounts | None
+    partitions: int
+
+
+def dask_options() -> dict[str, Any]:
+    """Dask settings for the checks: partitions keep the exact dtypes their reader made (no
+    conversion of text columns to Arrow strings), so each partition is the frame the
+    single-process functions expect."""
+    return {"dataframe.convert-string": False}
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, *, workers: int = 2, memory_limit: str = "4GiB",
+                threads_per_worker: int = 1) -> Iterator[Any]:
+    """A ``dask.distributed`` client: to ``scheduler`` (``tcp://host:8786``) when given, else to a
+    ``LocalCluster`` of ``workers`` processes started for the run and closed after it.
+
+    One thread per worker: the checks are numpy/GEOS code holding the GIL in places, and
+    processes keep each worker's memory separately bounded by ``memory_limit``.
+    """
+    from distributed import Client, LocalCluster
+
+    with dask.config.set(dask_options()):
+        if scheduler:
+            with Client(scheduler, timeout="30s") as client:
+                yield client
+            return
+        with LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,
+                          processes=True, dashboard_address=None, silence_logs=40) as cluster, \
+                Client(cluster) as client:
+            yield client
+
+
+# --------------------------------------------------------------------------------------------
+# building the partitioned frame
+# --------------------------------------------------------------------------------------------
+
+def from_partitions(load: Callable[[int], Any], plan: HilbertPartitions, meta: Any) -> Any:
+    """A ``dask_geopandas.GeoDataFrame`` whose partition ``i`` is ``load(i)`` — the sites owned by
+    partition ``i`` of ``plan`` — read lazily where the task runs (a worker), never all at once.
+    ``spatial_partitions`` are the plan's boxes, in the frame's CRS."""
+    import dask.dataframe as dd
+    import dask_geopandas
+    import geopandas as gpd
+
+    with dask.config.set(dask_options()):
+        ddf = dd.from_map(load, list(range(plan.npartitions)), meta=meta, enforce_metadata=False)
+    if not isinstance(ddf, dask_geopandas.GeoDataFrame):
+        ddf = dask_geopandas.from_dask_dataframe(ddf, geometry=meta.geometry.name)
+    boxes = shapely.box(plan.boxes[:, 0], plan.boxes[:, 1], plan.boxes[:, 2], plan.boxes[:, 3])
+    dst = crs_string(meta.crs) if meta.crs is not None else plan.crs
+    ddf.spatial_partitions = gpd.GeoSeries(to_crs(shapely.segmentize(boxes, 1000.0), plan.crs, dst), crs=dst)
+    return ddf
+
+
+class _Split:
+    """Partition loader over a frame already in memory (pickled to workers with the graph)."""
+
+    def __init__(self, frame: Any, owner: np.ndarray) -> None:
+        self.parts = {int(i): frame[owner == i] for i in np.unique(owner)}
+        self.empty = frame.iloc[:0]
+
+    def __call__(self, i: int) -> Any:
+        return self.parts.get(i, self.empty)
+
+
+def partition_frame(frame: Any, plan: HilbertPartitions) -> Any:
+    """Spread a GeoDataFrame (with ``x_m``/``y_m`` in ``plan.crs``) over the plan's partitions."""
+    owner = plan.owner_of(frame["x_m"].to_numpy(dtype=float), frame["y_m"].to_numpy(dtype=float))
+    return from_partitions(_Split(frame, owner), plan, frame.iloc[:0])
+
+
+# --------------------------------------------------------------------------------------------
+# partition boxes and halos
+# --------------------------------------------------------------------------------------------
+
+def partition_boxes(ddf: Any, metric_crs: str) -> np.ndarray:
+    """(npartitions, 4) box of each partition in ``metric_crs``, from ``ddf.spatial_partitions``
+    (computed when unknown: one pass over the data). Boxes given in another CRS are densified
+    before reprojection so their curved edges are followed, and padded by :data:`HALO_PAD_M`."""
+    if ddf.spatial_partitions is None:
+        ddf.calculate_spatial_partitions()
+    sp = ddf.spatial_partitions
+    geoms = np.asarray(sp.values, dtype=object)
+    src = crs_string(sp.crs) if sp.crs is not None else metric_crs
+    if src != crs_string(metric_crs):
+        geoms = to_crs(shapely.segmentize(geoms, 0.005), src, metric_crs)  # 0.005° ≈ 500 m pieces
+    b = shapely.bounds(geoms)
+    b[:, :2] -= HALO_PAD_M
+    b[:, 2:] += HALO_PAD_M
+    return b
+
+
+def halo_distance(pack: RulePack) -> float:
+    """How far a spacing subject looks: the largest minimum distance, widened by the co-location
+    factor (candidates are listed up to that radius)."""
+    return pack.spacing.max_distance_m * max(1.0, pack.spacing.colocation_radius_factor) + HALO_PAD_M
+
+
+def neighbours(boxes: np.ndarray, halo_m: float) -> list[np.ndarray]:
+    """For each partition, the other partitions whose box comes within ``halo_m`` of its box."""
+    b = np.asarray(boxes, dtype=float)
+    out = []
+    for i in range(b.shape[0]):
+        near = ((b[:, 0] <= b[i, 2] + halo_m) & (b[:, 2] >= b[i, 0] - halo_m)
+                & (b[:, 1] <= b[i, 3] + halo_m) & (b[:, 3] >= b[i, 1] - halo_m))
+        near[i] = False
+        out.append(np.flatnonzero(near))
+    return out
+
+
+def _existing_near(part: pd.DataFrame, box: np.ndarray, halo_m: float, statuses: Sequence[str]) -> pd.DataFrame:
+    """The existing masts of a neighbour partition within ``halo_m`` of ``box`` (x_m/y_m)."""
+    x = part["x_m"].to_numpy(dtype=float)
+    y = part["y_m"].to_numpy(dtype=float)
+    status = part["status"].to_numpy(dtype=object) if "status" in part else np.full(len(part), "built", dtype=object)
+    keep = ((x >= box[0] - halo_m) & (x <= box[2] + halo_m) & (y >= box[1] - halo_m) & (y <= box[3] + halo_m)
+            & np.isin(status, np.array(list(statuses), dtype=object)))
+    return part[keep]
+
+
+# --------------------------------------------------------------------------------------------
+# per-partition work: the single-process functions, unchanged
+# --------------------------------------------------------------------------------------------
+
+def with_classes(part: pd.DataFrame, pack: RulePack) -> pd.DataFrame:
+    """The partition with ``derived_class`` filled where missing (stored classes are kept)."""
+    if len(part) == 0:
+        return part.assign(derived_class=pd.Series(dtype=object)) if "derived_class" not in part else part
+    derived = (part["derived_class"].to_numpy(dtype=object).copy() if "derived_class" in part
+               else np.full(len(part), None, dtype=object))
+    todo = pd.isna(pd.Series(derived, dtype=object)).to_numpy()
+    if todo.any():
+        derived[todo] = classify_sites(part[todo], pack, reasons="none")["derived_class"].to_numpy()
+    out = part.copy()
+    out["derived_class"] = pd.Series(derived, index=part.index, dtype=object)
+    return out
+
+
+def _a1_part(part: pd.DataFrame, targets: A1Targets, pack: RulePack, metric_crs: str,
+             classes: tuple[str, ...] | None, unit_names: dict[str, str] | None) -> pd.DataFrame:
+    if len(part) == 0 or len(targets.targets) == 0:
+        return empty_findings()
+    return _a1(part, None, None, pack, metric_crs=metric_crs, targets=targets, classes=classes,
+               unit_names=unit_names)
+
+
+def _spacing_part(part: pd.DataFrame, halos: list[pd.DataFrame], pack: RulePack, metric_crs: str,
+                  urban_by_commune: dict[str, bool] | None, unit_names: dict[str, str] | None) -> pd.DataFrame:
+    status = part["status"].to_numpy(dtype=object) if "status" in part else np.full(len(part), "built", dtype=object)
+    subjects = part[np.isin(status, np.array(pack.spacing.subject_statuses, dtype=object))]
+    if len(subjects) == 0:
+        return empty_findings()
+    existing = [h for h in halos if len(h)]
+    sites = pd.concat([part, *existing], ignore_index=True) if existing else part
+    return _spacing(sites, pack, metric_crs=metric_crs, subjects=subjects, urban_by_commune=urban_by_commune,
+                    unit_names=unit_names)
+
+
+def _counts_part(part: pd.DataFrame, units: Any, class_column: str) -> np.ndarray:
+    return count_matrix(part, units, class_column=class_column)
+
+
+# --------------------------------------------------------------------------------------------
+# the batch run
+# --------------------------------------------------------------------------------------------
+
+def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str] = CHECKS,
+              targets: A1Targets | None = None, classes: tuple[str, ...] | None = None,
+              urban_by_commune: dict[str, bool] | None = None, unit_names: dict[str, str] | None = None,
+              units: Any = None, by: str = "district", as_of: dt.date | None = None,
+              boxes: np.ndarray | None = None) -> BatchResult:
+    """Classify (where no class is stored), run ``checks`` and, when ``units`` are given, count
+    sites by ``by`` × class — over every partition of ``ddf``, in one graph.
+
+    ``ddf``: a dask(-geopandas) frame whose partitions are sites with ``x_m``/``y_m`` in
+    ``metric_crs`` and the fields the checks read (code, operator, status, classes, heights,
+    district/commune codes); spatially partitioned for small halos (any partitioning is
+    *correct*: a site is in exactly one partition). ``targets``: the prepared A1-only routes and
+    zones (required for ``a1-routes``). ``boxes``: the partitions' metric boxes when the caller
+    knows them (else from ``ddf.spatial_partitions``). Runs on the current Dask scheduler — a
+    ``distributed`` client when one is active.
+    """
+    unknown = [c for c in checks if c not in CHECKS]
+    if unknown:
+        raise ValueError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+    if "a1-routes" in checks and targets is None:
+        raise ValueError("the a1-routes check needs the prepared A1 targets")
+    with dask.config.set(dask_options()):
+        parts = [dask.delayed(with_classes)(p, pack) for p in ddf.to_delayed()]
+        findings: list[Any] = []
+        if "a1-routes" in checks:
+            t = dask.delayed(targets, pure=True, traverse=False)  # one copy per worker, not per task
+            names = dask.delayed(unit_names, pure=True, traverse=False)
+            findings += [dask.delayed(_a1_part)(p, t, pack, metric_crs, classes, names) for p in parts]
+        if "spacing" in checks:
+            if boxes is None:
+                boxes = partition_boxes(ddf, metric_crs)
+            halo = halo_distance(pack)
+            near = neighbours(boxes, halo)
+            existing = tuple(pack.spacing.existing_statuses)
+            urban = dask.delayed(urban_by_commune, pure=True, traverse=False)
+            names = dask.delayed(unit_names, pure=True, traverse=False)
+            for i, p in enumerate(parts):
+                halos = [dask.delayed(_existing_near)(parts[j], boxes[i], halo, existing) for j in near[i].tolist()]
+                findings.append(dask.delayed(_spacing_part)(p, halos, pack, metric_crs, urban, names))
+        count_task = None
+        setup = None
+        if units is not None:
+            setup = counting_units(units, by=by, as_of=as_of)
+            level = dask.delayed(setup.level, pure=True, traverse=False)
+            mats = [dask.delayed(_counts_part)(p, level, "derived_class") for p in parts]
+            count_task = dask.delayed(sum)(mats, np.zeros((len(setup.level) + 1, len(setup.columns)), dtype=np.int64))
+        frames, matrix = dask.compute(findings, count_task)
+    frames = [f for f in frames if len(f)]
+    out = finalise(pd.concat(frames, ignore_index=True)) if frames else empty_findings()
+    counts = counts_table(matrix, setup) if setup is not None else None
+    return BatchResult(out, counts, len(parts))
