@@ -16,6 +16,13 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def get_read_engine(request: Request) -> Engine:
+    """The engine for a read-only request: a read replica in turn, or the primary when none is
+    configured or none answers (see :class:`geodata.replicas.ReadEngines`). Pick it once per request
+    and use it for everything the request reads, the data version included."""
+    return request.app.state.reads.pick()
+
+
 def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -26,5 +33,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+ReadEngineDep = Annotated[Engine, Depends(get_read_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

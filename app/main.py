@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -22,7 +25,17 @@ from app.routers import plans as plans_router
 from app.routers import map as map_router
 from app.security import RejectMalformedQuery, SecurityHeaders
 from geodata.db import make_engine, session_factory
+from geodata.replicas import ReadEngines
 from geodata.settings import Settings, get_settings
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.reads.dispose()  # read-replica pools, and the tile pools opened on first tile
+    tiles = getattr(app.state, "tiles", None)
+    if tiles is not None:
+        tiles.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,10 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms)
     app.state.sessions = session_factory(app.state.engine)
+    # reads of tiles, features, stats and map data (app.deps.ReadEngineDep); a SQLite URL here is refused
+    app.state.reads = ReadEngines(app.state.engine, settings.read_database_urls,
+                                  statement_timeout_ms=settings.statement_timeout_ms)
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RejectMalformedQuery)

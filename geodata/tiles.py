@@ -492,37 +492,78 @@ def _read_engine(engine: Engine) -> Engine | None:
 
 
 class TileService:
-    """Tiles of one database, cached in process under (layer, z, x, y, data version)."""
+    """Tiles of one database, cached in process under (layer, z, x, y, data version).
+
+    With read replicas, ``engine=`` (of :meth:`version` and :meth:`get`) is the engine chosen for the
+    request; the caller reads the version from that same engine, so a lagging standby can only put its
+    old tiles under its old version, never under the primary's newer one. The site cells are built on
+    the primary (a standby is read-only) and reach a standby by replication, possibly *after* the data
+    version they belong to: a tile is rendered from a standby only once the standby's own
+    ``tiles.cells_version`` has caught up with the version, else from the primary (whose data are at
+    least as new).
+    """
 
     def __init__(self, engine: Engine, cache_bytes: int, metric_crs: str = "EPSG:9210") -> None:
         self.engine = engine
         self.metric_crs = metric_crs
         self.cache: LRUCache[Tile] = LRUCache(cache_bytes, size_of=lambda t: len(t.gz) + 200)
         self.read = _read_engine(engine)
+        self._fast: dict[str, Engine | None] = {}  # replica URL → its autocommit tile pool
+        self._cells_seen: set[tuple[str, int]] = set()  # (replica URL, version) whose cells are current
+        self._lock = threading.Lock()
 
-    def version(self) -> int:
-        return data_version(self.read or self.engine)
+    def _fast_for(self, engine: Engine | None) -> tuple[Engine, Engine | None]:
+        """(the engine, its autocommit tile pool or None) for ``engine`` (default: the primary)."""
+        if engine is None or engine is self.engine:
+            return self.engine, self.read
+        key = engine.url.render_as_string(hide_password=False)
+        if key not in self._fast:
+            with self._lock:
+                if key not in self._fast:
+                    self._fast[key] = _read_engine(engine)
+        return engine, self._fast[key]
 
-    def _render(self, layer: Layer, z: int, x: int, y: int) -> bytes:
-        if self.read is None:
-            return render(self.engine, layer, z, x, y, self.metric_crs)
+    def version(self, engine: Engine | None = None) -> int:
+        src, fast = self._fast_for(engine)
+        return data_version(fast or src)
+
+    def _render(self, layer: Layer, z: int, x: int, y: int, engine: Engine | None = None) -> bytes:
+        src, fast = self._fast_for(engine)
+        if fast is None:
+            return render(src, layer, z, x, y, self.metric_crs)
         try:
-            with self.read.connect() as conn:
+            with fast.connect() as conn:
                 return _render_postgis(conn, layer, z, x, y)
         except Exception as exc:
             if _is_timeout(exc):
                 raise TileTimeout(f"tile {layer.id}/{z}/{x}/{y} took longer than {TILE_TIMEOUT_MS} ms") from None
             raise
 
-    def get(self, layer: Layer, z: int, x: int, y: int, version: int | None = None) -> Tile:
-        v = self.version() if version is None else version
+    def _replica_cells_current(self, engine: Engine, version: int) -> bool:
+        key = (engine.url.render_as_string(hide_password=False), version)
+        if key in self._cells_seen:
+            return True
+        src, fast = self._fast_for(engine)
+        with (fast or src).connect() as conn:
+            built = cells_version(conn)
+        if built is not None and built >= version:
+            self._cells_seen.add(key)
+            return True
+        return False
+
+    def get(self, layer: Layer, z: int, x: int, y: int, version: int | None = None,
+            engine: Engine | None = None) -> Tile:
+        """The tile at ``version`` (read from ``engine`` when not given), rendered from ``engine``."""
+        v = self.version(engine) if version is None else version
         key = (layer.id, z, x, y, v)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        if layer.id == "sites":
+        src = self.engine if engine is None else engine
+        if layer.id == "sites" and (src is self.engine or not self._replica_cells_current(src, v)):
             ensure_cells(self.engine, v)
-        raw = self._render(layer, z, x, y)
+            src = self.engine
+        raw = self._render(layer, z, x, y, src)
         if raw:
             tile = Tile(gzip.compress(raw, GZIP_LEVEL), '"' + hashlib.blake2b(raw, digest_size=12).hexdigest() + '"',
                         len(raw), v)
@@ -530,3 +571,9 @@ class TileService:
             tile = Tile(b"", f'"empty-{layer.id}-v{v}"', 0, v)
         self.cache.put(key, tile)
         return tile
+
+    def dispose(self) -> None:
+        """Close the tile pools this service opened (the engines it was given are their owners' to close)."""
+        for fast in [self.read, *self._fast.values()]:
+            if fast is not None:
+                fast.dispose()  # an OptionEngine: disposes the pool it shares with its parent

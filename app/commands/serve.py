@@ -17,6 +17,11 @@ def serve(
     from app.commands.db import engine_from_settings
 
     engine_from_settings().dispose()  # fail fast, one line, if the database is unusable
+    from geodata.replicas import replica_url
+    from geodata.settings import get_settings
+
+    for url in get_settings().read_database_urls:  # …or a read replica URL is not PostgreSQL
+        replica_url(url)
     from app.serving import HTTP_PROTOCOL
 
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,

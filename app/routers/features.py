@@ -25,7 +25,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app import schemas
-from app.deps import EngineDep, SettingsDep
+from app.deps import ReadEngineDep, SettingsDep
 from app.errors import Problem
 from geodata import features as gf
 
@@ -243,7 +243,7 @@ _TILE_LAYERS = {"sites", "zones", "routes", "cable-segments", "admin-units", "fi
 
 
 @router.get("/collections", summary="Feature collections", response_model=schemas.Collections)
-def collections(request: Request, engine: EngineDep, settings: SettingsDep, f: Format = None) -> Response:
+def collections(request: Request, engine: ReadEngineDep, settings: SettingsDep, f: Format = None) -> Response:
     _check_format(f)
     b = _base(request)
     return _json({
@@ -253,7 +253,7 @@ def collections(request: Request, engine: EngineDep, settings: SettingsDep, f: F
 
 
 @router.get("/collections/{collectionId}", summary="One feature collection", response_model=schemas.Collection)
-def collection(request: Request, engine: EngineDep, settings: SettingsDep, collection_id: CollectionId,
+def collection(request: Request, engine: ReadEngineDep, settings: SettingsDep, collection_id: CollectionId,
                f: Format = None) -> Response:
     _check_format(f)
     return _json(_collection_doc(request, engine, settings, _collection_def(collection_id)))
@@ -305,7 +305,7 @@ def _now() -> str:
 )
 def items(
     request: Request,
-    engine: EngineDep,
+    engine: ReadEngineDep,
     settings: SettingsDep,
     collection_id: CollectionId,
     limit: Annotated[int, Query(ge=1, description="Features per page (above the maximum, the maximum is used)",
@@ -371,7 +371,7 @@ def items(
 )
 def item(
     request: Request,
-    engine: EngineDep,
+    engine: ReadEngineDep,
     settings: SettingsDep,
     collection_id: CollectionId,
     feature_id: FeatureId,

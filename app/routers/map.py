@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
-from app.deps import EngineDep
+from app.deps import ReadEngineDep
 from app.errors import Problem
 from geodata.cache import data_version
 from geodata.search import admin_labels, search
@@ -57,7 +57,7 @@ async def static_file(path: str, request: Request) -> Response:
 
 @router.get("/search", summary="Accent-insensitive search of site codes, streets, zones and admin units")
 def search_places(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     q: Annotated[str, Query(min_length=1, max_length=100, description='Text to find, e.g. "le chan" or "HP-VTL-00012"')],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> JSONResponse:
@@ -70,7 +70,7 @@ def search_places(
             response_class=JSONResponse,
             responses={200: {"content": {"application/geo+json": {}}, "description": "FeatureCollection of points"},
                        304: {"description": "Unchanged since the ETag sent in If-None-Match"}})
-def labels(engine: EngineDep, request: Request) -> Response:
+def labels(engine: ReadEngineDep, request: Request) -> Response:
     """Label points for the map's admin-unit names; ``ETag`` is the data version, so 304s are cheap."""
     etag = f'"labels-{data_version(engine)}"'
     if request.headers.get("if-none-match") == etag:
@@ -80,7 +80,7 @@ def labels(engine: EngineDep, request: Request) -> Response:
 
 
 @router.get("/map/sites/{code}", summary="One site for the map's popup: attributes, class reasons and findings")
-def site_popup(engine: EngineDep, code: Annotated[str, PathParam(max_length=50)]) -> JSONResponse:
+def site_popup(engine: ReadEngineDep, code: Annotated[str, PathParam(max_length=50)]) -> JSONResponse:
     card = site_card(engine, code)
     if card is None:
         raise Problem(404, "Site not found", f"no site with code {code!r}", field="code")

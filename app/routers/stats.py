@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from app import downloads
-from app.deps import EngineDep, SettingsDep
+from app.deps import ReadEngineDep, SettingsDep
 from app.errors import Problem
 from app.schemas import IsoDate
 from geodata import checks as gchecks
@@ -69,7 +69,7 @@ def table(data: dict[str, Any], level: str) -> tuple[list[str], list[list[Any]]]
             responses={200: {"content": {"text/csv": {},
                                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def stats_sites(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     settings: SettingsDep,
     by: Annotated[str, Query(description="`district,type` or `commune,type`")] = "district,type",
     as_of: Annotated[IsoDate | None, Query(description="Units valid on this date (default today, or the last day "

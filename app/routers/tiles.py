@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.deps import EngineDep
+from app.deps import ReadEngineDep
 from app.errors import Problem
 from geodata import features as gf
 from geodata import tiles as gt
@@ -71,6 +71,7 @@ TILE_PATH = "/tiles/{layer}/{z}/{x}/{y}.mvt"
 )
 def tile(
     request: Request,
+    engine: ReadEngineDep,
     layer: LayerId,
     z: Annotated[int, Path(ge=0, le=30)],
     x: Annotated[int, Path(ge=0)],
@@ -82,7 +83,7 @@ def tile(
         raise Problem(404, "Tile not found", f"{layer}/{z}/{x}/{y} is outside the tile matrix "
                       f"(zoom {lyr.minzoom}–{lyr.maxzoom}, x and y below 2^z)")
     svc = tile_service(request)
-    version = svc.version()
+    version = svc.version(engine)  # from the engine that renders the tile: see TileService
     cache = "public, max-age=86400, immutable" if v is not None and v == version else "public, max-age=60"
     if z < lyr.minzoom:
         etag = f'"below-minzoom-{layer}"'
@@ -90,7 +91,7 @@ def tile(
         return Response(status_code=304 if _etag_matches(request.headers.get("if-none-match"), etag) else 204,
                         headers=headers)
     try:
-        t = svc.get(lyr, z, x, y, version)
+        t = svc.get(lyr, z, x, y, version, engine)
     except gt.TileTimeout as exc:
         raise Problem(503, "Tile took too long", str(exc), headers={"Retry-After": "5"}) from None
     headers = {"ETag": t.etag, "Cache-Control": cache, "Vary": "Accept-Encoding", "X-Data-Version": str(t.version)}
@@ -131,9 +132,9 @@ def _tilejson(request: Request, engine: Any, lyr: gt.Layer, version: int) -> dic
 
 
 @router.get("/tiles/{layer}/tilejson.json", summary="TileJSON 3.0.0 of a tile layer")
-def tilejson(request: Request, engine: EngineDep, layer: LayerId) -> JSONResponse:
+def tilejson(request: Request, engine: ReadEngineDep, layer: LayerId) -> JSONResponse:
     lyr = _layer(layer)
-    version = tile_service(request).version()
+    version = tile_service(request).version(engine)
     return JSONResponse(_tilejson(request, engine, lyr, version), headers={"Cache-Control": "no-cache"})
 
 
