@@ -27,6 +27,7 @@ from planning.findings import to_records
 from planning.rules import MAST_CLASSES, RulePack, RulePackError, load_pack, pack_for_province
 
 FORMATS = ("table", "csv", "json")
+ENGINES = ("python", "dask")
 WHICH = ("a1-routes", "spacing", "all")
 TABLE_LIMIT = 500
 CSV_FIELDS = ["check", "rule", "severity", "site_code", "operator", "zone", "route", "other_site_code",
@@ -128,6 +129,15 @@ def check(
                                 help="a1-routes: mast classes to flag, e.g. A2a,A2b,A2c (default: the pack's)."),
     pack_name: str = typer.Option(None, "--pack", help="Rule pack name or YAML path (default: the province's)."),
     store: bool = typer.Option(True, "--store/--no-store", help="Replace the stored findings of the check(s)."),
+    compute: str = typer.Option("python", "--engine",
+                                help="python (one process) or dask (spatial partitions on a Dask cluster; "
+                                     "same findings)."),
+    scheduler: str = typer.Option(None, "--scheduler",
+                                  help="--engine dask: scheduler address, e.g. tcp://10.0.0.5:8786 (default "
+                                       "BTSPLAN_DASK_SCHEDULER, else a local cluster of BTSPLAN_DASK_WORKERS)."),
+    partitions: int = typer.Option(None, "--partitions", min=1,
+                                   help="--engine dask: number of spatial partitions (default: one per 250,000 "
+                                        "sites, at least two per worker)."),
 ) -> None:
     """Run planning checks; each run replaces that check's stored findings atomically."""
     _choice(which, WHICH, "check")
@@ -138,24 +148,31 @@ def check(
         bad = [c for c in cls if c not in MAST_CLASSES]
         if bad:
             fail(f"--classes: unknown mast class(es) {', '.join(bad)}; use {', '.join(MAST_CLASSES)}")
+    _choice(compute, ENGINES, "--engine")
+    if scheduler and compute != "dask":
+        fail("--scheduler needs --engine dask")
     pack = _pack(pack_name)
     settings = get_settings()
     engine = _engine()
     names = list(gchecks.CHECKS) if which == "all" else [which]
-    frames = []
-    with progress(transient=True) as bar:
-        task = bar.add_task("checks", total=len(names))
-        for name in names:
-            bar.update(task, description=f"check {name}")
-            frames.append(gchecks.run_checks(engine, pack, [name], metric_crs=settings.metric_crs, store=store,
-                                             classes=cls))
-            bar.advance(task)
-    import pandas as pd
+    if compute == "dask":
+        findings = _check_on_dask(engine, pack, names, settings=settings, store=store, classes=cls,
+                                  scheduler=scheduler or settings.dask_scheduler, partitions=partitions)
+    else:
+        frames = []
+        with progress(transient=True) as bar:
+            task = bar.add_task("checks", total=len(names))
+            for name in names:
+                bar.update(task, description=f"check {name}")
+                frames.append(gchecks.run_checks(engine, pack, [name], metric_crs=settings.metric_crs, store=store,
+                                                 classes=cls))
+                bar.advance(task)
+        import pandas as pd
 
-    from planning.findings import finalise
+        from planning.findings import finalise
 
-    frames = [f for f in frames if len(f)]
-    findings = finalise(pd.concat(frames, ignore_index=True)) if frames else finalise(pd.DataFrame())
+        frames = [f for f in frames if len(f)]
+        findings = finalise(pd.concat(frames, ignore_index=True)) if frames else finalise(pd.DataFrame())
     records = to_records(findings)
     counts = findings.groupby("check").size().to_dict() if len(findings) else {}
     err_console.print("; ".join(f"{n}: {counts.get(n, 0):,} finding(s)" for n in names)
@@ -180,6 +197,35 @@ def check(
         if len(records) > TABLE_LIMIT:
             err_console.print(f"… {len(records) - TABLE_LIMIT:,} more; use --format csv|json --out FILE for all",
                               highlight=False)
+
+
+def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: Any, store: bool,
+                   classes: tuple[str, ...] | None, scheduler: str | None, partitions: int | None) -> Any:
+    """The checks on a Dask cluster: the given scheduler, or a local cluster started for the run."""
+    import time
+
+    from geodata.distributed import run_checks_dask
+    from planning.distributed import dask_client
+
+    where = scheduler or f"a local cluster of {settings.dask_workers} worker(s), {settings.dask_worker_memory} each"
+    err_console.print(f"dask: starting on {where}", highlight=False)
+    started = time.perf_counter()
+    try:
+        with dask_client(scheduler, workers=settings.dask_workers, memory_limit=settings.dask_worker_memory) as client:
+            workers = len(client.scheduler_info().get("workers", {}))
+            if workers == 0:
+                client.wait_for_workers(1, timeout=60)
+                workers = len(client.scheduler_info().get("workers", {}))
+            with progress(transient=True) as bar:
+                bar.add_task(f"checks {', '.join(names)} on {workers} Dask worker(s)", total=None)
+                run = run_checks_dask(engine, pack, names, metric_crs=settings.metric_crs, store=store,
+                                      classes=classes, npartitions=partitions, min_partitions=2 * max(workers, 1))
+    except (OSError, TimeoutError) as exc:
+        fail(f"dask scheduler {scheduler or 'local cluster'}: {exc}")
+        raise  # unreachable: fail() exits
+    err_console.print(f"dask: {run.sites:,} sites in {run.partitions} spatial partition(s) on {workers} worker(s), "
+                      f"{time.perf_counter() - started:.1f} s", highlight=False)
+    return run.findings
 
 
 # --------------------------------------------------------------------------------------------
