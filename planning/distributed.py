@@ -65,7 +65,7 @@ def dask_options() -> dict[str, Any]:
 
 @contextmanager
 def dask_client(scheduler: str | None = None, *, workers: int = 2, memory_limit: str = "4GiB",
-                threads_per_worker: int = 1) -> Iterator[Any]:
+                threads_per_worker: int = 1, connect_timeout: str = "10s") -> Iterator[Any]:
     """A ``dask.distributed`` client: to ``scheduler`` (``tcp://host:8786``) when given, else to a
     ``LocalCluster`` of ``workers`` processes started for the run and closed after it.
 
@@ -76,7 +76,7 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2, memory_limit:
 
     with dask.config.set(dask_options()):
         if scheduler:
-            with Client(scheduler, timeout="30s") as client:
+            with Client(scheduler, timeout=connect_timeout) as client:
                 yield client
             return
         with LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,

@@ -1,0 +1,111 @@
+"""The Dask engine on a stored database, both backends: real worker processes read their own
+partitions from the database and the findings equal the single-process run, stored the same way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from geodata import checks
+from geodata import repository as repo
+from geodata.distributed import plan_partitions, run_checks_dask
+from planning.distributed import dask_client
+from planning.findings import to_records
+from planning.rules import load_pack
+from tests.conftest import db_url
+
+PACK = load_pack("haiphong")
+M = "EPSG:9210"
+
+
+@pytest.fixture(scope="module")
+def client():  # type: ignore[no-untyped-def]
+    """Two worker processes, as on the 2-core CI machine (started once for the module)."""
+    with dask_client(None, workers=2, memory_limit="2GiB") as c:
+        yield c
+
+
+def _stored(engine: Engine) -> list[dict]:  # type: ignore[type-arg]
+    f = repo.load_findings(engine, ["a1-routes", "spacing"])
+    return sorted(to_records(f), key=lambda r: (r["check"], r["site_code"], str(r.get("other_site_code"))))
+
+
+def test_dask_equals_single_process_on_the_demo(demo_db: Engine, client) -> None:  # type: ignore[no-untyped-def]
+    checks.classify_stored(demo_db, PACK)
+    single = checks.run_checks(demo_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=True)
+    stored_single = _stored(demo_db)
+    run = run_checks_dask(demo_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=True, min_partitions=4)
+    assert run.partitions >= 4 and run.sites == 1000
+    assert to_records(run.findings) == to_records(single)
+    assert _stored(demo_db) == stored_single
+    planted = set(repo.meta_value(demo_db, "demo.planted_a2a_on_a1"))
+    assert set(run.findings.loc[run.findings["check"] == "a1-routes", "site_code"]) == planted
+
+
+def test_unclassified_sites_are_classified_in_the_workers(demo_db: Engine, client) -> None:  # type: ignore[no-untyped-def]
+    checks.classify_stored(demo_db, PACK)
+    single = checks.run_checks(demo_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=False)
+    with demo_db.begin() as c:
+        c.execute(text("UPDATE sites SET derived_class = NULL, reasons = NULL"))
+    run = run_checks_dask(demo_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=False, npartitions=6)
+    assert to_records(run.findings) == to_records(single)
+
+
+def test_partitions_cover_every_site_once(demo_db: Engine) -> None:
+    plan = plan_partitions(demo_db, metric_crs=M, npartitions=5)
+    sites = repo.load_sites(demo_db, metric_crs=M, columns=["code"])
+    owner = plan.owner_of(sites["x_m"].to_numpy(), sites["y_m"].to_numpy())
+    assert plan.npartitions == 5 and int(plan.counts.sum()) == len(sites) == 1000
+    assert sorted(set(owner.tolist())) == list(range(5))
+    from geodata.distributed import SiteReader
+
+    reader = SiteReader(db_url(demo_db), plan, M, repo.sites_metric_crs(demo_db))
+    codes = [c for i in range(plan.npartitions) for c in reader(i)["code"].tolist()]
+    assert sorted(codes) == sorted(sites["code"].tolist())  # each site read by exactly one partition
+
+
+def _cli(args: list[str], url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    e = {**os.environ, "BTSPLAN_DATABASE_URL": url, "BTSPLAN_DASK_WORKERS": "2", "BTSPLAN_DASK_WORKER_MEMORY": "1GiB",
+         **env}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=e,
+                          timeout=240)
+
+
+@pytest.mark.parametrize("backend", ["spatialite"], indirect=True)
+def test_cli_engine_dask_and_scheduler(demo_db: Engine, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = db_url(demo_db)
+    assert _cli(["classify"], url).returncode == 0
+    a = _cli(["check", "all", "--format", "json", "--out", str(tmp_path / "a.json")], url)
+    assert a.returncode == 0, a.stderr
+    b = _cli(["check", "all", "--engine", "dask", "--format", "json", "--out", str(tmp_path / "b.json")], url)
+    assert b.returncode == 0, b.stderr
+    assert "spatial partition(s) on 2 worker(s)" in b.stderr
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
+    # an existing scheduler, by option and by BTSPLAN_DASK_SCHEDULER
+    c = _cli(["check", "a1-routes", "--engine", "dask", "--scheduler", client.scheduler.address, "--format", "json",
+              "--out", str(tmp_path / "c.json")], url)
+    assert c.returncode == 0, c.stderr
+    assert client.scheduler.address in c.stderr
+    d = _cli(["check", "a1-routes", "--format", "json", "--out", str(tmp_path / "d.json")], url)
+    assert (tmp_path / "c.json").read_text() == (tmp_path / "d.json").read_text()
+    e = _cli(["check", "spacing", "--engine", "dask", "--format", "csv"], url,
+             BTSPLAN_DASK_SCHEDULER=client.scheduler.address)
+    assert e.returncode == 0 and client.scheduler.address in e.stderr
+
+
+@pytest.mark.parametrize("backend", ["spatialite"], indirect=True)
+def test_cli_errors_are_one_line(demo_db: Engine) -> None:
+    url = db_url(demo_db)
+    r = _cli(["check", "all", "--engine", "spark"], url)
+    assert r.returncode != 0 and "--engine 'spark' is not one of python, dask" in r.stderr
+    r = _cli(["check", "all", "--scheduler", "tcp://127.0.0.1:9"], url)
+    assert r.returncode != 0 and "--scheduler needs --engine dask" in r.stderr
+    r = _cli(["check", "all", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"], url,
+             )
+    assert r.returncode != 0 and "dask scheduler tcp://127.0.0.1:9" in r.stderr
+    assert "Traceback" not in r.stderr
