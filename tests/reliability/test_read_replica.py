@@ -160,8 +160,17 @@ def test_reads_come_from_the_standby_and_follow_writes(pair: Pair) -> None:
                         lambda: (r := client.get("/collections/sites/items/RR-NEW-1")).status_code == 200 and r)
         assert item.json()["properties"]["status"] == "planned"
         assert wait_for("stats to count it", lambda: _stats_total(client) == before_total + 1)
-        # the new version's tile holds the new site (cells rebuilt on the primary, version from the standby)
+        # the standby has the new data but its site cells are still those of v0 (they are rebuilt on the
+        # primary on the first tile request, and replay is paused again so they cannot arrive): the tile
+        # under v1 must not be rendered from those old cells
+        with pair.standby_engine.connect() as c:
+            c.execute(text("SELECT pg_wal_replay_pause()"))
+        wait_for("replay to pause",
+                 lambda: scalar(pair.standby_engine, "SELECT pg_get_wal_replay_pause_state()") == "paused")
+        assert int(scalar(pair.standby_engine, "SELECT value FROM meta WHERE key = 'tiles.cells_version'")) == v0
         assert _tile_count(client) == (before_tile + 1, v1)
+        with pair.standby_engine.connect() as c:
+            c.execute(text("SELECT pg_wal_replay_resume()"))
         assert client.get("/tiles/sites/tilejson.json").json()["tiles"][0].endswith(f"?v={v1}")
         assert client.get("/search", params={"q": "RR-NEW"}).json()["count"] >= 1
         assert client.get("/map/sites/RR-NEW-1").status_code == 200
