@@ -162,7 +162,7 @@ def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, met
     result: BatchResult = run_batch(
         ddf, pack, metric_crs=metric_crs, checks=tuple(which), targets=targets,
         classes=tuple(classes) if classes else None, urban_by_commune=repo.urban_by_commune(engine),
-        unit_names=repo.unit_names(engine), boxes=plan.boxes)
+        unit_names=repo.unit_names(engine), plan=plan)
     frames = []
     for check in which:
         f = result.findings[result.findings["check"] == check].reset_index(drop=True) if len(result.findings) \

@@ -163,14 +163,29 @@ def neighbours(boxes: np.ndarray, halo_m: float) -> list[np.ndarray]:
     return out
 
 
-def _existing_near(part: pd.DataFrame, box: np.ndarray, halo_m: float, statuses: Sequence[str]) -> pd.DataFrame:
-    """The existing masts of a neighbour partition within ``halo_m`` of ``box`` (x_m/y_m)."""
+def _existing_near(part: pd.DataFrame, wanted: dict[int, Any], halo_m: float, statuses: Sequence[str],
+                   plan: HilbertPartitions | None = None) -> dict[int, pd.DataFrame]:
+    """For each neighbour ``i``, the existing masts of this partition it needs: those in the cells
+    ``wanted[i]`` (with a plan), or within ``halo_m`` of the box ``wanted[i]`` (without). One task
+    per partition, run where the partition is: only these thin slices travel between workers."""
     x = part["x_m"].to_numpy(dtype=float)
     y = part["y_m"].to_numpy(dtype=float)
     status = part["status"].to_numpy(dtype=object) if "status" in part else np.full(len(part), "built", dtype=object)
-    keep = ((x >= box[0] - halo_m) & (x <= box[2] + halo_m) & (y >= box[1] - halo_m) & (y <= box[3] + halo_m)
-            & np.isin(status, np.array(list(statuses), dtype=object)))
-    return part[keep]
+    existing = np.isin(status, np.array(list(statuses), dtype=object))
+    cell = plan.cell_of(x, y) if plan is not None else None
+    out = {}
+    for i, want in wanted.items():
+        if cell is not None:
+            keep = existing & np.isin(cell, want)
+        else:
+            keep = existing & (x >= want[0] - halo_m) & (x <= want[2] + halo_m) & (y >= want[1] - halo_m) \
+                & (y <= want[3] + halo_m)
+        out[i] = part[keep]
+    return out
+
+
+def _slice(bands: dict[int, pd.DataFrame], i: int) -> pd.DataFrame:
+    return bands[i]
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,11 +234,23 @@ def _counts_part(part: pd.DataFrame, units: Any, class_column: str) -> np.ndarra
 # the batch run
 # --------------------------------------------------------------------------------------------
 
+def _shared(value: Any) -> Any:
+    """A value every task of the run reads (A1 targets, units, names): on a distributed cluster
+    it is sent to each worker once, ahead of the graph; otherwise it is one node of the graph."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return dask.delayed(value, pure=True, traverse=False)
+    return client.scatter(value, broadcast=True, hash=False)
+
+
 def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str] = CHECKS,
               targets: A1Targets | None = None, classes: tuple[str, ...] | None = None,
               urban_by_commune: dict[str, bool] | None = None, unit_names: dict[str, str] | None = None,
               units: Any = None, by: str = "district", as_of: dt.date | None = None,
-              boxes: np.ndarray | None = None) -> BatchResult:
+              plan: HilbertPartitions | None = None, boxes: np.ndarray | None = None) -> BatchResult:
     """Classify (where no class is stored), run ``checks`` and, when ``units`` are given, count
     sites by ``by`` × class — over every partition of ``ddf``, in one graph.
 
@@ -231,8 +258,9 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
     ``metric_crs`` and the fields the checks read (code, operator, status, classes, heights,
     district/commune codes); spatially partitioned for small halos (any partitioning is
     *correct*: a site is in exactly one partition). ``targets``: the prepared A1-only routes and
-    zones (required for ``a1-routes``). ``boxes``: the partitions' metric boxes when the caller
-    knows them (else from ``ddf.spatial_partitions``). Runs on the current Dask scheduler — a
+    zones (required for ``a1-routes``). ``plan``: the Hilbert plan the partitions follow (halos are
+    then whole cells next to the partition, the tightest); else ``boxes``, the partitions' metric
+    boxes, or ``ddf.spatial_partitions``. Runs on the current Dask scheduler — a
     ``distributed`` client when one is active.
     """
     unknown = [c for c in checks if c not in CHECKS]
@@ -244,25 +272,39 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
         parts = [dask.delayed(with_classes)(p, pack) for p in ddf.to_delayed()]
         findings: list[Any] = []
         if "a1-routes" in checks:
-            t = dask.delayed(targets, pure=True, traverse=False)  # one copy per worker, not per task
-            names = dask.delayed(unit_names, pure=True, traverse=False)
+            t = _shared(targets)
+            names = _shared(unit_names)
             findings += [dask.delayed(_a1_part)(p, t, pack, metric_crs, classes, names) for p in parts]
         if "spacing" in checks:
-            if boxes is None:
-                boxes = partition_boxes(ddf, metric_crs)
             halo = halo_distance(pack)
-            near = neighbours(boxes, halo)
             existing = tuple(pack.spacing.existing_statuses)
-            urban = dask.delayed(urban_by_commune, pure=True, traverse=False)
-            names = dask.delayed(unit_names, pure=True, traverse=False)
+            urban = _shared(urban_by_commune)
+            names = _shared(unit_names)
+            wanted: list[dict[int, Any]] = [{} for _ in parts]  # j → {i: what i needs from j}
+            if plan is not None:
+                for i in range(len(parts)):
+                    cells = plan.halo_cells(i, halo)
+                    owners = plan.owner[cells]
+                    for j in np.unique(owners).tolist():
+                        wanted[j][i] = cells[owners == j]
+                grid = _shared(plan)
+            else:
+                if boxes is None:
+                    boxes = partition_boxes(ddf, metric_crs)
+                for i, near in enumerate(neighbours(boxes, halo)):
+                    for j in near.tolist():
+                        wanted[j][i] = boxes[i]
+                grid = None
+            bands = [dask.delayed(_existing_near)(parts[j], wanted[j], halo, existing, grid) if wanted[j] else None
+                     for j in range(len(parts))]
             for i, p in enumerate(parts):
-                halos = [dask.delayed(_existing_near)(parts[j], boxes[i], halo, existing) for j in near[i].tolist()]
+                halos = [dask.delayed(_slice)(bands[j], i) for j in range(len(parts)) if i in wanted[j]]
                 findings.append(dask.delayed(_spacing_part)(p, halos, pack, metric_crs, urban, names))
         count_task = None
         setup = None
         if units is not None:
             setup = counting_units(units, by=by, as_of=as_of)
-            level = dask.delayed(setup.level, pure=True, traverse=False)
+            level = _shared(setup.level)
             mats = [dask.delayed(_counts_part)(p, level, "derived_class") for p in parts]
             count_task = dask.delayed(sum)(mats, np.zeros((len(setup.level) + 1, len(setup.columns)), dtype=np.int64))
         frames, matrix = dask.compute(findings, count_task)

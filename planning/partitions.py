@@ -59,6 +59,16 @@ class HilbertPartitions:
         """Cell ids owned by ``partition``."""
         return np.flatnonzero(self.owner == partition)
 
+    def halo_cells(self, partition: int, halo_m: float) -> np.ndarray:
+        """Cells of *other* partitions that may hold a site within ``halo_m`` of one of this
+        partition's sites: every cell within ``ceil(halo_m / cell_m)`` cells (in both axes) of a
+        cell it owns. Much tighter than a box around the partition, whose Hilbert run can be any
+        shape."""
+        r = max(1, math.ceil(halo_m / self.cell_m))
+        own = (self.owner == partition).reshape(self.nrows, self.ncols)
+        near = dilate(own, r) & ~own
+        return np.flatnonzero(near.ravel())
+
     def read_box(self, partition: int) -> tuple[float, float, float, float]:
         """The box to read a partition's own sites from, opened on the grid's borders because the
         border cells also own the points clamped onto them. The plan is a snapshot: a site added
@@ -68,6 +78,21 @@ class HilbertPartitions:
         gy1 = self.y0 + self.nrows * self.cell_m
         return (-math.inf if minx <= self.x0 else minx, -math.inf if miny <= self.y0 else miny,
                 math.inf if maxx >= gx1 else maxx, math.inf if maxy >= gy1 else maxy)
+
+
+def dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    """Cells within ``r`` cells (Chebyshev distance) of a true cell of a 2-D mask, by prefix sums
+    (linear in the grid size whatever ``r``)."""
+    m = np.asarray(mask, dtype=np.int64)
+    rows, cols = m.shape
+    c = np.zeros((rows + 1, cols + 1), dtype=np.int64)
+    c[1:, 1:] = m.cumsum(axis=0).cumsum(axis=1)
+    y0 = np.clip(np.arange(rows) - r, 0, rows)
+    y1 = np.clip(np.arange(rows) + r + 1, 0, rows)
+    x0 = np.clip(np.arange(cols) - r, 0, cols)
+    x1 = np.clip(np.arange(cols) + r + 1, 0, cols)
+    total = c[y1][:, x1] - c[y0][:, x1] - c[y1][:, x0] + c[y0][:, x0]
+    return total > 0
 
 
 def grid_for(bounds: tuple[float, float, float, float], cell_m: float) -> tuple[float, float, int, int, float]:

@@ -79,11 +79,15 @@ def _single(sites: Any, routes: Any, units: Any | None = None) -> tuple[list[str
     return _key(to_records(found)), counts
 
 
-def _dask(sites: Any, routes: Any, plan: HilbertPartitions, units: Any | None = None) -> D.BatchResult:
+def _dask(sites: Any, routes: Any, plan: HilbertPartitions, units: Any | None = None,
+          halo: str = "cells") -> D.BatchResult:
+    """``halo``: ``cells`` (the plan's cells next to each partition) or ``boxes`` (from the frame's
+    spatial partitions, as for a frame partitioned by someone else)."""
     ddf = D.partition_frame(sites, plan)
     targets = build_a1_targets(routes, None, PACK, CRS)
     with dask.config.set(scheduler="sync"):
-        return D.run_batch(ddf, PACK, metric_crs=CRS, targets=targets, units=units)
+        return D.run_batch(ddf, PACK, metric_crs=CRS, targets=targets, units=units,
+                           plan=plan if halo == "cells" else None)
 
 
 def _straddling(seed: int = 7) -> tuple[Any, Any, HilbertPartitions, int]:
@@ -121,11 +125,12 @@ def _straddling(seed: int = 7) -> tuple[Any, Any, HilbertPartitions, int]:
     return sites, _routes(lines), plan, straddling
 
 
-def test_edge_straddling_pairs_give_the_same_findings() -> None:
+@pytest.mark.parametrize("halo", ["cells", "boxes"])
+def test_edge_straddling_pairs_give_the_same_findings(halo: str) -> None:
     sites, routes, plan, straddling = _straddling()
     assert straddling == 500 and plan.npartitions == 9
     single, _ = _single(sites, routes)
-    multi = _dask(sites, routes, plan)
+    multi = _dask(sites, routes, plan, halo=halo)
     assert multi.partitions == 9
     assert _key(to_records(multi.findings)) == single
     # the pairs across edges did make findings (the test would be empty otherwise)
@@ -139,6 +144,9 @@ def test_without_halo_edge_pairs_are_missed() -> None:
     ddf = D.partition_frame(sites, plan)
     parts = [D.with_classes(p, PACK) for p in dask.compute(*ddf.to_delayed(), scheduler="sync")]
     alone = sum(len(D._spacing_part(p, [], PACK, CRS, None, None)) for p in parts)
+    cells = {i: plan.halo_cells(i, D.halo_distance(PACK)) for i in range(plan.npartitions)}
+    assert all(c.size for c in cells.values())
+    assert all(not np.isin(plan.cells(i), c).any() for i, c in cells.items())  # never its own cells
     full = _dask(sites, routes, plan)
     assert alone < (full.findings["check"] == "spacing").sum()
 
@@ -164,6 +172,18 @@ def test_every_site_has_exactly_one_partition() -> None:
         b = plan.boxes[i]
         m = owner == i
         assert ((x[m] >= b[0]) & (x[m] <= b[2]) & (y[m] >= b[1]) & (y[m] <= b[3])).all()
+
+
+def test_dilation_reaches_exactly_r_cells() -> None:
+    from planning.partitions import dilate
+
+    m = np.zeros((9, 9), dtype=bool)
+    m[4, 4] = True
+    d = dilate(m, 2)
+    assert d.sum() == 25 and d[2:7, 2:7].all()
+    edge = np.zeros((3, 4), dtype=bool)
+    edge[0, 0] = True
+    assert dilate(edge, 1).sum() == 4
 
 
 def test_a_tiny_dataset_gets_fewer_partitions_than_asked() -> None:
@@ -193,3 +213,4 @@ def test_any_partitioning_gives_the_single_process_findings(seed: int, n: int, p
     plan = partitions_for_points(x, y, npartitions=parts, cell_m=cell, crs=CRS)
     single, _ = _single(sites, routes)
     assert _key(to_records(_dask(sites, routes, plan).findings)) == single
+    assert _key(to_records(_dask(sites, routes, plan, halo="boxes").findings)) == single
