@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata.demo import site_attributes
 from planning.geometry import project_xy, to_crs
 from planning.partitions import HilbertPartitions, hilbert_partitions
 
@@ -78,31 +77,42 @@ class Country:
         return hilbert_partitions(self.counts, x0=X0, y0=Y0, ncols=self.ncols, nrows=self.nrows, cell_m=CELL_M,
                                   npartitions=npartitions, crs=CRS)
 
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Global number of the first mast of each cell (masts are numbered cell by cell)."""
+        return np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+
     def sites(self, plan: HilbertPartitions, partition: int) -> Any:
         """The masts of one partition (GeoDataFrame in EPSG:4326 with ``x_m``/``y_m`` in :data:`CRS`)."""
-        return self._draw(plan.cells(partition), partition)
+        return self.cells(plan.cells(partition))
 
     def empty(self) -> Any:
         """No masts, with the columns and types of a partition (Dask's ``meta``)."""
-        return self._draw(np.empty(0, dtype=np.int64), 0)
+        return self.cells(np.empty(0, dtype=np.int64))
 
-    def _draw(self, cells: np.ndarray, partition: int) -> Any:
+    def cells(self, cells: np.ndarray) -> Any:
+        """The masts of the given cells. Every value of a mast is a hash of its global number, so a
+        mast is the same whichever partition or halo draws it."""
+        cells = np.asarray(cells, dtype=np.int64)
         per = self.counts[cells]
         n = int(per.sum())
-        rng = np.random.default_rng([self.seed, 3, partition])
-        cy, cx = np.divmod(np.repeat(cells, per), self.ncols)
-        x = X0 + (cx + rng.random(n)) * CELL_M
-        y = Y0 + (cy + rng.random(n)) * CELL_M
-        cls = rng.choice(CLASSES, n, p=CLASS_P)
-        attrs = site_attributes(rng, cls)
-        u = rng.random(n)
-        status = np.where(u < self.planned_share, "planned",
-                          np.where(u < self.planned_share + self.removed_share, "removed", "built")).astype(object)
-        codes = np.array([f"P{partition:04d}-{i:07d}" for i in range(n)], dtype=object)  # unique in the country
+        cell = np.repeat(cells, per)
+        first = np.repeat(self.starts[cells] - np.concatenate([[0], np.cumsum(per)[:-1]]), per)
+        g = first + np.arange(n, dtype=np.int64)  # global mast number
+        u = _Uniform(g, self.seed)
+        cy, cx = np.divmod(cell, self.ncols)
+        x = X0 + (cx + u(0)) * CELL_M
+        y = Y0 + (cy + u(1)) * CELL_M
+        cls = CLASSES[np.searchsorted(np.cumsum(CLASS_P), u(2) * np.sum(CLASS_P), side="right").clip(0, 4)]
+        attrs = _attributes(u, cls)
+        s = u(10)
+        status = np.where(s < self.planned_share, "planned",
+                          np.where(s < self.planned_share + self.removed_share, "removed", "built")).astype(object)
+        codes = np.array([f"S{v:08d}" for v in g.tolist()], dtype=object)
         lon, lat = project_xy(x, y, CRS, "EPSG:4326")
         frame = pd.DataFrame({
             "code": pd.Series(codes, dtype=object),
-            "operator": pd.Series(rng.choice(OPERATORS, n), dtype=object),
+            "operator": pd.Series(OPERATORS[(u(11) * len(OPERATORS)).astype(np.int64)], dtype=object),
             "mount": pd.Series(attrs["mount"].astype(object), dtype=object),
             "mast_height_m": attrs["mast_height_m"], "building_height_m": attrs["building_height_m"],
             "reach_m": attrs["reach_m"], "camouflaged": attrs["camouflaged"],
@@ -165,10 +175,49 @@ class Country:
 
 
 class PartitionLoader:
-    """``load(i)`` for :func:`planning.distributed.from_partitions` (pickled to the workers)."""
+    """``load(i)`` and ``read_cells(cells)`` for :mod:`planning.distributed` (pickled to the workers)."""
 
     def __init__(self, country: Country, plan: HilbertPartitions) -> None:
         self.country, self.plan = country, plan
 
     def __call__(self, i: int) -> Any:
         return self.country.sites(self.plan, i)
+
+    def read_cells(self, cells: np.ndarray) -> Any:
+        return self.country.cells(cells)
+
+
+class _Uniform:
+    """Uniform [0, 1) numbers keyed by (mast number, stream): SplitMix64 of the key, vectorised."""
+
+    def __init__(self, g: np.ndarray, seed: int) -> None:
+        self.g = g.astype(np.uint64)
+        self.seed = np.uint64(seed)
+
+    def __call__(self, stream: int) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            z = self.g * np.uint64(0x9E3779B97F4A7C15) + np.uint64(((stream + 1) * 0x632BE59BD9B4E019) % 2**64) + self.seed
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+        return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def _attributes(u: _Uniform, cls: np.ndarray) -> dict[str, np.ndarray]:
+    """Physical fields that make the classifier derive ``cls`` (the demo's ranges, one draw each)."""
+    building = np.isin(cls, ["A1a", "A2a"])
+    bh = np.where(building, (12 + 33 * u(3)).round(1), np.nan)
+    r4, r5, r6 = u(4), u(5), u(6)
+    lim = np.minimum(0.2 * np.nan_to_num(bh, nan=15.0), 3.0)
+    hidden = (cls == "A1a") & (r6 < 0.25)
+    lo_hi = {"A1b": (9, 24, 0.3, 1.0), "A2a": (6, 21, 0.6, 2.5), "A2b": (18, 48, 1.0, 3.0), "A2c": (51, 72, 1.5, 3.5)}
+    mh = np.where(cls == "A1a", (lim * (0.4 + 0.55 * r4)).round(2), np.nan)
+    reach = np.where(cls == "A1a", (0.15 + 0.3 * r5).round(2), np.nan)
+    for c, (h0, h1, e0, e1) in lo_hi.items():
+        m = cls == c
+        mh = np.where(m, (h0 + (h1 - h0) * r4).round(1), mh)
+        reach = np.where(m, (e0 + (e1 - e0) * r5).round(2), reach)
+    mh = np.where(hidden, (3.5 + 2.5 * r4).round(1), mh)
+    camo = hidden | (cls == "A1b")
+    return {"mount": np.where(building, "building", "ground"), "building_height_m": bh, "mast_height_m": mh,
+            "reach_m": reach, "camouflaged": camo}

@@ -309,9 +309,7 @@ def _site_positions(rng: np.random.Generator, w: World, n: int) -> np.ndarray:
     return out[:n]
 
 
-def site_attributes(rng: np.random.Generator, cls: np.ndarray) -> dict[str, np.ndarray]:
-    """Physical fields that make the classifier derive ``cls`` (the demo and the scale benchmark's
-    synthetic country both draw masts this way)."""
+def _site_attributes(rng: np.random.Generator, cls: np.ndarray) -> dict[str, np.ndarray]:
     n = cls.size
     building = np.isin(cls, ["A1a", "A2a"])
     bh = np.where(building, rng.uniform(12, 45, n).round(1), np.nan)
@@ -407,7 +405,7 @@ def generate_sites(rng: np.random.Generator, w: World, n: int, chunk: int = 50_0
             xy[row] = plant_at[row + start][:2]
             cls[row] = "A2a"
             declared[row] = "A2a"
-        attrs = site_attributes(rng, cls)
+        attrs = _site_attributes(rng, cls)
         missing = rng.random(k) < 0.01
         missing[rows_planted] = False
         planted_set = set(rows_planted)

@@ -112,39 +112,62 @@ def _worker_engine(url: str) -> Engine:
 
 
 class SiteReader:
-    """Reads the sites partition ``i`` owns; pickled to the workers, which open the database
+    """Reads the sites partition ``i`` owns (``reader(i)``) and the sites of any cells
+    (``reader.read_cells(cells)``, for halos); pickled to the workers, which open the database
     themselves (the URL must be reachable from them: a PostGIS server, or a SpatiaLite file on a
-    shared disk)."""
+    shared disk). Reads go through the spatial index by lon/lat boxes; ownership is then decided
+    on the metric coordinates, so a site is never in two partitions."""
 
-    def __init__(self, url: str, plan: HilbertPartitions, metric_crs: str, stored_crs: str,
-                 fields: Sequence[str] = FIELDS) -> None:
-        self.url, self.plan, self.metric_crs, self.stored_crs = url, plan, metric_crs, stored_crs
+    def __init__(self, url: str, plan: HilbertPartitions, metric_crs: str, fields: Sequence[str] = FIELDS) -> None:
+        self.url, self.plan, self.metric_crs = url, plan, metric_crs
         self.fields = list(fields)
 
-    def __call__(self, i: int) -> Any:
-        box = self.plan.read_box(i)
-        engine = _worker_engine(self.url)
-        if same_crs(self.stored_crs, self.metric_crs):
-            sites = repo.load_sites(engine, metric_crs=self.metric_crs, columns=self.fields, stored_box=box)
-        else:
-            sites = repo.load_sites(engine, metric_crs=self.metric_crs, columns=self.fields,
-                                    lonlat_box=self._lonlat_box(box))
-        owner = self.plan.owner_of(sites["x_m"].to_numpy(dtype=float), sites["y_m"].to_numpy(dtype=float))
-        return sites[owner == i].reset_index(drop=True)
+    def _read(self, boxes: list[tuple[float, float, float, float]]) -> Any:
+        return repo.load_sites(_worker_engine(self.url), metric_crs=self.metric_crs, columns=self.fields,
+                               lonlat_boxes=[self._lonlat(b) for b in boxes])
 
-    def _lonlat_box(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    def __call__(self, i: int) -> Any:
+        """The partition's own cells, as boxes hugging them (a Hilbert run's bounding box can hold
+        much of its neighbours)."""
+        return self.read_cells(self.plan.cells(i))
+
+    def read_cells(self, cells: np.ndarray) -> Any:
+        """The sites in ``cells``, read as one box per run of adjacent cells in a grid row."""
+        cells = np.unique(np.asarray(cells, dtype=np.int64))
+        if cells.size == 0:
+            return self._read([]).iloc[:0]
+        p = self.plan
+        row, col = np.divmod(cells, p.ncols)
+        brk = np.flatnonzero((np.diff(row) != 0) | (np.diff(col) != 1)) + 1
+        starts, ends = np.r_[0, brk], np.r_[brk, cells.size] - 1
+        boxes = [(p.x0 + col[a] * p.cell_m, p.y0 + row[a] * p.cell_m, p.x0 + (col[b] + 1) * p.cell_m,
+                  p.y0 + (row[a] + 1) * p.cell_m) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        sites = self._read(boxes)
+        keep = np.isin(p.cell_of(sites["x_m"].to_numpy(dtype=float), sites["y_m"].to_numpy(dtype=float)), cells)
+        return sites[keep].reset_index(drop=True)
+
+    def _lonlat(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """A metric box as a lon/lat box that surely contains it (densified edges, 5 m margin)."""
         if not all(math.isfinite(v) for v in box):
-            return (-math.inf, -math.inf, math.inf, math.inf)
-        poly = shapely.segmentize(shapely.box(*box).buffer(10.0, join_style="mitre"), 500.0)
+            return (-180.0, -90.0, 180.0, 90.0)
+        poly = shapely.segmentize(shapely.box(*box).buffer(5.0, join_style="mitre"), 200.0)
         return tuple(float(v) for v in shapely.bounds(to_crs([poly], self.metric_crs, WGS84)[0]))  # type: ignore[return-value]
 
 
 def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> Any:
     """The stored sites as a lazily read, spatially partitioned ``dask_geopandas.GeoDataFrame``."""
-    meta = repo.load_sites(engine, metric_crs=metric_crs, columns=FIELDS, stored_box=(0.0, 0.0, -1.0, -1.0)).iloc[:0]
-    reader = SiteReader(engine.url.render_as_string(hide_password=False), plan, metric_crs,
-                        repo.sites_metric_crs(engine))
-    return from_partitions(reader, plan, meta)
+    reader = SiteReader(engine.url.render_as_string(hide_password=False), plan, metric_crs)
+    return from_partitions(reader, plan, reader.read_cells(np.empty(0, dtype=np.int64)))
+
+
+def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str = "district",
+                     as_of: Any = None, statuses: Sequence[str] = ("built", "planned"),
+                     npartitions: int | None = None, min_partitions: int = 2) -> tuple[Any, int]:
+    """:func:`geodata.checks.stored_site_counts` on Dask: (counts, partitions)."""
+    plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
+    result = run_batch(site_frame(engine, plan, metric_crs=metric_crs), pack, metric_crs=metric_crs, checks=(),
+                       units=repo.load_admin_units(engine), by=by, as_of=as_of, count_statuses=statuses, plan=plan)
+    return result.counts, result.partitions
 
 
 def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, metric_crs: str, store: bool = True,
@@ -154,6 +177,7 @@ def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, met
     stores each check's findings the same way (one transaction per check)."""
     plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
     ddf = site_frame(engine, plan, metric_crs=metric_crs)
+    source = SiteReader(engine.url.render_as_string(hide_password=False), plan, metric_crs)
     targets = None
     if "a1-routes" in which:
         with engine.connect() as conn:
@@ -162,7 +186,7 @@ def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, met
     result: BatchResult = run_batch(
         ddf, pack, metric_crs=metric_crs, checks=tuple(which), targets=targets,
         classes=tuple(classes) if classes else None, urban_by_commune=repo.urban_by_commune(engine),
-        unit_names=repo.unit_names(engine), plan=plan)
+        unit_names=repo.unit_names(engine), plan=plan, halo_source=source)
     frames = []
     for check in which:
         f = result.findings[result.findings["check"] == check].reset_index(drop=True) if len(result.findings) \

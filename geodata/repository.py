@@ -22,7 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, text
+from sqlalchemy import Connection, Engine, and_, delete, false, func, insert, or_, select, text
 
 from geodata import models as m
 from geodata.demo import bump_data_version
@@ -107,15 +107,13 @@ Box = tuple[float, float, float, float]
 
 
 def load_sites(bind: Engine | Connection, *, metric_crs: str | None = None, statuses: Sequence[str] | None = None,
-               columns: Sequence[str] | None = None, with_reasons: bool = False, stored_box: Box | None = None,
-               lonlat_box: Box | None = None) -> gpd.GeoDataFrame:
+               columns: Sequence[str] | None = None, with_reasons: bool = False,
+               lonlat_boxes: Sequence[Box] | None = None) -> gpd.GeoDataFrame:
     """Sites as a GeoDataFrame (EPSG:4326 points) with ``x_m``/``y_m`` in ``metric_crs``.
 
     ``statuses`` filters (e.g. ``["built", "planned"]``); ``columns`` narrows the fields read
-    (``id``, ``x_m``, ``y_m`` are always included). ``stored_box`` (minx, miny, maxx, maxy; infinite
-    sides are open) keeps the sites whose *stored* ``x_m``/``y_m`` fall in it, plus those with no
-    stored coordinates (projected here, so the caller decides where they belong);
-    ``lonlat_box`` filters on the EPSG:4326 position instead.
+    (``id``, ``x_m``, ``y_m`` are always included). ``lonlat_boxes`` (minx, miny, maxx, maxy in
+    EPSG:4326) keeps the sites in any of the boxes — through the spatial index on PostGIS.
     """
     fields = list(dict.fromkeys(["id", *(columns or SITE_FIELDS), "x_m", "y_m"]))
     if with_reasons and "reasons" not in fields:
@@ -124,10 +122,8 @@ def load_sites(bind: Engine | Connection, *, metric_crs: str | None = None, stat
     stmt = select(*[t.c[f] for f in fields], t.c.geom.ST_X().label("_lon"), t.c.geom.ST_Y().label("_lat"))
     if statuses:
         stmt = stmt.where(t.c.status.in_(list(statuses)))
-    if stored_box is not None:
-        stmt = stmt.where(or_(and_(*_box_terms(t.c.x_m, t.c.y_m, stored_box)), t.c.x_m.is_(None), t.c.y_m.is_(None)))
-    if lonlat_box is not None:
-        stmt = stmt.where(and_(*_box_terms(t.c.geom.ST_X(), t.c.geom.ST_Y(), lonlat_box)))
+    if lonlat_boxes is not None:
+        stmt = stmt.where(or_(false(), *[_in_box(bind, t.c.geom, b) for b in lonlat_boxes]))
     stmt = stmt.order_by(t.c.id)
     with _conn(bind) as conn:
         df = _frame(conn, stmt)
@@ -142,15 +138,15 @@ def load_sites(bind: Engine | Connection, *, metric_crs: str | None = None, stat
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 
-def _box_terms(x: Any, y: Any, box: Box) -> list[Any]:
-    minx, miny, maxx, maxy = box
-    terms = [x.is_not(None), y.is_not(None)]
-    for col, lo, hi in ((x, minx, maxx), (y, miny, maxy)):
-        if math.isfinite(lo):
-            terms.append(col >= lo)
-        if math.isfinite(hi):
-            terms.append(col <= hi)
-    return terms
+def _in_box(bind: Engine | Connection, geom: Any, box: Box) -> Any:
+    """``geom`` in a lon/lat box: the ``&&`` operator (GiST index) on PostGIS; coordinate ranges on
+    SpatiaLite, whose R*Tree index is not used by plain predicates (a province-sized table scans
+    fast)."""
+    minx, miny, maxx, maxy = (max(box[0], -180.0), max(box[1], -90.0), min(box[2], 180.0), min(box[3], 90.0))
+    if bind.dialect.name == "postgresql":
+        return geom.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
+    x, y = geom.ST_X(), geom.ST_Y()
+    return and_(x >= minx, x <= maxx, y >= miny, y <= maxy)
 
 
 def _wkb_frame(conn: Connection, model: Any, fields: Sequence[str], where: Any = None) -> gpd.GeoDataFrame:

@@ -107,21 +107,27 @@ def from_partitions(load: Callable[[int], Any], plan: HilbertPartitions, meta: A
     return ddf
 
 
-class _Split:
-    """Partition loader over a frame already in memory (pickled to workers with the graph)."""
+class FrameSource:
+    """Partitions (``source(i)``) and halo cells (``source.read_cells(cells)``) of a frame already in
+    memory — the in-memory counterpart of the database and synthetic sources."""
 
-    def __init__(self, frame: Any, owner: np.ndarray) -> None:
+    def __init__(self, frame: Any, plan: HilbertPartitions) -> None:
+        self.cell = plan.cell_of(frame["x_m"].to_numpy(dtype=float), frame["y_m"].to_numpy(dtype=float))
+        owner = plan.owner[self.cell]
+        self.frame = frame
         self.parts = {int(i): frame[owner == i] for i in np.unique(owner)}
         self.empty = frame.iloc[:0]
 
     def __call__(self, i: int) -> Any:
         return self.parts.get(i, self.empty)
 
+    def read_cells(self, cells: np.ndarray) -> Any:
+        return self.frame[np.isin(self.cell, cells)]
+
 
 def partition_frame(frame: Any, plan: HilbertPartitions) -> Any:
     """Spread a GeoDataFrame (with ``x_m``/``y_m`` in ``plan.crs``) over the plan's partitions."""
-    owner = plan.owner_of(frame["x_m"].to_numpy(dtype=float), frame["y_m"].to_numpy(dtype=float))
-    return from_partitions(_Split(frame, owner), plan, frame.iloc[:0])
+    return from_partitions(FrameSource(frame, plan), plan, frame.iloc[:0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,6 +190,13 @@ def _existing_near(part: pd.DataFrame, wanted: dict[int, Any], halo_m: float, st
     return out
 
 
+def _halo_from_source(source: Any, cells: np.ndarray, statuses: Sequence[str]) -> pd.DataFrame:
+    """The existing masts of the cells around a partition, read from the partitions' source."""
+    frame = source.read_cells(cells)
+    status = frame["status"].to_numpy(dtype=object) if "status" in frame else np.full(len(frame), "built", dtype=object)
+    return frame[np.isin(status, np.array(list(statuses), dtype=object))]
+
+
 def _slice(bands: dict[int, pd.DataFrame], i: int) -> pd.DataFrame:
     return bands[i]
 
@@ -226,13 +239,45 @@ def _spacing_part(part: pd.DataFrame, halos: list[pd.DataFrame], pack: RulePack,
                     unit_names=unit_names)
 
 
-def _counts_part(part: pd.DataFrame, units: Any, class_column: str) -> np.ndarray:
+def _counts_part(part: pd.DataFrame, units: Any, class_column: str, statuses: Sequence[str] | None) -> np.ndarray:
+    if statuses is not None and "status" in part:
+        part = part[np.isin(part["status"].to_numpy(dtype=object), np.array(list(statuses), dtype=object))]
     return count_matrix(part, units, class_column=class_column)
 
 
 # --------------------------------------------------------------------------------------------
 # the batch run
 # --------------------------------------------------------------------------------------------
+
+def _spacing_tasks(ddf: Any, parts: list[Any], pack: RulePack, metric_crs: str, plan: HilbertPartitions | None,
+                   halo_source: Any, boxes: np.ndarray | None, urban: Any, names: Any) -> list[Any]:
+    """One spacing task per partition, fed its halo one of three ways (see :func:`run_batch`)."""
+    halo = halo_distance(pack)
+    existing = tuple(pack.spacing.existing_statuses)
+    if plan is not None and halo_source is not None:
+        src = _shared(halo_source)
+        return [dask.delayed(_spacing_part)(p, [dask.delayed(_halo_from_source)(src, plan.halo_cells(i, halo), existing)],
+                                            pack, metric_crs, urban, names) for i, p in enumerate(parts)]
+    wanted: list[dict[int, Any]] = [{} for _ in parts]  # j → {i: what partition i needs from j}
+    grid = None
+    if plan is not None:  # the plan's cells next to each partition
+        for i in range(len(parts)):
+            cells = plan.halo_cells(i, halo)
+            owners = plan.owner[cells]
+            for j in np.unique(owners).tolist():
+                wanted[j][i] = cells[owners == j]
+        grid = _shared(plan)
+    else:  # boxes around the partitions
+        b = boxes if boxes is not None else partition_boxes(ddf, metric_crs)
+        for i, near in enumerate(neighbours(b, halo)):
+            for j in near.tolist():
+                wanted[j][i] = b[i]
+    bands = [dask.delayed(_existing_near)(parts[j], wanted[j], halo, existing, grid) if wanted[j] else None
+             for j in range(len(parts))]
+    return [dask.delayed(_spacing_part)(p, [dask.delayed(_slice)(bands[j], i) for j in range(len(parts))
+                                            if i in wanted[j]], pack, metric_crs, urban, names)
+            for i, p in enumerate(parts)]
+
 
 def _shared(value: Any) -> Any:
     """A value every task of the run reads (A1 targets, units, names): on a distributed cluster
@@ -243,14 +288,16 @@ def _shared(value: Any) -> Any:
         client = get_client()
     except (ImportError, ValueError):
         return dask.delayed(value, pure=True, traverse=False)
-    return client.scatter(value, broadcast=True, hash=False)
+    # in a list: a dict given to scatter would be scattered value by value, keyed by its own keys
+    return client.scatter([value], broadcast=True, hash=False)[0]
 
 
 def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str] = CHECKS,
               targets: A1Targets | None = None, classes: tuple[str, ...] | None = None,
               urban_by_commune: dict[str, bool] | None = None, unit_names: dict[str, str] | None = None,
               units: Any = None, by: str = "district", as_of: dt.date | None = None,
-              plan: HilbertPartitions | None = None, boxes: np.ndarray | None = None) -> BatchResult:
+              count_statuses: Sequence[str] | None = None, plan: HilbertPartitions | None = None,
+              halo_source: Any = None, boxes: np.ndarray | None = None) -> BatchResult:
     """Classify (where no class is stored), run ``checks`` and, when ``units`` are given, count
     sites by ``by`` × class — over every partition of ``ddf``, in one graph.
 
@@ -276,36 +323,14 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
             names = _shared(unit_names)
             findings += [dask.delayed(_a1_part)(p, t, pack, metric_crs, classes, names) for p in parts]
         if "spacing" in checks:
-            halo = halo_distance(pack)
-            existing = tuple(pack.spacing.existing_statuses)
-            urban = _shared(urban_by_commune)
-            names = _shared(unit_names)
-            wanted: list[dict[int, Any]] = [{} for _ in parts]  # j → {i: what i needs from j}
-            if plan is not None:
-                for i in range(len(parts)):
-                    cells = plan.halo_cells(i, halo)
-                    owners = plan.owner[cells]
-                    for j in np.unique(owners).tolist():
-                        wanted[j][i] = cells[owners == j]
-                grid = _shared(plan)
-            else:
-                if boxes is None:
-                    boxes = partition_boxes(ddf, metric_crs)
-                for i, near in enumerate(neighbours(boxes, halo)):
-                    for j in near.tolist():
-                        wanted[j][i] = boxes[i]
-                grid = None
-            bands = [dask.delayed(_existing_near)(parts[j], wanted[j], halo, existing, grid) if wanted[j] else None
-                     for j in range(len(parts))]
-            for i, p in enumerate(parts):
-                halos = [dask.delayed(_slice)(bands[j], i) for j in range(len(parts)) if i in wanted[j]]
-                findings.append(dask.delayed(_spacing_part)(p, halos, pack, metric_crs, urban, names))
+            findings += _spacing_tasks(ddf, parts, pack, metric_crs, plan, halo_source, boxes,
+                                       _shared(urban_by_commune), _shared(unit_names))
         count_task = None
         setup = None
         if units is not None:
             setup = counting_units(units, by=by, as_of=as_of)
             level = _shared(setup.level)
-            mats = [dask.delayed(_counts_part)(p, level, "derived_class") for p in parts]
+            mats = [dask.delayed(_counts_part)(p, level, "derived_class", count_statuses) for p in parts]
             count_task = dask.delayed(sum)(mats, np.zeros((len(setup.level) + 1, len(setup.columns)), dtype=np.int64))
         frames, matrix = dask.compute(findings, count_task)
     frames = [f for f in frames if len(f)]

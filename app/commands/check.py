@@ -199,12 +199,11 @@ def check(
                               highlight=False)
 
 
-def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: Any, store: bool,
-                   classes: tuple[str, ...] | None, scheduler: str | None, partitions: int | None) -> Any:
-    """The checks on a Dask cluster: the given scheduler, or a local cluster started for the run."""
+def _on_dask(label: str, scheduler: str | None, settings: Any, work: Any) -> Any:
+    """Run ``work(workers)`` on a Dask cluster — the given scheduler, or a local cluster started
+    for the run — with a spinner, and say where it ran and how long it took."""
     import time
 
-    from geodata.distributed import run_checks_dask
     from planning.distributed import dask_client
 
     where = scheduler or f"a local cluster of {settings.dask_workers} worker(s), {settings.dask_worker_memory} each"
@@ -217,15 +216,25 @@ def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: A
                 client.wait_for_workers(1, timeout=60)
                 workers = len(client.scheduler_info().get("workers", {}))
             with progress(transient=True) as bar:
-                bar.add_task(f"checks {', '.join(names)} on {workers} Dask worker(s)", total=None)
-                run = run_checks_dask(engine, pack, names, metric_crs=settings.metric_crs, store=store,
-                                      classes=classes, npartitions=partitions, min_partitions=2 * max(workers, 1))
+                bar.add_task(f"{label} on {workers} Dask worker(s)", total=None)
+                result, what = work(workers)
     except (OSError, TimeoutError) as exc:
         fail(f"dask scheduler {scheduler or 'local cluster'}: {exc}")
         raise  # unreachable: fail() exits
-    err_console.print(f"dask: {run.sites:,} sites in {run.partitions} spatial partition(s) on {workers} worker(s), "
-                      f"{time.perf_counter() - started:.1f} s", highlight=False)
-    return run.findings
+    err_console.print(f"dask: {what} on {workers} worker(s), {time.perf_counter() - started:.1f} s", highlight=False)
+    return result
+
+
+def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: Any, store: bool,
+                   classes: tuple[str, ...] | None, scheduler: str | None, partitions: int | None) -> Any:
+    from geodata.distributed import run_checks_dask
+
+    def work(workers: int) -> tuple[Any, str]:
+        run = run_checks_dask(engine, pack, names, metric_crs=settings.metric_crs, store=store, classes=classes,
+                              npartitions=partitions, min_partitions=2 * max(workers, 1))
+        return run.findings, f"{run.sites:,} sites in {run.partitions} spatial partition(s)"
+
+    return _on_dask(f"checks {', '.join(names)}", scheduler, settings, work)
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,6 +266,11 @@ def stats_sites(
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
     out: Path = typer.Option(None, "--out", help="Write to this file instead of stdout."),
     pack_name: str = typer.Option(None, "--pack", help="Rule pack for sites not yet classified."),
+    compute: str = typer.Option("python", "--engine", help="python (one process) or dask (partitions on a Dask "
+                                                             "cluster; same table)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="--engine dask: scheduler address (default "
+                                                            "BTSPLAN_DASK_SCHEDULER, else a local cluster)."),
+    partitions: int = typer.Option(None, "--partitions", min=1, help="--engine dask: number of spatial partitions."),
 ) -> None:
     """Count BTS sites by district or commune × mast class (A1a … A2c, unknown), with totals and shares."""
     parts = [p.strip() for p in by.split(",") if p.strip()]
@@ -269,8 +283,24 @@ def stats_sites(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             fail(f"--as-of {as_of!r} is not a date (use YYYY-MM-DD)")
+    _choice(compute, ENGINES, "--engine")
+    if scheduler and compute != "dask":
+        fail("--scheduler needs --engine dask")
     pack = _pack(pack_name)
-    counts = gchecks.stored_site_counts(_engine(), pack, by=parts[0], as_of=day)
+    if compute == "dask":
+        from geodata.distributed import site_counts_dask
+
+        settings = get_settings()
+        engine = _engine()
+
+        def work(workers: int) -> tuple[Any, str]:
+            table, n = site_counts_dask(engine, pack, metric_crs=settings.metric_crs, by=parts[0], as_of=day,
+                                        npartitions=partitions, min_partitions=2 * max(workers, 1))
+            return table, f"counted in {n} spatial partition(s)"
+
+        counts = _on_dask("site counts", scheduler or settings.dask_scheduler, settings, work)
+    else:
+        counts = gchecks.stored_site_counts(_engine(), pack, by=parts[0], as_of=day)
     if counts.note:
         err_console.print(f"note: {counts.note}", highlight=False)
     if fmt == "json":

@@ -56,6 +56,19 @@ def test_unclassified_sites_are_classified_in_the_workers(demo_db: Engine, clien
     assert to_records(run.findings) == to_records(single)
 
 
+@pytest.mark.parametrize("by", ["district", "commune"])
+def test_counts_on_dask_equal_one_process(demo_db: Engine, client, by: str) -> None:  # type: ignore[no-untyped-def]
+    from geodata.distributed import site_counts_dask
+
+    with demo_db.begin() as c:  # some sites never classified: both engines classify them on the fly
+        c.execute(text("UPDATE sites SET derived_class = NULL WHERE id % 3 = 0"))
+    single = checks.stored_site_counts(demo_db, PACK, by=by)
+    counts, partitions = site_counts_dask(demo_db, PACK, metric_crs=M, by=by, npartitions=5)
+    assert partitions == 5 and counts is not None
+    assert counts.to_json() == single.to_json()
+    assert counts.totals["total"] == 1000 - len(repo.load_sites(demo_db, statuses=["removed"], columns=["code"]))
+
+
 def test_partitions_cover_every_site_once(demo_db: Engine) -> None:
     plan = plan_partitions(demo_db, metric_crs=M, npartitions=5)
     sites = repo.load_sites(demo_db, metric_crs=M, columns=["code"])
@@ -64,7 +77,7 @@ def test_partitions_cover_every_site_once(demo_db: Engine) -> None:
     assert sorted(set(owner.tolist())) == list(range(5))
     from geodata.distributed import SiteReader
 
-    reader = SiteReader(db_url(demo_db), plan, M, repo.sites_metric_crs(demo_db))
+    reader = SiteReader(db_url(demo_db), plan, M)
     codes = [c for i in range(plan.npartitions) for c in reader(i)["code"].tolist()]
     assert sorted(codes) == sorted(sites["code"].tolist())  # each site read by exactly one partition
 
@@ -96,6 +109,11 @@ def test_cli_engine_dask_and_scheduler(demo_db: Engine, client, tmp_path: Path) 
     e = _cli(["check", "spacing", "--engine", "dask", "--format", "csv"], url,
              BTSPLAN_DASK_SCHEDULER=client.scheduler.address)
     assert e.returncode == 0 and client.scheduler.address in e.stderr
+    f = _cli(["stats", "sites", "--by", "commune,type", "--format", "json"], url)
+    g = _cli(["stats", "sites", "--by", "commune,type", "--format", "json", "--engine", "dask", "--scheduler",
+              client.scheduler.address], url)
+    assert f.returncode == 0 and g.returncode == 0, g.stderr
+    assert f.stdout == g.stdout and "counted in" in g.stderr
 
 
 @pytest.mark.parametrize("backend", ["spatialite"], indirect=True)

@@ -81,13 +81,15 @@ def _single(sites: Any, routes: Any, units: Any | None = None) -> tuple[list[str
 
 def _dask(sites: Any, routes: Any, plan: HilbertPartitions, units: Any | None = None,
           halo: str = "cells") -> D.BatchResult:
-    """``halo``: ``cells`` (the plan's cells next to each partition) or ``boxes`` (from the frame's
+    """``halo``: ``source`` (each partition reads its halo cells from the source), ``cells`` (the
+    plan's cells next to each partition, sliced from the neighbours) or ``boxes`` (from the frame's
     spatial partitions, as for a frame partitioned by someone else)."""
-    ddf = D.partition_frame(sites, plan)
+    source = D.FrameSource(sites, plan)
+    ddf = D.from_partitions(source, plan, sites.iloc[:0])
     targets = build_a1_targets(routes, None, PACK, CRS)
     with dask.config.set(scheduler="sync"):
         return D.run_batch(ddf, PACK, metric_crs=CRS, targets=targets, units=units,
-                           plan=plan if halo == "cells" else None)
+                           plan=plan if halo != "boxes" else None, halo_source=source if halo == "source" else None)
 
 
 def _straddling(seed: int = 7) -> tuple[Any, Any, HilbertPartitions, int]:
@@ -125,7 +127,7 @@ def _straddling(seed: int = 7) -> tuple[Any, Any, HilbertPartitions, int]:
     return sites, _routes(lines), plan, straddling
 
 
-@pytest.mark.parametrize("halo", ["cells", "boxes"])
+@pytest.mark.parametrize("halo", ["source", "cells", "boxes"])
 def test_edge_straddling_pairs_give_the_same_findings(halo: str) -> None:
     sites, routes, plan, straddling = _straddling()
     assert straddling == 500 and plan.npartitions == 9
@@ -214,3 +216,4 @@ def test_any_partitioning_gives_the_single_process_findings(seed: int, n: int, p
     single, _ = _single(sites, routes)
     assert _key(to_records(_dask(sites, routes, plan).findings)) == single
     assert _key(to_records(_dask(sites, routes, plan, halo="boxes").findings)) == single
+    assert _key(to_records(_dask(sites, routes, plan, halo="source").findings)) == single
