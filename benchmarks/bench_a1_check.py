@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from benchmarks.common import log as _log  # noqa: E402
+from benchmarks.common import machine_basics  # noqa: E402
 from benchmarks.common import postgres_base_url as _base_url  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "a1_check.json"
@@ -249,13 +249,6 @@ def single_site_latency(url: str, n: int = 2000) -> dict[str, Any]:
 
 
 def machine(url: str) -> dict[str, Any]:
-    cpu = ""
-    try:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1)
     engine = create_engine(make_url(url))
     with engine.connect() as c:
         pg = c.execute(text("SHOW server_version")).scalar()
@@ -263,12 +256,7 @@ def machine(url: str) -> dict[str, Any]:
         settings = {k: c.execute(text(f"SHOW {k}")).scalar()
                     for k in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "jit")}
     engine.dispose()
-    import numpy
-    import shapely
-
-    return {"hostname": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
-            "os": platform.platform(), "python": platform.python_version(), "numpy": numpy.__version__,
-            "shapely": shapely.__version__, "postgresql": pg, "postgis": postgis, "postgresql_settings": settings}
+    return {**machine_basics(), "postgresql": pg, "postgis": postgis, "postgresql_settings": settings}
 
 
 def main() -> int:

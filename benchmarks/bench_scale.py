@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from common import log  # noqa: E402
+from benchmarks.common import log, machine_basics  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "scale.json"
 SITES_PER_PARTITION = 250_000
@@ -116,7 +116,25 @@ def child(mode: str, n_sites: int, workers: int, memory_limit: str) -> dict[str,
     out = {"mode": mode, "sites": n_sites, "workers": workers if mode == "dask" else 0, "partitions": partitions,
            "time_s": round(total, 2), "phases": {k: round(v, 2) for k, v in phases.items()}}
     out.update(_digest(findings, counts))
+    out["spacing_pairs_across_partition_edges"] = _across_edges(findings, country, plan)
     return out
+
+
+def _across_edges(findings: Any, country: Any, plan: Any) -> int:
+    """Spacing findings whose subject and nearest mast lie in different partitions: the pairs only
+    a halo can find (masts are numbered cell by cell, so a code gives the cell, the cell the owner)."""
+    import numpy as np
+
+    sp = findings[findings["check"] == "spacing"]
+    if len(sp) == 0:
+        return 0
+
+    def owner(codes: Any) -> Any:
+        g = np.array([int(c[1:]) for c in codes], dtype=np.int64)
+        cell = np.searchsorted(country.starts, g, side="right") - 1  # the last cell starting at or before g
+        return plan.owner[cell]
+
+    return int((owner(sp["site_code"].tolist()) != owner(sp["other_site_code"].tolist())).sum())
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,19 +194,8 @@ def measure(mode: str, n_sites: int, workers: int, memory_limit: str, timeout_s:
 def machine() -> dict[str, Any]:
     import dask
     import distributed
-    import numpy
-    import shapely
 
-    cpu = ""
-    try:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    return {"hostname": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
-            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB, 1),
-            "python": platform.python_version(), "numpy": numpy.__version__, "shapely": shapely.__version__,
-            "dask": dask.__version__, "distributed": distributed.__version__}
+    return {**machine_basics(), "dask": dask.__version__, "distributed": distributed.__version__}
 
 
 def main() -> int:
@@ -235,7 +242,10 @@ def main() -> int:
         done = {k: v for k, v in by.items() if v["completed"]}
         digests = {v["digest"] for v in done.values()}
         row: dict[str, Any] = {"sites": n, "identical_results": len(digests) == 1 if len(done) > 1 else None,
-                               "runs_compared": sorted(done)}
+                               "runs_compared": sorted(done),
+                               "spacing_pairs_across_partition_edges": next(
+                                   (v.get("spacing_pairs_across_partition_edges") for v in done.values()
+                                    if v["mode"] == "dask"), None)}
         for k, v in by.items():
             row[f"{k}_s"] = v["time_s"] if v["completed"] else None
         if "dask_1" in done and "dask_2" in done:

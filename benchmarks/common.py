@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,3 +24,20 @@ def postgres_base_url() -> str:
         url = subprocess.run(["bash", str(ROOT / "scripts" / "pg_local.sh")], capture_output=True, text=True,
                              check=True).stdout.strip()
     return url
+
+
+def machine_basics() -> dict[str, Any]:
+    """What a benchmark ran on: CPU, cores, memory, Python and the numeric stack."""
+    import numpy
+    import shapely
+
+    cpu = ""
+    try:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1)
+    return {"hostname": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
+            "os": platform.platform(), "python": platform.python_version(), "numpy": numpy.__version__,
+            "shapely": shapely.__version__}

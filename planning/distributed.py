@@ -249,6 +249,26 @@ def _counts_part(part: pd.DataFrame, units: Any, class_column: str, statuses: Se
 # the batch run
 # --------------------------------------------------------------------------------------------
 
+def _gather(tasks: list[Any], count_task: Any) -> tuple[list[Any], Any]:
+    """Compute the findings tasks and the count; on a distributed cluster each partition's
+    findings are fetched as soon as they are ready and released on the worker, so a worker's
+    memory holds the partitions in flight, not every result of the run."""
+    try:
+        from distributed import as_completed, get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return dask.compute(tasks, count_task)  # type: ignore[return-value]
+    futures = client.compute(tasks)
+    counted = client.compute(count_task) if count_task is not None else None
+    where = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    for future, value in as_completed(futures, with_results=True):
+        results[where[future.key]] = value
+        future.release()
+    return results, counted.result() if counted is not None else None
+
+
 def _spacing_tasks(ddf: Any, parts: list[Any], pack: RulePack, metric_crs: str, plan: HilbertPartitions | None,
                    halo_source: Any, boxes: np.ndarray | None, urban: Any, names: Any) -> list[Any]:
     """One spacing task per partition, fed its halo one of three ways (see :func:`run_batch`)."""
@@ -332,7 +352,7 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
             level = _shared(setup.level)
             mats = [dask.delayed(_counts_part)(p, level, "derived_class", count_statuses) for p in parts]
             count_task = dask.delayed(sum)(mats, np.zeros((len(setup.level) + 1, len(setup.columns)), dtype=np.int64))
-        frames, matrix = dask.compute(findings, count_task)
+        frames, matrix = _gather(findings, count_task)
     frames = [f for f in frames if len(f)]
     out = finalise(pd.concat(frames, ignore_index=True)) if frames else empty_findings()
     counts = counts_table(matrix, setup) if setup is not None else None
