@@ -116,25 +116,8 @@ def child(mode: str, n_sites: int, workers: int, memory_limit: str) -> dict[str,
     out = {"mode": mode, "sites": n_sites, "workers": workers if mode == "dask" else 0, "partitions": partitions,
            "time_s": round(total, 2), "phases": {k: round(v, 2) for k, v in phases.items()}}
     out.update(_digest(findings, counts))
-    out["spacing_pairs_across_partition_edges"] = _across_edges(findings, country, plan)
+    out["spacing_pairs_across_partition_edges"] = country.pairs_across_edges(findings, plan)
     return out
-
-
-def _across_edges(findings: Any, country: Any, plan: Any) -> int:
-    """Spacing findings whose subject and nearest mast lie in different partitions: the pairs only
-    a halo can find (masts are numbered cell by cell, so a code gives the cell, the cell the owner)."""
-    import numpy as np
-
-    sp = findings[findings["check"] == "spacing"]
-    if len(sp) == 0:
-        return 0
-
-    def owner(codes: Any) -> Any:
-        g = np.array([int(c[1:]) for c in codes], dtype=np.int64)
-        cell = np.searchsorted(country.starts, g, side="right") - 1  # the last cell starting at or before g
-        return plan.owner[cell]
-
-    return int((owner(sp["site_code"].tolist()) != owner(sp["other_site_code"].tolist())).sum())
 
 
 # --------------------------------------------------------------------------------------------

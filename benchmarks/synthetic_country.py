@@ -127,6 +127,20 @@ class Country:
         })
         return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
 
+    def pairs_across_edges(self, findings: Any, plan: HilbertPartitions) -> int:
+        """Spacing findings whose subject and nearest mast lie in different partitions: the pairs
+        only a halo can find (masts are numbered cell by cell, so a code gives the cell, the cell
+        its owner)."""
+        sp = findings[findings["check"] == "spacing"]
+        if len(sp) == 0:
+            return 0
+
+        def owner(codes: list[str]) -> np.ndarray:
+            g = np.array([int(c[1:]) for c in codes], dtype=np.int64)
+            return plan.owner[np.searchsorted(self.starts, g, side="right") - 1]  # last cell starting ≤ g
+
+        return int((owner(sp["site_code"].tolist()) != owner(sp["other_site_code"].tolist())).sum())
+
     def all_sites(self, plan: HilbertPartitions) -> Any:
         """Every partition in one frame (the single-process run)."""
         return pd.concat([self.sites(plan, i) for i in range(plan.npartitions)], ignore_index=True)
