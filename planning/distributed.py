@@ -11,14 +11,15 @@ sees.
   hundred thousand pieces, a few MB), prepared once and broadcast to every worker, so a site
   sees every route and zone whatever its partition.
 - Spacing compares sites with sites. Each partition gets a *halo*: the existing masts of the
-  other partitions within the largest search distance (minimum spacing × co-location factor) of
-  its box. Partitions own their sites (every site is in exactly one), so a finding is made once,
-  by the subject's partition, and no pair across a partition edge is missed.
+  cells around it, as far as the largest search distance (minimum spacing × co-location factor).
+  Partitions own their sites (every site is in exactly one), so a finding is made once, by the
+  subject's partition, and no pair across a partition edge is missed.
 - Counts by unit are sums of per-partition count matrices.
 
-All of it is one task graph, so a partition is read once, and a worker holds only the partitions
-it is working on (plus, briefly, the neighbours' halo slices): memory per worker is bounded by the
-partition size, not by the country.
+All of it is one task graph. Where the partitions come from a source that can also read any cells
+(the database, the benchmark's synthetic country, a frame in memory), each partition reads its own
+halo, no task waits for a neighbour, and each partition's findings leave the worker as soon as they
+are ready: a worker's memory is bounded by the partitions in flight, not by the country.
 """
 
 from __future__ import annotations
@@ -169,6 +170,12 @@ def neighbours(boxes: np.ndarray, halo_m: float) -> list[np.ndarray]:
     return out
 
 
+def _status_in(frame: pd.DataFrame, statuses: Sequence[str]) -> np.ndarray:
+    """Rows whose ``status`` is one of ``statuses`` (a frame without statuses is all built)."""
+    status = frame["status"].to_numpy(dtype=object) if "status" in frame else np.full(len(frame), "built", dtype=object)
+    return np.isin(status, np.array(list(statuses), dtype=object))
+
+
 def _existing_near(part: pd.DataFrame, wanted: dict[int, Any], halo_m: float, statuses: Sequence[str],
                    plan: HilbertPartitions | None = None) -> dict[int, pd.DataFrame]:
     """For each neighbour ``i``, the existing masts of this partition it needs: those in the cells
@@ -176,8 +183,7 @@ def _existing_near(part: pd.DataFrame, wanted: dict[int, Any], halo_m: float, st
     per partition, run where the partition is: only these thin slices travel between workers."""
     x = part["x_m"].to_numpy(dtype=float)
     y = part["y_m"].to_numpy(dtype=float)
-    status = part["status"].to_numpy(dtype=object) if "status" in part else np.full(len(part), "built", dtype=object)
-    existing = np.isin(status, np.array(list(statuses), dtype=object))
+    existing = _status_in(part, statuses)
     cell = plan.cell_of(x, y) if plan is not None else None
     out = {}
     for i, want in wanted.items():
@@ -193,8 +199,7 @@ def _existing_near(part: pd.DataFrame, wanted: dict[int, Any], halo_m: float, st
 def _halo_from_source(source: Any, cells: np.ndarray, statuses: Sequence[str]) -> pd.DataFrame:
     """The existing masts of the cells around a partition, read from the partitions' source."""
     frame = source.read_cells(cells)
-    status = frame["status"].to_numpy(dtype=object) if "status" in frame else np.full(len(frame), "built", dtype=object)
-    return frame[np.isin(status, np.array(list(statuses), dtype=object))]
+    return frame[_status_in(frame, statuses)]
 
 
 def _slice(bands: dict[int, pd.DataFrame], i: int) -> pd.DataFrame:
@@ -229,8 +234,7 @@ def _a1_part(part: pd.DataFrame, targets: A1Targets, pack: RulePack, metric_crs:
 
 def _spacing_part(part: pd.DataFrame, halos: list[pd.DataFrame], pack: RulePack, metric_crs: str,
                   urban_by_commune: dict[str, bool] | None, unit_names: dict[str, str] | None) -> pd.DataFrame:
-    status = part["status"].to_numpy(dtype=object) if "status" in part else np.full(len(part), "built", dtype=object)
-    subjects = part[np.isin(status, np.array(pack.spacing.subject_statuses, dtype=object))]
+    subjects = part[_status_in(part, pack.spacing.subject_statuses)]
     if len(subjects) == 0:
         return empty_findings()
     existing = [h for h in halos if len(h)]
@@ -241,7 +245,7 @@ def _spacing_part(part: pd.DataFrame, halos: list[pd.DataFrame], pack: RulePack,
 
 def _counts_part(part: pd.DataFrame, units: Any, class_column: str, statuses: Sequence[str] | None) -> np.ndarray:
     if statuses is not None and "status" in part:
-        part = part[np.isin(part["status"].to_numpy(dtype=object), np.array(list(statuses), dtype=object))]
+        part = part[_status_in(part, statuses)]
     return count_matrix(part, units, class_column=class_column)
 
 
@@ -259,14 +263,13 @@ def _gather(tasks: list[Any], count_task: Any) -> tuple[list[Any], Any]:
         client = get_client()
     except (ImportError, ValueError):
         return dask.compute(tasks, count_task)  # type: ignore[return-value]
-    futures = client.compute(tasks)
-    counted = client.compute(count_task) if count_task is not None else None
+    futures = client.compute([*tasks, *([count_task] if count_task is not None else [])])  # one graph
     where = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     for future, value in as_completed(futures, with_results=True):
         results[where[future.key]] = value
         future.release()
-    return results, counted.result() if counted is not None else None
+    return (results[:-1], results[-1]) if count_task is not None else (results, None)
 
 
 def _spacing_tasks(ddf: Any, parts: list[Any], pack: RulePack, metric_crs: str, plan: HilbertPartitions | None,
@@ -323,12 +326,20 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
 
     ``ddf``: a dask(-geopandas) frame whose partitions are sites with ``x_m``/``y_m`` in
     ``metric_crs`` and the fields the checks read (code, operator, status, classes, heights,
-    district/commune codes); spatially partitioned for small halos (any partitioning is
-    *correct*: a site is in exactly one partition). ``targets``: the prepared A1-only routes and
-    zones (required for ``a1-routes``). ``plan``: the Hilbert plan the partitions follow (halos are
-    then whole cells next to the partition, the tightest); else ``boxes``, the partitions' metric
-    boxes, or ``ddf.spatial_partitions``. Runs on the current Dask scheduler — a
-    ``distributed`` client when one is active.
+    district/commune codes). ``targets``: the prepared A1-only routes and zones (required for
+    ``a1-routes``). The spacing halo comes, from best to most general:
+
+    - with ``plan`` (the Hilbert plan the partitions follow) and ``halo_source`` (an object whose
+      ``read_cells(cells)`` reads any cells' sites, e.g. the loader given to
+      :func:`from_partitions`): each partition reads the cells around it itself;
+    - with ``plan`` alone: those cells are sliced from the neighbouring partitions (a partition then
+      stays in memory until its neighbours have run);
+    - otherwise from ``boxes`` (the partitions' metric boxes) or ``ddf.spatial_partitions``, for a
+      frame partitioned by someone else — any partitioning is correct, a spatial one keeps halos
+      small.
+
+    ``count_statuses``: count only sites with these statuses (default all). Runs on the current
+    Dask scheduler — a ``distributed`` client when one is active.
     """
     unknown = [c for c in checks if c not in CHECKS]
     if unknown:
@@ -338,13 +349,13 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
     with dask.config.set(dask_options()):
         parts = [dask.delayed(with_classes)(p, pack) for p in ddf.to_delayed()]
         findings: list[Any] = []
+        names = _shared(unit_names) if checks else None
         if "a1-routes" in checks:
             t = _shared(targets)
-            names = _shared(unit_names)
             findings += [dask.delayed(_a1_part)(p, t, pack, metric_crs, classes, names) for p in parts]
         if "spacing" in checks:
             findings += _spacing_tasks(ddf, parts, pack, metric_crs, plan, halo_source, boxes,
-                                       _shared(urban_by_commune), _shared(unit_names))
+                                       _shared(urban_by_commune), names)
         count_task = None
         setup = None
         if units is not None:
