@@ -2,9 +2,9 @@
 
 The database is cut into Hilbert partitions (:mod:`planning.partitions`) from a histogram of the
 stored metric coordinates (a ``GROUP BY`` in the database, so the driver never holds the sites);
-each Dask worker reads its own partitions with a box query and keeps the sites its partition
-owns, so a site is read by one task (plus the halo slices its neighbours take from that task's
-result). The rules run in :mod:`planning.distributed`, which calls the single-process functions;
+each Dask worker reads its own partitions — and the cells around each, for the spacing halo —
+with box queries through the spatial index, and keeps the sites of the cells it asked for. The
+rules run in :mod:`planning.distributed`, which calls the single-process functions;
 the findings are stored exactly as the single-process path stores them.
 """
 
@@ -57,7 +57,7 @@ def plan_partitions(engine: Engine, *, metric_crs: str, npartitions: int | None 
             row = conn.execute(text("SELECT min(x_m), min(y_m), max(x_m), max(y_m), count(*) FROM sites "
                                     "WHERE x_m IS NOT NULL AND y_m IS NOT NULL")).one()
             if row[4] == 0:
-                return _plan(np.zeros(1, dtype=np.int64), (0.0, 0.0, 0.0, 0.0), 1, cell_m, metric_crs)
+                return _empty_plan(cell_m, metric_crs)
             bounds = (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
             x0, y0, ncols, nrows, cell = grid_for(bounds, _cell_for(bounds, cell_m))
             # (x - x0) / cell ≥ 0 here, so truncation is floor, on both backends
@@ -73,7 +73,7 @@ def plan_partitions(engine: Engine, *, metric_crs: str, npartitions: int | None 
         pts = repo.load_sites(engine, metric_crs=metric_crs, columns=[])
         x, y = pts["x_m"].to_numpy(dtype=float), pts["y_m"].to_numpy(dtype=float)
         if x.size == 0:
-            return _plan(np.zeros(1, dtype=np.int64), (0.0, 0.0, 0.0, 0.0), 1, cell_m, metric_crs)
+            return _empty_plan(cell_m, metric_crs)
         bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
         x0, y0, ncols, nrows, cell = grid_for(bounds, _cell_for(bounds, cell_m))
         from planning.partitions import cell_histogram
@@ -90,11 +90,10 @@ def _cell_for(bounds: tuple[float, float, float, float], cell_m: float) -> float
     return max(cell_m, span / 512)  # at most 512 cells a side: a small histogram, fine partitions
 
 
-def _plan(counts: np.ndarray, bounds: tuple[float, float, float, float], n: int, cell_m: float,
-          crs: str) -> HilbertPartitions:
-    x0, y0, ncols, nrows, cell = grid_for(bounds, cell_m)
-    return hilbert_partitions(np.zeros(ncols * nrows, dtype=np.int64), x0=x0, y0=y0, ncols=ncols, nrows=nrows,
-                              cell_m=cell, npartitions=n, crs=crs)
+def _empty_plan(cell_m: float, crs: str) -> HilbertPartitions:
+    """One partition of one cell: a database without sites still runs (and finds nothing)."""
+    return hilbert_partitions(np.zeros(1, dtype=np.int64), x0=0.0, y0=0.0, ncols=1, nrows=1, cell_m=cell_m,
+                              npartitions=1, crs=crs)
 
 
 _engines: dict[str, Engine] = {}
@@ -154,10 +153,11 @@ class SiteReader:
         return tuple(float(v) for v in shapely.bounds(to_crs([poly], self.metric_crs, WGS84)[0]))  # type: ignore[return-value]
 
 
-def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> Any:
-    """The stored sites as a lazily read, spatially partitioned ``dask_geopandas.GeoDataFrame``."""
+def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> tuple[Any, SiteReader]:
+    """The stored sites as a lazily read, spatially partitioned ``dask_geopandas.GeoDataFrame``,
+    and the reader behind it (which also reads halo cells)."""
     reader = SiteReader(engine.url.render_as_string(hide_password=False), plan, metric_crs)
-    return from_partitions(reader, plan, reader.read_cells(np.empty(0, dtype=np.int64)))
+    return from_partitions(reader, plan, reader.read_cells(np.empty(0, dtype=np.int64))), reader
 
 
 def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str = "district",
@@ -165,7 +165,8 @@ def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str
                      npartitions: int | None = None, min_partitions: int = 2) -> tuple[Any, int]:
     """:func:`geodata.checks.stored_site_counts` on Dask: (counts, partitions)."""
     plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
-    result = run_batch(site_frame(engine, plan, metric_crs=metric_crs), pack, metric_crs=metric_crs, checks=(),
+    ddf, _ = site_frame(engine, plan, metric_crs=metric_crs)
+    result = run_batch(ddf, pack, metric_crs=metric_crs, checks=(),
                        units=repo.load_admin_units(engine), by=by, as_of=as_of, count_statuses=statuses, plan=plan)
     return result.counts, result.partitions
 
@@ -176,8 +177,7 @@ def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, met
     """The checks of :func:`geodata.checks.run_checks` on the active Dask client (or scheduler);
     stores each check's findings the same way (one transaction per check)."""
     plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
-    ddf = site_frame(engine, plan, metric_crs=metric_crs)
-    source = SiteReader(engine.url.render_as_string(hide_password=False), plan, metric_crs)
+    ddf, source = site_frame(engine, plan, metric_crs=metric_crs)
     targets = None
     if "a1-routes" in which:
         with engine.connect() as conn:

@@ -69,6 +69,11 @@ def test_counts_on_dask_equal_one_process(demo_db: Engine, client, by: str) -> N
     assert counts.totals["total"] == 1000 - len(repo.load_sites(demo_db, statuses=["removed"], columns=["code"]))
 
 
+def test_an_empty_database_runs_and_finds_nothing(empty_db: Engine, client) -> None:  # type: ignore[no-untyped-def]
+    run = run_checks_dask(empty_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=True)
+    assert run.partitions == 1 and run.sites == 0 and len(run.findings) == 0
+
+
 def test_partitions_cover_every_site_once(demo_db: Engine) -> None:
     plan = plan_partitions(demo_db, metric_crs=M, npartitions=5)
     sites = repo.load_sites(demo_db, metric_crs=M, columns=["code"])
