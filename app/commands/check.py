@@ -8,7 +8,6 @@ a pipe receives clean data.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 import sys
@@ -19,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.console import err_console, fail, progress
+from app.console import err_console, fail, parse_date_option, progress
 from geodata import checks as gchecks
 from geodata.settings import get_settings
 from planning.aggregate import COLUMNS, SiteCounts
@@ -54,6 +53,13 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     if value not in allowed:
         fail(f"{option} {value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def _engine_choice(compute: str, scheduler: str | None) -> None:
+    """``--engine`` is python or dask, and ``--scheduler`` only goes with dask."""
+    _choice(compute, ENGINES, "--engine")
+    if scheduler and compute != "dask":
+        fail("--scheduler needs --engine dask")
 
 
 def _emit(text: str, out: Path | None, *, bom: bool = False) -> None:
@@ -148,9 +154,7 @@ def check(
         bad = [c for c in cls if c not in MAST_CLASSES]
         if bad:
             fail(f"--classes: unknown mast class(es) {', '.join(bad)}; use {', '.join(MAST_CLASSES)}")
-    _choice(compute, ENGINES, "--engine")
-    if scheduler and compute != "dask":
-        fail("--scheduler needs --engine dask")
+    _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
     settings = get_settings()
     engine = _engine()
@@ -277,15 +281,8 @@ def stats_sites(
     if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
         fail(f"--by {by!r}: use district,type or commune,type")
     _choice(fmt, FORMATS, "--format")
-    day = None
-    if as_of:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            fail(f"--as-of {as_of!r} is not a date (use YYYY-MM-DD)")
-    _choice(compute, ENGINES, "--engine")
-    if scheduler and compute != "dask":
-        fail("--scheduler needs --engine dask")
+    day = parse_date_option(as_of, "--as-of")
+    _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
     if compute == "dask":
         from geodata.distributed import site_counts_dask
