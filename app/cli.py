@@ -16,7 +16,7 @@ from app.commands import keys as keys_cmd
 from app.commands import programmes as programmes_cmd
 from app.commands import serve as serve_cmd
 from app.console import err_console
-from geodata.db import DatabaseConfigError
+from geodata.store.db import DatabaseConfigError
 
 cli = typer.Typer(
     name="btsplan",

@@ -18,7 +18,7 @@ def get_engine(request: Request) -> Engine:
 
 def get_read_engine(request: Request) -> Engine:
     """The engine for a read-only request: a read replica in turn, or the primary when none is
-    configured or none answers (see :class:`geodata.replicas.ReadEngines`). Pick it once per request
+    configured or none answers (see :class:`geodata.store.replicas.ReadEngines`). Pick it once per request
     and use it for everything the request reads, the data version included."""
     return request.app.state.reads.pick()
 

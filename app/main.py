@@ -24,8 +24,8 @@ from app.routers import monitoring as monitoring_router
 from app.routers import plans as plans_router
 from app.routers import map as map_router
 from app.security import RejectMalformedQuery, SecurityHeaders
-from geodata.db import make_engine, session_factory
-from geodata.replicas import ReadEngines
+from geodata.store.db import make_engine, session_factory
+from geodata.store.replicas import ReadEngines
 from geodata.settings import Settings, get_settings
 
 

@@ -4,7 +4,7 @@ Data: the demo generator at scale — 1,000,000 sites clustered in the urban cor
 segments (5 % of them A1-only short streets), 5,000 extra A1 zones — in a PostgreSQL database of its
 own (never the test databases), classified once with ``btsplan classify`` semantics.
 
-* **ours**: :func:`geodata.checks.run_a1_check`, end to end from the stored tables to the findings
+* **ours**: :func:`geodata.work.checks.run_a1_check`, end to end from the stored tables to the findings
   DataFrame in memory (site codes, operators, unit names, distances, legal sources), measured in a
   separate process so its peak RSS is its own.
 * **baseline**: the same question in SQL, prepared the way a PostGIS expert would: geometries
@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -57,15 +56,15 @@ def _db_url(base: str, name: str) -> str:
 
 def prepare_data(url: str, sites: int, routes: int, zones: int, seed: int) -> dict[str, Any]:
     """Migrate, load the demo (skipped when already loaded with these parameters), classify."""
-    from geodata import migrate
-    from geodata.checks import classify_stored
-    from geodata.db import make_engine
+    from geodata.store import migrate
+    from geodata.work.checks import classify_stored
+    from geodata.store.db import make_engine
     from geodata.demo import DemoConflict, load_demo
     from planning.rules import load_pack
 
     engine = make_engine(url)
     migrate.upgrade(engine)
-    from geodata.models import Site
+    from geodata.store.models import Site
 
     for ix in Site.__table__.indexes:  # a database made before an index was added to migration 0001
         ix.create(engine, checkfirst=True)
@@ -163,8 +162,8 @@ def baseline_run(url: str, sql: str = BASELINE_SQL) -> tuple[float, dict[tuple[s
 
 OURS_CHILD = r"""
 import json, resource, sys, time
-from geodata.db import make_engine
-from geodata.checks import run_a1_check
+from geodata.store.db import make_engine
+from geodata.work.checks import run_a1_check
 from planning.rules import load_pack
 url, repeat = sys.argv[1], int(sys.argv[2])
 engine = make_engine(url)
@@ -220,8 +219,8 @@ def single_site_latency(url: str, n: int = 2000) -> dict[str, Any]:
     """In-process ``check_site`` latency against the same database (context built once)."""
     import numpy as np
 
-    from geodata.checks import load_context
-    from geodata.db import make_engine
+    from geodata.work.checks import load_context
+    from geodata.store.db import make_engine
     from planning.checks import check_site
     from planning.rules import load_pack
 
@@ -348,7 +347,7 @@ def main() -> int:
         "demo_load_s": data["demo_load_s"],
         "baseline_sql": " ".join(BASELINE_SQL.split()),
         "baseline_plan": plan.splitlines(),
-        "method": ("ours: geodata.checks.run_a1_check, first call in a fresh process (modules imported, pool of two "
+        "method": ("ours: geodata.work.checks.run_a1_check, first call in a fresh process (modules imported, pool of two "
                    "connections open), stored tables -> findings DataFrame (codes, operators, unit names, distances, "
                    "legal sources, messages); baseline: one SQL query over pre-transformed, GiST-indexed, ANALYZEd "
                    "metric copies of the tables (connection open, EXPLAIN run first), rows fetched; both return the "

@@ -5,7 +5,7 @@ columns provinces send (code, operator, lon, lat, mount, heights, reach, declare
 transmitters, status), in a PostgreSQL database of its own (never the test databases) holding the
 demo's operators and admin units.
 
-* **ours**: :func:`geodata.importer.import_file` with full validation — every value parsed and
+* **ours**: :func:`geodata.io.importer.import_file` with full validation — every value parsed and
   range-checked, operators resolved, positions checked against the province (swapped lat/lon),
   commune and district assigned by spatial join, duplicate codes, conflicts with stored sites,
   metric x/y — written in ONE transaction into ``sites`` with all of its indexes, plus data version
@@ -68,8 +68,8 @@ def _fresh_db(base: str) -> str:
 
 def prepare(url: str) -> None:
     """Schema, the demo's operators and admin units (its 10 sites removed)."""
-    from geodata import migrate
-    from geodata.db import make_engine
+    from geodata.store import migrate
+    from geodata.store.db import make_engine
     from geodata.demo import load_demo
 
     engine = make_engine(url)
@@ -85,8 +85,8 @@ def make_csv(url: str, rows: int, path: Path) -> None:
     import pandas as pd
     import shapely
 
-    from geodata.db import make_engine
-    from geodata.import_geo import load_admin_index
+    from geodata.store.db import make_engine
+    from geodata.io.import_geo import load_admin_index
 
     if path.exists() and sum(1 for _ in open(path, "rb")) == rows + 1:
         return
@@ -164,8 +164,8 @@ def run_ours(url: str, csv: Path) -> dict[str, Any]:
     code = (
         "import json, resource, sys, time\n"
         "from sqlalchemy import text\n"
-        "from geodata.db import make_engine\n"
-        "from geodata.importer import ImportOptions, import_file\n"
+        "from geodata.store.db import make_engine\n"
+        "from geodata.io.importer import ImportOptions, import_file\n"
         f"e = make_engine({url!r})\n"
         "with e.begin() as c: c.execute(text('TRUNCATE sites'))\n"
         "t = time.perf_counter()\n"

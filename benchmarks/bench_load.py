@@ -27,7 +27,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -274,8 +273,8 @@ def run_step(port: int, server_pid: int, reqs: list[Request], rate: float, secon
 
 
 def _operator_key(url: str) -> str:
-    from app.auth import create_key
-    from geodata.db import make_engine, session_factory
+    from geodata.store.keys import create_key
+    from geodata.store.db import make_engine, session_factory
 
     engine = make_engine(url)
     with session_factory(engine)() as s, s.begin():

@@ -74,9 +74,9 @@ def _admin_url() -> str:
 
 def prepare_database(n_sites: int, rebuild_cells: bool = True) -> str:
     """The benchmark database with the 1M-site demo and the cell pyramid; returns its URL."""
-    from geodata import migrate, models
-    from geodata import tiles as gt
-    from geodata.db import make_engine
+    from geodata.store import migrate, models
+    from geodata.serve import tiles as gt
+    from geodata.store.db import make_engine
     from geodata.demo import load_demo
 
     admin = create_engine(make_url(_admin_url()), isolation_level="AUTOCOMMIT")
@@ -330,9 +330,9 @@ def summarise(rows: list[tuple[int, float, int, int]], wall: float, errors: int)
 # --------------------------------------------------------------------------------------------
 
 def profile(url: str, tiles: list[tuple[int, int, int]], sample: int = 350) -> dict[str, Any]:
-    from geodata import tiles as gt
-    from geodata.cache import data_version
-    from geodata.db import make_engine
+    from geodata.serve import tiles as gt
+    from geodata.store.meta import data_version
+    from geodata.store.db import make_engine
 
     engine = make_engine(url)
     layer = gt.LAYERS["sites"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from pyproj import CRS, Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -288,16 +289,14 @@ def same_crs(a: str, b: str) -> bool:
         return False
 
 
-def in_extent(lon: "np.ndarray", lat: "np.ndarray", extent: tuple[float, float, float, float]) -> "np.ndarray":
+def in_extent(lon: np.ndarray, lat: np.ndarray, extent: tuple[float, float, float, float]) -> np.ndarray:
     """Which points fall inside ``extent`` (lon_min, lat_min, lon_max, lat_max); NaN → False."""
-    import numpy as np
-
     x0, y0, x1, y1 = extent
     with np.errstate(invalid="ignore"):
         return (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
 
 
-def swapped_lonlat(lon: "np.ndarray", lat: "np.ndarray", extent: tuple[float, float, float, float]) -> "np.ndarray":
+def swapped_lonlat(lon: np.ndarray, lat: np.ndarray, extent: tuple[float, float, float, float]) -> np.ndarray:
     """Points outside ``extent`` that would be inside with lat and lon exchanged (the GPS-table
     mistake: a column headed 'lat' holding longitudes)."""
     return ~in_extent(lon, lat, extent) & in_extent(lat, lon, extent)

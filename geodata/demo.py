@@ -25,7 +25,8 @@ from shapely import LineString, MultiPolygon, Point, Polygon
 from shapely.affinity import rotate
 from sqlalchemy import Engine, delete, func, insert, select
 
-from geodata import models as m
+from geodata.store import models as m
+from geodata.store.meta import bump_data_version, meta_get, meta_set
 from geodata.crs import transformer
 from planning.cables import majority_unit
 
@@ -563,20 +564,6 @@ def _cable_rows(rng: np.random.Generator, w: World) -> tuple[list[dict[str, Any]
 # writing
 # --------------------------------------------------------------------------------------------
 
-def _meta_get(conn: Any, key: str) -> Any:
-    return conn.execute(select(m.Meta.value).where(m.Meta.key == key)).scalar()
-
-
-def _meta_set(conn: Any, key: str, value: Any) -> None:
-    conn.execute(delete(m.Meta).where(m.Meta.key == key))
-    conn.execute(insert(m.Meta).values(key=key, value=value))
-
-
-def bump_data_version(conn: Any) -> int:
-    """Increase the data version (tile caches key on it); call inside the writing transaction."""
-    v = int(_meta_get(conn, "data_version") or 0) + 1
-    _meta_set(conn, "data_version", v)
-    return v
 
 
 DEMO_TABLES = [m.ProgrammeSite, m.Programme, m.Inspection, m.InspectionCampaign, m.PlanEvent, m.PlanSubmission,
@@ -590,9 +577,9 @@ def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int 
     """Write the demo dataset in one transaction; a second identical call is a no-op."""
     params = {"version": DEMO_VERSION, "seed": seed, "sites": n_sites, "routes": n_routes, "zones": n_zones}
     with engine.begin() as conn:
-        existing = _meta_get(conn, "demo")
+        existing = meta_get(conn, "demo")
         if existing == params:
-            planted = _meta_get(conn, "demo.planted_a2a_on_a1") or []
+            planted = meta_get(conn, "demo.planted_a2a_on_a1") or []
             return DemoResult(seed, n_sites, 0, 0, 0, 0, 0, planted, skipped=True)
         has_data = conn.execute(select(func.count()).select_from(m.Site)).scalar() or 0
         if (existing or has_data) and not replace:
@@ -662,8 +649,8 @@ def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int 
              "status": ["open", "in_progress", "resolved"][i % 3], "reporter": "Người dân",
              "segment_id": ids[r["code"]] if seg_rows else None, "district_code": r["district_code"],
              "geom": f"SRID=4326;POINT({p.x:.7f} {p.y:.7f})"} for i, (r, p) in enumerate(seg_pts)])
-        _meta_set(conn, "demo", params)
-        _meta_set(conn, "demo.planted_a2a_on_a1", planted)
+        meta_set(conn, "demo", params)
+        meta_set(conn, "demo.planted_a2a_on_a1", planted)
         bump_data_version(conn)
     return DemoResult(seed, n_sites, len(w.routes), len(w.zones), len(w.communes), len(w.districts),
                       len(seg_rows), planted)

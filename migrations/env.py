@@ -1,12 +1,12 @@
-"""Alembic environment shared by both backends; the engine comes from geodata.db (SpatiaLite-aware)."""
+"""Alembic environment shared by both backends; the engine comes from geodata.store.db (SpatiaLite-aware)."""
 
 from __future__ import annotations
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from geodata.db import make_engine
-from geodata.models import Base
+from geodata.store.db import make_engine
+from geodata.store.models import Base
 from geodata.settings import get_settings
 
 config = context.config

@@ -6,7 +6,7 @@ unless the whole collection is valid. Field names are the ones of imports and ex
 unknown properties are rejected because a misspelt ``mast_height`` silently ignored would produce a
 wrong appraisal.
 
-Pure: dicts in, dicts out; no database (site codes are checked against the DB by ``geodata.plans``).
+Pure: dicts in, dicts out; no database (site codes are checked against the DB by ``geodata.work.plans``).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from geodata import migrate
-from geodata.db import make_engine
+from geodata.store import migrate
+from geodata.store.db import make_engine
 from geodata.demo import load_demo
 
 BACKENDS = ["spatialite", "postgis"]

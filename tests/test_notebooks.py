@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from sqlalchemy import Engine, select
 
-from geodata import models as m
+from geodata.store import models as m
 from tests.conftest import db_url
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"

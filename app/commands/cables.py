@@ -13,7 +13,7 @@ from rich.table import Table
 
 from app.commands.db import engine_from_settings
 from app.console import console, fail, parse_date_option
-from geodata import cables as gc
+from geodata.work import cables as gc
 from geodata.settings import get_settings
 from planning.cables import GROUPINGS, STATUSES, TransitionError
 

@@ -1,6 +1,6 @@
 """``btsplan classify``, ``btsplan check a1-routes|spacing|all``, ``btsplan stats sites``.
 
-Thin wiring: the work is in :mod:`geodata.checks` (database) and :mod:`planning` (rules). Machine
+Thin wiring: the work is in :mod:`geodata.work.checks` (database) and :mod:`planning` (rules). Machine
 output (``--format json|csv``) goes to stdout or ``--out``; progress and summaries go to stderr so
 a pipe receives clean data.
 """
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.console import err_console, fail, parse_date_option, progress
-from geodata import checks as gchecks
+from geodata.work import checks as gchecks
 from geodata.settings import get_settings
 from planning.aggregate import COLUMNS, SiteCounts
 from planning.findings import to_records
@@ -231,7 +231,7 @@ def _on_dask(label: str, scheduler: str | None, settings: Any, work: Any) -> Any
 
 def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: Any, store: bool,
                    classes: tuple[str, ...] | None, scheduler: str | None, partitions: int | None) -> Any:
-    from geodata.distributed import run_checks_dask
+    from geodata.work.distributed import run_checks_dask
 
     def work(workers: int) -> tuple[Any, str]:
         run = run_checks_dask(engine, pack, names, metric_crs=settings.metric_crs, store=store, classes=classes,
@@ -285,7 +285,7 @@ def stats_sites(
     _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
     if compute == "dask":
-        from geodata.distributed import site_counts_dask
+        from geodata.work.distributed import site_counts_dask
 
         settings = get_settings()
         engine = _engine()

@@ -7,8 +7,8 @@ import typer
 from pathlib import Path
 
 from app.console import console, fail
-from geodata import migrate
-from geodata.db import check_connection, make_engine
+from geodata.store import migrate
+from geodata.store.db import check_connection, make_engine
 from geodata.settings import get_settings
 
 app = typer.Typer(help="Database schema: upgrade, downgrade, current revision.", no_args_is_help=True)
@@ -48,8 +48,8 @@ def current() -> None:
 @app.command()
 def backup(out: Path = typer.Argument(..., help="Backup file to write (.sqlite copy or pg_dump archive)")) -> None:
     """Back up the whole database (SQLite online backup, or pg_dump -Fc for PostGIS)."""
-    from geodata.backup import BackupError
-    from geodata.backup import backup as do_backup
+    from geodata.store.backup import BackupError
+    from geodata.store.backup import backup as do_backup
 
     engine = engine_from_settings()
     try:
@@ -65,8 +65,8 @@ def restore(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Replace the database content with a backup."""
-    from geodata.backup import BackupError
-    from geodata.backup import restore as do_restore
+    from geodata.store.backup import BackupError
+    from geodata.store.backup import restore as do_restore
 
     engine = engine_from_settings()
     if not yes and not typer.confirm(f"Replace everything in {engine.url.render_as_string()} with {src}?"):

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from app.commands.db import engine_from_settings
 from app.console import console, err_console, fail, parse_date_option, progress
-from geodata.readers.columns import KINDS
+from geodata.io.readers.columns import KINDS
 
 SHOW_ERRORS = 50
 
@@ -62,9 +62,9 @@ def import_cmd(
     as_of: str = typer.Option(None, "--as-of", help="Assign communes/districts valid on this date (default today)."),
 ) -> None:
     """Import a file: validate every row, then write all of it in one transaction (or nothing)."""
-    from geodata.importer import ImportOptions, import_file
-    from geodata.readers.columns import parse_overrides
-    from geodata.readers.errors import ReadError
+    from geodata.io.importer import ImportOptions, import_file
+    from geodata.io.readers.columns import parse_overrides
+    from geodata.io.readers.errors import ReadError
     from geodata.settings import get_settings
 
     if kind not in KINDS:
@@ -150,8 +150,8 @@ def export_cmd(
     finding: list[str] = typer.Option(None, "--finding", help="Findings: check name or rule id (repeatable)."),
 ) -> None:
     """Export sites, findings or cable segments, filtered, for Excel, QGIS, Google Earth or field apps."""
-    from geodata import writers
-    from geodata.exports import ExportError, ExportFilter, open_export
+    from geodata.io import writers
+    from geodata.io.exports import ExportError, ExportFilter, open_export
     from geodata.settings import get_settings
 
     if fmt not in EXPORT_FORMATS:

@@ -11,10 +11,10 @@ import json
 import typer
 from rich.table import Table
 
-from app.auth import KeyManagementError, create_key, list_keys, revoke_key
+from geodata.store.keys import KeyManagementError, create_key, list_keys, revoke_key
 from app.console import console, err_console, fail
-from geodata.db import transaction
-from geodata.models import ROLES
+from geodata.store.db import transaction
+from geodata.store.models import ROLES
 
 app = typer.Typer(help="API keys: create, revoke, list (secrets are shown once, at creation).",
                   no_args_is_help=True)

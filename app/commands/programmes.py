@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from app.commands.db import engine_from_settings
 from app.console import console, fail, parse_date_option
-from geodata import programmes as gpr
-from geodata.db import transaction
-from geodata.models import Programme
+from geodata.work import programmes as gpr
+from geodata.store.db import transaction
+from geodata.store.models import Programme
 from geodata.settings import get_settings
 
 app = typer.Typer(help="Mast-conversion and environment-friendly-BTS programmes.", no_args_is_help=True)
@@ -44,7 +44,7 @@ def create(
     try:
         with transaction(engine) as s:
             if operator or district or not preset:
-                from geodata.inspections import select_sites
+                from geodata.work.inspections import select_sites
 
                 f = {k: v for k, v in (("operator", operator), ("district", district)) if v}
                 flt["filter"] = f

@@ -17,7 +17,7 @@ def serve(
     from app.commands.db import engine_from_settings
 
     engine_from_settings().dispose()  # fail fast, one line, if the database is unusable
-    from geodata.replicas import replica_url
+    from geodata.store.replicas import replica_url
     from geodata.settings import get_settings
 
     for url in get_settings().read_database_urls:  # …or a read replica URL is not PostgreSQL

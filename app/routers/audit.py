@@ -1,7 +1,7 @@
 """The audit log, read-only, for admins.
 
 There is deliberately no route that updates or deletes audit entries (PUT/PATCH/DELETE answer 405):
-the log is written only by :func:`geodata.audit.record`, inside the transaction of each change.
+the log is written only by :func:`geodata.store.audit.record`, inside the transaction of each change.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.auth import Principal, require_roles
 from app.deps import EngineDep
-from geodata import audit
+from geodata.store import audit
 
 router = APIRouter(tags=["audit"])
 

@@ -9,7 +9,6 @@ answers 409 with the current version, so two planners never overwrite each other
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -21,7 +20,7 @@ from app.auth import OptionalPrincipal, Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from app.schemas import IsoDate
-from geodata import cables as gc
+from geodata.work import cables as gc
 from planning.cables import STATUSES, TransitionError, allowed_next
 
 router = APIRouter(tags=["cables"])

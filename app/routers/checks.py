@@ -4,7 +4,7 @@ A1-route and spacing checks (``GET /checks/a1-routes``, ``GET /checks/spacing``)
 ``POST /checks/site`` validates the Feature exactly as a ``new_site`` item of a plan submission
 (:func:`planning.plan_items.parse_feature`), so a firm gets the same answer from a quick check and
 from appraisal; the planning context (A1 pieces, existing masts, communes) is built once per data
-version by :func:`geodata.checks.planning_context`, so a check costs milliseconds, not a reload.
+version by :func:`geodata.work.checks.planning_context`, so a check costs milliseconds, not a reload.
 
 The stored findings are those of the last run (``btsplan check …`` or ``POST /checks/{check}/run``);
 they are read page by page from the ``findings`` table with whitelisted filters, and downloaded
@@ -28,11 +28,11 @@ from app.auth import OptionalPrincipal, Principal, require_roles
 from app.commands.check import CSV_FIELDS
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
-from geodata import checks as gchecks
-from geodata import features as gf
-from geodata import writers
+from geodata.work import checks as gchecks
+from geodata.serve import features as gf
+from geodata.io import writers
 from geodata.crs import province
-from geodata.exports import FINDING_COLUMNS, Column, ExportLayer
+from geodata.io.exports import FINDING_COLUMNS, Column, ExportLayer
 from planning.checks import check_site
 from planning.plan_items import parse_feature
 from planning.rules import RulePack, pack_for_province

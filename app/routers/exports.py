@@ -1,8 +1,8 @@
 """Downloads: ``GET /exports/sites.{csv,xlsx,geojson,gpkg,kml,shp.zip}`` (also ``findings`` and
 ``cables``) with the inspectors' filters, streamed.
 
-The layer and the writers are the I/O module's (:func:`geodata.exports.open_export`,
-:mod:`geodata.writers`), exactly what ``btsplan export`` writes; this router only parses the query,
+The layer and the writers are the I/O module's (:func:`geodata.io.exports.open_export`,
+:mod:`geodata.io.writers`), exactly what ``btsplan export`` writes; this router only parses the query,
 names the file after what it holds (``sites-le-chan-vtl-2026-05-01.csv``) and streams the bytes as
 the database is read, so memory stays flat however many sites match.
 """
@@ -19,8 +19,8 @@ from app import downloads
 from app.auth import OptionalPrincipal
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
-from geodata import writers
-from geodata.exports import LAYERS, ExportError, ExportFilter, open_export
+from geodata.io import writers
+from geodata.io.exports import LAYERS, ExportError, ExportFilter, open_export
 
 router = APIRouter(tags=["exports"])
 

@@ -22,12 +22,12 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from app import schemas
 from app.deps import ReadEngineDep, SettingsDep
 from app.errors import Problem
-from geodata import features as gf
+from geodata.serve import features as gf
 
 router = APIRouter(tags=["OGC API Features"])
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from app import __version__
 from app.deps import EngineDep
 from app.errors import problem_response
-from geodata.db import engine_backend
+from geodata.store.db import engine_backend
 
 router = APIRouter(tags=["health"])
 

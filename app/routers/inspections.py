@@ -5,7 +5,6 @@ per-site results, photo uploads. Department staff only (planner, inspector, admi
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +20,9 @@ from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from app.schemas import IsoDate
-from geodata import inspections as gi
-from geodata.db import transaction
-from geodata.models import MAST_CLASSES, SITE_STATUSES, Inspection
+from geodata.work import inspections as gi
+from geodata.store.db import transaction
+from geodata.store.models import MAST_CLASSES, SITE_STATUSES, Inspection
 
 router = APIRouter(tags=["inspections"])
 
@@ -87,7 +86,7 @@ def create_campaign(body: CampaignIn, engine: EngineDep, who: Organiser) -> dict
 def list_campaigns(engine: EngineDep, _who: Staff) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from geodata.models import InspectionCampaign
+    from geodata.store.models import InspectionCampaign
     with transaction(engine) as s:
         camps = s.execute(select(InspectionCampaign).order_by(InspectionCampaign.id)).scalars().all()
         return {"campaigns": [gi.campaign_summary(s, c) for c in camps]}

@@ -21,9 +21,9 @@ from starlette.staticfiles import StaticFiles
 
 from app.deps import ReadEngineDep
 from app.errors import Problem
-from geodata.cache import data_version
-from geodata.search import admin_labels, search
-from geodata.sitecard import site_card
+from geodata.store.meta import data_version
+from geodata.serve.search import admin_labels, search
+from geodata.serve.sitecard import site_card
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 INDEX_HTML = STATIC_DIR / "index.html"

@@ -13,7 +13,7 @@ from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from app.schemas import IsoDate
-from geodata import monitoring
+from geodata.work import monitoring
 
 router = APIRouter(tags=["monitoring"])
 

@@ -27,9 +27,9 @@ from app.auth import Principal, require_roles
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from app.plan_report import report_html, report_xlsx
-from geodata import appraisal as gapp
-from geodata import plans as gp
-from geodata.db import transaction
+from geodata.work import appraisal as gapp
+from geodata.work import plans as gp
+from geodata.store.db import transaction
 from planning.appraisal import redact_for_operator
 from planning.plan_items import TooManyItems, parse_plan, plan_json_schema
 
@@ -163,7 +163,7 @@ async def create_plan(
 def _replay(session: Any, operator: str, key: str) -> bool:
     from sqlalchemy import select
 
-    from geodata.models import PlanSubmission
+    from geodata.store.models import PlanSubmission
     return session.execute(select(PlanSubmission.id).where(
         PlanSubmission.operator == operator, PlanSubmission.idempotency_key == key)).first() is not None
 

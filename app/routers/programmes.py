@@ -20,9 +20,9 @@ from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from app.routers.inspections import SiteFilter
 from app.schemas import IsoDate
-from geodata import programmes as gpr
-from geodata.db import transaction
-from geodata.models import Programme
+from geodata.work import programmes as gpr
+from geodata.store.db import transaction
+from geodata.store.models import Programme
 
 router = APIRouter(tags=["programmes"])
 
@@ -75,7 +75,7 @@ def create_programme(body: ProgrammeIn, engine: EngineDep, settings: SettingsDep
         flt["preset"] = body.preset
     with _problems(), transaction(engine) as s:
         if body.filter is not None:
-            from geodata.inspections import select_sites
+            from geodata.work.inspections import select_sites
 
             f = body.filter.model_dump(exclude_none=True)
             flt["filter"] = f

@@ -19,10 +19,11 @@ from app import downloads
 from app.deps import ReadEngineDep, SettingsDep
 from app.errors import Problem
 from app.schemas import IsoDate
-from geodata import checks as gchecks
-from geodata import writers
-from geodata.cache import LRUCache, data_version
-from geodata.exports import Column, ExportLayer
+from geodata.work import checks as gchecks
+from geodata.io import writers
+from geodata.store.cache import LRUCache
+from geodata.store.meta import data_version
+from geodata.io.exports import Column, ExportLayer
 from planning.aggregate import COLUMNS
 from planning.rules import pack_for_province
 

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse, Response
 
 from app.deps import ReadEngineDep
 from app.errors import Problem
-from geodata import features as gf
-from geodata import tiles as gt
+from geodata.serve import features as gf
+from geodata.serve import tiles as gt
 from geodata.crs import province
 
 router = APIRouter(tags=["vector tiles"])

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
-from app.auth import create_key
+from geodata.store.keys import create_key
 from app.main import create_app
-from geodata.db import transaction
-from geodata.models import Meta, Site
+from geodata.store.db import transaction
+from geodata.store.models import Meta, Site
 from geodata.settings import Settings
 from tests.conftest import db_url
 

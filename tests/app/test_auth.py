@@ -10,22 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from app.auth import (
-    KeyManagementError,
-    Principal,
-    RateLimiter,
-    create_key,
-    hash_key,
-    key_prefix,
-    optional_principal,
-    require_roles,
-    revoke_key,
-)
+from app.auth import Principal, RateLimiter, optional_principal, require_roles
+from geodata.store.keys import KeyManagementError, create_key, hash_key, key_prefix, revoke_key
 from app.cli import cli
 from app.main import create_app
-from geodata import audit
-from geodata.db import transaction
-from geodata.models import ApiKey, AuditLog
+from geodata.store import audit
+from geodata.store.db import transaction
+from geodata.store.models import ApiKey, AuditLog
 from geodata.settings import Settings
 from tests.conftest import db_url
 

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from app.auth import create_key
+from geodata.store.keys import create_key
 from app.cli import cli
 from app.main import create_app
-from geodata import models as m
-from geodata.db import transaction
+from geodata.store import models as m
+from geodata.store.db import transaction
 from geodata.settings import Settings, get_settings
 from tests.conftest import db_url
 

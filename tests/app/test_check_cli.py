@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from geodata import models as m
-from geodata import repository as repo
+from geodata.store import models as m
+from geodata.store import repository as repo
 from tests.conftest import db_url
 
 FINDING_KEYS = {"rule", "severity", "site_code", "operator", "distance_m", "district", "commune", "legal_source"}

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text, update
 
-from app.auth import create_key
+from geodata.store.keys import create_key
 from app.commands.check import CSV_FIELDS
-from geodata import models as m
-from geodata.db import transaction
-from geodata.demo import bump_data_version
+from geodata.store import models as m
+from geodata.store.db import transaction
+from geodata.store.meta import bump_data_version
 from tests.app.live import make_app
 
 

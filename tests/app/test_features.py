@@ -15,8 +15,8 @@ import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
-from geodata import features as gf
-from geodata import models as m
+from geodata.serve import features as gf
+from geodata.store import models as m
 from geodata.crs import transformer
 from tests.app.live import live_server, make_app
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 
 from app.routers.map import STATIC_DIR
-from geodata import models as m
-from geodata.checks import classify_stored, run_checks
-from geodata.demo import bump_data_version
-from geodata.search import fold, search
+from geodata.store import models as m
+from geodata.work.checks import classify_stored, run_checks
+from geodata.store.meta import bump_data_version
+from geodata.serve.search import fold, search
 from planning.rules import pack_for_province
 from tests.app.live import make_app
 

@@ -31,8 +31,8 @@ import pytest
 from playwright import sync_api
 from sqlalchemy import select
 
-from geodata import models as m
-from geodata.db import make_engine
+from geodata.store import models as m
+from geodata.store.db import make_engine
 from tests.app.live import live_server
 from tests.conftest import DatabaseFactory
 

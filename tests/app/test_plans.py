@@ -8,9 +8,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine, func, select, text
 
-from geodata import audit
-from geodata.db import transaction
-from geodata.models import AuditLog, CableSegment, PlanEvent, PlanSubmission
+from geodata.store import audit
+from geodata.store.db import transaction
+from geodata.store.models import AuditLog, CableSegment, PlanEvent, PlanSubmission
 from tests.app.plan_helpers import (
     a_site,
     client,

@@ -16,10 +16,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from geodata import inspections as gi
-from geodata import plans as gp
-from geodata import programmes as gpr
-from geodata.db import transaction
+from geodata.work import inspections as gi
+from geodata.work import plans as gp
+from geodata.work import programmes as gpr
+from geodata.store.db import transaction
 from planning.plan_items import parse_plan
 from tests.app.plan_helpers import Keys, a_site, client, collection, make_keys, new_site
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from geodata import audit
-from geodata import plans as gp
-from geodata.db import session_factory, transaction
-from geodata.models import PlanEvent, Site
+from geodata.store import audit
+from geodata.work import plans as gp
+from geodata.store.db import session_factory, transaction
+from geodata.store.models import PlanEvent, Site
 from planning.plan_items import parse_plan
 from tests.app.plan_helpers import client, collection, make_keys, new_site
 
@@ -84,7 +84,7 @@ def test_concurrent_http_decisions(demo_db: Engine, n: int) -> None:
 
 def test_concurrent_replays_of_one_idempotency_key(demo_db: Engine) -> None:
     """Several identical POSTs racing with one key make one plan: one 201, the others 200 with its id."""
-    from geodata.models import PlanSubmission
+    from geodata.store.models import PlanSubmission
 
     keys = make_keys(demo_db)
     c = client(demo_db, write_burst=1000)

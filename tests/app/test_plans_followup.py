@@ -17,8 +17,8 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from app.cli import cli
-from geodata.db import transaction
-from geodata.models import Finding, Site
+from geodata.store.db import transaction
+from geodata.store.models import Finding, Site
 from planning.geometry import project_xy
 from tests.app.plan_helpers import client, make_keys, planted, site_row
 from tests.conftest import db_url
@@ -231,7 +231,7 @@ def test_audit_log_is_append_only_in_the_database(empty_db: Engine) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from geodata import audit as gaudit
+    from geodata.store import audit as gaudit
 
     with transaction(empty_db) as s:
         gaudit.record(s, "tester", "create", "plan", 1, None, {"status": "draft"})

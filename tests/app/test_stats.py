@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
-from geodata import models as m
-from geodata.demo import bump_data_version
+from geodata.store import models as m
+from geodata.store.meta import bump_data_version
 from tests.app.live import ROOT, make_app
 from tests.conftest import db_url
 

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select, text, update
 
-from geodata import models as m
-from geodata import tiles as gt
-from geodata.cache import LRUCache
+from geodata.store import models as m
+from geodata.serve import tiles as gt
+from geodata.store.cache import LRUCache
 from geodata.crs import transformer
-from geodata.demo import bump_data_version
+from geodata.store.meta import bump_data_version
 from tests.app.live import make_app
 
 TMS = morecantile.tms.get("WebMercatorQuad")

@@ -11,7 +11,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geodata.checksum import table_checksums
+from geodata.store.checksum import table_checksums
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete
 
-from geodata import models as m
-from geodata.backup import BackupError, backup, restore
-from geodata.checksum import table_checksums
-from geodata.db import make_engine
+from geodata.store import models as m
+from geodata.store.backup import BackupError, backup, restore
+from geodata.store.checksum import table_checksums
+from geodata.store.db import make_engine
 
 
 def test_backup_restore_round_trip(demo_db: Engine, db_factory, backend: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

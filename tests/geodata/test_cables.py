@@ -10,8 +10,8 @@ import shapely
 from pyproj import Geod
 from sqlalchemy import Engine, func, select
 
-from geodata import cables as gc
-from geodata import models as m
+from geodata.work import cables as gc
+from geodata.store import models as m
 from planning import cables as pc
 
 METRIC = "EPSG:9210"

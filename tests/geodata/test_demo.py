@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, func, select
 
-from geodata import models as m
+from geodata.store import models as m
 from geodata.demo import DemoConflict, dataset_hash, load_demo
 
 
@@ -18,7 +18,7 @@ def test_demo_is_deterministic_and_idempotent(demo_db: Engine, db_factory, backe
         assert c.execute(select(func.count()).select_from(m.Site)).scalar() == 1000
     # a second, independent database from the same seed has the same content
     other_url = db_factory.clone(backend, "empty")
-    from geodata.db import make_engine
+    from geodata.store.db import make_engine
 
     other = make_engine(other_url)
     load_demo(other, seed=1, n_sites=1000)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geodata import checks
-from geodata import repository as repo
-from geodata.distributed import plan_partitions, run_checks_dask
+from geodata.work import checks
+from geodata.store import repository as repo
+from geodata.work.distributed import plan_partitions, run_checks_dask
 from planning.distributed import dask_client
 from planning.findings import to_records
 from planning.rules import load_pack
@@ -58,7 +58,7 @@ def test_unclassified_sites_are_classified_in_the_workers(demo_db: Engine, clien
 
 @pytest.mark.parametrize("by", ["district", "commune"])
 def test_counts_on_dask_equal_one_process(demo_db: Engine, client, by: str) -> None:  # type: ignore[no-untyped-def]
-    from geodata.distributed import site_counts_dask
+    from geodata.work.distributed import site_counts_dask
 
     with demo_db.begin() as c:  # some sites never classified: both engines classify them on the fly
         c.execute(text("UPDATE sites SET derived_class = NULL WHERE id % 3 = 0"))
@@ -80,7 +80,7 @@ def test_partitions_cover_every_site_once(demo_db: Engine) -> None:
     owner = plan.owner_of(sites["x_m"].to_numpy(), sites["y_m"].to_numpy())
     assert plan.npartitions == 5 and int(plan.counts.sum()) == len(sites) == 1000
     assert sorted(set(owner.tolist())) == list(range(5))
-    from geodata.distributed import SiteReader
+    from geodata.work.distributed import SiteReader
 
     reader = SiteReader(db_url(demo_db), plan, M)
     codes = [c for i in range(plan.npartitions) for c in reader(i)["code"].tolist()]
@@ -110,6 +110,7 @@ def test_cli_engine_dask_and_scheduler(demo_db: Engine, client, tmp_path: Path) 
     assert c.returncode == 0, c.stderr
     assert client.scheduler.address in c.stderr
     d = _cli(["check", "a1-routes", "--format", "json", "--out", str(tmp_path / "d.json")], url)
+    assert d.returncode == 0, d.stderr
     assert (tmp_path / "c.json").read_text() == (tmp_path / "d.json").read_text()
     e = _cli(["check", "spacing", "--engine", "dask", "--format", "csv"], url,
              BTSPLAN_DASK_SCHEDULER=client.scheduler.address)

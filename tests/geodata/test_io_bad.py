@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from app.cli import cli
-from geodata.importer import ImportOptions, import_file
+from geodata.io.importer import ImportOptions, import_file
 from tests.conftest import db_url
 from tests.geodata.io_helpers import BAD, checksums
 

@@ -16,11 +16,11 @@ import pytest
 import shapely
 from sqlalchemy import Engine, delete, func, select, text
 
-from geodata import models as m
-from geodata import writers
+from geodata.store import models as m
+from geodata.io import writers
 from geodata.crs import transformer
-from geodata.exports import ExportError, ExportFilter, layer_from_frame, open_export
-from geodata.importer import ImportOptions, import_file
+from geodata.io.exports import ExportError, ExportFilter, layer_from_frame, open_export
+from geodata.io.importer import ImportOptions, import_file
 
 FORMATS = list(writers.FORMATS)
 

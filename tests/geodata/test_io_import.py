@@ -15,10 +15,10 @@ import pytest
 import shapely
 from sqlalchemy import Engine, func, select, text
 
-from geodata import import_store
-from geodata import models as m
+from geodata.io import import_store
+from geodata.store import models as m
 from geodata.crs import transformer
-from geodata.importer import ImportOptions, import_file
+from geodata.io.importer import ImportOptions, import_file
 from tests.conftest import SHARED_DATA
 from tests.geodata.io_helpers import SITES, checksums, cp1258, sites_gdf, write_vector
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from geodata.readers import ReadError, open_source, parse_overrides, resolve
-from geodata.readers.columns import norm
+from geodata.io.readers import ReadError, open_source, parse_overrides, resolve
+from geodata.io.readers.columns import norm
 from tests.geodata.io_helpers import cp1258
 
 KNOWN = {"code", "ma_tram", "lat", "lon", "kinh_do", "vi_do"}

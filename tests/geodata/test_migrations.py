@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect
 
-from geodata import migrate
-from geodata.models import Base
+from geodata.store import migrate
+from geodata.store.models import Base
 
 
 def _schema(engine: Engine) -> dict[str, list[tuple[str, str]]]:

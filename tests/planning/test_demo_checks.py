@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from geodata import checks
-from geodata import models as m
-from geodata import repository as repo
-from geodata.db import make_engine
+from geodata.work import checks
+from geodata.store import models as m
+from geodata.store import repository as repo
+from geodata.store.db import make_engine
 from planning.findings import to_records
 from planning.rules import load_pack
 

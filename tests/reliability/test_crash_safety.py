@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, func, inspect, select, text
 
-from geodata import models as m
+from geodata.store import models as m
 from tests.conftest import db_url
 
 N_ROWS = 60_000

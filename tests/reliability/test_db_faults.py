@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from geodata import migrate
-from geodata.db import make_engine
+from geodata.store import migrate
+from geodata.store.db import make_engine
 from geodata.demo import load_demo
 from tests.reliability.pgcluster import ThrowawayCluster
 

@@ -15,9 +15,9 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine
 
-from app.auth import create_key
+from geodata.store.keys import create_key
 from app.main import create_app
-from geodata.db import make_engine, session_factory
+from geodata.store.db import make_engine, session_factory
 from geodata.settings import Settings
 from tests.conftest import DatabaseFactory
 

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.auth import create_key
+from geodata.store.keys import create_key
 from app.main import create_app
-from geodata.checksum import table_checksums
-from geodata.db import session_factory
+from geodata.store.checksum import table_checksums
+from geodata.store.db import session_factory
 from geodata.settings import Settings
 from tests.conftest import db_url
 

@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.main import create_app
-from geodata import migrate
-from geodata.cache import data_version
-from geodata.db import DatabaseConfigError, make_engine
+from geodata.store import migrate
+from geodata.store.meta import data_version
+from geodata.store.db import DatabaseConfigError, make_engine
 from geodata.demo import load_demo
-from geodata.replicas import READ_APPLICATION_NAME
+from geodata.store.replicas import READ_APPLICATION_NAME
 from geodata.settings import Settings
 from tests.app.plan_helpers import collection, make_keys, new_site
 from tests.reliability.pgcluster import ThrowawayCluster

@@ -1,0 +1,349 @@
+"""What an export holds: sites, findings or cable segments matching the inspectors' filters, read in
+chunks straight from the database with their WGS84 lon/lat and the province's VN-2000 X/Y.
+
+An :class:`ExportLayer` is format-free: :mod:`geodata.io.writers` turns it into CSV, XLSX, GeoJSON,
+GeoPackage, KML or a zipped Shapefile, for the CLI (``btsplan export``) and the HTTP layer
+(``/exports/sites.csv`` …) alike. Chunks are re-read on every iteration, so one layer can be written
+twice, and memory stays at one chunk whatever the table size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, and_, func, or_, select
+
+from geodata.store import models as m
+from geodata.crs import fold, province, transformer
+
+LAYERS = ("sites", "findings", "cables")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  #: field name (the same in imports, the API and exports)
+    label: str  #: Vietnamese header for people (XLSX title/legend, Shapefile sidecar)
+    kind: str = "text"  #: text | float | int | bool | date | list
+    short: str | None = None  #: ≤ 10 characters for Shapefile .dbf
+    width: int | None = None  #: XLSX column width hint
+
+    @property
+    def dbf(self) -> str:
+        return (self.short or self.name)[:10]
+
+
+SITE_COLUMNS = [
+    Column("code", "Mã trạm", width=18), Column("operator", "Doanh nghiệp", short="operator"),
+    Column("name", "Tên trạm", width=24), Column("address", "Địa chỉ", width=30),
+    Column("mount", "Vị trí lắp đặt"), Column("mast_height_m", "Độ cao cột (m)", "float", "mast_h_m"),
+    Column("building_height_m", "Chiều cao công trình (m)", "float", "bldg_h_m"),
+    Column("reach_m", "Tầm vươn (m)", "float"), Column("camouflaged", "Ngụy trang", "bool", "camouflag"),
+    Column("declared_class", "Loại cột khai báo", short="decl_cls"),
+    Column("derived_class", "Loại cột xác định", short="deriv_cls"), Column("tech", "Công nghệ"),
+    Column("transmitters", "Số thiết bị phát", "int", "trx"), Column("shared_by", "Dùng chung với", "list"),
+    Column("max_tenants", "Số DN tối đa", "int", "max_ten"), Column("status", "Trạng thái"),
+    Column("district_code", "Mã quận/huyện", short="dist_code"), Column("district", "Quận/huyện", width=20),
+    Column("commune_code", "Mã xã/phường", short="comm_code"), Column("commune", "Xã/phường", width=20),
+    Column("lon", "Kinh độ (WGS84)", "float"), Column("lat", "Vĩ độ (WGS84)", "float"),
+    Column("vn2000_x", "Tọa độ X VN-2000 (m, hướng Bắc)", "float"),
+    Column("vn2000_y", "Tọa độ Y VN-2000 (m, hướng Đông)", "float"),
+    Column("built_on", "Ngày xây dựng", "date"), Column("target_date", "Thời hạn", "date", "target_dt"),
+]
+FINDING_COLUMNS = [
+    Column("check", "Kiểm tra"), Column("rule", "Quy tắc", width=24), Column("severity", "Mức độ"),
+    Column("site_code", "Mã trạm", width=18), Column("operator", "Doanh nghiệp"), Column("zone", "Khu vực", width=24),
+    Column("route", "Tuyến đường", width=24), Column("other_site_code", "Trạm liên quan", short="other_site"),
+    Column("distance_m", "Khoảng cách (m)", "float", "dist_m"), Column("district", "Quận/huyện", width=20),
+    Column("commune", "Xã/phường", width=20), Column("legal_source", "Căn cứ", width=30, short="legal_src"),
+    Column("message", "Nội dung", width=50), Column("lon", "Kinh độ (WGS84)", "float"),
+    Column("lat", "Vĩ độ (WGS84)", "float"), Column("vn2000_x", "Tọa độ X VN-2000 (m, hướng Bắc)", "float"),
+    Column("vn2000_y", "Tọa độ Y VN-2000 (m, hướng Đông)", "float"),
+]
+CABLE_COLUMNS = [
+    Column("code", "Mã đoạn", width=16), Column("street", "Tuyến đường", width=24), Column("from_desc", "Từ", width=20),
+    Column("to_desc", "Đến", width=20), Column("district_code", "Mã quận/huyện", short="dist_code"),
+    Column("district", "Quận/huyện", width=20), Column("commune_code", "Mã xã/phường", short="comm_code"),
+    Column("length_m", "Chiều dài (m)", "float"), Column("plan_ref", "Kế hoạch"),
+    Column("target_year", "Năm hoàn thành", "int", "target_yr"), Column("method", "Phương án"),
+    Column("operators", "Doanh nghiệp", "list"), Column("status", "Trạng thái"),
+    Column("status_changed_on", "Ngày cập nhật", "date", "status_on"),
+]
+
+
+@dataclass
+class ExportFilter:
+    """Inspectors' filters; each list matches any of its values. Districts and communes may be given
+    by code or by name ('Lê Chân', 'le chan', '305')."""
+
+    district: list[str] = field(default_factory=list)
+    commune: list[str] = field(default_factory=list)
+    type: list[str] = field(default_factory=list)  #: mast class (derived, else declared)
+    operator: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    finding: list[str] = field(default_factory=list)  #: findings: check name or rule id
+
+    def describe(self) -> str:
+        parts = [f"{k}={','.join(v)}" for k, v in (("district", self.district), ("commune", self.commune),
+                                                   ("type", self.type), ("operator", self.operator),
+                                                   ("status", self.status), ("finding", self.finding)) if v]
+        return "; ".join(parts) or "tất cả / all"
+
+
+class ExportError(ValueError):
+    """A filter that does not apply to the layer or names nothing (one clear line)."""
+
+
+@dataclass
+class ExportLayer:
+    """A format-free export: columns, geometry kind, title, and a chunk generator."""
+
+    name: str
+    title: str
+    columns: list[Column]
+    geometry_type: str  #: Point | LineString | MultiLineString …
+    chunk_source: Callable[[], Iterator[pd.DataFrame]]
+    filter_text: str = ""
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
+    class_field: str | None = None  #: column that picks the KML style (mast class, severity, status)
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """DataFrames with the layer's columns plus ``geometry`` (shapely, WGS84)."""
+        return self.chunk_source()
+
+    @property
+    def heading(self) -> str:
+        return f"{self.title} — lọc/filter: {self.filter_text or 'tất cả / all'} — ngày/date: {self.created.isoformat(' ')}"
+
+
+def layer_from_frame(name: str, frame: Any, *, title: str = "", filter_text: str = "", columns: Sequence[Column] | None = None,
+                     class_field: str | None = None, chunk_size: int = 50_000) -> ExportLayer:
+    """An export layer over an in-memory GeoDataFrame (WGS84), e.g. check results computed on the fly."""
+    gdf = frame.to_crs("EPSG:4326") if getattr(frame, "crs", None) is not None else frame
+    cols = list(columns) if columns is not None else [Column(str(c), str(c), _kind_of(gdf[c]))
+                                                     for c in gdf.columns if c != gdf.geometry.name]
+    gtypes = sorted(set(gdf.geometry.geom_type.dropna()))
+
+    def gen() -> Iterator[pd.DataFrame]:
+        for s in range(0, len(gdf), chunk_size):
+            part = gdf.iloc[s:s + chunk_size]
+            out = pd.DataFrame({c.name: part[c.name].to_numpy() for c in cols})
+            out["geometry"] = np.asarray(part.geometry.values, dtype=object)
+            yield out
+
+    return ExportLayer(name, title or name, cols, gtypes[0] if len(gtypes) == 1 else "Geometry", gen, filter_text,
+                       class_field=class_field)
+
+
+def _kind_of(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "bool"
+    if pd.api.types.is_integer_dtype(s):
+        return "int"
+    if pd.api.types.is_float_dtype(s):
+        return "float"
+    return "text"
+
+
+# --------------------------------------------------------------------------------------------
+# resolving filter values against the database
+# --------------------------------------------------------------------------------------------
+
+def _units(conn: Any, level: str) -> list[tuple[str, str]]:
+    t = m.AdminUnit.__table__
+    return [(r.code, r.name) for r in conn.execute(select(t.c.code, t.c.name).where(t.c.level == level).distinct())]
+
+
+def _match_units(values: Sequence[str], units: list[tuple[str, str]], what: str) -> list[str]:
+    """Codes for values given as codes or (accent-insensitive, prefix-free) names."""
+    def key(s: str) -> str:
+        t = fold(s)
+        for w in ("thanh pho ", "quan ", "huyen ", "thi xa ", "phuong ", "xa ", "thi tran "):
+            if t.startswith(w):
+                t = t[len(w):]
+        return t.strip()
+
+    out: list[str] = []
+    for v in values:
+        hits = [c for c, _ in units if c == v.strip()] or [c for c, n in units if key(n) == key(v)]
+        if not hits:
+            known = ", ".join(f"{c} {n}" for c, n in units[:12])
+            raise ExportError(f"no {what} {v!r} (known: {known}{', …' if len(units) > 12 else ''})")
+        out += hits
+    return sorted(set(out))
+
+
+def _names(conn: Any) -> dict[str, str]:
+    t = m.AdminUnit.__table__
+    return {r.code: r.name for r in conn.execute(select(t.c.code, t.c.name))}
+
+
+# --------------------------------------------------------------------------------------------
+# layers
+# --------------------------------------------------------------------------------------------
+
+def _xy(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    if not len(lon):
+        return np.zeros(0), np.zeros(0)
+    e, n = transformer("EPSG:4326", crs).transform(lon, lat)
+    return np.round(np.asarray(n, float), 3), np.round(np.asarray(e, float), 3)
+
+
+def _stream(engine: Engine, stmt: Any, chunk: int) -> Iterator[pd.DataFrame]:
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(stmt)
+        keys = list(result.keys())
+        for part in result.partitions(chunk):
+            yield pd.DataFrame.from_records(part, columns=keys)
+
+
+def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, province_key: str = "haiphong",
+                chunk_size: int = 50_000) -> ExportLayer:
+    """The ``layer`` (sites | findings | cables) restricted by ``flt``; raises :class:`ExportError`."""
+    if layer not in LAYERS:
+        raise ExportError(f"unknown export {layer!r}; one of {', '.join(LAYERS)}")
+    flt = flt or ExportFilter()
+    prov = province(province_key)
+    vn_crs = f"EPSG:{prov.metric_epsg}"
+    with engine.connect() as conn:
+        districts = _match_units(flt.district, _units(conn, "district"), "district") if flt.district else []
+        communes = _match_units(flt.commune, _units(conn, "commune"), "commune") if flt.commune else []
+        names = _names(conn)
+        operators = {r.code: r.code for r in conn.execute(select(m.Operator.code, m.Operator.short_name))}
+        for r in conn.execute(select(m.Operator.code, m.Operator.short_name, m.Operator.name)):
+            for w in (r.short_name, r.name):
+                if w:
+                    operators[fold(w)] = r.code
+    ops = []
+    for o in flt.operator:
+        code = operators.get(o) or operators.get(o.upper()) or operators.get(fold(o))
+        if code is None:
+            raise ExportError(f"unknown operator {o!r} (known: {', '.join(sorted(set(operators.values())))})")
+        ops.append(code)
+
+    if layer == "sites":
+        return _sites_layer(engine, flt, districts, communes, ops, names, vn_crs, chunk_size)
+    if layer == "findings":
+        return _findings_layer(engine, flt, districts, communes, ops, names, vn_crs, chunk_size)
+    return _cables_layer(engine, flt, districts, communes, ops, names, chunk_size)
+
+
+def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
+                 names: dict[str, str], vn_crs: str, chunk: int) -> ExportLayer:
+    if flt.finding:
+        raise ExportError("--finding applies to the findings export, not sites")
+    t = m.Site.__table__
+    cls = func.coalesce(t.c.derived_class, t.c.declared_class)
+    cols = [t.c[c.name] for c in SITE_COLUMNS if c.name in t.c and c.name not in ("lon", "lat")]
+    stmt = select(*cols, func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
+    conds = []
+    if districts:
+        conds.append(t.c.district_code.in_(districts))
+    if communes:
+        conds.append(t.c.commune_code.in_(communes))
+    if flt.type:
+        from geodata.io.import_values import mast_class
+
+        classes = [mast_class(v) or v for v in flt.type]
+        unknown = [v for v in classes if v not in m.MAST_CLASSES and v != "unknown"]
+        if unknown:
+            raise ExportError(f"--type {unknown[0]!r} is not a mast class ({', '.join(m.MAST_CLASSES)}, unknown)")
+        cond = cls.in_([c for c in classes if c != "unknown"])
+        conds.append(or_(cond, cls.is_(None)) if "unknown" in classes else cond)
+    if ops:
+        conds.append(t.c.operator.in_(ops))
+    if flt.status:
+        bad = [s for s in flt.status if s not in m.SITE_STATUSES]
+        if bad:
+            raise ExportError(f"--status {bad[0]!r} is not one of {', '.join(m.SITE_STATUSES)}")
+        conds.append(t.c.status.in_(flt.status))
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    stmt = stmt.order_by(t.c.code)
+
+    def gen() -> Iterator[pd.DataFrame]:
+        for df in _stream(engine, stmt, chunk):
+            lon = df["lon"].to_numpy(float)
+            lat = df["lat"].to_numpy(float)
+            df["vn2000_x"], df["vn2000_y"] = _xy(lon, lat, vn_crs)
+            df["district"] = df["district_code"].map(names)
+            df["commune"] = df["commune_code"].map(names)
+            df["geometry"] = shapely.points(lon, lat)
+            yield df[[c.name for c in SITE_COLUMNS] + ["geometry"]]
+
+    return ExportLayer("sites", "Danh sách trạm BTS / BTS sites", SITE_COLUMNS, "Point", gen, flt.describe(),
+                       class_field="derived_class")
+
+
+def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
+                    names: dict[str, str], vn_crs: str, chunk: int) -> ExportLayer:
+    if flt.status or flt.type:
+        raise ExportError("--status/--type apply to sites and cables, not findings (use --finding CHECK_OR_RULE)")
+    t = m.Finding.__table__
+    cols = [t.c[c.name] for c in FINDING_COLUMNS if c.name in t.c]
+    stmt = select(*cols, func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
+    conds = []
+    if flt.finding:
+        conds.append(or_(t.c.check.in_(flt.finding), t.c.rule.in_(flt.finding)))
+    if districts:
+        conds.append(t.c.district.in_([names.get(d, d) for d in districts] + districts))
+    if communes:
+        conds.append(t.c.commune.in_([names.get(c, c) for c in communes] + communes))
+    if ops:
+        conds.append(t.c.operator.in_(ops))
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    stmt = stmt.order_by(t.c.check, t.c.rule, t.c.site_code, t.c.id)
+
+    def gen() -> Iterator[pd.DataFrame]:
+        for df in _stream(engine, stmt, chunk):
+            lon = df["lon"].to_numpy(float, na_value=np.nan)
+            lat = df["lat"].to_numpy(float, na_value=np.nan)
+            ok = np.isfinite(lon) & np.isfinite(lat)
+            x, y = np.full(len(df), np.nan), np.full(len(df), np.nan)
+            if ok.any():
+                x[ok], y[ok] = _xy(lon[ok], lat[ok], vn_crs)
+            df["vn2000_x"], df["vn2000_y"] = x, y
+            geoms = np.full(len(df), None, dtype=object)
+            geoms[ok] = shapely.points(lon[ok], lat[ok])
+            df["geometry"] = geoms
+            yield df[[c.name for c in FINDING_COLUMNS] + ["geometry"]]
+
+    return ExportLayer("findings", "Kết quả kiểm tra / findings", FINDING_COLUMNS, "Point", gen, flt.describe(),
+                       class_field="severity")
+
+
+def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
+                  names: dict[str, str], chunk: int) -> ExportLayer:
+    if flt.type or flt.finding:
+        raise ExportError("--type/--finding do not apply to cables (use --status, --district, --operator)")
+    t = m.CableSegment.__table__
+    cols = [t.c[c.name] for c in CABLE_COLUMNS if c.name in t.c]
+    stmt = select(*cols, func.ST_AsBinary(t.c.geom).label("wkb"))
+    conds = []
+    if districts:
+        conds.append(t.c.district_code.in_(districts))
+    if communes:
+        conds.append(t.c.commune_code.in_(communes))
+    if flt.status:
+        conds.append(t.c.status.in_(flt.status))
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    stmt = stmt.order_by(t.c.code)
+
+    def gen() -> Iterator[pd.DataFrame]:
+        for df in _stream(engine, stmt, chunk):
+            if ops:
+                keep = [bool(set(v or []) & set(ops)) for v in df["operators"]]
+                df = df[keep].reset_index(drop=True)
+            df["district"] = df["district_code"].map(names)
+            df["geometry"] = shapely.from_wkb([bytes(b) for b in df["wkb"]]) if len(df) else np.zeros(0, object)
+            yield df[[c.name for c in CABLE_COLUMNS] + ["geometry"]]
+
+    return ExportLayer("cables", "Đoạn cáp chỉnh trang, ngầm hóa / cable segments", CABLE_COLUMNS, "LineString",
+                       gen, flt.describe(), class_field="status")

@@ -1,0 +1,97 @@
+"""Load what a plan's appraisal needs from the database and run :func:`planning.appraisal.appraise`.
+
+Reads only (existing sites, zones, routes, the province outline, other firms' pending plans); the
+report is then stored by :func:`geodata.work.plans.submit` in its own transaction. The per-item mast
+check is the spatial core's :func:`planning.checks.check_site` — the same function behind
+``POST /checks/site`` — so a plan item and a single-site check can never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from shapely import union_all
+from sqlalchemy import Engine, select
+
+from geodata.work import checks
+from geodata.work import plans as gp
+from geodata.store.db import session_factory
+from geodata.store.models import AdminUnit, Site
+from geodata.settings import Settings
+from planning.appraisal import AppraisalContext, PendingItem, SiteChecker, appraise
+from planning.rules import RulePack, pack_for_province
+
+
+def province_outline(engine: Engine, on: dt.date | None = None) -> tuple[Any, str | None]:
+    """The province polygon (WGS84) valid on ``on``: the province unit, else the union of its districts."""
+    on = on or dt.date.today()
+    with session_factory(engine)() as s:
+        for level in ("province", "district"):
+            rows = s.execute(select(AdminUnit.name, AdminUnit.geom, AdminUnit.valid_from, AdminUnit.valid_to)
+                             .where(AdminUnit.level == level)).all()
+            if not rows:
+                continue
+            current = [r for r in rows if r.valid_from <= on and (r.valid_to is None or on <= r.valid_to)]
+            # after the 2025 reform the stored units may all have ended: use the latest ones
+            if not current:
+                latest = max(r.valid_from for r in rows)
+                current = [r for r in rows if r.valid_from == latest]
+            geom = union_all([to_shape(r.geom) for r in current])
+            return geom, (current[0].name if level == "province" and len(current) == 1 else None)
+    return None, None
+
+
+def referenced_sites(engine: Engine, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not codes:
+        return {}
+    with session_factory(engine)() as s:
+        rows = s.execute(select(Site).where(Site.code.in_(sorted(set(codes))))).scalars().all()
+        out = {}
+        for r in rows:
+            p = to_shape(r.geom)
+            out[r.code] = {
+                "code": r.code, "operator": r.operator, "status": r.status, "lon": p.x, "lat": p.y,
+                "shared_by": r.shared_by, "max_tenants": r.max_tenants, "derived_class": r.derived_class,
+                "mount": r.mount, "mast_height_m": r.mast_height_m, "building_height_m": r.building_height_m,
+                "reach_m": r.reach_m, "camouflaged": r.camouflaged, "declared_class": r.declared_class,
+                "tech": r.tech, "transmitters": r.transmitters, "name": r.name,
+            }
+        return out
+
+
+def site_checker(engine: Engine, settings: Settings, pack: RulePack) -> SiteChecker:
+    """The spatial core's single-site check (context cached per data version by ``geodata.work.checks``)."""
+    return checks.site_checker(engine, settings, pack)
+
+
+def a2a_on_a1_codes(engine: Engine, settings: Settings) -> list[str]:
+    """Codes of the masts the flagship check lists now (A2a on A1-only routes/zones), for programmes."""
+    found = checks.run_a1_check(engine, pack_for_province(settings.province), metric_crs=settings.metric_crs)
+    return sorted(set(found["site_code"].dropna().tolist()))
+
+
+def build_report(engine: Engine, settings: Settings, plan_id: int | None, operator: str,
+                 features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    pack = pack_for_province(settings.province)
+    codes = [f["properties"]["site_code"] for f in features if f["properties"].get("site_code")]
+    with session_factory(engine)() as s:
+        pending_rows = gp.pending_items(s, plan_id, operator)
+    pending = [PendingItem(r["plan_id"], r["operator"], r["index"], r["feature"]) for r in pending_rows]
+    codes += [p.feature["properties"]["site_code"] for p in pending if p.feature["properties"].get("site_code")]
+    province, name = province_outline(engine)
+    spacing = pack.spacing
+    ctx = AppraisalContext(
+        metric_crs=settings.metric_crs,
+        check_site=site_checker(engine, settings, pack),
+        sites=referenced_sites(engine, codes),
+        province=province,
+        province_name=name,
+        pending=pending,
+        conflict_radius_m=spacing.default.urban_m,
+        spacing_source=pack.citation(spacing.source),
+        rule_pack={"id": pack.id, "version": pack.version, "title": pack.title},
+    )
+    return appraise(features, operator, ctx)

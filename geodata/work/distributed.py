@@ -1,0 +1,199 @@
+"""The planning checks of a stored database on Dask: ``btsplan check … --engine dask``.
+
+The database is cut into Hilbert partitions (:mod:`planning.partitions`) from a histogram of the
+stored metric coordinates (a ``GROUP BY`` in the database, so the driver never holds the sites);
+each Dask worker reads its own partitions — and the cells around each, for the spacing halo —
+with box queries through the spatial index, and keeps the sites of the cells it asked for. The
+rules run in :mod:`planning.distributed`, which calls the single-process functions;
+the findings are stored exactly as the single-process path stores them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, text
+
+from geodata.store import repository as repo
+from planning.distributed import BatchResult, from_partitions, run_batch
+from planning.findings import empty_findings, finalise
+from planning.geometry import WGS84, same_crs, to_crs
+from planning.partitions import HilbertPartitions, grid_for, hilbert_partitions
+from planning.rules import RulePack
+from planning.zoning import build_a1_targets
+
+#: the fields any check or the classifier reads from a site
+FIELDS = ["code", "operator", "mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged",
+          "declared_class", "derived_class", "shared_by", "max_tenants", "status", "district_code", "commune_code"]
+#: sites per partition the plan aims at: a few hundred MB in a worker with the check's arrays
+SITES_PER_PARTITION = 250_000
+#: finest cell of the partition grid; partitions are runs of whole cells
+MIN_CELL_M = 500.0
+
+
+@dataclass(frozen=True)
+class DaskRun:
+    """What the run did, for the CLI to report."""
+
+    findings: pd.DataFrame
+    partitions: int
+    sites: int
+
+
+def plan_partitions(engine: Engine, *, metric_crs: str, npartitions: int | None = None,
+                    min_partitions: int = 2, cell_m: float = MIN_CELL_M) -> HilbertPartitions:
+    """Hilbert partitions of the stored sites in ``metric_crs`` (the histogram is computed in the
+    database when the stored coordinates are in that CRS, else from the projected positions)."""
+    stored = repo.sites_metric_crs(engine)
+    if same_crs(stored, metric_crs):
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT min(x_m), min(y_m), max(x_m), max(y_m), count(*) FROM sites "
+                                    "WHERE x_m IS NOT NULL AND y_m IS NOT NULL")).one()
+            if row[4] == 0:
+                return _empty_plan(cell_m, metric_crs)
+            bounds = (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+            x0, y0, ncols, nrows, cell = grid_for(bounds, _cell_for(bounds, cell_m))
+            # (x - x0) / cell ≥ 0 here, so truncation is floor, on both backends
+            rows = conn.execute(text(
+                "SELECT CAST((x_m - :x0) / :c AS INTEGER) AS cx, CAST((y_m - :y0) / :c AS INTEGER) AS cy, count(*) "
+                "FROM sites WHERE x_m IS NOT NULL AND y_m IS NOT NULL GROUP BY 1, 2"),
+                {"x0": x0, "y0": y0, "c": cell}).all()
+        counts = np.zeros(ncols * nrows, dtype=np.int64)
+        for cx, cy, n in rows:
+            counts[min(int(cy), nrows - 1) * ncols + min(int(cx), ncols - 1)] += int(n)
+        total = int(row[4])
+    else:  # coordinates stored in another CRS: project the positions (one thin read)
+        pts = repo.load_sites(engine, metric_crs=metric_crs, columns=[])
+        x, y = pts["x_m"].to_numpy(dtype=float), pts["y_m"].to_numpy(dtype=float)
+        if x.size == 0:
+            return _empty_plan(cell_m, metric_crs)
+        bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+        x0, y0, ncols, nrows, cell = grid_for(bounds, _cell_for(bounds, cell_m))
+        from planning.partitions import cell_histogram
+
+        counts = cell_histogram(x, y, x0, y0, ncols, nrows, cell)
+        total = int(x.size)
+    n = npartitions or max(min_partitions, math.ceil(total / SITES_PER_PARTITION))
+    return hilbert_partitions(counts, x0=x0, y0=y0, ncols=ncols, nrows=nrows, cell_m=cell, npartitions=n,
+                              crs=metric_crs)
+
+
+def _cell_for(bounds: tuple[float, float, float, float], cell_m: float) -> float:
+    span = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
+    return max(cell_m, span / 512)  # at most 512 cells a side: a small histogram, fine partitions
+
+
+def _empty_plan(cell_m: float, crs: str) -> HilbertPartitions:
+    """One partition of one cell: a database without sites still runs (and finds nothing)."""
+    return hilbert_partitions(np.zeros(1, dtype=np.int64), x0=0.0, y0=0.0, ncols=1, nrows=1, cell_m=cell_m,
+                              npartitions=1, crs=crs)
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _worker_engine(url: str) -> Engine:
+    """One engine per database and worker process (tasks of a worker share its pool)."""
+    with _engines_lock:
+        if url not in _engines:
+            from geodata.store.db import make_engine
+
+            _engines[url] = make_engine(url)
+        return _engines[url]
+
+
+class SiteReader:
+    """Reads the sites partition ``i`` owns (``reader(i)``) and the sites of any cells
+    (``reader.read_cells(cells)``, for halos); pickled to the workers, which open the database
+    themselves (the URL must be reachable from them: a PostGIS server, or a SpatiaLite file on a
+    shared disk). Reads go through the spatial index by lon/lat boxes; ownership is then decided
+    on the metric coordinates, so a site is never in two partitions."""
+
+    def __init__(self, url: str, plan: HilbertPartitions, metric_crs: str, fields: Sequence[str] = FIELDS) -> None:
+        self.url, self.plan, self.metric_crs = url, plan, metric_crs
+        self.fields = list(fields)
+
+    def _read(self, boxes: list[tuple[float, float, float, float]]) -> Any:
+        return repo.load_sites(_worker_engine(self.url), metric_crs=self.metric_crs, columns=self.fields,
+                               lonlat_boxes=[self._lonlat(b) for b in boxes])
+
+    def __call__(self, i: int) -> Any:
+        """The partition's own cells, as boxes hugging them (a Hilbert run's bounding box can hold
+        much of its neighbours)."""
+        return self.read_cells(self.plan.cells(i))
+
+    def read_cells(self, cells: np.ndarray) -> Any:
+        """The sites in ``cells``, read as one box per run of adjacent cells in a grid row."""
+        cells = np.unique(np.asarray(cells, dtype=np.int64))
+        if cells.size == 0:
+            return self._read([]).iloc[:0]
+        p = self.plan
+        row, col = np.divmod(cells, p.ncols)
+        brk = np.flatnonzero((np.diff(row) != 0) | (np.diff(col) != 1)) + 1
+        starts, ends = np.r_[0, brk], np.r_[brk, cells.size] - 1
+        boxes = [(p.x0 + col[a] * p.cell_m, p.y0 + row[a] * p.cell_m, p.x0 + (col[b] + 1) * p.cell_m,
+                  p.y0 + (row[a] + 1) * p.cell_m) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        sites = self._read(boxes)
+        keep = np.isin(p.cell_of(sites["x_m"].to_numpy(dtype=float), sites["y_m"].to_numpy(dtype=float)), cells)
+        return sites[keep].reset_index(drop=True)
+
+    def _lonlat(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """A metric box as a lon/lat box that surely contains it (densified edges, 5 m margin)."""
+        if not all(math.isfinite(v) for v in box):
+            return (-180.0, -90.0, 180.0, 90.0)
+        poly = shapely.segmentize(shapely.box(*box).buffer(5.0, join_style="mitre"), 200.0)
+        return tuple(float(v) for v in shapely.bounds(to_crs([poly], self.metric_crs, WGS84)[0]))  # type: ignore[return-value]
+
+
+def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> tuple[Any, SiteReader]:
+    """The stored sites as a lazily read, spatially partitioned ``dask_geopandas.GeoDataFrame``,
+    and the reader behind it (which also reads halo cells)."""
+    reader = SiteReader(engine.url.render_as_string(hide_password=False), plan, metric_crs)
+    return from_partitions(reader, plan, reader.read_cells(np.empty(0, dtype=np.int64))), reader
+
+
+def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str = "district",
+                     as_of: Any = None, statuses: Sequence[str] = ("built", "planned"),
+                     npartitions: int | None = None, min_partitions: int = 2) -> tuple[Any, int]:
+    """:func:`geodata.work.checks.stored_site_counts` on Dask: (counts, partitions)."""
+    plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
+    ddf, _ = site_frame(engine, plan, metric_crs=metric_crs)
+    result = run_batch(ddf, pack, metric_crs=metric_crs, checks=(),
+                       units=repo.load_admin_units(engine), by=by, as_of=as_of, count_statuses=statuses, plan=plan)
+    return result.counts, result.partitions
+
+
+def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, metric_crs: str, store: bool = True,
+                    classes: Sequence[str] | None = None, npartitions: int | None = None,
+                    min_partitions: int = 2) -> DaskRun:
+    """The checks of :func:`geodata.work.checks.run_checks` on the active Dask client (or scheduler);
+    stores each check's findings the same way (one transaction per check)."""
+    plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
+    ddf, source = site_frame(engine, plan, metric_crs=metric_crs)
+    targets = None
+    if "a1-routes" in which:
+        with engine.connect() as conn:
+            targets = build_a1_targets(repo.load_routes(conn, policy="a1_only"), repo.load_zones(conn, policy="a1_only"),
+                                       pack, metric_crs)
+    result: BatchResult = run_batch(
+        ddf, pack, metric_crs=metric_crs, checks=tuple(which), targets=targets,
+        classes=tuple(classes) if classes else None, urban_by_commune=repo.urban_by_commune(engine),
+        unit_names=repo.unit_names(engine), plan=plan, halo_source=source)
+    frames = []
+    for check in which:
+        f = result.findings[result.findings["check"] == check].reset_index(drop=True) if len(result.findings) \
+            else empty_findings()
+        if store:
+            repo.replace_findings(engine, [check], f, metric_crs=metric_crs)
+        frames.append(f)
+    frames = [f for f in frames if len(f)]
+    out = finalise(pd.concat(frames, ignore_index=True)) if frames else empty_findings()
+    return DaskRun(out, plan.npartitions, int(plan.counts.sum()))

@@ -1,0 +1,197 @@
+"""Inspection campaigns (đợt kiểm tra): selected sites, per-site results, photos, findings from violations.
+
+A campaign fixes its site list when it is created (e.g. 93 BTS sites of 3 firms), so later changes
+to the site table do not silently change what inspectors were sent to check. A ``violation`` result
+raises a finding (check ``inspection``) on the site, which then shows on the map and in exports.
+Photos are stored on disk under ``settings.upload_dir`` with their SHA-256; the content type is
+checked against the file's own magic bytes, not just the client's claim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from geodata.store import audit
+from geodata.store.meta import bump_data_version
+from geodata.store.models import AdminUnit, Finding, Inspection, InspectionCampaign, Site, utcnow
+
+RESULTS = ("conforms", "violation")
+#: content type → file extension, for the image formats phones and cameras produce
+PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+class InspectionError(Exception):
+    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field = status, detail, field
+
+
+def select_sites(session: Session, flt: dict[str, Any]) -> list[str]:
+    """Site codes matching a campaign filter (operators, districts, communes, classes, statuses, codes)."""
+    q = select(Site.code).where(Site.status.in_(flt.get("status") or ["built"]))
+    if flt.get("operator"):
+        q = q.where(Site.operator.in_(flt["operator"]))
+    if flt.get("district"):
+        q = q.where(Site.district_code.in_(flt["district"]))
+    if flt.get("commune"):
+        q = q.where(Site.commune_code.in_(flt["commune"]))
+    if flt.get("mast_class"):
+        q = q.where(func.coalesce(Site.derived_class, Site.declared_class).in_(flt["mast_class"]))
+    if flt.get("codes"):
+        q = q.where(Site.code.in_(flt["codes"]))
+    codes = list(session.execute(q.order_by(Site.code)).scalars())
+    if flt.get("max_sites"):
+        codes = codes[: int(flt["max_sites"])]
+    return codes
+
+
+def create_campaign(session: Session, actor: str, name: str, start_on: dt.date, end_on: dt.date | None,
+                    flt: dict[str, Any]) -> InspectionCampaign:
+    if end_on is not None and end_on < start_on:
+        raise InspectionError(422, "end_on is before start_on", "end_on")
+    if session.execute(select(InspectionCampaign.id).where(InspectionCampaign.name == name)).first():
+        raise InspectionError(409, f"a campaign named {name!r} already exists", "name")
+    codes = select_sites(session, flt)
+    if not codes:
+        raise InspectionError(422, "the filter selects no site", "filter")
+    camp = InspectionCampaign(name=name, start_on=start_on, end_on=end_on, site_filter=flt, site_codes=codes)
+    session.add(camp)
+    session.flush()
+    audit.record(session, actor, "create", "inspection_campaign", camp.id, None,
+                 {"name": name, "start_on": start_on, "end_on": end_on, "filter": flt, "sites": len(codes)})
+    return camp
+
+
+def get_campaign(session: Session, campaign_id: int) -> InspectionCampaign:
+    camp = session.get(InspectionCampaign, campaign_id)
+    if camp is None:
+        raise InspectionError(404, f"no inspection campaign {campaign_id}")
+    return camp
+
+
+def campaign_summary(session: Session, camp: InspectionCampaign) -> dict[str, Any]:
+    results = session.execute(select(Inspection.result, func.count()).where(Inspection.campaign_id == camp.id)
+                              .group_by(Inspection.result)).all()
+    counts = dict(results)
+    inspected = session.execute(select(func.count(func.distinct(Inspection.site_code)))
+                                .where(Inspection.campaign_id == camp.id)).scalar() or 0
+    ops = sorted(set(session.execute(select(Site.operator).where(Site.code.in_(camp.site_codes or []))).scalars()))
+    return {"id": camp.id, "name": camp.name, "start_on": camp.start_on.isoformat(),
+            "end_on": camp.end_on.isoformat() if camp.end_on else None, "filter": camp.site_filter,
+            "sites": len(camp.site_codes or []), "operators": ops, "inspected": int(inspected),
+            "conforms": int(counts.get("conforms", 0)), "violations": int(counts.get("violation", 0))}
+
+
+def campaign_sites(session: Session, camp: InspectionCampaign) -> list[dict[str, Any]]:
+    """The inspectors' list: one row per site with position, class, address and the latest result."""
+    codes = camp.site_codes or []
+    sites = {s.code: s for s in session.execute(select(Site).where(Site.code.in_(codes))).scalars()}
+    names = dict(session.execute(select(AdminUnit.code, AdminUnit.name)).all())
+    latest: dict[str, Inspection] = {}
+    for ins in session.execute(select(Inspection).where(Inspection.campaign_id == camp.id)
+                               .order_by(Inspection.id)).scalars():
+        latest[ins.site_code] = ins
+    rows = []
+    for code in codes:
+        s = sites.get(code)
+        ins = latest.get(code)
+        p = to_shape(s.geom) if s is not None else None
+        rows.append({
+            "code": code, "operator": s.operator if s else None, "name": s.name if s else None,
+            "address": s.address if s else None,
+            "district": names.get(s.district_code) if s and s.district_code else None,
+            "commune": names.get(s.commune_code) if s and s.commune_code else None,
+            "mount": s.mount if s else None, "mast_height_m": s.mast_height_m if s else None,
+            "declared_class": s.declared_class if s else None, "derived_class": s.derived_class if s else None,
+            "lat": round(p.y, 7) if p else None, "lon": round(p.x, 7) if p else None,
+            "result": ins.result if ins else None, "inspected_on": ins.inspected_on.isoformat() if ins else None,
+            "inspection_id": ins.id if ins else None,
+        })
+    return rows
+
+
+def record_result(session: Session, actor: str, camp: InspectionCampaign, site_code: str, result: str,
+                  notes: str | None, inspected_on: dt.date, inspector: str | None) -> Inspection:
+    if site_code not in (camp.site_codes or []):
+        raise InspectionError(404, f"site {site_code!r} is not in campaign {camp.name!r}", "site_code")
+    if result not in RESULTS:
+        raise InspectionError(422, f"result must be one of {', '.join(RESULTS)}", "result")
+    if result == "violation" and not (notes or "").strip():
+        raise InspectionError(422, "a violation needs notes saying what is wrong", "notes")
+    if inspected_on < camp.start_on or (camp.end_on and inspected_on > camp.end_on):
+        raise InspectionError(422, f"inspected_on {inspected_on} is outside the campaign's dates", "inspected_on")
+    ins = Inspection(campaign_id=camp.id, site_code=site_code, result=result, notes=notes,
+                     inspected_on=inspected_on, inspector=inspector or actor, photos=[])
+    session.add(ins)
+    session.flush()
+    audit.record(session, actor, "inspect", "site", site_code, None,
+                 {"inspection_id": ins.id, "campaign_id": camp.id, "result": result, "notes": notes,
+                  "inspected_on": inspected_on})
+    if result == "violation":
+        site = session.execute(select(Site).where(Site.code == site_code)).scalar_one()
+        names = dict(session.execute(select(AdminUnit.code, AdminUnit.name)
+                                     .where(AdminUnit.code.in_([site.district_code or "", site.commune_code or ""]))).all())
+        f = Finding(check="inspection", rule="inspection.violation", severity="violation", site_code=site_code,
+                    operator=site.operator, district=names.get(site.district_code or ""),
+                    commune=names.get(site.commune_code or ""), message=notes,
+                    details={"campaign_id": camp.id, "campaign": camp.name, "inspection_id": ins.id,
+                             "inspected_on": inspected_on.isoformat()},
+                    geom=site.geom, created_at=utcnow())
+        session.add(f)
+        session.flush()
+        audit.record(session, actor, "create", "finding", f.id, None,
+                     {"check": "inspection", "site_code": site_code, "inspection_id": ins.id})
+        bump_data_version(session)
+    return ins
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type the bytes really are (JPEG, PNG, WebP), or ``None``."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def add_photo(session: Session, actor: str, inspection_id: int, data: bytes, content_type: str,
+              filename: str | None, upload_dir: Path) -> dict[str, Any]:
+    ins = session.get(Inspection, inspection_id)
+    if ins is None:
+        raise InspectionError(404, f"no inspection {inspection_id}")
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if declared not in PHOTO_TYPES:
+        raise InspectionError(415, f"photos must be {', '.join(PHOTO_TYPES)}; got {declared or 'no type'}", "file")
+    real = sniff_image(data)
+    if real != declared:
+        raise InspectionError(415, f"the file is not a {declared} image (its content is "
+                                   f"{real or 'not an image'})", "file")
+    digest = hashlib.sha256(data).hexdigest()
+    rel = Path("inspections") / str(inspection_id) / f"{digest[:24]}.{PHOTO_TYPES[declared]}"
+    path = upload_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    photo = {"n": len(ins.photos or []) + 1, "path": rel.as_posix(), "sha256": digest, "content_type": declared,
+             "bytes": len(data), "filename": (filename or "")[:200] or None, "uploaded_at": utcnow().isoformat()}
+    ins.photos = [*(ins.photos or []), photo]
+    session.flush()
+    audit.record(session, actor, "photo", "inspection", inspection_id, None,
+                 {k: v for k, v in photo.items() if k != "path"})
+    return photo
+
+
+def inspection_dict(ins: Inspection) -> dict[str, Any]:
+    return {"id": ins.id, "campaign_id": ins.campaign_id, "site_code": ins.site_code, "result": ins.result,
+            "notes": ins.notes, "inspected_on": ins.inspected_on.isoformat(), "inspector": ins.inspector,
+            "photos": [{k: v for k, v in p.items() if k != "path"} for p in (ins.photos or [])]}
