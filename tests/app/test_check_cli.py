@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from geodata.store import models as m
 from geodata.store import repository as repo
+from geodata.store.meta import meta_get
 from tests.conftest import db_url
 
 FINDING_KEYS = {"rule", "severity", "site_code", "operator", "distance_m", "district", "commune", "legal_source"}
@@ -35,7 +36,7 @@ def test_classify_check_and_stats(demo_db: Engine, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["count"] == len(data["findings"]) > 0
-    planted = set(repo.meta_value(demo_db, "demo.planted_a2a_on_a1"))
+    planted = set(meta_get(demo_db, "demo.planted_a2a_on_a1"))
     assert {f["site_code"] for f in data["findings"]} == planted
     for f in data["findings"]:
         assert FINDING_KEYS <= set(f)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from geodata.work import checks
 from geodata.store import repository as repo
+from geodata.store.meta import meta_get
 from geodata.work.distributed import plan_partitions, run_checks_dask
 from planning.distributed import dask_client
 from planning.findings import to_records
@@ -43,7 +44,7 @@ def test_dask_equals_single_process_on_the_demo(demo_db: Engine, client) -> None
     assert run.partitions >= 4 and run.sites == 1000
     assert to_records(run.findings) == to_records(single)
     assert _stored(demo_db) == stored_single
-    planted = set(repo.meta_value(demo_db, "demo.planted_a2a_on_a1"))
+    planted = set(meta_get(demo_db, "demo.planted_a2a_on_a1"))
     assert set(run.findings.loc[run.findings["check"] == "a1-routes", "site_code"]) == planted
 
 

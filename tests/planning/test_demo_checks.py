@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select, text
 from geodata.work import checks
 from geodata.store import models as m
 from geodata.store import repository as repo
+from geodata.store.meta import meta_get
 from geodata.store.db import make_engine
 from planning.findings import to_records
 from planning.rules import load_pack
@@ -22,7 +23,7 @@ M = "EPSG:9210"
 
 
 def _planted(engine: Engine) -> set[str]:
-    return set(repo.meta_value(engine, "demo.planted_a2a_on_a1"))
+    return set(meta_get(engine, "demo.planted_a2a_on_a1"))
 
 
 def test_a1_check_finds_exactly_the_planted_sites(demo_db: Engine) -> None:
@@ -87,10 +88,10 @@ def test_rerun_replaces_findings_atomically(demo_db: Engine) -> None:
 def test_classification_is_stored_with_reasons_and_rerun_changes_nothing(demo_db: Engine) -> None:
     first = checks.classify_stored(demo_db, PACK)
     assert first.changed == 1000 and first.unknown >= 1
-    version = repo.meta_value(demo_db, "data_version")
+    version = meta_get(demo_db, "data_version")
     again = checks.classify_stored(demo_db, PACK)
     assert again.changed == 0
-    assert repo.meta_value(demo_db, "data_version") > version  # the write still bumps the version
+    assert meta_get(demo_db, "data_version") > version  # the write still bumps the version
     s = repo.load_sites(demo_db, with_reasons=True)
     assert s["derived_class"].notna().all()
     row = s[s["derived_class"] == "A2c"].iloc[0]
