@@ -94,7 +94,7 @@ class FeatureCollectionDoc(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# planning checks (DESIGN §3.3 / §3.5)
+# planning checks (docs/architecture.md, "Field names" and "Machine-readable outputs")
 # --------------------------------------------------------------------------------------------
 
 class Finding(BaseModel):

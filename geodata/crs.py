@@ -218,7 +218,8 @@ def parse_crs(text: str, province: str = "haiphong") -> ResolvedCRS:
     """Resolve the CRS names users write: EPSG codes, ``WGS84``, ``VN-2000 Hải Phòng``,
     ``VN2000 TM3 105°45'``, ``UTM 48N`` …, or any WKT/PROJ-JSON/authority string pyproj knows.
 
-    Plain ``UTM 48N`` means VN-2000 / UTM 48N (EPSG:3405), as in Vietnamese survey data (DESIGN §1.5);
+    Plain ``UTM 48N`` means VN-2000 / UTM 48N (EPSG:3405), as in Vietnamese survey data
+    (docs/architecture.md, "Coordinates");
     write ``WGS84 UTM 48N`` for EPSG:32648. A bare ``VN-2000 TM-3`` is the configured province's zone.
     """
     import re

@@ -71,7 +71,8 @@ class SiteCounts:
     note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The stable JSON of DESIGN §3.5: ``{"by", "as_of", "rows", "totals", "shares"}``."""
+        """The stable JSON of docs/architecture.md, "Machine-readable outputs": ``{"by", "as_of", "rows",
+        "totals", "shares"}``."""
         rows = []
         for r in self.rows.to_dict("records"):
             rows.append({k: (None if isinstance(v, float) and np.isnan(v) else

@@ -316,7 +316,8 @@ class Progress:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable JSON shape (DESIGN §3.5), rounded to whole metres without breaking sums.
+        """The stable JSON shape (docs/architecture.md, "Machine-readable outputs"), rounded to whole
+        metres without breaking sums.
 
         Kilometres carry 3 decimals (metre resolution). Rounding uses the largest-remainder rule
         twice: row totals are apportioned so they add up to the rounded grand total (when rows do

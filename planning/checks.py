@@ -119,7 +119,8 @@ def check_site(ctx: PlanningContext, properties: Mapping[str, Any], lon: float |
                ) -> dict[str, Any]:
     """Check one proposed site (WGS84 ``lon``/``lat``, or metric ``x_m``/``y_m``).
 
-    ``properties`` are the site fields of DESIGN §3.3 (``mount``, ``mast_height_m``, …,
+    ``properties`` are the site fields of docs/architecture.md, "Field names" (``mount``,
+    ``mast_height_m``, …,
     ``declared_class``, ``code``, ``operator``); an existing site with the same ``code`` is left out
     of its own spacing check (a change to a mast is not too close to itself). Answers
     ``{"derived_class", "declared_class", "class_mismatch", "ambiguous", "reasons", "findings",

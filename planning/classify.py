@@ -461,7 +461,8 @@ def classify_sites(sites: pd.DataFrame, pack: RulePack, *,
     """Return a copy of ``sites`` with ``derived_class``, ``class_rule``, ``reasons``, ``ambiguous``,
     ``class_mismatch`` (declared class given, derived class known, and the two differ).
 
-    Works on any DataFrame (GeoDataFrame included) holding the site fields of DESIGN §3.3; absent
+    Works on any DataFrame (GeoDataFrame included) holding the site fields of docs/architecture.md, "Field
+    names"; absent
     columns count as missing inputs. ``reasons="json"`` gives each row's reasons as JSON text (what
     the database stores; several times cheaper than building objects for a million rows).
     """

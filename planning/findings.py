@@ -1,4 +1,5 @@
-"""The one shape every planning check returns, and its stable JSON form (DESIGN §3.5).
+"""The one shape every planning check returns, and its stable JSON form (docs/architecture.md,
+"Machine-readable outputs").
 
 Checks return a DataFrame with :data:`FINDING_COLUMNS`; the CLI, the HTTP layer and the database
 writer all read that frame, so a finding looks the same wherever it is shown or stored.
@@ -67,7 +68,8 @@ def _clean(v: Any) -> Any:
 
 
 def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Findings as the JSON objects of DESIGN §3.5: ``zone`` or ``route`` (whichever applies),
+    """Findings as the JSON objects of docs/architecture.md, "Machine-readable outputs": ``zone`` or
+    ``route`` (whichever applies),
     ``distance_m`` rounded to centimetres, extra keys (check, message, other_site_code, details)."""
     with no_gc():
         return _records(frame)

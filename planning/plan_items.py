@@ -2,7 +2,8 @@
 
 A submission is all-or-nothing: :func:`parse_plan` collects *every* problem (feature index and field)
 instead of stopping at the first, so a firm fixes its file in one round trip, and nothing is stored
-unless the whole collection is valid. Field names are the ones of imports and exports (DESIGN §3.3);
+unless the whole collection is valid. Field names are the ones of imports and exports
+(docs/architecture.md, "Field names");
 unknown properties are rejected because a misspelt ``mast_height`` silently ignored would produce a
 wrong appraisal.
 

@@ -28,7 +28,8 @@ Status = Literal["confirmed", "usage", "provisional"]
 Severity = Literal["violation", "warning", "info"]
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 
-#: Site inputs the classifier may read, with their kind (the field names of DESIGN §3.3).
+#: Site inputs the classifier may read, with their kind (the field names of docs/architecture.md, "Field
+names").
 FIELD_KINDS: dict[str, str] = {
     "mount": "text",
     "camouflaged": "bool",

@@ -343,7 +343,8 @@ def _a1_report(matches: pd.DataFrame, site_rows: pd.DataFrame, targets: A1Target
 def a1_records(targets: A1Targets, target: np.ndarray, distance: np.ndarray, pack: RulePack, *,
                derived: Any, declared: Any, code: Any, operator: Any, district: Any, commune: Any,
                ) -> list[dict[str, Any]]:
-    """Findings of ONE site as the JSON objects of DESIGN §3.5, without building DataFrames (the
+    """Findings of ONE site as the JSON objects of docs/architecture.md, "Machine-readable outputs",
+    without building DataFrames (the
     single-site check answers in microseconds; see :func:`planning.findings.to_records`)."""
     extra: dict[str, Any] = {}
     if pack.zoning.status != "confirmed":

@@ -100,7 +100,7 @@ def survey_convention(x: np.ndarray, y: np.ndarray, has: np.ndarray) -> Conventi
         ef = int((has & (y > NORTHING_MIN) & (x < NORTHING_MIN)).sum())
     if ef > nf:
         return Convention(False, "X/Y columns: GIS convention detected (X = easting, Y = northing) and applied")
-    return Convention(True, "X/Y columns: surveyors' convention applied (X = northing, Y = easting; DESIGN §1.5)")
+    return Convention(True, "X/Y columns: surveyors' convention applied (X = northing, Y = easting)")
 
 
 def check_metric(east: np.ndarray, north: np.ndarray, has: np.ndarray, crs: ResolvedCRS, prov: ProvinceProfile,

@@ -1,6 +1,6 @@
 """Mapbox Vector Tiles for the map: one query per tile, per-zoom generalisation, cached by data version.
 
-Lessons from tipg / martin / pg_tileserv (DESIGN.md §3.6): build a tile with one
+Lessons from tipg / martin / pg_tileserv (docs/architecture.md, "Tile servers"): build a tile with one
 ``ST_AsMVT(ST_AsMVTGeom(…))`` query on PostGIS (SpatiaLite: clip with shapely, encode with
 mapbox-vector-tile); keep low zooms small; cache in process with a memory cap; ETag/304; statement
 timeouts.

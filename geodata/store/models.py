@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models for every stored entity (DESIGN.md §3.4).
+"""SQLAlchemy 2 models for every stored entity (docs/architecture.md, "Data model").
 
 Geometry is stored in EPSG:4326 with a spatial index on both backends. Sites also keep their
 coordinates in the province's metric CRS (``x_m``/``y_m``) because every planning check measures in

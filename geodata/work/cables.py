@@ -150,7 +150,8 @@ def plan_refs(conn: Connection | Engine) -> list[str]:
 
 def progress(engine: Engine, metric_crs: str, *, by: str = "district", as_of: dt.date | None = None,
              plan: str | None = None) -> dict[str, Any]:
-    """Length-weighted progress in the JSON shape of DESIGN §3.5 (see :mod:`planning.cables`)."""
+    """Length-weighted progress in the JSON shape of docs/architecture.md, "Machine-readable outputs" (see
+    :mod:`planning.cables`)."""
     if by not in pc.GROUPINGS:
         raise CableError(f"cannot group by {by!r}; use one of {', '.join(pc.GROUPINGS)}", "by")
     as_of = as_of or dt.date.today()

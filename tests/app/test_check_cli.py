@@ -1,5 +1,5 @@
 """``btsplan classify | check | stats sites`` on the demo database (both backends): the stable JSON
-shapes of DESIGN §3.5, CSV, stored findings, and one-line errors."""
+shapes of docs/architecture.md, "Machine-readable outputs", CSV, stored findings, and one-line errors."""
 
 from __future__ import annotations
 

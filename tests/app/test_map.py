@@ -115,7 +115,8 @@ def test_static_files_revalidate_and_refuse_traversal(client: TestClient) -> Non
 
 
 def test_the_page_only_talks_to_documented_endpoints() -> None:
-    """Every server path the JS asks for is part of the HTTP contract (DESIGN §3.3) or ours."""
+    """Every server path the JS asks for is part of the HTTP contract (docs/architecture.md, "Field names")
+    or ours."""
     src = "\n".join(f.read_text(encoding="utf-8") for f in (STATIC_DIR / "js").glob("*.js"))
     paths = set(re.findall(r'["`](/(?:tiles|collections|stats|cables|checks|exports|search)[^"`$?]*)', src))
     allowed = re.compile(r"^/(map/sites/|map/labels|tiles/|collections/((sites|findings|admin-units)/items)?|stats/sites|cables/progress"

@@ -1,6 +1,6 @@
 // "Check a point here": the planner clicks a spot, fills in the proposed mast, and the server's
 // POST /checks/site answers with the derived class, its reasons, zone/route and spacing findings and
-// co-location candidates (DESIGN §3.3). The answer is shown in the same popup.
+// co-location candidates (docs/architecture.md, "Field names"). The answer is shown in the same popup.
 
 import { postJSON } from "./api.js";
 import { applyStatic, fmt, t } from "./i18n.js";

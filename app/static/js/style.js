@@ -22,7 +22,7 @@ export const FINDING_ORANGE = "#ff7f00";
 /** The stored check whose findings are "A2a on an A1-only route or zone". */
 export const A1_CHECK = "a1-routes";
 
-// Tile layer ids (DESIGN §3.3) → our source ids.
+// Tile layer ids (docs/architecture.md, "Field names") → our source ids.
 export const TILE_LAYERS = {
   admin: "admin-units",
   routes: "routes",
@@ -32,7 +32,7 @@ export const TILE_LAYERS = {
   sites: "sites",
 };
 
-// Property names in the tiles (the same names as the API: DESIGN §3.3 "Field names").
+// Property names in the tiles (the same names as the API: docs/architecture.md, "Field names").
 export const P = {
   cls: "derived_class",
   declared: "declared_class",

@@ -5,7 +5,8 @@ spaces → ``_``), so 'Mã trạm', 'MA TRAM', 'ma_tram' and 'Mã Trạm (*)' al
 
 Coordinates: ``lon``/``lat`` are degrees; ``survey_x``/``survey_y`` are the columns Vietnamese survey
 tables head 'Tọa độ X'/'Tọa độ Y' or 'X (m)'/'Y (m)', where by the surveyors' convention X is the
-*northing* and Y the *easting* (DESIGN §1.5); ``easting``/``northing`` are unambiguous.
+*northing* and Y the *easting* (docs/architecture.md, "Coordinates"); ``easting``/``northing`` are
+unambiguous.
 """
 
 from __future__ import annotations
