@@ -29,7 +29,7 @@ Severity = Literal["violation", "warning", "info"]
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 
 #: Site inputs the classifier may read, with their kind (the field names of docs/architecture.md, "Field
-names").
+#: names").
 FIELD_KINDS: dict[str, str] = {
     "mount": "text",
     "camouflaged": "bool",
