@@ -5,9 +5,11 @@ The keys themselves (format, hashing, creation, revocation, lookup) are stored b
 
 Roles: ``admin`` (keys, audit), ``planner`` (department staff who appraise and decide),
 ``inspector`` (inspection campaigns), ``operator`` (a telecom firm; bound to exactly one operator
-code). Every endpoint declares the roles it allows with ``Depends(require_roles(...))``; there is no
-implicit super-role. Public endpoints use :data:`OptionalPrincipal` so a key, when sent, is still
-checked (a wrong key is 401, never silently anonymous).
+code). Every endpoint declares the roles it allows with one of the aliases at the end of this module,
+named after who is allowed (:data:`PlannerOnly`, :data:`PlannerOrAdmin`…), so the same word never
+grants different roles in different routers; there is no implicit super-role. Public endpoints use
+:data:`OptionalPrincipal` so a key, when sent, is still checked (a wrong key is 401, never silently
+anonymous).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy import Engine
 
 from app.errors import Problem
 from geodata.store import keys
-from geodata.store.models import ROLES
+from planning.vocab import ROLES
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -175,7 +177,15 @@ def optional_principal(request: Request, creds: Annotated[HTTPAuthorizationCrede
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
+# Who may call an endpoint: one alias per set of roles, named after exactly that set.
+AdminOnly = Annotated[Principal, Depends(require_roles("admin"))]
+PlannerOnly = Annotated[Principal, Depends(require_roles("planner"))]
+OperatorOnly = Annotated[Principal, Depends(require_roles("operator"))]
+PlannerOrAdmin = Annotated[Principal, Depends(require_roles("planner", "admin"))]
+InspectorOrPlanner = Annotated[Principal, Depends(require_roles("inspector", "planner"))]
+#: Department staff: every role but ``operator`` (see :attr:`Principal.is_staff`).
+AnyStaff = Annotated[Principal, Depends(require_roles("planner", "inspector", "admin"))]
+PlannerAdminOrOperator = Annotated[Principal, Depends(require_roles("planner", "admin", "operator"))]
+#: Any valid key, whatever its role.
+AnyKey = Annotated[Principal, Depends(require_roles(*ROLES))]
 
-def principal_of(request: Request) -> Principal | None:
-    """The principal already authenticated for this request (e.g. for logging), if any."""
-    return getattr(request.state, "principal", None)

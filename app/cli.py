@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from app import __version__
 from app.commands import cables as cables_cmd
@@ -15,10 +17,23 @@ from app.commands import io as io_cmd
 from app.commands import keys as keys_cmd
 from app.commands import programmes as programmes_cmd
 from app.commands import serve as serve_cmd
-from app.console import err_console
-from geodata.store.db import DatabaseConfigError
+from app.console import refused
+from geodata.errors import BtsplanError
+
+
+class _Commands(TyperGroup):
+    """Every command runs inside this group: a refusal from any layer becomes one error line
+    (:func:`app.console.refused`) here, so no command catches and rewords errors itself."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BtsplanError as exc:
+            refused(exc)
+
 
 cli = typer.Typer(
+    cls=_Commands,
     name="btsplan",
     help="btsplan — quy hoạch hạ tầng viễn thông thụ động / passive telecom infrastructure planner.",
     no_args_is_help=True,
@@ -52,12 +67,8 @@ check_cmd.register(cli)
 
 
 def main() -> None:
-    """Entry point: known failures become one clear line on stderr and a non-zero exit."""
-    try:
-        cli()
-    except DatabaseConfigError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
+    """The ``btsplan`` entry point (refusals are reported by :class:`_Commands`)."""
+    cli()
 
 
 if __name__ == "__main__":

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NoReturn
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from geodata.errors import BtsplanError, Unavailable
+
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
+
+#: ``--format`` of the report commands: a table for people, CSV for spreadsheets, JSON for scripts.
+REPORT_FORMATS = ("table", "csv", "json")
 
 
 def progress(transient: bool = False) -> Progress:
@@ -24,12 +30,25 @@ def progress(transient: bool = False) -> Progress:
     )
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print one clear error line and exit non-zero (no traceback)."""
     import typer
 
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def refused(exc: BtsplanError) -> NoReturn:
+    """The command line's answer to any refusal: its message on one line; exit 2 when the setup
+    (database, its URL) is at fault rather than what was asked, 1 otherwise."""
+    fail(str(exc), 2 if isinstance(exc, Unavailable) else 1)
+
+
+def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    """``value`` if it is one of ``allowed``, else one clear error naming the option and the choices."""
+    if value not in allowed:
+        fail(f"{option} {value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def parse_date_option(value: str | None, option: str) -> dt.date | None:
@@ -40,4 +59,3 @@ def parse_date_option(value: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
-    return None

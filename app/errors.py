@@ -1,4 +1,8 @@
-"""RFC 9457 problem+json for every error the API returns."""
+"""RFC 9457 problem+json for every error the API returns.
+
+Domain refusals (:mod:`geodata.errors`) reach HTTP in one place: :data:`KINDS` gives each kind
+its status and title, and one handler renders any of them, so routers never catch and translate.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,37 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geodata.errors import (
+    BtsplanError,
+    Conflict,
+    Forbidden,
+    InvalidField,
+    InvalidParameter,
+    NotFound,
+    StaleVersion,
+    TooLarge,
+    Unavailable,
+    UnsupportedType,
+)
+
 PROBLEM = "application/problem+json"
+#: Seconds a client should wait before retrying a 503 (the database or a query was too slow).
+RETRY_AFTER_S = "5"
+
+#: Each kind of refusal → (HTTP status, default title). A subclass without a row answers as the
+#: nearest kind above it; the base row catches a refusal raised without a kind.
+KINDS: dict[type[BtsplanError], tuple[int, str]] = {
+    BtsplanError: (400, "Bad request"),
+    InvalidField: (422, "Invalid request"),
+    InvalidParameter: (400, "Invalid query parameter"),
+    UnsupportedType: (415, "Unsupported media type"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    StaleVersion: (409, "Version conflict"),
+    Forbidden: (403, "Forbidden"),
+    TooLarge: (413, "Too large"),
+    Unavailable: (503, "Service unavailable"),
+}
 
 
 class Problem(Exception):
@@ -57,6 +91,12 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+def status_and_title(exc: BtsplanError) -> tuple[int, str]:
+    """The nearest kind's status, and the error's own title when it has one, else the kind's."""
+    status, title = next(KINDS[k] for k in type(exc).__mro__ if k in KINDS)
+    return status, exc.title or title
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc if p not in ("body",)) or "body"
 
@@ -66,6 +106,13 @@ def install(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, str(request.url.path), headers=exc.headers,
                                 **exc.extra)
+
+    @app.exception_handler(BtsplanError)
+    async def _refused(request: Request, exc: BtsplanError) -> JSONResponse:
+        status, title = status_and_title(exc)
+        members = {"field": exc.field, **exc.members} if exc.field else exc.members
+        return problem_response(status, title, exc.detail, str(request.url.path),
+                                headers={"Retry-After": RETRY_AFTER_S} if status == 503 else None, **members)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -92,7 +139,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
         return problem_response(503, "Database unavailable", "the database did not answer; retry shortly",
-                                str(request.url.path), headers={"Retry-After": "5"})
+                                str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})
 
     @app.exception_handler(DataError)
     async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
@@ -104,10 +151,10 @@ def install(app: FastAPI) -> None:
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated:
             return problem_response(503, "Database unavailable", "the database connection was lost; retry",
-                                    str(request.url.path), headers={"Retry-After": "5"})
+                                    str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})
         if "statement timeout" in str(exc.orig) or "canceling statement" in str(exc.orig):
             return problem_response(503, "Query took too long", "the query hit the statement timeout",
-                                    str(request.url.path), headers={"Retry-After": "5"})
+                                    str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})
         return problem_response(500, "Database error", None, str(request.url.path))
 
     _ = HTTPException  # re-exported type for routers

@@ -6,12 +6,11 @@ the spreadsheet and the API can never tell different stories. Headings are bilin
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-import xlsxwriter
+from geodata.io.writers import tabular
 
 SEVERITY_VI = {"violation": "Vi phạm", "warning": "Cảnh báo", "info": "Thông tin"}
 ITEM_VI = {"new_site": "Trạm mới", "change_site": "Thay đổi trạm", "remove_site": "Dỡ bỏ trạm",
@@ -91,14 +90,13 @@ hệ tọa độ tính khoảng cách / metric CRS {e(str(report.get('metric_crs
 
 
 def report_xlsx(report: Mapping[str, Any]) -> bytes:
-    buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
-    bold = wb.add_format({"bold": True, "bg_color": "#EEEEEE", "border": 1, "text_wrap": True})
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    """Three sheets: the summary, one row per item, one row per finding (the same words as the page)."""
+    return tabular.xlsx_bytes([_summary_sheet(report), _items_sheet(report), _findings_sheet(report)])
+
+
+def _summary_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
     s = report.get("summary", {})
     sev = s.get("by_severity", {})
-
-    ws = wb.add_worksheet("Tong hop")
     info = [
         ("Hồ sơ / plan", report.get("plan_id")), ("Tiêu đề / title", report.get("title")),
         ("Doanh nghiệp / operator", report.get("operator")), ("Phiên bản / version", report.get("version")),
@@ -111,48 +109,27 @@ def report_xlsx(report: Mapping[str, Any]) -> bytes:
         ("Ngoài tỉnh / outside province", s.get("outside_province", 0)),
         ("Xung đột / conflicts", s.get("conflicts", 0)),
     ]
-    ws.set_column(0, 0, 32)
-    ws.set_column(1, 1, 60)
-    for r, (k, v) in enumerate(info):
-        ws.write(r, 0, k, bold)
-        ws.write(r, 1, "" if v is None else v)
+    return tabular.Sheet("Tong hop", rows=info, widths=[32, 60], row_heads=True)
 
-    ws = wb.add_worksheet("Hang muc")
+
+def _items_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
     head = ["#", "Loại / kind", "Mã trạm / code", "Trạm liên quan / site", "Tuyến / street", "Vĩ độ / lat",
             "Kinh độ / lon", "Loại cột suy ra / derived", "Khai báo / declared", "Lý do / reasons",
             "Vi phạm", "Cảnh báo", "Thông tin"]
-    for c, h in enumerate(head):
-        ws.write(0, c, h, bold)
-    for r, it in enumerate(report.get("items", []), start=1):
+    rows = []
+    for it in report.get("items", []):
         counts = {k: sum(1 for f in it.get("findings", []) if f.get("severity") == k) for k in SEVERITY_VI}
-        vals = [it["index"] + 1, it["item"], it.get("code"), it.get("site_code"), it.get("street"), it.get("lat"),
-                it.get("lon"), it.get("derived_class"), it.get("declared_class"),
-                "\n".join(str(x.get("message", x)) for x in it.get("reasons", []) or []),
-                counts["violation"], counts["warning"], counts["info"]]
-        for c, v in enumerate(vals):
-            ws.write(r, c, "" if v is None else v, wrap if c == 9 else None)
-    ws.set_column(0, 0, 5)
-    ws.set_column(1, 8, 16)
-    ws.set_column(9, 9, 60)
-    ws.autofilter(0, 0, max(1, len(report.get("items", []))), len(head) - 1)
+        rows.append([it["index"] + 1, it["item"], it.get("code"), it.get("site_code"), it.get("street"),
+                     it.get("lat"), it.get("lon"), it.get("derived_class"), it.get("declared_class"),
+                     "\n".join(str(x.get("message", x)) for x in it.get("reasons", []) or []),
+                     counts["violation"], counts["warning"], counts["info"]])
+    return tabular.Sheet("Hang muc", head, rows, widths=[5, *[16] * 8, 60], wrap=[9])
 
-    ws = wb.add_worksheet("Phat hien")
+
+def _findings_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
     head = ["#", "Mã / subject", "Mức / severity", "Quy tắc / rule", "Nội dung / message", "Khu vực, tuyến / where",
             "Khoảng cách (m)", "Căn cứ pháp lý / legal source"]
-    for c, h in enumerate(head):
-        ws.write(0, c, h, bold)
-    r = 1
-    for it in report.get("items", []):
-        for f in it.get("findings", []):
-            vals = [it["index"] + 1, _subject(it), f.get("severity"), f.get("rule"), f.get("message"), _where(f),
-                    f.get("distance_m"), f.get("legal_source")]
-            for c, v in enumerate(vals):
-                ws.write(r, c, "" if v is None else v, wrap if c == 4 else None)
-            r += 1
-    ws.set_column(0, 0, 5)
-    ws.set_column(1, 3, 18)
-    ws.set_column(4, 4, 70)
-    ws.set_column(5, 7, 24)
-    ws.autofilter(0, 0, max(1, r - 1), len(head) - 1)
-    wb.close()
-    return buf.getvalue()
+    rows = [[it["index"] + 1, _subject(it), f.get("severity"), f.get("rule"), f.get("message"), _where(f),
+             f.get("distance_m"), f.get("legal_source")]
+            for it in report.get("items", []) for f in it.get("findings", [])]
+    return tabular.Sheet("Phat hien", head, rows, widths=[5, 18, 18, 18, 70, 24, 24, 24], wrap=[4])

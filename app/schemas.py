@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from planning.vocab import Severity
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -104,7 +106,7 @@ class Finding(BaseModel):
 
     check: str
     rule: str
-    severity: Literal["violation", "warning", "info"]
+    severity: Severity
     site_code: str | None = None
     operator: str | None = None
     zone: str | None = None

@@ -38,6 +38,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from benchmarks.common import log as _log  # noqa: E402
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.common import machine_basics  # noqa: E402
 from benchmarks.common import postgres_base_url as _base_url  # noqa: E402
 
@@ -353,8 +354,7 @@ def main() -> int:
                    "metric copies of the tables (connection open, EXPLAIN run first), rows fetched; both return the "
                    "same (site, route|zone) pairs; medians of interleaved repeats"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     _log(f"ours {o:.3f} s, PostGIS {b:.3f} s (+{prep:.1f} s prep), ratio {b / o:.2f}; "
          f"peak RSS {ours['peak_rss_mb']:.0f} MB -> {args.out}")
     return 0

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -24,7 +25,11 @@ import numpy as np
 import shapely
 from shapely import box
 
-from planning import cables as pc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import write_result  # noqa: E402
+from planning import cables as pc  # noqa: E402
+from planning.vocab import SEGMENT_STATUSES  # noqa: E402
 
 METRIC = "EPSG:9210"
 RESULTS = Path(__file__).resolve().parent / "results" / "cables_progress.json"
@@ -39,7 +44,7 @@ def synthetic(n_segments: int, n_districts: int, seed: int = 0) -> tuple[gpd.Geo
     coords = np.stack([np.column_stack([x0, y0]),
                        np.column_stack([x0 + length * np.cos(ang), y0 + length * np.sin(ang)])], axis=1)
     segs = gpd.GeoDataFrame({
-        "status": rng.choice(pc.STATUSES, n_segments), "target_year": rng.choice([2017, 2020, 2027], n_segments),
+        "status": rng.choice(SEGMENT_STATUSES, n_segments), "target_year": rng.choice([2017, 2020, 2027], n_segments),
         "plan_ref": rng.choice(["18/KH-BCĐ", "85/KH-BCĐ"], n_segments),
         "operators": [["VTL", "VNP"]] * n_segments,
     }, geometry=shapely.linestrings(coords), crs=METRIC)
@@ -93,7 +98,7 @@ def main() -> None:
         "baseline_sum_error_m": round(abs(base_sum - total), 3),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_result(RESULTS, result)
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 

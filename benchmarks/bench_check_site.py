@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import random
 import statistics
 import sys
@@ -34,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.bench_tiles import _free_port, _log, _wait, machine, prepare_database, stop  # noqa: E402
+from planning.vocab import MAST_CLASSES  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "check_site.json"
 SEED = 20261126
@@ -49,7 +50,7 @@ def proposals(n: int) -> list[dict[str, Any]]:
                                  "mount": "building" if building else "ground",
                                  "mast_height_m": round(rng.uniform(3, 21) if building else rng.uniform(15, 60), 1),
                                  "reach_m": round(rng.uniform(0.2, 3.0), 2), "camouflaged": rng.random() < 0.2,
-                                 "declared_class": rng.choice(["A1a", "A1b", "A2a", "A2b", "A2c"])}
+                                 "declared_class": rng.choice(MAST_CLASSES)}
         if building:
             props["building_height_m"] = round(rng.uniform(10, 45), 1)
         out.append({"type": "Feature", "properties": props,
@@ -171,8 +172,7 @@ def main() -> None:
         # per-class/urban spacing rules or co-location ranking), so below 1 is expected
         "ratio": round(base_stats["p50_ms"] / seq["server"]["p50_ms"], 2),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_result(args.out, result)
     _log(f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (server p99 {seq['server']['p99_ms']} ms), "
          f"ratio {result['ratio']} -> {args.out}")
 

@@ -49,7 +49,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from benchmarks.common import log as _log  # noqa: E402
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.common import postgres_base_url as _base_url  # noqa: E402
+from planning.vocab import MAST_CLASSES  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "import.json"
 DB_NAME = "btsplan_bench_import"
@@ -114,7 +116,7 @@ def make_csv(url: str, rows: int, path: Path) -> None:
         "mast_height_m": rng.uniform(3, 60, rows).round(1),
         "building_height_m": np.where(building, rng.uniform(9, 45, rows).round(1), np.nan),
         "reach_m": rng.uniform(0.2, 3.0, rows).round(2),
-        "declared_class": np.array(["A1a", "A1b", "A2a", "A2b", "A2c"])[rng.integers(0, 5, rows)],
+        "declared_class": np.array(MAST_CLASSES)[rng.integers(0, len(MAST_CLASSES), rows)],
         "tech": np.array(["2G/3G/4G", "4G", "4G/5G"])[rng.integers(0, 3, rows)],
         "transmitters": rng.integers(1, 7, rows),
         "status": "built",
@@ -278,8 +280,7 @@ def main() -> None:
                  "open import transaction while the next is validated, and rebuilds the table's indexes once "
                  "at the end. ogr2ogr: default load (new table, text columns, GiST), no validation.",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_result(args.out, result)
     _log(f"ratio {result['ratio']} (medians: ogr2ogr + same indexes {med_idx:.1f} s, ours {med_ours:.1f} s); vs "
          f"ogr2ogr default alone {result['ratio_vs_ogr2ogr_default']} ({med_ogr:.1f} s); peak RSS "
          f"{result['peak_rss_mb']} MB → {args.out}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
@@ -37,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import log as _log  # noqa: E402
+from benchmarks.common import load_benchmark, write_result  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "load.json"
 P99_TARGET_MS = 200.0
@@ -48,12 +48,7 @@ LON0, LON1, LAT0, LAT1 = 106.60, 106.78, 20.76, 20.92
 
 def _bench_tiles() -> Any:
     """Reuse the tile benchmark's database preparation and server start (one way to do each thing)."""
-    spec = importlib.util.spec_from_file_location("bench_tiles", ROOT / "benchmarks" / "bench_tiles.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("bench_tiles")
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,7 +349,7 @@ def main() -> None:
         "steps": steps,
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_result(RESULT, result)
     _log(f"wrote {RESULT}: {best['rps']} rps at p99 {best['p99_ms']} ms, errors {best['errors']}")
 
 

@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from benchmarks.common import log, machine_basics  # noqa: E402
+from benchmarks.common import log, machine_basics, write_result  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "scale.json"
 SITES_PER_PARTITION = 250_000
@@ -261,8 +261,7 @@ def main() -> int:
         "summary": summary,
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    write_result(args.out, doc)
     log(f"written {args.out}")
     return 0
 

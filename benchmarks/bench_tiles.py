@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import datetime as dt
 import gzip
-import json
 import os
 import platform
 import random
@@ -50,6 +49,8 @@ sys.path.insert(0, str(ROOT))
 import morecantile  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+
+from benchmarks.common import write_result  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "tiles.json"
 TIPG_VENV = Path("/tmp/tipg-venv")
@@ -478,8 +479,7 @@ def main() -> None:
         "runs": runs,
         "profile": prof,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_result(args.out, result)
     _log(f"ratio_cold {ratio_cold}, ratio_warm {ratio_warm}, p99 z14+ cold {result['p99_z14plus_cold_ms']} ms "
          f"-> {args.out}")
 

@@ -1,13 +1,17 @@
-"""Helpers every benchmark needs: a timestamped log line and the PostgreSQL server to benchmark on."""
+"""Helpers every benchmark needs: a timestamped log line, the PostgreSQL server to benchmark on, where the
+figures go, and loading one benchmark script from another (or from a smoke test)."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +45,21 @@ def machine_basics() -> dict[str, Any]:
     return {"hostname": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
             "os": platform.platform(), "python": platform.python_version(), "numpy": numpy.__version__,
             "shapely": shapely.__version__}
+
+
+def write_result(path: Path, result: dict[str, Any]) -> Path:
+    """Write a benchmark's figures as ``benchmarks/results/<name>.json`` (UTF-8, Vietnamese kept readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` by path: the scripts are not a package, yet the load benchmark reuses
+    the tile benchmark's server start and the smoke test reuses the load mix."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(mod)
+    return mod

@@ -21,12 +21,13 @@ import shapely
 
 from planning.geometry import project_xy, to_crs
 from planning.partitions import HilbertPartitions, hilbert_partitions
+from planning.vocab import MAST_CLASSES
 
 CRS = "EPSG:3405"  # VN-2000 / UTM zone 48N
 X0, Y0 = 200_000.0, 950_000.0
 WIDTH, HEIGHT = 700_000.0, 1_650_000.0
 CELL_M = 2_000.0
-CLASSES = np.array(["A1a", "A1b", "A2a", "A2b", "A2c"], dtype=object)
+CLASSES = np.array(MAST_CLASSES, dtype=object)
 CLASS_P = [0.30, 0.10, 0.25, 0.30, 0.05]
 OPERATORS = np.array(["Viettel", "VNPT", "MobiFone", "Vietnamobile"], dtype=object)
 N_CITIES = 63
@@ -145,12 +146,16 @@ class Country:
         """Every partition in one frame (the single-process run)."""
         return pd.concat([self.sites(plan, i) for i in range(plan.npartitions)], ignore_index=True)
 
+    def _near_cities(self, rng: np.random.Generator, n: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` points scattered around random cities, ``spread`` city radii apart (the draws of the rng are
+        the same as before this helper existed, so stored figures stay comparable)."""
+        c = self.cities[rng.integers(0, N_CITIES, n)]
+        return c[:, 0] + rng.normal(0, spread, n) * c[:, 2], c[:, 1] + rng.normal(0, spread, n) * c[:, 2]
+
     def a1_routes(self, n: int = 20_000) -> Any:
         """A1-only streets in the city centres (EPSG:4326 like stored routes)."""
         rng = np.random.default_rng([self.seed, 4])
-        c = self.cities[rng.integers(0, N_CITIES, n)]
-        sx = c[:, 0] + rng.normal(0, 0.6, n) * c[:, 2]
-        sy = c[:, 1] + rng.normal(0, 0.6, n) * c[:, 2]
+        sx, sy = self._near_cities(rng, n, 0.6)
         k = rng.integers(2, 6, n)
         lines = []
         for i in range(n):
@@ -164,9 +169,7 @@ class Country:
     def a1_zones(self, n: int = 2_000) -> Any:
         """Protected areas: small squares and points with a radius."""
         rng = np.random.default_rng([self.seed, 5])
-        c = self.cities[rng.integers(0, N_CITIES, n)]
-        x = c[:, 0] + rng.normal(0, 0.8, n) * c[:, 2]
-        y = c[:, 1] + rng.normal(0, 0.8, n) * c[:, 2]
+        x, y = self._near_cities(rng, n, 0.8)
         half = rng.uniform(50, 250, n)
         point = rng.random(n) < 0.3
         geoms = np.where(point, shapely.points(x, y), shapely.box(x - half, y - half, x + half, y + half))

@@ -14,6 +14,9 @@ from pyproj import CRS, Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geodata.errors import InvalidField
+from planning.names import fold
+
 WGS84 = "EPSG:4326"
 VN2000_GEOGRAPHIC = "EPSG:4756"
 VN2000_UTM = {48: "EPSG:3405", 49: "EPSG:3406"}
@@ -83,18 +86,6 @@ def transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
-def is_metric(crs: str) -> bool:
-    c = CRS.from_user_input(crs)
-    return c.is_projected and c.axis_info[0].unit_name in ("metre", "meter")
-
-
-def epsg_srid(crs: str) -> int:
-    code = CRS.from_user_input(crs).to_epsg()
-    if code is None:
-        raise ValueError(f"CRS {crs!r} has no EPSG code")
-    return int(code)
-
-
 def register_postgis_srids(conn: Connection) -> None:
     """Add the VN-2000 TM-3 zones to PostGIS's ``spatial_ref_sys`` (PostGIS 3.3 ships without them).
 
@@ -152,20 +143,12 @@ class ResolvedCRS:
     geographic: bool  #: degrees (lon/lat) rather than metres
 
 
-class CRSNameError(ValueError):
+class CRSNameError(InvalidField):
     """The text does not name a CRS we can resolve; the message lists the accepted forms."""
 
 
 CRS_FORMS = ("EPSG:9210 or 9210", "WGS84", "VN-2000", "VN-2000 Hải Phòng", "VN2000 TM3 105°45'",
              "UTM 48N (= VN-2000 / UTM 48N, EPSG:3405)", "WGS84 UTM 48N (EPSG:32648)", "a WKT/.prj text")
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents removed (đ → d), for matching names however they are typed."""
-    import unicodedata
-
-    t = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
-    return "".join(c for c in t if not unicodedata.combining(c)).lower()
 
 
 def _province_key(text: str) -> str | None:
@@ -281,13 +264,6 @@ def resolve_file_crs(crs_text: str | None) -> ResolvedCRS | None:
     if not crs_text:
         return None
     return _from_crs(CRS.from_user_input(crs_text))
-
-
-def same_crs(a: str, b: str) -> bool:
-    try:
-        return bool(CRS.from_user_input(a).equals(CRS.from_user_input(b), ignore_axis_order=True))
-    except Exception:
-        return False
 
 
 def in_extent(lon: np.ndarray, lat: np.ndarray, extent: tuple[float, float, float, float]) -> np.ndarray:

@@ -25,10 +25,12 @@ from shapely import LineString, MultiPolygon, Point, Polygon
 from shapely.affinity import rotate
 from sqlalchemy import Engine, delete, func, insert, select
 
+from geodata.errors import Conflict
 from geodata.store import models as m
 from geodata.store.meta import bump_data_version, meta_get, meta_set
 from geodata.crs import transformer
 from planning.cables import majority_unit
+from planning.vocab import COMPLAINT_STATUSES, MAST_CLASSES
 
 CENTER_LONLAT = (106.68, 20.86)
 METRIC = "EPSG:9210"
@@ -76,7 +78,7 @@ OTHER_STREETS = ["Chợ Con", "Hàng Kênh", "Dư Hàng", "Nguyễn Công Trứ"
                  "Nguyễn Trãi", "Lê Thánh Tông", "Ngô Gia Tự", "Trần Hưng Đạo", "Kiều Hạ", "Tô Vũ",
                  "Nguyễn Bình", "Lý Thường Kiệt", "Phan Chu Trinh", "Hoàng Diệu", "Võ Thị Sáu", "Lạc Long Quân"]
 
-CLASSES = ("A1a", "A1b", "A2a", "A2b", "A2c")
+#: Share of each of :data:`planning.vocab.MAST_CLASSES` (in that order) among urban and rural sites.
 URBAN_CLASS_P = np.array([0.14, 0.06, 0.58, 0.20, 0.02])
 RURAL_CLASS_P = np.array([0.04, 0.02, 0.20, 0.72, 0.02])
 TECHS = ["2G/3G/4G", "3G/4G", "4G", "4G/5G", "2G/4G"]
@@ -97,7 +99,7 @@ class DemoResult:
     skipped: bool = False
 
 
-class DemoConflict(RuntimeError):
+class DemoConflict(Conflict, RuntimeError):
     """The database already holds data that the demo would overwrite."""
 
 
@@ -390,10 +392,11 @@ def generate_sites(rng: np.random.Generator, w: World, n: int, chunk: int = 50_0
         xy = _site_positions(rng, w, k)
         ci = _locate(commune_polys, xy[:, 0], xy[:, 1])
         urban = np.array([w.communes[i]["urban"] if i >= 0 else False for i in ci])
-        cls = np.where(urban, rng.choice(CLASSES, k, p=URBAN_CLASS_P), rng.choice(CLASSES, k, p=RURAL_CLASS_P))
+        cls = np.where(urban, rng.choice(MAST_CLASSES, k, p=URBAN_CLASS_P),
+                       rng.choice(MAST_CLASSES, k, p=RURAL_CLASS_P))
         declared = cls.copy()
         mism = rng.random(k) < 0.04
-        declared[mism] = rng.choice(CLASSES, mism.sum())
+        declared[mism] = rng.choice(MAST_CLASSES, mism.sum())
         # no A2a (derived or declared) in A1-only areas except the planted ones: such masts were
         # converted to non-bulky A1a under Kế hoạch 153/KH-UBND in this story
         in_a1 = shapely.contains_xy(w.a1_area, xy[:, 0], xy[:, 1])
@@ -646,7 +649,7 @@ def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int 
         seg_pts = [(r, shapely.from_wkt(r["geom"].split(";", 1)[1]).interpolate(0.5, normalized=True)) for r in seg_rows[:6]]
         conn.execute(insert(m.Complaint), [
             {"text": f"Cáp viễn thông võng thấp, mất an toàn trên {r['street']}", "reported_on": dt.date(2025, 9, 1 + i),
-             "status": ["open", "in_progress", "resolved"][i % 3], "reporter": "Người dân",
+             "status": COMPLAINT_STATUSES[i % len(COMPLAINT_STATUSES)], "reporter": "Người dân",
              "segment_id": ids[r["code"]] if seg_rows else None, "district_code": r["district_code"],
              "geom": f"SRID=4326;POINT({p.x:.7f} {p.y:.7f})"} for i, (r, p) in enumerate(seg_pts)])
         meta_set(conn, "demo", params)

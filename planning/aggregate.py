@@ -18,9 +18,9 @@ import pandas as pd
 import shapely
 
 from planning.geometry import crs_string, project_xy
-from planning.rules import MAST_CLASSES, UNKNOWN
+from planning.units import in_force
+from planning.vocab import DERIVED_CLASSES, MAST_CLASSES, UNKNOWN_CLASS
 
-COLUMNS = (*MAST_CLASSES, UNKNOWN)
 LEVELS = ("district", "commune")
 
 
@@ -93,7 +93,7 @@ class CountingUnits:
     note: str | None
     level: Any  # GeoDataFrame of the units of that level
     district_names: dict[str, str]
-    columns: tuple[str, ...] = COLUMNS
+    columns: tuple[str, ...] = DERIVED_CLASSES
 
 
 def counting_units(units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None) -> CountingUnits:
@@ -105,13 +105,13 @@ def counting_units(units: pd.DataFrame, *, by: str = "district", as_of: dt.date 
     note = None
     if as_of is None:
         as_of = dt.date.today()
-        if len(units) and not (units_valid_on(units, as_of)["level"] == by).any():
-            ends = pd.to_datetime(units.loc[units["level"] == by, "valid_to"], errors="coerce").dropna()
-            if len(ends):
-                last = ends.max().date()
-                note = (f"no {by} is valid on {as_of.isoformat()}; counted on {last.isoformat()}, "
-                        f"the last day of the latest {by} units")
-                as_of = last
+        lv = units[units["level"] == by] if len(units) else units
+        none = [None] * len(lv)
+        _, last = in_force(list(lv.get("valid_from", none)), list(lv.get("valid_to", none)), as_of)
+        if last < as_of:
+            note = (f"no {by} is valid on {as_of.isoformat()}; counted on {last.isoformat()}, "
+                    f"the last day of the latest {by} units")
+            as_of = last
     valid = units_valid_on(units, as_of)
     level = valid[valid["level"] == by].sort_values("code", kind="stable")
     districts = valid[valid["level"] == "district"]
@@ -130,10 +130,10 @@ def count_matrix(sites: pd.DataFrame, level: Any, *, class_column: str = "derive
     polys = np.asarray(level.geometry.values, dtype=object)
     where = locate(np.asarray(x, dtype=float), np.asarray(y, dtype=float), polys)
     cls = pd.Series(sites[class_column] if class_column in sites else [None] * len(sites), dtype=object)
-    cls = cls.where(cls.isin(MAST_CLASSES), UNKNOWN).to_numpy(dtype=object)
+    cls = cls.where(cls.isin(MAST_CLASSES), UNKNOWN_CLASS).to_numpy(dtype=object)
     n_units = len(level)
-    counts = np.zeros((n_units + 1, len(COLUMNS)), dtype=np.int64)
-    ci = pd.Categorical(cls, categories=list(COLUMNS)).codes
+    counts = np.zeros((n_units + 1, len(DERIVED_CLASSES)), dtype=np.int64)
+    ci = pd.Categorical(cls, categories=list(DERIVED_CLASSES)).codes
     np.add.at(counts, (np.where(where < 0, n_units, where), ci), 1)
     return counts
 
@@ -158,16 +158,16 @@ def counts_table(counts: np.ndarray, units: CountingUnits) -> SiteCounts:
             rec["district"] = dnames.get(parent, parent) if parent else None
             rec["commune_code"] = codes[i] if i < n_units else None
             rec["commune"] = names[i] if i < n_units else "(outside every commune)"
-        rec.update({c: int(v) for c, v in zip(COLUMNS, counts[i], strict=True)})
+        rec.update({c: int(v) for c, v in zip(DERIVED_CLASSES, counts[i], strict=True)})
         rec["total"] = int(counts[i].sum())
         recs.append(rec)
     rows = pd.DataFrame(recs)
     if by == "commune" and len(rows):
         rows = rows.sort_values(["district_code", "commune_code"], kind="stable", na_position="last",
                                 ).reset_index(drop=True)
-    totals = {c: int(v) for c, v in zip(COLUMNS, counts.sum(axis=0), strict=True)}
+    totals = {c: int(v) for c, v in zip(DERIVED_CLASSES, counts.sum(axis=0), strict=True)}
     totals["total"] = int(counts.sum())
-    shares = {c: (round(100.0 * totals[c] / totals["total"], 2) if totals["total"] else 0.0) for c in COLUMNS}
+    shares = {c: (round(100.0 * totals[c] / totals["total"], 2) if totals["total"] else 0.0) for c in DERIVED_CLASSES}
     return SiteCounts([by, "type"], units.as_of, rows, totals, shares, units.note)
 
 

@@ -13,7 +13,7 @@ the metric CRS, never in degrees.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 from planning.geometry import project_xy, to_crs
 from planning.plan_items import item_key
-
-SEVERITIES = ("violation", "warning", "info")
+from planning.vocab import SEVERITIES
 #: check_site(properties, lon, lat) → {"derived_class", "reasons", "findings", "colocation_candidates"}
 SiteChecker = Callable[[Mapping[str, Any], float, float], Mapping[str, Any]]
 #: Two cable routes closer than this share a street (info: coordinate the trench/brackets).
@@ -90,136 +89,246 @@ def _metric(points: Sequence[tuple[float, float] | None], crs: str) -> np.ndarra
     return out
 
 
-def appraise(features: Sequence[Mapping[str, Any]], operator: str, ctx: AppraisalContext) -> dict[str, Any]:
-    """The full report for one plan version."""
-    points = [_point_of(f, ctx.sites) for f in features]
-    xy = _metric(points, ctx.metric_crs)
-    lines = {i: to_crs([shape(f["geometry"])], "EPSG:4326", ctx.metric_crs)[0]
-             for i, f in enumerate(features) if f["properties"]["item"] == "cable_route"}
-    pend_pts = [_point_of(p.feature, ctx.sites) if _is_mast(p.feature) else None for p in ctx.pending]
-    pend_xy = _metric(pend_pts, ctx.metric_crs)
-    pend_lines = {j: to_crs([shape(p.feature["geometry"])], "EPSG:4326", ctx.metric_crs)[0]
-                  for j, p in enumerate(ctx.pending) if p.feature["properties"]["item"] == "cable_route"}
+@dataclass(frozen=True)
+class _Plan:
+    """One plan version laid out for the appraisal steps: each item's position (WGS84 and metric) and
+    cable line (metric), and the same for the other firms' pending items."""
 
-    items: list[dict[str, Any]] = []
-    for i, f in enumerate(features):
+    features: Sequence[Mapping[str, Any]]
+    operator: str
+    ctx: AppraisalContext
+    points: list[tuple[float, float] | None]
+    xy: np.ndarray
+    lines: dict[int, BaseGeometry]
+    pend_xy: np.ndarray
+    pend_lines: dict[int, BaseGeometry]
+
+    @classmethod
+    def lay_out(cls, features: Sequence[Mapping[str, Any]], operator: str, ctx: AppraisalContext) -> _Plan:
+        points = [_point_of(f, ctx.sites) for f in features]
+        pend_pts = [_point_of(p.feature, ctx.sites) if _is_mast(p.feature) else None for p in ctx.pending]
+        return cls(features, operator, ctx, points, _metric(points, ctx.metric_crs),
+                   _cable_lines(features, ctx.metric_crs), _metric(pend_pts, ctx.metric_crs),
+                   _cable_lines([p.feature for p in ctx.pending], ctx.metric_crs))
+
+    def site(self, i: int) -> Mapping[str, Any] | None:
+        """The existing site item ``i`` refers to (``site_code``), if known."""
+        return self.ctx.sites.get(self.features[i]["properties"].get("site_code") or "")
+
+
+def _cable_lines(features: Sequence[Mapping[str, Any]], crs: str) -> dict[int, BaseGeometry]:
+    return {i: to_crs([shape(f["geometry"])], "EPSG:4326", crs)[0]
+            for i, f in enumerate(features) if f["properties"]["item"] == "cable_route"}
+
+
+# --------------------------------------------------------------------------------------------
+# one function per item kind: fills the item's entry, returns its own findings
+# --------------------------------------------------------------------------------------------
+
+ItemAppraiser = Callable[[_Plan, int, dict[str, Any]], list[dict[str, Any]]]
+
+
+def _appraise_mast(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """A new or changed mast: the single-site check (class, A1, spacing) at its position."""
+    pos = plan.points[i]
+    if pos is None:
+        return []
+    p = plan.features[i]["properties"]
+    site = plan.site(i)
+    attrs = {k: site.get(k) for k in _SITE_ATTRS if site and site.get(k) is not None} if site else {}
+    attrs.update({k: p[k] for k in _SITE_ATTRS if k in p})
+    attrs.update({"code": p.get("code") or p.get("site_code"), "operator": plan.operator})
+    checked = plan.ctx.check_site(attrs, pos[0], pos[1])
+    entry["declared_class"] = attrs.get("declared_class")
+    entry["derived_class"] = checked.get("derived_class")
+    loc = checked.get("location") or {}
+    for k in ("district", "commune"):
+        if loc.get(k):
+            entry[k] = loc[k]
+    entry["reasons"] = list(checked.get("reasons", []))
+    own = p.get("site_code")
+    entry["colocation_candidates"] = [c for c in checked.get("colocation_candidates", [])
+                                      if c.get("site_code") != own]
+    return [dict(x) for x in checked.get("findings", []) if not own or x.get("other_site_code") != own]
+
+
+def _appraise_share(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sharing an existing mast: already shared by this firm, full, or fine."""
+    site = plan.site(i)
+    if site is None:
+        return []
+    code = plan.features[i]["properties"]["site_code"]
+    entry["host_operator"] = site.get("operator")
+    entry["derived_class"] = site.get("derived_class")
+    tenants = [t for t in (site.get("shared_by") or []) if t != site.get("operator")]
+    cap = site.get("max_tenants")
+    if plan.operator in tenants:
+        return [_finding("plan.share_existing", "info", f"{plan.operator} already shares site {code}")]
+    if cap is not None and 1 + len(tenants) >= int(cap):
+        return [_finding("plan.share_capacity", "warning",
+                         f"site {code} already carries {1 + len(tenants)} operator(s), its capacity is {cap}",
+                         tenants=1 + len(tenants), max_tenants=cap)]
+    return [_finding("plan.share", "info", f"shares {site.get('operator')}'s mast {code}"
+                     + (f" ({site.get('derived_class')})" if site.get("derived_class") else ""))]
+
+
+def _appraise_removal(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Removing a mast other firms still hang equipment on."""
+    site = plan.site(i)
+    if site is None:
+        return []
+    entry["derived_class"] = site.get("derived_class")
+    others = [t for t in (site.get("shared_by") or []) if t not in (plan.operator, site.get("operator"))]
+    if not others:
+        return []
+    return [_finding("plan.remove_shared", "warning",
+                     f"site {plan.features[i]['properties']['site_code']} is shared by {', '.join(others)}; "
+                     "their equipment must be moved before the mast is removed", tenants=others)]
+
+
+def _appraise_cable(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    entry["length_m"] = round(float(plan.lines[i].length), 2)
+    entry["method"] = plan.features[i]["properties"].get("method")
+    return []
+
+
+ITEM_APPRAISERS: dict[str, ItemAppraiser] = {
+    "new_site": _appraise_mast, "change_site": _appraise_mast, "share_site": _appraise_share,
+    "remove_site": _appraise_removal, "cable_route": _appraise_cable,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# cross-item rules: each looks at the whole plan (and the pending ones), yields (item, finding)
+# --------------------------------------------------------------------------------------------
+
+Found = Iterator[tuple[int, dict[str, Any]]]
+OUTSIDE_RULE = "plan.outside_province"
+
+
+def _outside_province(plan: _Plan) -> Found:
+    prov = plan.ctx.province
+    if prov is None:
+        return
+    for i, f in enumerate(plan.features):
+        pos = plan.points[i]
+        geom = shape(f["geometry"]) if f.get("geometry") else (shapely.Point(pos) if pos else None)
+        if geom is not None and not prov.covers(geom):
+            where = "partly outside" if prov.intersects(geom) else "outside"
+            yield i, _finding(OUTSIDE_RULE, "violation",
+                              f"the item lies {where} {plan.ctx.province_name or 'the province'}; "
+                              "the department appraises only items within its province")
+
+
+def _pending_conflicts(plan: _Plan) -> Found:
+    """Masts closer than the minimum spacing to a mast of another firm's pending plan."""
+    ctx = plan.ctx
+    if not len(ctx.pending):
+        return
+    for i, f in enumerate(plan.features):
+        if not _is_mast(f) or np.isnan(plan.xy[i, 0]):
+            continue
+        code = f["properties"].get("site_code")
+        d = np.hypot(plan.pend_xy[:, 0] - plan.xy[i, 0], plan.pend_xy[:, 1] - plan.xy[i, 1])
+        for j in np.flatnonzero(d < ctx.conflict_radius_m):
+            other = ctx.pending[j]
+            other_code = other.feature["properties"].get("site_code")
+            if other_code and other_code == code:
+                continue
+            yield i, _finding(
+                "plan.pending_conflict", "warning",
+                f"{d[j]:.0f} m from a mast in another firm's pending plan (minimum spacing "
+                f"{ctx.conflict_radius_m:.0f} m): agree on one shared mast",
+                distance_m=round(float(d[j]), 1), other_plan_id=other.plan_id, other_operator=other.operator,
+                other_item=other.index, legal_source=ctx.spacing_source)
+
+
+def _pending_same_site(plan: _Plan) -> Found:
+    """An existing site that another firm's pending plan also changes, removes or shares (two shares agree)."""
+    for i, f in enumerate(plan.features):
         p = f["properties"]
         kind = p["item"]
-        pos = points[i]
-        entry: dict[str, Any] = {"index": i, "key": item_key(i, f), "item": kind}
-        for k in ("code", "site_code", "street", "ref"):
-            if p.get(k):
-                entry[k] = p[k]
-        if pos is not None:
-            entry["lon"], entry["lat"] = round(pos[0], 7), round(pos[1], 7)
-        findings: list[dict[str, Any]] = []
-        site = ctx.sites.get(p.get("site_code") or "")
+        if kind not in ("change_site", "remove_site", "share_site"):
+            continue
+        for other in plan.ctx.pending:
+            op = other.feature["properties"]
+            if op.get("site_code") == p["site_code"] and not (kind == op["item"] == "share_site"):
+                yield i, _finding(
+                    "plan.pending_same_site", "warning",
+                    f"site {p['site_code']} is also the subject of another firm's pending plan ({op['item']})",
+                    other_plan_id=other.plan_id, other_operator=other.operator, other_item=other.index)
 
-        if _is_mast(f) and pos is not None:
-            attrs = {k: site.get(k) for k in _SITE_ATTRS if site and site.get(k) is not None} if site else {}
-            attrs.update({k: p[k] for k in _SITE_ATTRS if k in p})
-            attrs.update({"code": p.get("code") or p.get("site_code"), "operator": operator})
-            checked = ctx.check_site(attrs, pos[0], pos[1])
-            entry["declared_class"] = attrs.get("declared_class")
-            entry["derived_class"] = checked.get("derived_class")
-            loc = checked.get("location") or {}
-            for k in ("district", "commune"):
-                if loc.get(k):
-                    entry[k] = loc[k]
-            entry["reasons"] = list(checked.get("reasons", []))
-            own = p.get("site_code")
-            findings += [dict(x) for x in checked.get("findings", []) if not own or x.get("other_site_code") != own]
-            entry["colocation_candidates"] = [c for c in checked.get("colocation_candidates", [])
-                                              if c.get("site_code") != own]
-        elif kind == "share_site" and site is not None:
-            entry["host_operator"] = site.get("operator")
-            entry["derived_class"] = site.get("derived_class")
-            tenants = [t for t in (site.get("shared_by") or []) if t != site.get("operator")]
-            cap = site.get("max_tenants")
-            if operator in tenants:
-                findings.append(_finding("plan.share_existing", "info", f"{operator} already shares site {p['site_code']}"))
-            elif cap is not None and 1 + len(tenants) >= int(cap):
-                findings.append(_finding(
-                    "plan.share_capacity", "warning",
-                    f"site {p['site_code']} already carries {1 + len(tenants)} operator(s), its capacity is {cap}",
-                    tenants=1 + len(tenants), max_tenants=cap))
-            else:
-                findings.append(_finding("plan.share", "info",
-                                         f"shares {site.get('operator')}'s mast {p['site_code']}"
-                                         + (f" ({site.get('derived_class')})" if site.get("derived_class") else "")))
-        elif kind == "remove_site" and site is not None:
-            entry["derived_class"] = site.get("derived_class")
-            others = [t for t in (site.get("shared_by") or []) if t not in (operator, site.get("operator"))]
-            if others:
-                findings.append(_finding("plan.remove_shared", "warning",
-                                         f"site {p['site_code']} is shared by {', '.join(others)}; their equipment "
-                                         "must be moved before the mast is removed", tenants=others))
-        elif kind == "cable_route":
-            entry["length_m"] = round(float(lines[i].length), 2)
-            entry["method"] = p.get("method")
 
-        # outside the province
-        if ctx.province is not None:
-            geom = shape(f["geometry"]) if f.get("geometry") else (shapely.Point(pos) if pos else None)
-            if geom is not None and not ctx.province.covers(geom):
-                where = "partly outside" if ctx.province.intersects(geom) else "outside"
-                findings.append(_finding("plan.outside_province", "violation",
-                                         f"the item lies {where} {ctx.province_name or 'the province'}; "
-                                         "the department appraises only items within its province"))
-                entry["outside_province"] = True
+def _shared_trenches(plan: _Plan) -> Found:
+    """Cable routes running along another firm's pending route: one trench or bracket set."""
+    for i, line in plan.lines.items():
+        for j, pending in plan.pend_lines.items():
+            dist = float(line.distance(pending))
+            if dist < SHARED_TRENCH_M:
+                other = plan.ctx.pending[j]
+                yield i, _finding(
+                    "plan.shared_trench", "info",
+                    f"another firm's pending cable route runs within {dist:.0f} m: coordinate one trench "
+                    "or bracket set", distance_m=round(dist, 1), other_plan_id=other.plan_id,
+                    other_operator=other.operator, other_item=other.index)
 
-        # other firms' pending plans
-        if _is_mast(f) and not np.isnan(xy[i, 0]) and len(ctx.pending):
-            d = np.hypot(pend_xy[:, 0] - xy[i, 0], pend_xy[:, 1] - xy[i, 1])
-            for j in np.flatnonzero(d < ctx.conflict_radius_m):
-                other = ctx.pending[j]
-                if other.feature["properties"].get("site_code") and \
-                        other.feature["properties"].get("site_code") == p.get("site_code"):
-                    continue
-                findings.append(_finding(
-                    "plan.pending_conflict", "warning",
-                    f"{d[j]:.0f} m from a mast in another firm's pending plan (minimum spacing "
-                    f"{ctx.conflict_radius_m:.0f} m): agree on one shared mast",
-                    distance_m=round(float(d[j]), 1), other_plan_id=other.plan_id, other_operator=other.operator,
-                    other_item=other.index, legal_source=ctx.spacing_source))
-        if kind in ("change_site", "remove_site", "share_site"):
-            for other in ctx.pending:
-                op = other.feature["properties"]
-                if op.get("site_code") == p["site_code"] and not (kind == op["item"] == "share_site"):
-                    findings.append(_finding(
-                        "plan.pending_same_site", "warning",
-                        f"site {p['site_code']} is also the subject of another firm's pending plan ({op['item']})",
-                        other_plan_id=other.plan_id, other_operator=other.operator, other_item=other.index))
-        if kind == "cable_route":
-            for j, line in pend_lines.items():
-                dist = float(lines[i].distance(line))
-                if dist < SHARED_TRENCH_M:
-                    other = ctx.pending[j]
-                    findings.append(_finding(
-                        "plan.shared_trench", "info",
-                        f"another firm's pending cable route runs within {dist:.0f} m: coordinate one trench "
-                        "or bracket set", distance_m=round(dist, 1), other_plan_id=other.plan_id,
-                        other_operator=other.operator, other_item=other.index))
-        entry["findings"] = findings
-        items.append(entry)
 
-    # masts of this same plan too close to each other
-    mast_idx = [i for i, f in enumerate(features) if _is_mast(f) and not np.isnan(xy[i, 0])]
-    if len(mast_idx) > 1:
-        pts = xy[mast_idx]
-        tree = shapely.STRtree(shapely.points(pts))
-        left, right = tree.query(shapely.points(pts), predicate="dwithin", distance=ctx.conflict_radius_m)
-        for a, b in zip(left.tolist(), right.tolist(), strict=True):
-            if a >= b:
-                continue
-            ia, ib = mast_idx[a], mast_idx[b]
-            dist = float(np.hypot(*(pts[a] - pts[b])))
-            for me, other in ((ia, ib), (ib, ia)):
-                items[me]["findings"].append(_finding(
-                    "plan.internal_spacing", "warning",
-                    f"{dist:.0f} m from item {other} of the same plan (minimum spacing {ctx.conflict_radius_m:.0f} m)",
-                    distance_m=round(dist, 1), other_item=other, legal_source=ctx.spacing_source))
+def _internal_spacing(plan: _Plan) -> Found:
+    """Masts of this same plan too close to each other (both get the finding)."""
+    ctx = plan.ctx
+    mast_idx = [i for i, f in enumerate(plan.features) if _is_mast(f) and not np.isnan(plan.xy[i, 0])]
+    if len(mast_idx) < 2:
+        return
+    pts = plan.xy[mast_idx]
+    tree = shapely.STRtree(shapely.points(pts))
+    left, right = tree.query(shapely.points(pts), predicate="dwithin", distance=ctx.conflict_radius_m)
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        if a >= b:
+            continue
+        ia, ib = mast_idx[a], mast_idx[b]
+        dist = float(np.hypot(*(pts[a] - pts[b])))
+        for me, other in ((ia, ib), (ib, ia)):
+            yield me, _finding(
+                "plan.internal_spacing", "warning",
+                f"{dist:.0f} m from item {other} of the same plan (minimum spacing {ctx.conflict_radius_m:.0f} m)",
+                distance_m=round(dist, 1), other_item=other, legal_source=ctx.spacing_source)
 
+
+#: Applied in this order; an item lists its own findings first, then each rule's.
+CROSS_ITEM_RULES: tuple[Callable[[_Plan], Found], ...] = (
+    _outside_province, _pending_conflicts, _pending_same_site, _shared_trenches, _internal_spacing,
+)
+
+
+def _entry(plan: _Plan, i: int) -> dict[str, Any]:
+    f = plan.features[i]
+    p = f["properties"]
+    entry: dict[str, Any] = {"index": i, "key": item_key(i, f), "item": p["item"]}
+    for k in ("code", "site_code", "street", "ref"):
+        if p.get(k):
+            entry[k] = p[k]
+    pos = plan.points[i]
+    if pos is not None:
+        entry["lon"], entry["lat"] = round(pos[0], 7), round(pos[1], 7)
+    return entry
+
+
+def appraise(features: Sequence[Mapping[str, Any]], operator: str, ctx: AppraisalContext) -> dict[str, Any]:
+    """The full report for one plan version: each item appraised by its kind's function
+    (:data:`ITEM_APPRAISERS`), then the rules across items (:data:`CROSS_ITEM_RULES`)."""
+    plan = _Plan.lay_out(features, operator, ctx)
+    items = [_entry(plan, i) for i in range(len(features))]
+    found: list[list[dict[str, Any]]] = []
+    for i, entry in enumerate(items):
+        appraiser = ITEM_APPRAISERS.get(entry["item"])
+        found.append(appraiser(plan, i, entry) if appraiser else [])
+    for rule in CROSS_ITEM_RULES:
+        for i, finding in rule(plan):
+            found[i].append(finding)
+    for entry, own in zip(items, found, strict=True):
+        if any(f["rule"] == OUTSIDE_RULE for f in own):
+            entry["outside_province"] = True
+        entry["findings"] = own
     return {
         "operator": operator,
         "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),

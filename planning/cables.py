@@ -23,17 +23,19 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-STATUSES: tuple[str, ...] = ("planned", "in_progress", "done")
-METHODS: tuple[str, ...] = ("underground", "bracketed", "removed")
-GROUPINGS: tuple[str, ...] = ("district", "plan", "operator")
+from planning.errors import Conflict
+from planning.vocab import SEGMENT_STATUSES
+
 Grouping = Literal["district", "plan", "operator"]
+#: Ways progress is broken down: by administrative unit first, the department's usual report.
+GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
 
 #: Residues of boundary splitting up to this length (metres) are digitising noise, not "outside".
 SLIVER_M = 0.05
@@ -48,11 +50,15 @@ _OUTSIDE = "\x00outside"  # group key for the outside part (pandas groupby drops
 # status transitions
 # --------------------------------------------------------------------------------------------
 
-class TransitionError(ValueError):
-    """A status change that the programme's workflow does not allow; the message says why."""
+class TransitionError(Conflict, ValueError):
+    """A status change that the programme's workflow does not allow; the message says why, and the
+    members say where the segment stands and where it may go, so a client can offer the right choice."""
+
+    title = "Illegal status transition"
 
     def __init__(self, message: str, *, current: str | None = None, requested: str | None = None) -> None:
-        super().__init__(message)
+        moves = {"allowed_next": allowed_next(current)} if current in SEGMENT_STATUSES else {}
+        super().__init__(message, "status", current_status=current, **moves)
         self.current, self.requested = current, requested
 
 
@@ -69,12 +75,12 @@ def check_transition(current: str, requested: str, *, reopen: bool = False) -> N
     Everything else — unknown statuses, skipping a step, going back to ``planned``, a "change" to
     the same status — is rejected, so the history stays a clean, monotone story.
     """
-    if requested not in STATUSES:
+    if requested not in SEGMENT_STATUSES:
         raise TransitionError(
-            f"unknown status {requested!r}; expected one of {', '.join(STATUSES)}",
+            f"unknown status {requested!r}; expected one of {', '.join(SEGMENT_STATUSES)}",
             current=current, requested=requested,
         )
-    if current not in STATUSES:
+    if current not in SEGMENT_STATUSES:
         raise TransitionError(f"the segment has an unknown current status {current!r}", current=current,
                               requested=requested)
     if requested == current:
@@ -403,6 +409,92 @@ def _percentages(done: int, prog: int, plan: int) -> tuple[float, float, float]:
     return (tenths[0] / 10, tenths[1] / 10, tenths[2] / 10)
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """The segments being reported with, per segment, the status on the day, overdue or not, and length."""
+
+    segs: gpd.GeoDataFrame
+    status: pd.Series
+    overdue: pd.Series
+    lengths: np.ndarray
+
+
+def _by_district(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame | None,
+                 plans: pd.DataFrame | None) -> tuple[list[ProgressRow], bool]:
+    """Segments cut at district boundaries: each part counts where it lies (outside ones last)."""
+    if districts is None:
+        raise ValueError("per-district progress needs the district polygons")
+    names = dict(zip(districts["code"], districts["name"], strict=True))
+    parts = split_by_units(m.segs.geometry, districts)
+    idx = parts["line"].to_numpy(dtype=int)
+    frame = pd.DataFrame({"unit": parts["unit"].map(lambda u: _OUTSIDE if u is None else u),
+                          "status": m.status.to_numpy(dtype=object)[idx],
+                          "overdue": m.overdue.to_numpy(dtype=bool)[idx],
+                          "length": parts["length_m"].to_numpy(dtype=float), "line": idx})
+    rows: dict[Any, ProgressRow] = {}
+    for key, g in frame.groupby("unit", sort=False):
+        unit = None if key == _OUTSIDE else key
+        row = rows[unit] = ProgressRow(key=unit, name=OUTSIDE_NAME if unit is None else names.get(unit, str(unit)))
+        for st_name, length in g.groupby("status")["length"].sum().items():
+            setattr(row, f"{st_name}_m", float(length))
+        row.total_m = float(g["length"].sum())
+        row.overdue_m = float(g.loc[g["overdue"], "length"].sum())
+        row.segments = int(g["line"].nunique())
+    order = [d for d in districts["code"] if d in rows] + ([None] if None in rows else [])
+    return [rows[k] for k in order], False
+
+
+def _by_plan(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame | None,
+             plans: pd.DataFrame | None) -> tuple[list[ProgressRow], bool]:
+    """One row per plan (labelled from ``plans``), in the order the plans were issued."""
+    info = {} if plans is None else {r["ref"]: r for r in plans.to_dict("records")}
+    rows: dict[Any, ProgressRow] = {}
+    for ref, s, ln, od in zip(m.segs["plan_ref"], m.status, m.lengths, m.overdue, strict=True):
+        k = ref if isinstance(ref, str) and ref else None
+        row = rows.get(k)
+        if row is None:
+            meta = info.get(k, {})
+            extra = {"title": meta.get("title"), "issued_on": _iso(meta.get("issued_on"))} if k else {}
+            row = rows[k] = ProgressRow(key=k if k else NO_PLAN, name=k or NO_PLAN, extra=extra)
+        row.add(s, float(ln), bool(od))
+        row.segments += 1
+    order = sorted(rows, key=lambda k: (k is None, str(_plan_sort_key(k, info))))
+    return [rows[k] for k in order], False
+
+
+def _by_operator(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame | None,
+                 plans: pd.DataFrame | None) -> tuple[list[ProgressRow], bool]:
+    """One row per operator on the segments; a shared segment counts for each (rows overlap)."""
+    rows: dict[Any, ProgressRow] = {}
+    for ops, s, ln, od in zip(m.segs["operators"], m.status, m.lengths, m.overdue, strict=True):
+        for code in sorted(set(_as_list(ops))) or [None]:
+            row = rows.get(code)
+            if row is None:
+                row = rows[code] = ProgressRow(key=code if code else NO_OPERATOR, name=code or NO_OPERATOR)
+            row.add(s, float(ln), bool(od))
+            row.segments += 1
+    for row in rows.values():  # the operator's share of the tracked network
+        row.extra["share_pct"] = round(100.0 * row.total_m / totals.total_m, 1) if totals.total_m else 0.0
+    order = sorted(rows, key=lambda k: (k is None, -rows[k].total_m, str(k)))
+    return [rows[k] for k in order], True
+
+
+_GROUPERS = {"district": _by_district, "plan": _by_plan, "operator": _by_operator}
+
+
+def _measure(segments: gpd.GeoDataFrame, plan: str | None, history: pd.DataFrame | None,
+             as_of: dt.date) -> _Measured:
+    if segments.crs is not None and not segments.crs.is_projected:
+        raise ValueError("cable segments must be in a projected (metric) CRS to measure lengths")
+    segs = segments if plan is None else segments[segments["plan_ref"] == plan]
+    status = status_as_of(segs, history if history is not None else _empty_history(), as_of)
+    unknown = sorted(set(status) - set(SEGMENT_STATUSES))
+    if unknown:
+        raise ValueError(f"segments carry unknown statuses: {', '.join(map(str, unknown))}")
+    return _Measured(segs, status, is_overdue(status, segs["target_year"], as_of),
+                     segs.geometry.length.to_numpy(dtype=float))
+
+
 def compute_progress(
     segments: gpd.GeoDataFrame,
     *,
@@ -423,70 +515,13 @@ def compute_progress(
     """
     if by not in GROUPINGS:
         raise ValueError(f"cannot group cable progress by {by!r}; use one of {', '.join(GROUPINGS)}")
-    if segments.crs is not None and not segments.crs.is_projected:
-        raise ValueError("cable segments must be in a projected (metric) CRS to measure lengths")
-    segs = segments if plan is None else segments[segments["plan_ref"] == plan]
-    status = status_as_of(segs, history if history is not None else _empty_history(), as_of)
-    unknown = sorted(set(status) - set(STATUSES))
-    if unknown:
-        raise ValueError(f"segments carry unknown statuses: {', '.join(map(str, unknown))}")
-    overdue = is_overdue(status, segs["target_year"], as_of)
-    lengths = segs.geometry.length.to_numpy(dtype=float)
-
+    m = _measure(segments, plan, history, as_of)
     totals = ProgressRow(key=None, name="total")
-    for s, ln, od in zip(status, lengths, overdue, strict=True):
+    for s, ln, od in zip(m.status, m.lengths, m.overdue, strict=True):
         totals.add(s, float(ln), bool(od))
-    totals.segments = len(segs)
-
-    rows: dict[Any, ProgressRow] = {}
-    overlap = False
-    if by == "district":
-        if districts is None:
-            raise ValueError("per-district progress needs the district polygons")
-        names = dict(zip(districts["code"], districts["name"], strict=True))
-        parts = split_by_units(segs.geometry, districts)
-        idx = parts["line"].to_numpy(dtype=int)
-        frame = pd.DataFrame({"unit": parts["unit"].map(lambda u: _OUTSIDE if u is None else u),
-                              "status": status.to_numpy(dtype=object)[idx],
-                              "overdue": overdue.to_numpy(dtype=bool)[idx],
-                              "length": parts["length_m"].to_numpy(dtype=float), "line": idx})
-        for key, g in frame.groupby("unit", sort=False):
-            unit = None if key == _OUTSIDE else key
-            row = rows[unit] = ProgressRow(key=unit, name=OUTSIDE_NAME if unit is None else names.get(unit, str(unit)))
-            by_status = g.groupby("status")["length"].sum()
-            for st_name, length in by_status.items():
-                setattr(row, f"{st_name}_m", float(length))
-            row.total_m = float(g["length"].sum())
-            row.overdue_m = float(g.loc[g["overdue"], "length"].sum())
-            row.segments = int(g["line"].nunique())
-        order = [d for d in districts["code"] if d in rows] + ([None] if None in rows else [])
-    elif by == "plan":
-        info = {} if plans is None else {r["ref"]: r for r in plans.to_dict("records")}
-        for ref, s, ln, od in zip(segs["plan_ref"], status, lengths, overdue, strict=True):
-            k = ref if isinstance(ref, str) and ref else None
-            row = rows.get(k)
-            if row is None:
-                meta = info.get(k, {})
-                extra = {"title": meta.get("title"), "issued_on": _iso(meta.get("issued_on"))} if k else {}
-                row = rows[k] = ProgressRow(key=k if k else NO_PLAN, name=k or NO_PLAN, extra=extra)
-            row.add(s, float(ln), bool(od))
-            row.segments += 1
-        order = sorted(rows, key=lambda k: (k is None, str(_plan_sort_key(k, info))))
-    else:
-        overlap = True
-        for ops, s, ln, od in zip(segs["operators"], status, lengths, overdue, strict=True):
-            codes = sorted(set(_as_list(ops))) or [None]
-            for code in codes:
-                row = rows.get(code)
-                if row is None:
-                    row = rows[code] = ProgressRow(key=code if code else NO_OPERATOR, name=code or NO_OPERATOR)
-                row.add(s, float(ln), bool(od))
-                row.segments += 1
-        for row in rows.values():  # the operator's share of the tracked network
-            row.extra["share_pct"] = round(100.0 * row.total_m / totals.total_m, 1) if totals.total_m else 0.0
-        order = sorted(rows, key=lambda k: (k is None, -rows[k].total_m, str(k)))
-    return Progress(by=by, as_of=as_of, plan=plan, rows=[rows[k] for k in order], totals=totals,
-                    rows_overlap=overlap)
+    totals.segments = len(m.segs)
+    rows, overlap = _GROUPERS[by](m, totals, districts, plans)
+    return Progress(by=by, as_of=as_of, plan=plan, rows=rows, totals=totals, rows_overlap=overlap)
 
 
 def _plan_sort_key(ref: str | None, info: dict[str, Any]) -> Any:

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planning.aggregate import units_valid_on
-from planning.classify import classify_one, normalise_class
+from planning.classify import classify_one, mismatch_finding, normalise_class, rule_sources
+from planning.findings import to_record
 from planning.geometry import WGS84, crs_string, project_xy, to_crs
 from planning.rules import RulePack
-from planning.spacing import SiteIndex, build_site_index, spacing_matches
+from planning.spacing import SiteIndex, build_site_index, spacing_finding, spacing_matches
+from planning.units import frame_in_force
+from planning.vocab import SEVERITY_RANK, UNKNOWN_CLASS
 from planning.zoning import A1Targets, a1_records, build_a1_targets
-
-MISMATCH_RULE = "class.mismatch"
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,7 @@ def build_unit_index(units: Any | None, metric_crs: str, as_of: dt.date | None =
     if units is None or len(units) == 0:
         e = np.empty(0, dtype=object)
         return UnitIndex(e, e, e, e, np.empty(0), e, shapely.STRtree([]))
-    valid = units_valid_on(units, as_of or dt.date.today())
-    if not (valid["level"] == "commune").any():  # all versions ended (e.g. after the 2025 reform): latest
-        latest = units[units["level"] == "commune"]["valid_from"].max()
-        valid = units[units["valid_from"] == latest] if pd.notna(latest) else units
-        valid = pd.concat([valid, units[units["level"] == "district"]])
+    valid = frame_in_force(units, as_of or dt.date.today())  # after the 2025 reform: the last versions
     com = valid[valid["level"] == "commune"].sort_values("code", kind="stable")
     dis = valid[valid["level"] == "district"]
     dnames = dict(zip(dis["code"], dis["name"], strict=True))
@@ -114,19 +110,31 @@ def _to_float(v: Any) -> float:
         return float("nan")
 
 
-def check_site(ctx: PlanningContext, properties: Mapping[str, Any], lon: float | None = None,
-               lat: float | None = None, *, x_m: float | None = None, y_m: float | None = None,
-               ) -> dict[str, Any]:
-    """Check one proposed site (WGS84 ``lon``/``lat``, or metric ``x_m``/``y_m``).
+@dataclass(frozen=True)
+class _Subject:
+    """The proposed site as the steps of :func:`check_site` read it: where, what class, whose."""
 
-    ``properties`` are the site fields of docs/architecture.md, "Field names" (``mount``,
-    ``mast_height_m``, …,
-    ``declared_class``, ``code``, ``operator``); an existing site with the same ``code`` is left out
-    of its own spacing check (a change to a mast is not too close to itself). Answers
-    ``{"derived_class", "declared_class", "class_mismatch", "ambiguous", "reasons", "findings",
-    "colocation_candidates", "location", "rule_pack", "data_version"}``.
-    """
-    pack = ctx.pack
+    lon: float
+    lat: float
+    x: np.ndarray  # metric, one element
+    y: np.ndarray
+    properties: Mapping[str, Any]
+    derived: str
+    declared: str | None
+    code: Any
+    operator: Any
+    #: district/commune codes and names of the commune under the point (None outside every commune)
+    where: dict[str, Any]
+    urban: float  # 1.0, 0.0, or NaN when unknown
+
+    @property
+    def mismatch(self) -> bool:
+        return self.declared is not None and self.derived != UNKNOWN_CLASS and self.declared != self.derived
+
+
+def _position(ctx: PlanningContext, lon: float | None, lat: float | None, x_m: float | None,
+              y_m: float | None) -> tuple[float, float, float, float]:
+    """(lon, lat, x_m, y_m) from whichever pair was given."""
     if x_m is None or y_m is None:
         if lon is None or lat is None:
             raise ValueError("give lon/lat (WGS84) or x_m/y_m (metric)")
@@ -135,71 +143,85 @@ def check_site(ctx: PlanningContext, properties: Mapping[str, Any], lon: float |
     if lon is None or lat is None:
         lo, la = project_xy([x_m], [y_m], ctx.metric_crs, WGS84)
         lon, lat = float(lo[0]), float(la[0])
+    return lon, lat, x_m, y_m
+
+
+def _subject(ctx: PlanningContext, properties: Mapping[str, Any], lon: float, lat: float, x_m: float,
+             y_m: float, derived: str) -> _Subject:
     x = np.array([x_m], dtype=float)
     y = np.array([y_m], dtype=float)
-    derived, reasons, ambiguous = classify_one(properties, pack)
-    declared = normalise_class([properties.get("declared_class")])[0]
-    code = properties.get("code") or properties.get("site_code")
-    operator = properties.get("operator")
-
     u = int(ctx.units.locate(x, y)[0])
-    ccode = ctx.units.code[u] if u >= 0 else None
-    dcode = ctx.units.district_code[u] if u >= 0 else None
-    urban = float(ctx.units.urban[u]) if u >= 0 and not np.isnan(ctx.units.urban[u]) else float("nan")
-    where = {"district_code": dcode, "commune_code": ccode,
-             "district": ctx.units.district_name[u] if u >= 0 else None,
-             "commune": ctx.units.name[u] if u >= 0 else None}
-    findings: list[dict[str, Any]] = []
+    inside = u >= 0
+    where = {"district_code": ctx.units.district_code[u] if inside else None,
+             "commune_code": ctx.units.code[u] if inside else None,
+             "district": ctx.units.district_name[u] if inside else None,
+             "commune": ctx.units.name[u] if inside else None}
+    urban = float(ctx.units.urban[u]) if inside and not np.isnan(ctx.units.urban[u]) else float("nan")
+    return _Subject(lon, lat, x, y, properties, derived, normalise_class([properties.get("declared_class")])[0],
+                    properties.get("code") or properties.get("site_code"), properties.get("operator"), where,
+                    urban)
 
-    # A1-only routes and zones
-    wanted = set(pack.zoning.subject_classes)
-    if derived in wanted or (pack.zoning.use_declared_class and declared in wanted):
-        si, ti, dist = ctx.a1.match(x, y)
-        if si.size:
-            findings += a1_records(ctx.a1, ti, dist, pack, derived=derived, declared=declared, code=code,
-                                   operator=operator, district=where["district"], commune=where["commune"])
 
-    # spacing and sharing
-    res = spacing_matches(ctx.sites, x, y, np.array([derived], dtype=object),
-                          np.array([_to_float(properties.get("mast_height_m"))]), np.array([urban]), pack,
-                          exclude_codes=np.array([code], dtype=object))
+def _a1_findings(ctx: PlanningContext, s: _Subject) -> list[dict[str, Any]]:
+    """A1-only routes and zones near a subject-class mast (declared class counts where the pack says)."""
+    wanted = set(ctx.pack.zoning.subject_classes)
+    if not (s.derived in wanted or (ctx.pack.zoning.use_declared_class and s.declared in wanted)):
+        return []
+    si, ti, dist = ctx.a1.match(s.x, s.y)
+    if not si.size:
+        return []
+    return a1_records(ctx.a1, ti, dist, ctx.pack, derived=s.derived, declared=s.declared, code=s.code,
+                      operator=s.operator, district=s.where["district"], commune=s.where["commune"])
+
+
+def _spacing(ctx: PlanningContext, s: _Subject) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(spacing findings, co-location candidates); the site's own code is not too close to itself."""
+    res = spacing_matches(ctx.sites, s.x, s.y, np.array([s.derived], dtype=object),
+                          np.array([_to_float(s.properties.get("mast_height_m"))]), np.array([s.urban]), ctx.pack,
+                          exclude_codes=np.array([s.code], dtype=object))
+    found = []
     if res.within_count[0] > 0:
-        sp = pack.spacing
-        first = res.nearest[0][0]
-        kind = {1.0: "an urban", 0.0: "a non-urban"}.get(urban, "an unclassified")
-        amb = pack.ambiguity_text(sp.ambiguity)
-        findings.append({
-            "check": "spacing", "rule": sp.rule, "severity": sp.severity, "site_code": code,
-            "operator": operator, "distance_m": first["distance_m"], **{k: where[k] for k in ("district", "commune")},
-            "legal_source": pack.citation(sp.source), "other_site_code": first["site_code"],
-            "message": (f"{first['distance_m']:.1f} m from existing mast {first['site_code']} ({first['operator']}, "
-                        f"{first['derived_class']}); minimum {res.min_distance_m[0]:g} m in {kind} commune: "
-                        f"share an existing mast or move ({int(res.within_count[0])} mast(s) closer)"),
-            "details": {"min_distance_m": float(res.min_distance_m[0]), "spacing_rule": res.rule[0],
-                        "urban": None if np.isnan(urban) else bool(urban), "within_count": int(res.within_count[0]),
-                        "nearest": res.nearest[0], "status": sp.status,
-                        **({"note": res.note[0]} if res.note[0] else {}), **({"ambiguity": amb} if amb else {})},
-        })
+        found.append(to_record(spacing_finding(  # a proposed mast is a planned one
+            res, 0, ctx.pack, code=s.code, operator=s.operator, status="planned",
+            derived=s.derived, urban=s.urban, x_m=float(s.x[0]), y_m=float(s.y[0]), **s.where)))
+    return found, res.candidates[0]
 
-    # declared class against the rules
-    if declared is not None and derived != "unknown" and declared != derived:
-        findings.append({
-            "check": "class-mismatch", "rule": MISMATCH_RULE, "severity": "warning", "site_code": code,
-            "operator": operator, "distance_m": None, **{k: where[k] for k in ("district", "commune")},
-            "legal_source": next((r["source"] for r in reasons if r.get("result") == "decides" and "source" in r),
-                                 None),
-            "message": f"declared {declared}, but the rules give {derived}",
-        })
-    findings.sort(key=lambda f: ({"violation": 0, "warning": 1, "info": 2}.get(f["severity"], 9),
-                                 f.get("distance_m") or 0.0))
+
+def _mismatch(ctx: PlanningContext, s: _Subject, reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The declared class against the rules."""
+    if not s.mismatch:
+        return []
+    rule = next((r.get("rule") for r in reasons if r.get("result") == "decides"), None)
+    return [to_record(mismatch_finding(
+        code=s.code, operator=s.operator, declared=s.declared, derived=s.derived, class_rule=rule,
+        legal_source=rule_sources(ctx.pack).get(rule), x_m=float(s.x[0]), y_m=float(s.y[0]), **s.where))]
+
+
+def check_site(ctx: PlanningContext, properties: Mapping[str, Any], lon: float | None = None,
+               lat: float | None = None, *, x_m: float | None = None, y_m: float | None = None,
+               ) -> dict[str, Any]:
+    """Check one proposed site (WGS84 ``lon``/``lat``, or metric ``x_m``/``y_m``).
+
+    ``properties`` are the site fields of docs/architecture.md, "Field names" (``mount``,
+    ``mast_height_m``, …, ``declared_class``, ``code``, ``operator``); an existing site with the same
+    ``code`` is left out of its own spacing check (a change to a mast is not too close to itself).
+    Every finding is built by the same function as the batch check's (:func:`planning.zoning.a1_records`,
+    :func:`planning.spacing.spacing_finding`, :func:`planning.classify.mismatch_finding`). Answers
+    ``{"derived_class", "declared_class", "class_mismatch", "ambiguous", "reasons", "findings",
+    "colocation_candidates", "location", "rule_pack", "data_version"}``.
+    """
+    lon, lat, x_m, y_m = _position(ctx, lon, lat, x_m, y_m)
+    derived, reasons, ambiguous = classify_one(properties, ctx.pack)
+    s = _subject(ctx, properties, lon, lat, x_m, y_m, derived)
+    spacing, candidates = _spacing(ctx, s)
+    findings = _a1_findings(ctx, s) + spacing + _mismatch(ctx, s, reasons)
+    findings.sort(key=lambda f: (SEVERITY_RANK.get(f["severity"], 9), f.get("distance_m") or 0.0))
     return {
-        "derived_class": derived, "declared_class": declared,
-        "class_mismatch": bool(declared is not None and derived != "unknown" and declared != derived),
-        "ambiguous": ambiguous, "reasons": reasons,
-        "findings": findings, "colocation_candidates": res.candidates[0],
+        "derived_class": derived, "declared_class": s.declared, "class_mismatch": s.mismatch,
+        "ambiguous": ambiguous, "reasons": reasons, "findings": findings, "colocation_candidates": candidates,
         "location": {"lon": round(float(lon), 7), "lat": round(float(lat), 7), "x_m": round(x_m, 3),
-                     "y_m": round(y_m, 3), **where, "urban": None if np.isnan(urban) else bool(urban)},
-        "rule_pack": {"id": pack.id, "version": pack.version},
+                     "y_m": round(y_m, 3), **s.where, "urban": None if np.isnan(s.urban) else bool(s.urban)},
+        "rule_pack": {"id": ctx.pack.id, "version": ctx.pack.version},
         "data_version": ctx.data_version,
     }
 

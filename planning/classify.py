@@ -21,8 +21,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from planning.findings import no_gc
-from planning.rules import CLASSIFIER_FIELDS, FIELD_KINDS, MAST_CLASSES, UNKNOWN, ClassRule, Condition, RulePack
+from planning.findings import empty_findings, finalise, no_gc, unit_label
+from planning.rules import CLASSIFIER_FIELDS, FIELD_KINDS, ClassRule, Condition, RulePack
+from planning.vocab import CLASS_MISMATCH_CHECK, DERIVED_CLASSES, MAST_CLASSES, UNKNOWN_CLASS
 
 CLASS_INDEX = {c: i for i, c in enumerate(MAST_CLASSES)}
 FIELD_BIT = {f: 1 << i for i, f in enumerate(CLASSIFIER_FIELDS)}
@@ -202,7 +203,7 @@ class Decision:
 
     @property
     def classes(self) -> np.ndarray:
-        names = np.array([*MAST_CLASSES, UNKNOWN], dtype=object)
+        names = np.array(DERIVED_CLASSES, dtype=object)
         return names[np.where(self.class_index < 0, len(MAST_CLASSES), self.class_index)]
 
 
@@ -302,11 +303,11 @@ def _entries(pattern: tuple[int, ...], pack: RulePack) -> list[_Entry]:
         miss = [f for f in CLASSIFIER_FIELDS if miss_bits & FIELD_BIT[f]]
         if miss:
             needed = [rules[i].id for i in range(len(rules)) if pending & (1 << i)]
-            out.append(_Entry({"rule": UNKNOWN_RULE, "class": UNKNOWN, "result": "decides", "missing": miss},
+            out.append(_Entry({"rule": UNKNOWN_RULE, "class": UNKNOWN_CLASS, "result": "decides", "missing": miss},
                               f"class cannot be decided: missing {', '.join(miss)} "
                               f"(needed by {', '.join(needed)})".replace("%", "%%"), (), ()))
         else:
-            out.append(_Entry({"rule": NO_RULE, "class": UNKNOWN, "result": "decides"},
+            out.append(_Entry({"rule": NO_RULE, "class": UNKNOWN_CLASS, "result": "decides"},
                               "no rule of the pack applies: mount=%s", ("mount",), ("mount",)))
     return out
 
@@ -478,7 +479,7 @@ def classify_sites(sites: pd.DataFrame, pack: RulePack, *,
                           for r in pack.classification.rules] + [False])
     out["ambiguous"] = (dec.class_index >= 0) & amb_rules[dec.rule_index]
     declared = normalise_class(_column(sites, "declared_class", len(sites)))
-    out["class_mismatch"] = (declared != None) & (derived != UNKNOWN) & (declared != derived)  # noqa: E711
+    out["class_mismatch"] = (declared != None) & (derived != UNKNOWN_CLASS) & (declared != derived)  # noqa: E711
     if reasons != "none":
         out["reasons"] = build_reasons(inp, dec, pack, as_json=reasons == "json")
     return out
@@ -493,3 +494,64 @@ def classify_one(properties: Mapping[str, Any], pack: RulePack) -> tuple[str, li
     cls = str(dec.classes[0])
     r = pack.classification.rules[int(dec.rule_index[0])] if dec.class_index[0] >= 0 else None
     return cls, reasons, bool(r is not None and (r.ambiguity is not None or r.status == "provisional"))
+
+
+# --------------------------------------------------------------------------------------------
+# class-mismatch findings
+# --------------------------------------------------------------------------------------------
+
+MISMATCH_RULE = "class.mismatch"
+
+
+def rule_sources(pack: RulePack) -> dict[str, str]:
+    """Classification rule id → legal citation (the source of a class-mismatch finding)."""
+    return {r.id: pack.citation(r.source) for r in pack.classification.rules}
+
+
+def mismatch_finding(*, code: Any, operator: Any, declared: Any, derived: Any, class_rule: Any,
+                     legal_source: str | None, district_code: Any = None, commune_code: Any = None,
+                     district: Any = None, commune: Any = None, x_m: float = float("nan"),
+                     y_m: float = float("nan")) -> dict[str, Any]:
+    """The ``class-mismatch`` finding of one site (declared class ≠ derived class), as a row of
+    :data:`planning.findings.FINDING_COLUMNS`.
+
+    The one builder of this finding: the stored findings (:func:`mismatch_findings`, written by
+    ``btsplan classify``) and the single-site check (:func:`planning.checks.check_site`) both call
+    it, so ``details`` name the deciding rule on either path.
+    """
+    return {
+        "check": CLASS_MISMATCH_CHECK, "rule": MISMATCH_RULE, "severity": "warning", "site_code": code,
+        "operator": operator, "zone": None, "route": None, "other_site_code": None, "distance_m": float("nan"),
+        "district": district, "commune": commune, "district_code": district_code, "commune_code": commune_code,
+        "legal_source": legal_source, "message": f"declared {declared}, but the rules give {derived}",
+        "details": {"declared_class": declared, "derived_class": derived, "class_rule": class_rule},
+        "x_m": x_m, "y_m": y_m,
+    }
+
+
+def mismatch_findings(classified: pd.DataFrame, pack: RulePack, *,
+                      unit_names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Class-mismatch findings of the rows of :func:`classify_sites` output (``derived_class``,
+    ``class_rule``, ``class_mismatch`` plus ``code``, ``operator``, ``declared_class``, ``status``,
+    unit codes and ``x_m``/``y_m``) whose declared class differs; removed sites are history and
+    get none."""
+    status = _column(classified, "status", len(classified))
+    rows = classified[classified["class_mismatch"].to_numpy(dtype=bool) & (status != "removed")]
+    if len(rows) == 0:
+        return empty_findings()
+    sources = rule_sources(pack)
+    n = len(rows)
+    c = {k: _column(rows, k, n).tolist() for k in ("code", "operator", "class_rule", "derived_class",
+                                                   "district_code", "commune_code")}
+    district = unit_label(c["district_code"], dict(unit_names or {})).tolist()
+    commune = unit_label(c["commune_code"], dict(unit_names or {})).tolist()
+    declared = normalise_class(_column(rows, "declared_class", n)).tolist()
+    xy = [pd.to_numeric(pd.Series(_column(rows, k, n)), errors="coerce").to_numpy(dtype=float).tolist()
+          for k in ("x_m", "y_m")]
+    return finalise(pd.DataFrame([
+        mismatch_finding(code=c["code"][i], operator=c["operator"][i], declared=declared[i],
+                         derived=c["derived_class"][i], class_rule=c["class_rule"][i],
+                         legal_source=sources.get(c["class_rule"][i]), district_code=c["district_code"][i],
+                         commune_code=c["commune_code"][i], district=district[i], commune=commune[i],
+                         x_m=xy[0][i], y_m=xy[1][i])
+        for i in range(n)]))

@@ -43,9 +43,9 @@ from planning.partitions import HilbertPartitions
 from planning.rules import RulePack
 from planning.spacing import spacing_findings as _spacing
 from planning.zoning import A1Targets
+from planning.vocab import CHECK_NAMES
 from planning.zoning import a1_findings as _a1
 
-CHECKS = ("a1-routes", "spacing")
 #: metres added to every halo: float noise in box corners must never drop a neighbour
 HALO_PAD_M = 1.0
 
@@ -315,7 +315,7 @@ def _shared(value: Any) -> Any:
     return client.scatter([value], broadcast=True, hash=False)[0]
 
 
-def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str] = CHECKS,
+def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str] = CHECK_NAMES,
               targets: A1Targets | None = None, classes: tuple[str, ...] | None = None,
               urban_by_commune: dict[str, bool] | None = None, unit_names: dict[str, str] | None = None,
               units: Any = None, by: str = "district", as_of: dt.date | None = None,
@@ -341,9 +341,9 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
     ``count_statuses``: count only sites with these statuses (default all). Runs on the current
     Dask scheduler — a ``distributed`` client when one is active.
     """
-    unknown = [c for c in checks if c not in CHECKS]
+    unknown = [c for c in checks if c not in CHECK_NAMES]
     if unknown:
-        raise ValueError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+        raise ValueError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(CHECK_NAMES)}")
     if "a1-routes" in checks and targets is None:
         raise ValueError("the a1-routes check needs the prepared A1 targets")
     with dask.config.set(dask_options()):

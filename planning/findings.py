@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from planning.vocab import SEVERITY_RANK
+
 FINDING_COLUMNS = [
     "check", "rule", "severity", "site_code", "operator", "zone", "route", "other_site_code", "distance_m",
     "district", "commune", "district_code", "commune_code", "legal_source", "message", "details", "x_m", "y_m",
 ]
-SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}
+#: The columns people read in a findings CSV (CLI ``--format csv`` and HTTP downloads alike): names, not
+#: codes; no ``details`` or coordinates.
+FINDING_CSV_FIELDS = ["check", "rule", "severity", "site_code", "operator", "zone", "route", "other_site_code",
+                      "distance_m", "district", "commune", "legal_source", "message"]
 
 
 @contextmanager
@@ -49,7 +54,7 @@ def finalise(frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = None
     out = out[FINDING_COLUMNS]
     if len(out):
-        sev = out["severity"].map(SEVERITY_ORDER).fillna(9)
+        sev = out["severity"].map(SEVERITY_RANK).fillna(9)
         out = out.assign(_s=sev).sort_values(["_s", "check", "site_code", "distance_m", "zone", "route"],
                                               kind="stable", na_position="last").drop(columns="_s")
     return out.reset_index(drop=True)
@@ -76,26 +81,29 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for row in frame.to_dict("records"):
-        rec: dict[str, Any] = {"check": row["check"], "rule": row["rule"], "severity": row["severity"],
-                               "site_code": _clean(row["site_code"]), "operator": _clean(row["operator"])}
-        if _clean(row["zone"]) is not None:
-            rec["zone"] = row["zone"]
-        if _clean(row["route"]) is not None:
-            rec["route"] = row["route"]
-        d = _clean(row["distance_m"])
-        rec["distance_m"] = None if d is None else round(d, 2)
-        rec["district"] = _clean(row["district"])
-        rec["commune"] = _clean(row["commune"])
-        rec["legal_source"] = _clean(row["legal_source"])
-        if _clean(row["other_site_code"]) is not None:
-            rec["other_site_code"] = row["other_site_code"]
-        rec["message"] = _clean(row["message"])
-        if isinstance(row.get("details"), dict):
-            rec["details"] = row["details"]
-        out.append(rec)
-    return out
+    return [to_record(row) for row in frame.to_dict("records")]
+
+
+def to_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One finding row (the keys of :data:`FINDING_COLUMNS`) as its JSON object: the batch checks
+    and the single-site check both answer through here, so a finding reads the same on either path."""
+    rec: dict[str, Any] = {"check": row["check"], "rule": row["rule"], "severity": row["severity"],
+                           "site_code": _clean(row["site_code"]), "operator": _clean(row["operator"])}
+    if _clean(row.get("zone")) is not None:
+        rec["zone"] = row["zone"]
+    if _clean(row.get("route")) is not None:
+        rec["route"] = row["route"]
+    d = _clean(row.get("distance_m"))
+    rec["distance_m"] = None if d is None else round(d, 2)
+    rec["district"] = _clean(row.get("district"))
+    rec["commune"] = _clean(row.get("commune"))
+    rec["legal_source"] = _clean(row.get("legal_source"))
+    if _clean(row.get("other_site_code")) is not None:
+        rec["other_site_code"] = row["other_site_code"]
+    rec["message"] = _clean(row.get("message"))
+    if isinstance(row.get("details"), dict):
+        rec["details"] = row["details"]
+    return rec
 
 
 def unit_label(codes: Any, names: dict[str, str] | None) -> np.ndarray:

@@ -31,7 +31,13 @@ def _transformer(src: str, dst: str) -> Transformer:
 
 @lru_cache(maxsize=64)
 def same_crs(a: str, b: str) -> bool:
-    return a == b or CRS.from_user_input(a) == CRS.from_user_input(b)
+    """Whether two CRS texts ("EPSG:4326", "OGC:CRS84", a WKT) name the same system, axis order aside.
+
+    Every transformation here is ``always_xy`` (lon/lat, easting/northing), so two definitions that
+    differ only in axis order move no coordinate and count as the same. A text that names no CRS
+    raises :class:`pyproj.exceptions.CRSError` rather than reading as "different".
+    """
+    return a == b or bool(CRS.from_user_input(a).equals(CRS.from_user_input(b), ignore_axis_order=True))
 
 
 def project_xy(x: Any, y: Any, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:

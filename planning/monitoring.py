@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planning.vocab import LIVE_SITE_STATUSES
+
 
 def realised_mask(planned: pd.DataFrame, built: pd.DataFrame, radius_m: float) -> np.ndarray:
     """For each planned row: is there a built site of the same operator within ``radius_m``?"""
@@ -36,7 +38,7 @@ def implementation(sites: pd.DataFrame, as_of: dt.date, radius_m: float,
     ``sites`` needs ``code, operator, status, district_code, x_m, y_m, target_date``.
     """
     names = district_names or {}
-    s = sites[sites["status"].isin(["planned", "built"])].copy()
+    s = sites[sites["status"].isin(LIVE_SITE_STATUSES)].copy()
     s["district_code"] = s["district_code"].fillna("")
     planned = s[s["status"] == "planned"].reset_index(drop=True)
     built = s[s["status"] == "built"].reset_index(drop=True)

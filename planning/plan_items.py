@@ -18,13 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-ITEM_KINDS = ("new_site", "change_site", "remove_site", "share_site", "cable_route")
-MAST_CLASSES = ("A1a", "A1b", "A2a", "A2b", "A2c")
-MOUNTS = ("building", "ground")
-CABLE_METHODS = ("underground", "bracketed")
+from planning.errors import TooLarge
+from planning.vocab import ITEM_KINDS, MAST_CLASSES, MOUNTS, PROPOSED_CABLE_METHODS
 
 #: property → (kind, bounds) for site attributes shared by new_site and change_site.
-_SITE_FIELDS: dict[str, tuple[str, tuple[float, float] | tuple[str, ...] | None]] = {
+_SITE_ITEM_FIELDS: dict[str, tuple[str, tuple[float, float] | tuple[str, ...] | None]] = {
     "code": ("text", (1, 50)),
     "name": ("text", (1, 200)),
     "address": ("text", (1, 300)),
@@ -40,16 +38,16 @@ _SITE_FIELDS: dict[str, tuple[str, tuple[float, float] | tuple[str, ...] | None]
 }
 _COMMON = {"item": ("choice", ITEM_KINDS), "ref": ("text", (1, 100)), "note": ("text", (0, 2000))}
 _FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
-    "new_site": {**_COMMON, **_SITE_FIELDS},
+    "new_site": {**_COMMON, **_SITE_ITEM_FIELDS},
     "change_site": {**_COMMON, "site_code": ("text", (1, 50)),
-                    **{k: v for k, v in _SITE_FIELDS.items() if k != "code"}},
+                    **{k: v for k, v in _SITE_ITEM_FIELDS.items() if k != "code"}},
     "remove_site": {**_COMMON, "site_code": ("text", (1, 50)), "reason": ("text", (0, 2000)),
                     "target_date": ("date", None)},
     "share_site": {**_COMMON, "site_code": ("text", (1, 50)), "tech": ("text", (1, 50)),
                    "transmitters": ("int", (0, 1000)), "target_date": ("date", None)},
     "cable_route": {**_COMMON, "street": ("text", (1, 200)), "from_desc": ("text", (1, 200)),
                     "to_desc": ("text", (1, 200)), "district": ("text", (1, 20)),
-                    "method": ("choice", CABLE_METHODS), "target_year": ("int", (2000, 2100))},
+                    "method": ("choice", PROPOSED_CABLE_METHODS), "target_year": ("int", (2000, 2100))},
 }
 _REQUIRED = {
     "new_site": ("mount", "mast_height_m"),
@@ -280,9 +278,14 @@ def parse_plan(body: Any, max_features: int | None = None) -> ParseResult:
     return res
 
 
-class TooManyItems(ValueError):
+class TooManyItems(TooLarge):
+    """More features than one submission may hold: the firm splits the plan."""
+
+    title = "Too many items"
+
     def __init__(self, count: int, limit: int) -> None:
-        super().__init__(f"the plan has {count} features; at most {limit} are accepted per submission")
+        super().__init__(f"the plan has {count} features; at most {limit} are accepted per submission",
+                         limit_features=limit, count=count)
         self.count, self.limit = count, limit
 
 

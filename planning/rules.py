@@ -19,13 +19,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from planning.errors import InvalidField
+from planning.vocab import MastClass, Mount, Severity
+
 RULES_DIR = Path(__file__).with_name("rules")
 
-MastClass = Literal["A1a", "A1b", "A2a", "A2b", "A2c"]
-MAST_CLASSES: tuple[str, ...] = ("A1a", "A1b", "A2a", "A2b", "A2c")
-UNKNOWN = "unknown"
 Status = Literal["confirmed", "usage", "provisional"]
-Severity = Literal["violation", "warning", "info"]
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 
 #: Site inputs the classifier may read, with their kind (the field names of docs/architecture.md, "Field
@@ -40,7 +39,7 @@ FIELD_KINDS: dict[str, str] = {
 CLASSIFIER_FIELDS: tuple[str, ...] = tuple(FIELD_KINDS)
 
 
-class RulePackError(ValueError):
+class RulePackError(InvalidField):
     """A pack is missing, malformed or inconsistent; the message names the file and the key."""
 
 
@@ -120,7 +119,7 @@ class ClassRule(_Model):
 
 class Classification(_Model):
     tolerance: float = Field(1e-6, ge=0, le=0.01)
-    mount_aliases: dict[str, Literal["building", "ground"]] = Field(default_factory=dict)
+    mount_aliases: dict[str, Mount] = Field(default_factory=dict)
     rules: tuple[ClassRule, ...] = Field(min_length=1)
 
 

@@ -221,35 +221,49 @@ def spacing_findings(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
     hit = np.flatnonzero(res.within_count > 0)
     if hit.size == 0:
         return empty_findings()
-    sp = pack.spacing
-    amb = pack.ambiguity_text(sp.ambiguity)
-    rows = []
     ops = _col(subjects, "operator")
     status = _col(subjects, "status", "planned")
     dcode = _col(subjects, "district_code")
     ccode = _col(subjects, "commune_code")
-    for i in hit.tolist():
-        near = res.nearest[i]
-        first = near[0]
-        where = {1.0: "an urban", 0.0: "a non-urban"}.get(float(urban[i]), "an unclassified")
-        rows.append({
-            "check": CHECK, "rule": sp.rule, "severity": sp.severity, "site_code": codes[i], "operator": ops[i],
-            "other_site_code": first["site_code"], "distance_m": first["distance_m"],
-            "district_code": dcode[i], "commune_code": ccode[i],
-            "legal_source": pack.citation(sp.source),
-            "message": (f"{status[i]} {derived[i]} mast {codes[i]} is {first['distance_m']:.1f} m from existing mast "
-                        f"{first['site_code']} ({first['operator']}, {first['derived_class']}); minimum "
-                        f"{res.min_distance_m[i]:g} m in {where} commune: share an existing mast or move "
-                        f"({int(res.within_count[i])} mast(s) closer)"),
-            "details": {"min_distance_m": float(res.min_distance_m[i]), "spacing_rule": res.rule[i],
-                        "urban": None if np.isnan(urban[i]) else bool(urban[i]),
-                        "within_count": int(res.within_count[i]), "nearest": near,
-                        "colocation_candidates": res.candidates[i], "status": sp.status,
-                        **({"note": res.note[i]} if res.note[i] else {}),
-                        **({"ambiguity": amb} if amb else {})},
-            "x_m": float(x[i]), "y_m": float(y[i]),
-        })
+    rows = [spacing_finding(res, i, pack, code=codes[i], operator=ops[i], status=status[i], derived=derived[i],
+                            urban=float(urban[i]), district_code=dcode[i], commune_code=ccode[i],
+                            x_m=float(x[i]), y_m=float(y[i]))
+            for i in hit.tolist()]
     out = pd.DataFrame(rows)
     out["district"] = unit_label(out["district_code"], unit_names)
     out["commune"] = unit_label(out["commune_code"], unit_names)
     return finalise(out)
+
+
+def spacing_finding(res: SpacingResult, i: int, pack: RulePack, *, code: Any, operator: Any, status: Any,
+                    derived: Any, urban: float, district_code: Any, commune_code: Any, x_m: float, y_m: float,
+                    district: Any = None, commune: Any = None) -> dict[str, Any]:
+    """The "must share or move" finding of subject ``i`` of ``res`` (which has a mast within the
+    minimum distance), as a row of :data:`planning.findings.FINDING_COLUMNS`.
+
+    The one builder of this finding: the batch check (:func:`spacing_findings`) and the single-site
+    check (:func:`planning.checks.check_site`) both call it, so a proposed mast gets the same message
+    and ``details`` from ``POST /checks/site`` as from ``btsplan check spacing``.
+    """
+    sp = pack.spacing
+    amb = pack.ambiguity_text(sp.ambiguity)
+    near = res.nearest[i]
+    first = near[0]
+    where = {1.0: "an urban", 0.0: "a non-urban"}.get(urban, "an unclassified")
+    return {
+        "check": CHECK, "rule": sp.rule, "severity": sp.severity, "site_code": code, "operator": operator,
+        "other_site_code": first["site_code"], "distance_m": first["distance_m"],
+        "district_code": district_code, "commune_code": commune_code, "district": district, "commune": commune,
+        "legal_source": pack.citation(sp.source),
+        "message": (f"{status} {derived} mast {code} is {first['distance_m']:.1f} m from existing mast "
+                    f"{first['site_code']} ({first['operator']}, {first['derived_class']}); minimum "
+                    f"{res.min_distance_m[i]:g} m in {where} commune: share an existing mast or move "
+                    f"({int(res.within_count[i])} mast(s) closer)"),
+        "details": {"min_distance_m": float(res.min_distance_m[i]), "spacing_rule": res.rule[i],
+                    "urban": None if np.isnan(urban) else bool(urban),
+                    "within_count": int(res.within_count[i]), "nearest": near,
+                    "colocation_candidates": res.candidates[i], "status": sp.status,
+                    **({"note": res.note[i]} if res.note[i] else {}),
+                    **({"ambiguity": amb} if amb else {})},
+        "x_m": x_m, "y_m": y_m,
+    }

@@ -124,70 +124,64 @@ def _fill(values: np.ndarray, default: str) -> np.ndarray:
     return v
 
 
-def build_a1_targets(routes: Any | None, zones: Any | None, pack: RulePack, metric_crs: str,
-                     cell_m: float | None = None) -> A1Targets:
-    """Prepare the A1-only routes (``policy == 'a1_only'``) and zones of GeoDataFrames in any CRS."""
+#: (geometries in the metric CRS, reach in metres, target index) of the pieces of some targets
+_Pieces = tuple[np.ndarray, np.ndarray, np.ndarray]
+_TARGET_COLUMNS = ["kind", "shape", "id", "name", "zone_kind", "rule", "reach_m", "district_code", "legal_source"]
+
+
+def _route_targets(routes: Any, pack: RulePack, metric_crs: str) -> tuple[pd.DataFrame, _Pieces] | None:
+    """A1-only routes: one target each, the centreline with its corridor as pieces."""
+    r = routes[np.asarray(_col(routes, "policy")) == "a1_only"]
+    if not len(r):
+        return None
     z = pack.zoning
-    legal_default = pack.citation(z.source)
-    rows: list[pd.DataFrame] = []
-    seg_parts: list[tuple[np.ndarray, ...]] = []
-    poly_geoms: list[np.ndarray] = []
-    poly_reach: list[np.ndarray] = []
-    poly_target: list[np.ndarray] = []
-    n_targets = 0
+    corridor = _num(r, "corridor_m", z.default_corridor_m)
+    frame = _frame({
+        "kind": "route", "shape": "line", "id": _col(r, "id"), "name": _col(r, "name"), "zone_kind": None,
+        "rule": z.route_rule, "reach_m": corridor, "district_code": _col(r, "district_code"),
+        "legal_source": _fill(_col(r, "legal_source"), pack.citation(z.source)),
+    }, len(r))
+    return frame, (_metric_geoms(r, metric_crs), corridor, np.arange(len(r)))
 
-    if routes is not None and len(routes):
-        r = routes[np.asarray(_col(routes, "policy")) == "a1_only"]
-        if len(r):
-            geoms = _metric_geoms(r, metric_crs)
-            corridor = _num(r, "corridor_m", z.default_corridor_m)
-            ids = np.arange(n_targets, n_targets + len(r))
-            rows.append(_frame({
-                "kind": "route", "shape": "line", "id": _col(r, "id"), "name": _col(r, "name"), "zone_kind": None,
-                "rule": z.route_rule, "reach_m": corridor, "district_code": _col(r, "district_code"),
-                "legal_source": _fill(_col(r, "legal_source"), legal_default),
-            }, len(r)))
-            seg_parts.append((geoms, corridor, ids))
-            n_targets += len(r)
 
-    if zones is not None and len(zones):
-        zz = zones[np.asarray(_col(zones, "policy", "a1_only")) == "a1_only"]
-        if len(zz):
-            geoms = _metric_geoms(zz, metric_crs)
-            radius = _num(zz, "radius_m", 0.0)
-            buffer = _num(zz, "buffer_m", 0.0)
-            ids = np.arange(n_targets, n_targets + len(zz))
-            parts, owner = shapely.get_parts(geoms, return_index=True)
-            dim = shapely.get_dimensions(parts)
-            reach_part = np.where(dim == 0, radius[owner], 0.0) + buffer[owner]
-            shape = np.where(shapely.get_dimensions(geoms) == 0, "point",
-                             np.where(shapely.get_dimensions(geoms) == 1, "line", "area"))
-            rows.append(_frame({
-                "kind": "zone", "shape": shape, "id": _col(zz, "id"), "name": _col(zz, "name"),
-                "zone_kind": _col(zz, "kind"), "rule": z.zone_rule, "reach_m": radius + buffer,
-                "district_code": _col(zz, "district_code"),
-                "legal_source": _fill(_col(zz, "legal_source"), legal_default),
-            }, len(zz)))
-            lin = dim < 2
-            if lin.any():  # points (radius) and lines (buffer) become pieces
-                seg_parts.append((parts[lin], reach_part[lin], ids[owner[lin]]))
-            if (~lin).any():
-                poly_geoms.append(parts[~lin])
-                poly_reach.append(reach_part[~lin])
-                poly_target.append(ids[owner[~lin]])
-            n_targets += len(zz)
+def _zone_targets(zones: Any, pack: RulePack, metric_crs: str, first: int,
+                  ) -> tuple[pd.DataFrame, _Pieces, _Pieces] | None:
+    """A1-only zones (target indexes from ``first``): points (radius) and lines (buffer) become
+    pieces, polygons stay areas (buffer) matched by containment and distance."""
+    zz = zones[np.asarray(_col(zones, "policy", "a1_only")) == "a1_only"]
+    if not len(zz):
+        return None
+    z = pack.zoning
+    geoms = _metric_geoms(zz, metric_crs)
+    radius = _num(zz, "radius_m", 0.0)
+    buffer = _num(zz, "buffer_m", 0.0)
+    ids = np.arange(first, first + len(zz))
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    dim = shapely.get_dimensions(parts)
+    reach_part = np.where(dim == 0, radius[owner], 0.0) + buffer[owner]
+    gdim = shapely.get_dimensions(geoms)
+    frame = _frame({
+        "kind": "zone", "shape": np.where(gdim == 0, "point", np.where(gdim == 1, "line", "area")),
+        "id": _col(zz, "id"), "name": _col(zz, "name"), "zone_kind": _col(zz, "kind"), "rule": z.zone_rule,
+        "reach_m": radius + buffer, "district_code": _col(zz, "district_code"),
+        "legal_source": _fill(_col(zz, "legal_source"), pack.citation(z.source)),
+    }, len(zz))
+    lin = dim < 2
+    return (frame, (parts[lin], reach_part[lin], ids[owner[lin]]),
+            (parts[~lin], reach_part[~lin], ids[owner[~lin]]))
 
-    targets = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["kind", "shape", "id", "name", "zone_kind", "rule", "reach_m", "district_code", "legal_source"])
-    reach_all = np.concatenate([p[1] for p in seg_parts] + poly_reach) if (seg_parts or poly_reach) else np.empty(0)
-    if cell_m is None:
-        # pieces about as long as a grid cell, cells about twice the typical reach: few cells per
-        # piece and few pieces per cell
-        cell_m = float(np.clip(2.0 * np.median(reach_all), 20.0, 2000.0)) if reach_all.size else 100.0
+
+def _cat(arrays: list[np.ndarray], dtype: Any = float) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype) if arrays else np.empty(0, dtype=dtype)
+
+
+def _segments(pieces: list[_Pieces], cell_m: float) -> tuple[np.ndarray, ...]:
+    """Lines cut into pieces about a grid cell long, points as zero-length pieces:
+    (ax, ay, bx, by, reach, target)."""
     ax, ay, bx, by, sr, st = ([] for _ in range(6))
-    for geoms, reach, ids in seg_parts:
+    for geoms, reach, ids in pieces:
         s = line_segments(geoms, max_len=cell_m)
-        pts = shapely.get_type_id(geoms) == 0  # point parts: zero-length pieces
+        pts = shapely.get_type_id(geoms) == 0
         if pts.any():
             c = shapely.get_coordinates(geoms[pts])
             idx = np.flatnonzero(pts)
@@ -195,25 +189,50 @@ def build_a1_targets(routes: Any | None, zones: Any | None, pack: RulePack, metr
             sr.append(reach[idx]); st.append(ids[idx])  # noqa: E702
         ax.append(s.ax); ay.append(s.ay); bx.append(s.bx); by.append(s.by)  # noqa: E702
         sr.append(reach[s.owner]); st.append(ids[s.owner])  # noqa: E702
-    cat = (lambda a, dt=float: np.concatenate(a).astype(dt) if a else np.empty(0, dtype=dt))
-    AX, AY, BX, BY, SR = cat(ax), cat(ay), cat(bx), cat(by), cat(sr)
-    ST = cat(st, np.int64)
-    polys = np.concatenate(poly_geoms) if poly_geoms else np.empty(0, dtype=object)
-    PR = cat(poly_reach)
-    PT = cat(poly_target, np.int64)
+    return _cat(ax), _cat(ay), _cat(bx), _cat(by), _cat(sr), _cat(st, np.int64)
+
+
+def _grid(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, reach: np.ndarray, polys: np.ndarray,
+          poly_reach: np.ndarray, cell_m: float) -> BoxGrid:
+    """Every piece's box, widened by its reach (and a little), hashed into a grid."""
     pad = TOLERANCE_M * 10
-    minx = np.concatenate([np.minimum(AX, BX) - SR - pad, shapely.bounds(polys)[:, 0] - PR - pad]) if polys.size \
-        else np.minimum(AX, BX) - SR - pad
-    miny = np.concatenate([np.minimum(AY, BY) - SR - pad, shapely.bounds(polys)[:, 1] - PR - pad]) if polys.size \
-        else np.minimum(AY, BY) - SR - pad
-    maxx = np.concatenate([np.maximum(AX, BX) + SR + pad, shapely.bounds(polys)[:, 2] + PR + pad]) if polys.size \
-        else np.maximum(AX, BX) + SR + pad
-    maxy = np.concatenate([np.maximum(AY, BY) + SR + pad, shapely.bounds(polys)[:, 3] + PR + pad]) if polys.size \
-        else np.maximum(AY, BY) + SR + pad
+    box = [np.minimum(ax, bx) - reach - pad, np.minimum(ay, by) - reach - pad,
+           np.maximum(ax, bx) + reach + pad, np.maximum(ay, by) + reach + pad]
+    if polys.size:
+        b = shapely.bounds(polys)
+        widened = [b[:, 0] - poly_reach - pad, b[:, 1] - poly_reach - pad,
+                   b[:, 2] + poly_reach + pad, b[:, 3] + poly_reach + pad]
+        box = [np.concatenate([s, w]) for s, w in zip(box, widened, strict=True)]
+    return BoxGrid(*box, cell=cell_m)
+
+
+def build_a1_targets(routes: Any | None, zones: Any | None, pack: RulePack, metric_crs: str,
+                     cell_m: float | None = None) -> A1Targets:
+    """Prepare the A1-only routes (``policy == 'a1_only'``) and zones of GeoDataFrames in any CRS."""
+    rows: list[pd.DataFrame] = []
+    lines: list[_Pieces] = []
+    areas: list[_Pieces] = []
+    found = _route_targets(routes, pack, metric_crs) if routes is not None and len(routes) else None
+    if found:
+        rows.append(found[0])
+        lines.append(found[1])
+    zoned = _zone_targets(zones, pack, metric_crs, sum(map(len, rows))) if zones is not None and len(zones) else None
+    if zoned:
+        rows.append(zoned[0])
+        lines += [zoned[1]] if zoned[1][0].size else []
+        areas += [zoned[2]] if zoned[2][0].size else []
+    targets = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=_TARGET_COLUMNS)
+    reach_all = _cat([p[1] for p in lines + areas])
+    if cell_m is None:
+        # pieces about as long as a grid cell, cells about twice the typical reach: few cells per
+        # piece and few pieces per cell
+        cell_m = float(np.clip(2.0 * np.median(reach_all), 20.0, 2000.0)) if reach_all.size else 100.0
+    ax, ay, bx, by, sr, st = _segments(lines, cell_m)
+    polys = np.concatenate([p[0] for p in areas]) if areas else np.empty(0, dtype=object)
+    pr, pt = _cat([p[1] for p in areas]), _cat([p[2] for p in areas], np.int64)
     if polys.size:
         shapely.prepare(polys)
-    grid = BoxGrid(minx, miny, maxx, maxy, cell=cell_m)
-    return A1Targets(targets, AX, AY, BX, BY, SR, ST, polys, PR, PT, grid)
+    return A1Targets(targets, ax, ay, bx, by, sr, st, polys, pr, pt, _grid(ax, ay, bx, by, sr, polys, pr, cell_m))
 
 
 def subject_mask(sites: pd.DataFrame, pack: RulePack, classes: tuple[str, ...] | None = None,

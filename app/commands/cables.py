@@ -12,24 +12,16 @@ import typer
 from rich.table import Table
 
 from app.commands.db import engine_from_settings
-from app.console import console, fail, parse_date_option
+from app.console import REPORT_FORMATS, choice, console, parse_date_option
 from geodata.work import cables as gc
 from geodata.settings import get_settings
-from planning.cables import GROUPINGS, STATUSES, TransitionError
+from planning.cables import GROUPINGS
+from planning.vocab import SEGMENT_STATUSES
 
 app = typer.Typer(help="Cables (Kế hoạch 18/KH-BCĐ…): progress, status changes, relocations, history.",
                   no_args_is_help=True)
 
-FORMATS = ("table", "csv", "json")
 BY_LABEL = {"district": "Quận/huyện", "plan": "Kế hoạch", "operator": "Doanh nghiệp"}
-
-
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
-        fail(f"{option} {value!r} is not one of {', '.join(allowed)}")
-    return value
 
 
 def _json(data: Any) -> None:
@@ -44,14 +36,10 @@ def progress(
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
     """Length-weighted progress (km and % done / in progress / planned, overdue km)."""
-    _choice(by, GROUPINGS, "--by")
-    _choice(fmt, FORMATS, "--format")
+    choice(by, GROUPINGS, "--by")
+    choice(fmt, REPORT_FORMATS, "--format")
     day = parse_date_option(as_of, "--as-of")
-    try:
-        data = gc.progress(engine_from_settings(), get_settings().metric_crs, by=by, as_of=day, plan=plan)
-    except (gc.NotFound, gc.CableError) as exc:
-        fail(str(exc))
-        return
+    data = gc.progress(engine_from_settings(), get_settings().metric_crs, by=by, as_of=day, plan=plan)
     if fmt == "json":
         _json(data)
     elif fmt == "csv":
@@ -89,7 +77,7 @@ def _progress_table(data: dict[str, Any]) -> None:
 @app.command("set-status")
 def set_status(
     segment: str = typer.Argument(..., help="Segment id or code, e.g. CAP-305-003."),
-    status: str = typer.Argument(..., help=f"New status: {', '.join(STATUSES)}."),
+    status: str = typer.Argument(..., help=f"New status: {', '.join(SEGMENT_STATUSES)}."),
     date: str = typer.Option(None, "--date", help="Date of the change YYYY-MM-DD (default today)."),
     note: str = typer.Option(None, "--note", help="What happened (kept in the history)."),
     actor: str = typer.Option(None, "--actor", help="Who made the change (default cli:<login>)."),
@@ -99,15 +87,8 @@ def set_status(
     """Change a segment's status (planned → in_progress → done), keeping the dated history."""
     day = parse_date_option(date, "--date")
     who = actor or f"cli:{getpass.getuser()}"
-    try:
-        ch = gc.set_status(engine_from_settings(), segment, status, actor=who, on=day, note=note, reopen=reopen,
-                           expected_version=expect_version)
-    except TransitionError as exc:
-        fail(f"segment {segment}: {exc}")
-        return
-    except (gc.NotFound, gc.CableError, gc.StaleVersion) as exc:
-        fail(str(exc))
-        return
+    ch = gc.set_status(engine_from_settings(), segment, status, actor=who, on=day, note=note, reopen=reopen,
+                       expected_version=expect_version)
     console.print(f"{ch.code}: {ch.from_status} → {ch.to_status} on {ch.changed_on.isoformat()} by {ch.actor} "
                   f"(version {ch.version})", highlight=False)
 
@@ -118,12 +99,8 @@ def affected(
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """Segments intersecting a relocation project's area (e.g. the Cầu Rào bridge)."""
-    _choice(fmt, ("table", "json"), "--format")
-    try:
-        data = gc.affected_segments(engine_from_settings(), project, get_settings().metric_crs)
-    except gc.NotFound as exc:
-        fail(str(exc))
-        return
+    choice(fmt, ("table", "json"), "--format")
+    data = gc.affected_segments(engine_from_settings(), project, get_settings().metric_crs)
     if fmt == "json":
         _json(data)
         return
@@ -143,12 +120,8 @@ def history(
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """A segment's status history: who changed what, when."""
-    _choice(fmt, ("table", "json"), "--format")
-    try:
-        data = gc.history(engine_from_settings(), segment)
-    except gc.NotFound as exc:
-        fail(str(exc))
-        return
+    choice(fmt, ("table", "json"), "--format")
+    data = gc.history(engine_from_settings(), segment)
     if fmt == "json":
         _json(data)
         return

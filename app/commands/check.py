@@ -7,7 +7,6 @@ a pipe receives clean data.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -18,19 +17,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.console import err_console, fail, parse_date_option, progress
+from app.console import REPORT_FORMATS, choice, err_console, fail, parse_date_option, progress
+from geodata.io.writers import tabular
 from geodata.work import checks as gchecks
 from geodata.settings import get_settings
-from planning.aggregate import COLUMNS, SiteCounts
-from planning.findings import to_records
-from planning.rules import MAST_CLASSES, RulePack, RulePackError, load_pack, pack_for_province
+from planning.aggregate import SiteCounts
+from planning.findings import FINDING_CSV_FIELDS, to_records
+from planning.rules import RulePack, load_pack, pack_for_province
+from planning.vocab import CHECK_NAMES, DERIVED_CLASSES, MAST_CLASSES
 
-FORMATS = ("table", "csv", "json")
 ENGINES = ("python", "dask")
-WHICH = ("a1-routes", "spacing", "all")
+WHICH = (*CHECK_NAMES, "all")
 TABLE_LIMIT = 500
-CSV_FIELDS = ["check", "rule", "severity", "site_code", "operator", "zone", "route", "other_site_code",
-              "distance_m", "district", "commune", "legal_source", "message"]
 
 stats_app = typer.Typer(help="Statistics: site counts by administrative unit × mast class.", no_args_is_help=True)
 
@@ -42,33 +40,25 @@ def _engine():  # type: ignore[no-untyped-def]
 
 
 def _pack(name: str | None) -> RulePack:
-    try:
-        return load_pack(name) if name else pack_for_province(get_settings().province)
-    except RulePackError as exc:
-        fail(str(exc))
-        raise  # unreachable: fail() exits
+    return load_pack(name) if name else pack_for_province(get_settings().province)
 
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
-        fail(f"{option} {value!r} is not one of {', '.join(allowed)}")
-    return value
 
 
 def _engine_choice(compute: str, scheduler: str | None) -> None:
     """``--engine`` is python or dask, and ``--scheduler`` only goes with dask."""
-    _choice(compute, ENGINES, "--engine")
+    choice(compute, ENGINES, "--engine")
     if scheduler and compute != "dask":
         fail("--scheduler needs --engine dask")
 
 
-def _emit(text: str, out: Path | None, *, bom: bool = False) -> None:
+def _emit(text: str, out: Path | None) -> None:
+    """Text to stdout or to ``out`` as is (a CSV's CRLF line ends and BOM come from the writer)."""
     if out is None:
         sys.stdout.write(text)
         return
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
     err_console.print(f"written to {out}", highlight=False)
@@ -98,7 +88,7 @@ def classify(
     t = Table(title=f"Phân loại cột ăng ten — mast classes ({pack.id} {pack.version})")
     t.add_column("class")
     t.add_column("sites", justify="right")
-    for c in (*MAST_CLASSES, "unknown"):
+    for c in DERIVED_CLASSES:
         t.add_row(c, f"{summary.by_class.get(c, 0):,}")
     t.add_row("total", f"{summary.sites:,}", style="bold")
     err_console.print(t)
@@ -146,8 +136,8 @@ def check(
                                         "sites, at least two per worker)."),
 ) -> None:
     """Run planning checks; each run replaces that check's stored findings atomically."""
-    _choice(which, WHICH, "check")
-    _choice(fmt, FORMATS, "--format")
+    choice(which, WHICH, "check")
+    choice(fmt, REPORT_FORMATS, "--format")
     cls: tuple[str, ...] | None = None
     if classes:
         cls = tuple(c.strip() for c in classes.split(",") if c.strip())
@@ -158,7 +148,7 @@ def check(
     pack = _pack(pack_name)
     settings = get_settings()
     engine = _engine()
-    names = list(gchecks.CHECKS) if which == "all" else [which]
+    names = list(CHECK_NAMES) if which == "all" else [which]
     if compute == "dask":
         findings = _check_on_dask(engine, pack, names, settings=settings, store=store, classes=cls,
                                   scheduler=scheduler or settings.dask_scheduler, partitions=partitions)
@@ -186,12 +176,8 @@ def check(
                           "rule_pack": {"id": pack.id, "version": pack.version}},
                          ensure_ascii=False, indent=2) + "\n", out)
     elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        for r in records:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_FIELDS})
-        _emit(buf.getvalue(), out, bom=True)
+        rows = ([r.get(k) for k in FINDING_CSV_FIELDS] for r in records)
+        _emit(tabular.csv_text(FINDING_CSV_FIELDS, rows, bom=out is not None), out)
     else:
         title = f"Kết quả kiểm tra — {', '.join(names)} ({pack.id} {pack.version}): {len(records):,} finding(s)"
         if out is not None:
@@ -224,7 +210,6 @@ def _on_dask(label: str, scheduler: str | None, settings: Any, work: Any) -> Any
                 result, what = work(workers)
     except (OSError, TimeoutError) as exc:
         fail(f"dask scheduler {scheduler or 'local cluster'}: {exc}")
-        raise  # unreachable: fail() exits
     err_console.print(f"dask: {what} on {workers} worker(s), {time.perf_counter() - started:.1f} s", highlight=False)
     return result
 
@@ -252,14 +237,14 @@ def _counts_table(c: SiteCounts) -> Table:
     t.add_column("quận/huyện (district)")
     if level == "commune":
         t.add_column("xã/phường (commune)")
-    for col in (*COLUMNS, "total"):
+    for col in (*DERIVED_CLASSES, "total"):
         t.add_column(col, justify="right")
     for r in c.rows.to_dict("records"):
         lead = [r.get("district") or ""] + ([r.get("commune") or ""] if level == "commune" else [])
-        t.add_row(*lead, *[f"{int(r[col]):,}" for col in (*COLUMNS, "total")])
+        t.add_row(*lead, *[f"{int(r[col]):,}" for col in (*DERIVED_CLASSES, "total")])
     pad = [""] if level == "commune" else []
-    t.add_row("Tổng (total)", *pad, *[f"{c.totals[col]:,}" for col in (*COLUMNS, "total")], style="bold")
-    t.add_row("Tỷ lệ (share %)", *pad, *[f"{c.shares[col]:.2f}" for col in COLUMNS], "100.00")
+    t.add_row("Tổng (total)", *pad, *[f"{c.totals[col]:,}" for col in (*DERIVED_CLASSES, "total")], style="bold")
+    t.add_row("Tỷ lệ (share %)", *pad, *[f"{c.shares[col]:.2f}" for col in DERIVED_CLASSES], "100.00")
     return t
 
 
@@ -280,7 +265,7 @@ def stats_sites(
     parts = [p.strip() for p in by.split(",") if p.strip()]
     if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
         fail(f"--by {by!r}: use district,type or commune,type")
-    _choice(fmt, FORMATS, "--format")
+    choice(fmt, REPORT_FORMATS, "--format")
     day = parse_date_option(as_of, "--as-of")
     _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
@@ -305,14 +290,11 @@ def stats_sites(
     elif fmt == "csv":
         data = counts.to_json()
         lead = ["district_code", "district"] + (["commune_code", "commune"] if parts[0] == "commune" else [])
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow([*lead, *COLUMNS, "total"])
-        for r in data["rows"]:
-            w.writerow([r.get(k) or "" for k in lead] + [r[c] for c in (*COLUMNS, "total")])
-        w.writerow(["", "total", *([""] * (len(lead) - 2)), *[data["totals"][c] for c in (*COLUMNS, "total")]])
-        w.writerow(["", "share %", *([""] * (len(lead) - 2)), *[data["shares"][c] for c in COLUMNS], 100.0])
-        _emit(buf.getvalue(), out, bom=True)
+        pad = [""] * (len(lead) - 2)
+        rows = [[r.get(k) or "" for k in lead] + [r[c] for c in (*DERIVED_CLASSES, "total")] for r in data["rows"]]
+        rows.append(["", "total", *pad, *[data["totals"][c] for c in (*DERIVED_CLASSES, "total")]])
+        rows.append(["", "share %", *pad, *[data["shares"][c] for c in DERIVED_CLASSES], 100.0])
+        _emit(tabular.csv_text([*lead, *DERIVED_CLASSES, "total"], rows, bom=out is not None), out)
     elif out is not None:
         _emit(_render(_counts_table(counts)), out)
     else:

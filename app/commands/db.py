@@ -6,7 +6,7 @@ import typer
 
 from pathlib import Path
 
-from app.console import console, fail
+from app.console import console
 from geodata.store import migrate
 from geodata.store.db import check_connection, make_engine
 from geodata.settings import get_settings
@@ -48,14 +48,9 @@ def current() -> None:
 @app.command()
 def backup(out: Path = typer.Argument(..., help="Backup file to write (.sqlite copy or pg_dump archive)")) -> None:
     """Back up the whole database (SQLite online backup, or pg_dump -Fc for PostGIS)."""
-    from geodata.store.backup import BackupError
     from geodata.store.backup import backup as do_backup
 
-    engine = engine_from_settings()
-    try:
-        do_backup(engine, out)
-    except BackupError as exc:
-        fail(str(exc))
+    do_backup(engine_from_settings(), out)
     console.print(f"backup written to {out} ({out.stat().st_size:,} bytes)")
 
 
@@ -65,14 +60,10 @@ def restore(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Replace the database content with a backup."""
-    from geodata.store.backup import BackupError
     from geodata.store.backup import restore as do_restore
 
     engine = engine_from_settings()
     if not yes and not typer.confirm(f"Replace everything in {engine.url.render_as_string()} with {src}?"):
         raise typer.Exit(1)
-    try:
-        do_restore(engine, src)
-    except BackupError as exc:
-        fail(str(exc))
+    do_restore(engine, src)
     console.print(f"restored {src}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from app.console import console, fail, progress
-from geodata.demo import DemoConflict, load_demo
+from app.console import console, progress
+from geodata.demo import load_demo
 
 
 def demo(
@@ -21,12 +21,8 @@ def demo(
     engine = engine_from_settings()
     with progress(transient=True) as bar:
         task = bar.add_task("demo sites", total=sites)
-        try:
-            res = load_demo(engine, seed=seed, n_sites=sites, n_routes=routes, n_zones=zones, replace=replace,
-                            progress=lambda done, total: bar.update(task, completed=done))
-        except DemoConflict as exc:
-            fail(str(exc))
-            return
+        res = load_demo(engine, seed=seed, n_sites=sites, n_routes=routes, n_zones=zones, replace=replace,
+                        progress=lambda done, total: bar.update(task, completed=done))
     if res.skipped:
         console.print(f"demo data (seed {seed}, {sites} sites) already loaded; nothing to do")
     else:

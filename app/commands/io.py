@@ -15,6 +15,7 @@ from rich.table import Table
 
 from app.commands.db import engine_from_settings
 from app.console import console, err_console, fail, parse_date_option, progress
+from geodata.io import writers
 from geodata.io.readers.columns import KINDS
 
 SHOW_ERRORS = 50
@@ -64,7 +65,6 @@ def import_cmd(
     """Import a file: validate every row, then write all of it in one transaction (or nothing)."""
     from geodata.io.importer import ImportOptions, import_file
     from geodata.io.readers.columns import parse_overrides
-    from geodata.io.readers.errors import ReadError
     from geodata.settings import get_settings
 
     if kind not in KINDS:
@@ -73,11 +73,7 @@ def import_cmd(
         fail(f"--on-conflict {on_conflict!r} is not one of error, skip, update")
     if level is not None and level not in ("province", "district", "commune"):
         fail(f"--level {level!r} is not one of province, district, commune")
-    try:
-        overrides = parse_overrides(mapping or [])
-    except ReadError as exc:
-        fail(str(exc))
-        return
+    overrides = parse_overrides(mapping or [])
     s = get_settings()
     opts = ImportOptions(crs=crs, operator=operator, dry_run=dry_run, on_conflict=on_conflict,  # type: ignore[arg-type]
                          skip_bad_rows=skip_bad_rows, sheet=sheet, mapping=overrides, encoding=encoding,
@@ -135,12 +131,10 @@ def _report(res, errors_out: Path | None) -> None:  # type: ignore[no-untyped-de
                           + (f" — first: {where}" if where else ""), highlight=False)
 
 
-EXPORT_FORMATS = ("csv", "xlsx", "geojson", "gpkg", "kml", "shp")
-
 
 def export_cmd(
     layer: str = typer.Argument(..., help="sites, findings or cables."),
-    fmt: str = typer.Option(..., "--format", help=f"{', '.join(EXPORT_FORMATS)} (shp is written zipped)."),
+    fmt: str = typer.Option(..., "--format", help=f"{', '.join(writers.FORMATS)} (shp is written zipped)."),
     out: Path = typer.Option(..., "--out", help="Output file."),
     district: list[str] = typer.Option(None, "--district", help="District code or name (repeatable)."),
     commune: list[str] = typer.Option(None, "--commune", help="Commune/ward code or name (repeatable)."),
@@ -150,12 +144,11 @@ def export_cmd(
     finding: list[str] = typer.Option(None, "--finding", help="Findings: check name or rule id (repeatable)."),
 ) -> None:
     """Export sites, findings or cable segments, filtered, for Excel, QGIS, Google Earth or field apps."""
-    from geodata.io import writers
-    from geodata.io.exports import ExportError, ExportFilter, open_export
+    from geodata.io.exports import ExportFilter, open_export
     from geodata.settings import get_settings
 
-    if fmt not in EXPORT_FORMATS:
-        fail(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    if fmt not in writers.FORMATS:
+        fail(f"--format {fmt!r} is not one of {', '.join(writers.FORMATS)}")
     flt = ExportFilter(district=list(district or []), commune=list(commune or []), type=list(type_ or []),
                        operator=list(operator or []), status=list(status or []), finding=list(finding or []))
     engine = engine_from_settings()
@@ -172,9 +165,6 @@ def export_cmd(
 
             lay.chunk_source = counted
             path = writers.write(lay, fmt, out)
-    except ExportError as exc:
-        fail(str(exc))
-        return
     finally:
         engine.dispose()
     console.print(f"wrote {path} ({path.stat().st_size:,} bytes; filter: {flt.describe()})", highlight=False)

@@ -11,10 +11,10 @@ import json
 import typer
 from rich.table import Table
 
-from geodata.store.keys import KeyManagementError, create_key, list_keys, revoke_key
+from geodata.store.keys import create_key, list_keys, revoke_key
 from app.console import console, err_console, fail
 from geodata.store.db import transaction
-from geodata.store.models import ROLES
+from planning.vocab import ROLES
 
 app = typer.Typer(help="API keys: create, revoke, list (secrets are shown once, at creation).",
                   no_args_is_help=True)
@@ -33,12 +33,8 @@ def create(
     name: str = typer.Option(None, "--name", help="Who holds the key (shown in the audit log)."),
 ) -> None:
     """Create a key; prints it alone on the last line of stdout. It cannot be shown again."""
-    try:
-        with transaction(_engine()) as session:
-            new = create_key(session, role.strip().lower(), operator, name, actor="cli")
-    except KeyManagementError as exc:
-        fail(str(exc))
-        return
+    with transaction(_engine()) as session:
+        new = create_key(session, role.strip().lower(), operator, name, actor="cli")
     firm = f" for operator {new.operator}" if new.operator else ""
     err_console.print(f"created API key {new.id} ({new.role}{firm}); store it now, it is not shown again:")
     typer.echo(new.secret)
@@ -47,12 +43,8 @@ def create(
 @app.command()
 def revoke(key_id: int = typer.Argument(..., help="Key id (see `btsplan keys list`).")) -> None:
     """Revoke a key; requests with it get 401 from now on."""
-    try:
-        with transaction(_engine()) as session:
-            revoke_key(session, key_id, actor="cli")
-    except KeyManagementError as exc:
-        fail(str(exc))
-        return
+    with transaction(_engine()) as session:
+        revoke_key(session, key_id, actor="cli")
     console.print(f"API key {key_id} revoked")
 
 

@@ -6,14 +6,13 @@ import json
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from app.commands.db import engine_from_settings
 from app.console import console, fail, parse_date_option
 from geodata.work import programmes as gpr
 from geodata.store.db import transaction
-from geodata.store.models import Programme
 from geodata.settings import get_settings
+from planning.vocab import PROGRAMME_KINDS
 
 app = typer.Typer(help="Mast-conversion and environment-friendly-BTS programmes.", no_args_is_help=True)
 
@@ -31,8 +30,8 @@ def create(
     district: list[str] = typer.Option(None, "--district", help="Only these district codes (repeat)."),
 ) -> None:
     """Create a programme and fix its target sites."""
-    if kind not in gpr.KINDS:
-        fail(f"--kind must be one of {', '.join(gpr.KINDS)}")
+    if kind not in PROGRAMME_KINDS:
+        fail(f"--kind must be one of {', '.join(PROGRAMME_KINDS)}")
     if preset not in (None, gpr.PRESET_A2A_ON_A1):
         fail(f"--preset must be {gpr.PRESET_A2A_ON_A1}")
     engine = engine_from_settings()
@@ -41,20 +40,16 @@ def create(
     if preset:
         codes = gpr.a2a_on_a1_codes(engine, get_settings())
         flt["preset"] = preset
-    try:
-        with transaction(engine) as s:
-            if operator or district or not preset:
-                from geodata.work.inspections import select_sites
+    with transaction(engine) as s:
+        if operator or district or not preset:
+            from geodata.work.inspections import select_sites
 
-                f = {k: v for k, v in (("operator", operator), ("district", district)) if v}
-                flt["filter"] = f
-                picked = select_sites(s, f) if (f or kind == "conversion") else []
-                codes = sorted(set(codes) & set(picked)) if preset else picked
-            prog = gpr.create_programme(s, "cli", name, kind, legal_ref, parse_date_option(deadline, "--deadline"), flt, codes)
-            out = gpr.programme_dict(s, prog)
-    except gpr.ProgrammeError as exc:
-        fail(f"{exc.field}: {exc.detail}" if exc.field else exc.detail)
-        return
+            f = {k: v for k, v in (("operator", operator), ("district", district)) if v}
+            flt["filter"] = f
+            picked = select_sites(s, f) if (f or kind == "conversion") else []
+            codes = sorted(set(codes) & set(picked)) if preset else picked
+        prog = gpr.create_programme(s, "cli", name, kind, legal_ref, parse_date_option(deadline, "--deadline"), flt, codes)
+        out = gpr.programme_dict(s, prog)
     console.print(f"programme {out['id']} {out['name']!r}: {out['sites']} target site(s)")
 
 
@@ -62,7 +57,7 @@ def create(
 def list_() -> None:
     """List programmes."""
     with transaction(engine_from_settings()) as s:
-        rows = [gpr.programme_dict(s, p) for p in s.execute(select(Programme).order_by(Programme.id)).scalars()]
+        rows = [gpr.programme_dict(s, p) for p in gpr.list_programmes(s)]
     table = Table("id", "name", "kind", "legal ref", "deadline", "sites")
     for r in rows:
         table.add_row(str(r["id"]), r["name"], r["kind"], r["legal_ref"] or "", r["deadline"] or "", str(r["sites"]))
@@ -79,12 +74,8 @@ def progress(
     """Progress of a programme by district or operator."""
     if fmt not in ("table", "json"):
         fail("--format must be table or json")
-    try:
-        with transaction(engine_from_settings()) as s:
-            data = gpr.progress(s, gpr.get_programme(s, programme), by, parse_date_option(as_of, "--as-of"))
-    except gpr.ProgrammeError as exc:
-        fail(exc.detail)
-        return
+    with transaction(engine_from_settings()) as s:
+        data = gpr.progress(s, gpr.get_programme(s, programme), by, parse_date_option(as_of, "--as-of"))
     if fmt == "json":
         typer.echo(json.dumps(data, ensure_ascii=False))
         return

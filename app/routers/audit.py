@@ -8,21 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from app.auth import Principal, require_roles
+from app.auth import AdminOnly
 from app.deps import EngineDep
 from geodata.store import audit
 
 router = APIRouter(tags=["audit"])
 
-Admin = Annotated[Principal, Depends(require_roles("admin"))]
-
 
 @router.get("/audit", summary="Audit entries (admin only), oldest first")
 def read_audit(
     engine: EngineDep,
-    _who: Admin,
+    _who: AdminOnly,
     entity: Annotated[str | None, Query(max_length=50, description="plan, site, cable_segment, api_key, …")] = None,
     id: Annotated[str | None, Query(max_length=100, description="Entity id (plan id, site code, …)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,

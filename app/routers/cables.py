@@ -11,43 +11,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from geojson_pydantic import Point
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import OptionalPrincipal, Principal, require_roles
+from app.auth import AnyStaff, OptionalPrincipal, PlannerOrAdmin
 from app.deps import EngineDep, SettingsDep
-from app.errors import Problem
 from app.schemas import IsoDate
+from geodata.errors import NotFound, StaleVersion
 from geodata.work import cables as gc
-from planning.cables import STATUSES, TransitionError, allowed_next
+from planning.cables import Grouping, allowed_next
+from planning.vocab import ComplaintStatus, SegmentStatus
 
 router = APIRouter(tags=["cables"])
 
-
 SegmentRef = Annotated[str, Path(description="Segment id or code (e.g. CAP-305-001)", max_length=50)]
-Planner = Annotated[Principal, Depends(require_roles("planner", "admin"))]
-Staff = Annotated[Principal, Depends(require_roles("planner", "admin", "inspector"))]
 
-
-def _problem(exc: Exception) -> Problem:
-    """Map the storage layer's errors to problem+json (404 / 409 / 422 naming the field)."""
-    if isinstance(exc, gc.NotFound):
-        return Problem(404, "Not found", str(exc))
-    if isinstance(exc, gc.StaleVersion):
-        return Problem(409, "Version conflict", str(exc), current_version=exc.current_version)
-    if isinstance(exc, TransitionError):
-        # the request is well-formed but conflicts with the segment's current state: 409
-        extra: dict[str, Any] = {"field": "status", "current_status": exc.current}
-        if exc.current in STATUSES:
-            extra["allowed_next"] = allowed_next(exc.current)
-        return Problem(409, "Illegal status transition", str(exc), **extra)
-    if isinstance(exc, gc.StateConflict):
-        return Problem(409, "Conflict", f"{exc.field}: {exc}" if exc.field else str(exc), field=exc.field)
-    if isinstance(exc, gc.CableError):
-        return Problem(422, "Invalid request", f"{exc.field}: {exc}" if exc.field else str(exc), field=exc.field)
-    raise exc
 
 
 def _etag(version: int) -> str:
@@ -65,7 +45,7 @@ def progress(
     engine: EngineDep,
     settings: SettingsDep,
     _who: OptionalPrincipal,
-    by: Annotated[Literal["district", "plan", "operator"], Query(description="Grouping")] = "district",
+    by: Annotated[Grouping, Query(description="Grouping")] = "district",
     plan: Annotated[str | None, Query(max_length=50, description="Only this plan, e.g. 18/KH-BCĐ")] = None,
     as_of: Annotated[IsoDate | None, Query(description="Report date (status rebuilt from history); default today")] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv (UTF-8 with BOM for Excel)")] = "json",
@@ -73,10 +53,7 @@ def progress(
     """``{"rows": [{district|plan|operator, total_km, done_km, in_progress_km, planned_km, done_pct,
     overdue_km, …}], "totals": {…}}`` — kilometres in the metric CRS; per-district rows split
     segments that cross district boundaries, so they add up to the total."""
-    try:
-        data = gc.progress(engine, settings.metric_crs, by=by, as_of=as_of, plan=plan or None)
-    except (gc.NotFound, gc.CableError) as exc:
-        raise _problem(exc) from None
+    data = gc.progress(engine, settings.metric_crs, by=by, as_of=as_of, plan=plan or None)
     if format == "csv":
         name = f"cables-progress-by-{by}-{data['as_of']}.csv"
         return Response(gc.progress_csv(data, bom=True), media_type="text/csv; charset=utf-8",
@@ -92,7 +69,7 @@ class SegmentPatch(BaseModel):
     """A status change. ``version`` (or ``If-Match``) makes it conditional on what you read."""
 
     model_config = ConfigDict(extra="forbid")
-    status: Literal["planned", "in_progress", "done"] = Field(
+    status: SegmentStatus = Field(
         description="planned → in_progress → done; done → in_progress needs `reopen`")
     date: IsoDate | None = Field(None, description="When it happened (default today; not in the future)")
     note: str | None = Field(None, max_length=2000)
@@ -102,10 +79,7 @@ class SegmentPatch(BaseModel):
 
 @router.get("/cables/segments/{ref}", summary="One cable segment (ETag = its version)")
 def get_segment(ref: SegmentRef, engine: EngineDep, settings: SettingsDep, _who: OptionalPrincipal) -> JSONResponse:
-    try:
-        seg = gc.segment_dict(engine, ref, settings.metric_crs)
-    except gc.NotFound as exc:
-        raise _problem(exc) from None
+    seg = gc.segment_dict(engine, ref, settings.metric_crs)
     seg["allowed_next"] = allowed_next(seg["status"])
     return JSONResponse(seg, headers={"ETag": _etag(seg["version"])})
 
@@ -116,7 +90,7 @@ def patch_segment(
     body: SegmentPatch,
     engine: EngineDep,
     settings: SettingsDep,
-    who: Planner,
+    who: PlannerOrAdmin,
     if_match: Annotated[str | None, Header(description='The ETag you read ("3"); 409 when it is not current')] = None,
 ) -> JSONResponse:
     expected = body.version
@@ -124,19 +98,13 @@ def patch_segment(
         # an If-Match that is not the segment's current ETag is a failed precondition: 409 + current version
         raw = if_match.strip().removeprefix("W/").strip('"')
         if not raw.isdigit() or len(raw) > 9 or (expected is not None and int(raw) != expected):
-            try:
-                current = gc.segment_dict(engine, ref, settings.metric_crs)["version"]
-            except gc.NotFound as exc:
-                raise _problem(exc) from None
-            raise Problem(409, "Version conflict", f"If-Match {if_match!r} does not match the segment's ETag "
-                          f'"{current}" (or the body version)', current_version=current)
+            current = gc.segment_dict(engine, ref, settings.metric_crs)["version"]
+            raise StaleVersion(f"If-Match {if_match!r} does not match the segment's ETag "
+                               f'"{current}" (or the body version)', current)
         expected = int(raw)
-    try:
-        ch = gc.set_status(engine, ref, body.status, actor=who.actor, on=body.date, note=body.note,
-                           reopen=body.reopen, expected_version=expected)
-        seg = gc.segment_dict(engine, ch.segment_id, settings.metric_crs)
-    except (gc.NotFound, gc.StaleVersion, gc.CableError, TransitionError) as exc:  # StateConflict is a CableError
-        raise _problem(exc) from None
+    ch = gc.set_status(engine, ref, body.status, actor=who.actor, on=body.date, note=body.note,
+                       reopen=body.reopen, expected_version=expected)
+    seg = gc.segment_dict(engine, ch.segment_id, settings.metric_crs)
     seg["allowed_next"] = allowed_next(seg["status"])
     seg["change"] = {"from_status": ch.from_status, "to_status": ch.to_status, "changed_on": ch.changed_on.isoformat(),
                      "actor": ch.actor, "note": ch.note}
@@ -145,10 +113,7 @@ def patch_segment(
 
 @router.get("/cables/segments/{ref}/history", summary="A segment's dated status history")
 def segment_history(ref: SegmentRef, engine: EngineDep, _who: OptionalPrincipal) -> JSONResponse:
-    try:
-        data = gc.history(engine, ref)
-    except gc.NotFound as exc:
-        raise _problem(exc) from None
+    data = gc.history(engine, ref)
     return JSONResponse(data, headers={"ETag": _etag(data["version"])})
 
 
@@ -173,10 +138,7 @@ def projects(engine: EngineDep, _who: OptionalPrincipal) -> dict[str, Any]:
 @router.get("/cables/projects/{name}/affected", summary="Segments intersecting a relocation project's area")
 def affected(name: Annotated[str, Path(max_length=200)], engine: EngineDep, settings: SettingsDep,
              _who: OptionalPrincipal) -> dict[str, Any]:
-    try:
-        return gc.affected_segments(engine, name, settings.metric_crs)
-    except gc.NotFound as exc:
-        raise _problem(exc) from None
+    return gc.affected_segments(engine, name, settings.metric_crs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,16 +162,13 @@ class ComplaintIn(BaseModel):
 
 
 @router.post("/complaints", status_code=201, summary="Record a citizen complaint about cables (staff)")
-def create_complaint(body: ComplaintIn, engine: EngineDep, settings: SettingsDep, who: Staff) -> JSONResponse:
+def create_complaint(body: ComplaintIn, engine: EngineDep, settings: SettingsDep, who: AnyStaff) -> JSONResponse:
     """The point must lie inside the province; the complaint is linked to the nearest cable
     segment within 50 m (measured in the metric CRS), if any."""
     lon, lat = body.geometry.coordinates[0], body.geometry.coordinates[1]
-    try:
-        out = gc.add_complaint(engine, lon=float(lon), lat=float(lat), text=body.properties.text, actor=who.actor,
-                               metric_crs=settings.metric_crs, province=settings.province,
-                               reported_on=body.properties.reported_on, reporter=body.properties.reporter)
-    except gc.CableError as exc:
-        raise _problem(exc) from None
+    out = gc.add_complaint(engine, lon=float(lon), lat=float(lat), text=body.properties.text, actor=who.actor,
+                           metric_crs=settings.metric_crs, province=settings.province,
+                           reported_on=body.properties.reported_on, reporter=body.properties.reporter)
     return JSONResponse(out, status_code=201, headers={"Location": f"/complaints/{out['id']}"})
 
 
@@ -217,7 +176,7 @@ def create_complaint(body: ComplaintIn, engine: EngineDep, settings: SettingsDep
 def list_complaints(
     engine: EngineDep,
     who: OptionalPrincipal,
-    status: Annotated[Literal["open", "in_progress", "resolved"] | None, Query()] = None,
+    status: Annotated[ComplaintStatus | None, Query()] = None,
 ) -> dict[str, Any]:
     """Reporters' names are personal data: only staff keys see them."""
     rows = gc.complaints(engine, status)
@@ -231,7 +190,7 @@ def list_complaints(
 def get_complaint(complaint_id: Annotated[int, Path(ge=1, le=2**31 - 1)], engine: EngineDep, who: OptionalPrincipal) -> dict[str, Any]:
     rows = gc.complaints(engine, complaint_id=complaint_id)
     if not rows:
-        raise Problem(404, "Not found", f"no complaint {complaint_id}")
+        raise NotFound(f"no complaint {complaint_id}")
     if who is None or not who.is_staff:
         rows[0].pop("reporter", None)
     return rows[0]

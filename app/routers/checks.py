@@ -20,26 +20,29 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import pandas as pd
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import downloads, schemas
-from app.auth import OptionalPrincipal, Principal, require_roles
-from app.commands.check import CSV_FIELDS
+from app.auth import OptionalPrincipal, PlannerOrAdmin
+
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
+from geodata.errors import InvalidParameter
 from geodata.work import checks as gchecks
 from geodata.serve import features as gf
 from geodata.io import writers
 from geodata.crs import province
-from geodata.io.exports import FINDING_COLUMNS, Column, ExportLayer
+from geodata.io.exports import FINDING_EXPORT_COLUMNS, Column, ExportLayer
 from planning.checks import check_site
+from planning.findings import FINDING_CSV_FIELDS
 from planning.plan_items import parse_feature
 from planning.rules import RulePack, pack_for_province
+from planning.vocab import CheckName
 
 router = APIRouter(tags=["planning checks"])
 
-CheckName = Literal["a1-routes", "spacing"]
+
 FINDING_FILTERS = ("severity", "rule", "operator", "site_code", "district", "commune", "zone", "route")
 
 _EXAMPLE = {
@@ -130,18 +133,15 @@ def _findings_query(request: Request, check: str, limit: int, offset: int, bbox:
     q = gf.ItemsQuery(limit=limit, offset=offset)
     q.filters["check"] = check
     allowed = {"limit", "offset", "format", "bbox", *FINDING_FILTERS}
-    try:
-        for key in request.query_params:
-            if key not in allowed:
-                raise gf.QueryError(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
-        for name in FINDING_FILTERS:
-            value = request.query_params.get(name)
-            if value is not None:
-                q.filters[name] = gf.parse_filter(coll.queryables[name], value)
-        if bbox is not None:
-            q.area = gf.parse_bbox(bbox, gf.OutputCrs(gf.CRS84, None, False))
-    except gf.QueryError as exc:
-        raise Problem(400, "Invalid query parameter", str(exc), param=exc.param) from None
+    for key in request.query_params:
+        if key not in allowed:
+            raise InvalidParameter(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
+    for name in FINDING_FILTERS:
+        value = request.query_params.get(name)
+        if value is not None:
+            q.filters[name] = gf.parse_filter(coll.queryables[name], value)
+    if bbox is not None:
+        q.area = gf.parse_bbox(bbox, gf.OutputCrs(gf.CRS84, None, False))
     return q
 
 
@@ -163,13 +163,13 @@ def _records(page: gf.Page) -> list[dict[str, Any]]:
 
 def _download(engine: Any, coll: gf.CollectionDef, q: gf.ItemsQuery, check: str, fmt: str) -> Response:
     """Every matching finding through the I/O module's writers (the CLI's CSV columns)."""
-    labels = {c.name: c.label for c in FINDING_COLUMNS}
-    columns = [Column(f, labels.get(f, f), "float" if f == "distance_m" else "text") for f in CSV_FIELDS]
+    labels = {c.name: c.label for c in FINDING_EXPORT_COLUMNS}
+    columns = [Column(f, labels.get(f, f), "float" if f == "distance_m" else "text") for f in FINDING_CSV_FIELDS]
 
     def chunks() -> Iterator[pd.DataFrame]:
         for page in gf.iter_pages(engine, coll, q, gf.OutputCrs(gf.CRS84, None, False)):
             recs = _records(page)
-            frame = pd.DataFrame({f: [r.get(f) for r in recs] for f in CSV_FIELDS})
+            frame = pd.DataFrame({f: [r.get(f) for r in recs] for f in FINDING_CSV_FIELDS})
             frame["geometry"] = page.shapes
             yield frame
 
@@ -231,7 +231,7 @@ def run_check(
     engine: EngineDep,
     settings: SettingsDep,
     check: CheckName,
-    _who: Annotated[Principal, Depends(require_roles("planner", "admin"))],
+    _who: PlannerOrAdmin,
 ) -> JSONResponse:
     pack = _pack(settings.province)
     t0 = time.perf_counter()

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 from app import schemas
 from app.deps import ReadEngineDep, SettingsDep
 from app.errors import Problem
+from geodata.errors import InvalidParameter
 from geodata.serve import features as gf
 
 router = APIRouter(tags=["OGC API Features"])
@@ -77,10 +78,6 @@ def _collection_def(collection_id: str) -> gf.CollectionDef:
 def _check_format(f: str | None) -> None:
     if f is not None and f.lower() not in ("json", "geojson", JSON, GEOJSON):
         raise Problem(400, "Unsupported format", f"f: {f!r} is not offered; use f=json", param="f")
-
-
-def _bad(exc: gf.QueryError) -> Problem:
-    return Problem(400, "Invalid query parameter", str(exc), param=exc.param)
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,25 +318,22 @@ def items(
     coll = _collection_def(collection_id)
     allowed = set(ITEMS_PARAMS) | set(coll.queryables)
     q = gf.ItemsQuery(limit=min(limit, gf.MAX_LIMIT), offset=offset)
-    try:
-        for key in request.query_params:
-            if key not in allowed:
-                raise gf.QueryError(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
-        out_crs = gf.parse_crs(crs or gf.CRS84, "crs", settings.metric_crs)
-        if bbox is not None:
-            q.area = gf.parse_bbox(bbox, gf.parse_crs(bbox_crs or gf.CRS84, "bbox-crs", settings.metric_crs))
-        elif bbox_crs is not None:
-            raise gf.QueryError("bbox-crs", "given without bbox")
-        if datetime is not None:
-            q.interval = gf.parse_datetime(datetime)
-        for name, prop in coll.queryables.items():
-            values = request.query_params.getlist(name)
-            if len(values) > 1:
-                raise gf.QueryError(name, "given more than once")
-            if values:
-                q.filters[name] = gf.parse_filter(prop, values[0])
-    except gf.QueryError as exc:
-        raise _bad(exc) from None
+    for key in request.query_params:
+        if key not in allowed:
+            raise InvalidParameter(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
+    out_crs = gf.parse_crs_param(crs or gf.CRS84, "crs", settings.metric_crs)
+    if bbox is not None:
+        q.area = gf.parse_bbox(bbox, gf.parse_crs_param(bbox_crs or gf.CRS84, "bbox-crs", settings.metric_crs))
+    elif bbox_crs is not None:
+        raise InvalidParameter("bbox-crs", "given without bbox")
+    if datetime is not None:
+        q.interval = gf.parse_datetime(datetime)
+    for name, prop in coll.queryables.items():
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            raise InvalidParameter(name, "given more than once")
+        if values:
+            q.filters[name] = gf.parse_filter(prop, values[0])
 
     page = gf.query_items(engine, coll, q, out_crs)
     n = len(page.ids)
@@ -380,10 +374,7 @@ def item(
 ) -> Response:
     _check_format(f)
     coll = _collection_def(collection_id)
-    try:
-        out_crs = gf.parse_crs(crs or gf.CRS84, "crs", settings.metric_crs)
-    except gf.QueryError as exc:
-        raise _bad(exc) from None
+    out_crs = gf.parse_crs_param(crs or gf.CRS84, "crs", settings.metric_crs)
     page = gf.get_item(engine, coll, feature_id, out_crs)
     if page is None:
         raise Problem(404, "Feature not found", f"no feature {feature_id!r} in collection {coll.id!r}")

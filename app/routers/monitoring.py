@@ -7,24 +7,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from app.auth import Principal, require_roles
+from app.auth import AnyKey
 from app.deps import EngineDep, SettingsDep
-from app.errors import Problem
 from app.schemas import IsoDate
+from geodata.errors import Forbidden
 from geodata.work import monitoring
 
 router = APIRouter(tags=["monitoring"])
-
-Reader = Annotated[Principal, Depends(require_roles("planner", "admin", "inspector", "operator"))]
 
 
 @router.get("/monitoring/implementation", summary="Planned vs built vs overdue sites per firm and district")
 def implementation(
     engine: EngineDep,
     settings: SettingsDep,
-    who: Reader,
+    who: AnyKey,
     operator: Annotated[str | None, Query(max_length=20)] = None,
     district: Annotated[str | None, Query(max_length=20, description="District code")] = None,
     as_of: Annotated[IsoDate | None, Query(description="Overdue means target date before this day (default today)")] = None,
@@ -35,7 +33,7 @@ def implementation(
     ``radius_m`` metres; overdue when its target date has passed and it is not realised."""
     if who.role == "operator":
         if operator and operator != who.operator:
-            raise Problem(403, "Forbidden", "an operator key sees only its own firm's implementation")
+            raise Forbidden("an operator key sees only its own firm's implementation")
         operator = who.operator
     return monitoring.implementation(engine, operator=operator, district=district, as_of=as_of,
                                      radius_m=radius_m or settings.built_match_m)

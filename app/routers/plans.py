@@ -14,16 +14,14 @@ writers are serialised by the optimistic lock and the loser gets 409, never a lo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from app.auth import Principal, require_roles
+from app.auth import AnyKey, OperatorOnly, PlannerOnly, Principal
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from app.plan_report import report_html, report_xlsx
@@ -31,26 +29,16 @@ from geodata.work import appraisal as gapp
 from geodata.work import plans as gp
 from geodata.store.db import transaction
 from planning.appraisal import redact_for_operator
-from planning.plan_items import TooManyItems, parse_plan, plan_json_schema
+from planning.plan_items import parse_plan, plan_json_schema
+from planning.vocab import DECISIONS_NEEDING_REASON, ItemDecisionValue, PlanDecision, PlanStatus
 
 router = APIRouter(tags=["plans"])
 
-Reader = Annotated[Principal, Depends(require_roles("operator", "planner", "admin", "inspector"))]
-Firm = Annotated[Principal, Depends(require_roles("operator"))]
-Planner = Annotated[Principal, Depends(require_roles("planner"))]
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Plan id")]
 GEOJSON_TYPES = ("application/json", "application/geo+json")
 IfMatch = Annotated[str | None, Header(description='The plan\'s ETag (its lock_version), e.g. "3"',
                                        pattern=r'^\s*(W/)?("\d{1,10}"|\d{1,10}|\*)\s*$', max_length=20)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@contextmanager
-def _problems() -> Iterator[None]:
-    try:
-        yield
-    except gp.PlanProblem as exc:
-        raise Problem(exc.status, exc.title, exc.detail, **exc.extra) from None
 
 
 def _scope(who: Principal) -> str | None:
@@ -101,10 +89,7 @@ async def _parse(request: Request, settings: Any) -> tuple[dict[str, Any], list[
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Problem(400, "Invalid JSON", f"the body is not valid UTF-8 JSON: {exc}") from None
-    try:
-        res = parse_plan(body, max_features=settings.max_plan_features)
-    except TooManyItems as exc:
-        raise Problem(413, "Too many items", str(exc), limit_features=exc.limit, count=exc.count) from None
+    res = parse_plan(body, max_features=settings.max_plan_features)
     if not res.ok:
         first = res.errors[0]
         raise Problem(422, "Invalid plan", f"{first.path}: {first.message}"
@@ -135,7 +120,7 @@ async def create_plan(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    who: Firm,
+    who: OperatorOnly,
     idempotency_key: Annotated[str | None, Header(max_length=200, description="Replay-safe key")] = None,
 ) -> JSONResponse:
     """Items: ``properties.item`` ∈ new_site | change_site | remove_site | share_site | cable_route
@@ -146,8 +131,8 @@ async def create_plan(
     key = (idempotency_key or "").strip() or None
     for attempt in (1, 2):
         try:
-            with _problems(), transaction(engine) as session:
-                if not key or not _replay(session, who.operator, key):
+            with transaction(engine) as session:
+                if not key or gp.by_idempotency_key(session, who.operator, key) is None:
                     _check_sites(session, who.operator, features)
                 res = gp.create_plan(session, who.operator, who.actor, body, features, key)
                 out = gp.summary(res.plan)
@@ -160,20 +145,11 @@ async def create_plan(
         **_etag(out["lock_version"]), "Location": f"/plans/{out['id']}"})
 
 
-def _replay(session: Any, operator: str, key: str) -> bool:
-    from sqlalchemy import select
-
-    from geodata.store.models import PlanSubmission
-    return session.execute(select(PlanSubmission.id).where(
-        PlanSubmission.operator == operator, PlanSubmission.idempotency_key == key)).first() is not None
-
-
 @router.get("/plans", summary="List plans (operators: their own firm's only)")
 def list_plans(
     engine: EngineDep,
-    who: Reader,
-    status: Annotated[Literal["draft", "submitted", "under_review", "approved", "returned", "rejected"] | None,
-                      Query()] = None,
+    who: AnyKey,
+    status: Annotated[PlanStatus | None, Query()] = None,
     operator: Annotated[str | None, Query(max_length=20, description="Staff only: one firm")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -185,8 +161,8 @@ def list_plans(
 
 
 @router.get("/plans/{plan_id}", summary="One plan with its items, decisions and history")
-def get_plan(plan_id: PlanId, engine: EngineDep, who: Reader) -> JSONResponse:
-    with _problems(), transaction(engine) as session:
+def get_plan(plan_id: PlanId, engine: EngineDep, who: AnyKey) -> JSONResponse:
+    with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id, _scope(who))
         out = gp.detail(session, plan)
     return JSONResponse(out, headers=_etag(out["lock_version"]))
@@ -198,12 +174,12 @@ async def update_plan(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    who: Firm,
+    who: OperatorOnly,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     expected = _if_match(if_match)
     body, features = await _parse(request, settings)
-    with _problems(), transaction(engine) as session:
+    with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id, who.operator)
         _check_sites(session, plan.operator, features)
         gp.update_draft(session, plan, who.actor, body, features, expected)
@@ -216,22 +192,21 @@ def submit_plan(
     plan_id: PlanId,
     engine: EngineDep,
     settings: SettingsDep,
-    who: Firm,
+    who: OperatorOnly,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     expected = _if_match(if_match)
-    with _problems():
-        with transaction(engine) as session:
-            plan = gp.get_plan(session, plan_id, who.operator)
-            if plan.status not in gp.EDITABLE:
-                raise gp.PlanConflict(f"plan {plan.id} is {plan.status}; only draft or returned plans can be submitted")
-            features, lock = gp.features_of(plan), plan.lock_version
-        # the appraisal reads sites, zones and other firms' plans outside the write transaction
-        report = gapp.build_report(engine, settings, plan_id, who.operator or "", features)
-        with transaction(engine) as session:
-            plan = gp.get_plan(session, plan_id, who.operator)
-            gp.submit(session, plan, who.actor, report, expected if expected is not None else lock)
-            out = gp.summary(plan)
+    with transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id, who.operator)
+        if plan.status not in gp.EDITABLE:
+            raise gp.PlanConflict(f"plan {plan.id} is {plan.status}; only draft or returned plans can be submitted")
+        features, lock = gp.features_of(plan), plan.lock_version
+    # the appraisal reads sites, zones and other firms' plans outside the write transaction
+    report = gapp.build_report(engine, settings, plan_id, who.operator or "", features)
+    with transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id, who.operator)
+        gp.submit(session, plan, who.actor, report, expected if expected is not None else lock)
+        out = gp.summary(plan)
     return JSONResponse(out, headers=_etag(out["lock_version"]))
 
 
@@ -239,11 +214,11 @@ def submit_plan(
 def review_plan(
     plan_id: PlanId,
     engine: EngineDep,
-    who: Planner,
+    who: PlannerOnly,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     expected = _if_match(if_match)
-    with _problems(), transaction(engine) as session:
+    with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id)
         gp.start_review(session, plan, who.actor, expected)
         out = gp.summary(plan)
@@ -253,17 +228,17 @@ def review_plan(
 class ItemDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     index: int = Field(ge=0, description="0-based index of the item in the plan")
-    decision: Literal["approve", "reject"]
+    decision: ItemDecisionValue
     reason: str | None = Field(None, max_length=2000)
 
 
 class DecisionIn(BaseModel):
     # "return" and "reject" need a reason: said in the schema too, so clients and fuzzers know
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "if": {"properties": {"decision": {"enum": ["return", "reject"]}}, "required": ["decision"]},
+        "if": {"properties": {"decision": {"enum": list(DECISIONS_NEEDING_REASON)}}, "required": ["decision"]},
         "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": "\\S"}}},
     })
-    decision: Literal["approve", "return", "reject"]
+    decision: PlanDecision
     reason: str | None = Field(None, max_length=4000, description="Required to return or reject")
     lock_version: int | None = Field(None, ge=1, description="The lock_version you read (409 if stale)")
     items: list[ItemDecisionIn] = Field(default_factory=list, max_length=10000,
@@ -276,12 +251,12 @@ def decide_plan(
     body: DecisionIn,
     engine: EngineDep,
     settings: SettingsDep,
-    who: Planner,
+    who: PlannerOnly,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Approving turns approved items into planned sites / segments, site changes, removals and sharing."""
     expected = body.lock_version if body.lock_version is not None else _if_match(if_match)
-    with _problems(), transaction(engine) as session:
+    with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id)
         gp.decide(session, plan, who.actor, body.decision, body.reason,
                   [gp.ItemDecision(d.index, d.decision, d.reason) for d in body.items], expected, settings.metric_crs)
@@ -296,17 +271,16 @@ def plan_report(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    who: Reader,
+    who: AnyKey,
     format: Annotated[Literal["json", "html", "xlsx"] | None, Query(description="Default: from Accept, else json")] = None,
 ) -> Response:
     """The report frozen at submission; for a draft, a live preview (``"preview": true``)."""
-    with _problems():
-        with transaction(engine) as session:
-            plan = gp.get_plan(session, plan_id, _scope(who))
-            report, operator, features = plan.report, plan.operator, gp.features_of(plan)
-            title, status, version = plan.title, plan.status, plan.version
-        if report is None or status in gp.EDITABLE:
-            report = {**gapp.build_report(engine, settings, plan_id, operator, features), "preview": True}
+    with transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id, _scope(who))
+        report, operator, features = plan.report, plan.operator, gp.features_of(plan)
+        title, status, version = plan.title, plan.status, plan.version
+    if report is None or status in gp.EDITABLE:
+        report = {**gapp.build_report(engine, settings, plan_id, operator, features), "preview": True}
     report = {**report, "plan_id": plan_id, "title": title, "status": status, "version": version}
     if who.role == "operator":
         report = redact_for_operator(report)

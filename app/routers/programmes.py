@@ -7,39 +7,22 @@ conversion work).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from app.auth import Principal, require_roles
+from app.auth import AnyKey, PlannerAdminOrOperator, PlannerOrAdmin, Principal
 from app.deps import EngineDep, SettingsDep
-from app.errors import Problem
 from app.routers.inspections import SiteFilter
 from app.schemas import IsoDate
 from geodata.work import programmes as gpr
 from geodata.store.db import transaction
-from geodata.store.models import Programme
+from planning.vocab import EcoIntegration, ProgrammeKind, ProgrammeSiteStatus
 
 router = APIRouter(tags=["programmes"])
 
-Planner = Annotated[Principal, Depends(require_roles("planner", "admin"))]
-Reader = Annotated[Principal, Depends(require_roles("planner", "admin", "inspector", "operator"))]
-Reporter = Annotated[Principal, Depends(require_roles("planner", "admin", "operator"))]
 ProgId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-@contextmanager
-def _problems() -> Iterator[None]:
-    try:
-        yield
-    except gpr.ProgrammeError as exc:
-        title = {404: "Not found", 409: "Conflict"}.get(exc.status, "Invalid request")
-        extra = {"field": exc.field} if exc.field else {}
-        raise Problem(exc.status, title, f"{exc.field}: {exc.detail}" if exc.field else exc.detail, **extra) from None
 
 
 def _scope(who: Principal) -> str | None:
@@ -49,7 +32,7 @@ def _scope(who: Principal) -> str | None:
 class ProgrammeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["conversion", "eco_bts"]
+    kind: ProgrammeKind
     legal_ref: str | None = Field(None, max_length=200, examples=["Kế hoạch 153/KH-UBND (22/6/2018)"])
     deadline: IsoDate | None = None
     preset: Literal["a2a_on_a1"] | None = Field(
@@ -60,20 +43,21 @@ class ProgrammeIn(BaseModel):
 
 class SiteProgressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["pending", "converted", "piloted", "dropped"]
+    status: ProgrammeSiteStatus
     done_on: IsoDate | None = None
-    integrates: list[Literal[gpr.INTEGRATIONS]] | None = Field(  # type: ignore[valid-type]
+    integrates: list[EcoIntegration] | None = Field(
         None, description="For eco-BTS pilots: what the pole integrates")
 
 
 @router.post("/programmes", status_code=201, summary="Create a programme and fix its target list")
-def create_programme(body: ProgrammeIn, engine: EngineDep, settings: SettingsDep, who: Planner) -> dict[str, Any]:
+def create_programme(body: ProgrammeIn, engine: EngineDep, settings: SettingsDep,
+                     who: PlannerOrAdmin) -> dict[str, Any]:
     codes: list[str] = []
     flt: dict[str, Any] = {}
     if body.preset == gpr.PRESET_A2A_ON_A1:
         codes = gpr.a2a_on_a1_codes(engine, settings)
         flt["preset"] = body.preset
-    with _problems(), transaction(engine) as s:
+    with transaction(engine) as s:
         if body.filter is not None:
             from geodata.work.inspections import select_sites
 
@@ -87,28 +71,27 @@ def create_programme(body: ProgrammeIn, engine: EngineDep, settings: SettingsDep
 
 
 @router.get("/programmes", summary="Programmes")
-def list_programmes(engine: EngineDep, _who: Reader) -> dict[str, Any]:
+def list_programmes(engine: EngineDep, _who: AnyKey) -> dict[str, Any]:
     with transaction(engine) as s:
-        progs = s.execute(select(Programme).order_by(Programme.id)).scalars().all()
-        return {"programmes": [gpr.programme_dict(s, p) for p in progs]}
+        return {"programmes": [gpr.programme_dict(s, p) for p in gpr.list_programmes(s)]}
 
 
 @router.get("/programmes/{programme_id}", summary="One programme with its sites")
-def get_programme(programme_id: ProgId, engine: EngineDep, who: Reader) -> dict[str, Any]:
-    with _problems(), transaction(engine) as s:
+def get_programme(programme_id: ProgId, engine: EngineDep, who: AnyKey) -> dict[str, Any]:
+    with transaction(engine) as s:
         prog = gpr.get_programme(s, programme_id)
         return {**gpr.programme_dict(s, prog), "site_list": gpr.programme_sites(s, prog, _scope(who))}
 
 
 @router.get("/programmes/{programme_id}/progress", summary="Progress by district or operator")
 def programme_progress(
-    programme_id: ProgId, engine: EngineDep, who: Reader,
+    programme_id: ProgId, engine: EngineDep, who: AnyKey,
     by: Annotated[Literal["district", "operator"], Query()] = "district",
     as_of: Annotated[IsoDate | None, Query(description="Overdue = pending after the deadline on this day")] = None,
 ) -> dict[str, Any]:
     """``{"programme", "by", "as_of", "rows": [{district|operator, total, done, pending, dropped, overdue,
     late_done, done_pct, integrates}], "totals"}``; operator keys see their own sites only."""
-    with _problems(), transaction(engine) as s:
+    with transaction(engine) as s:
         prog = gpr.get_programme(s, programme_id)
         return gpr.progress(s, prog, by, as_of, _scope(who))
 
@@ -116,9 +99,9 @@ def programme_progress(
 @router.put("/programmes/{programme_id}/sites/{site_code}", summary="Report one site's progress")
 def set_site(
     programme_id: ProgId, site_code: Annotated[str, Path(max_length=50)], body: SiteProgressIn,
-    engine: EngineDep, who: Reporter,
+    engine: EngineDep, who: PlannerAdminOrOperator,
 ) -> dict[str, Any]:
-    with _problems(), transaction(engine) as s:
+    with transaction(engine) as s:
         prog = gpr.get_programme(s, programme_id)
         ps = gpr.set_site_status(s, who.actor, prog, site_code, body.status, body.done_on, body.integrates,
                                  _scope(who))

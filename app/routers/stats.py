@@ -21,11 +21,12 @@ from app.errors import Problem
 from app.schemas import IsoDate
 from geodata.work import checks as gchecks
 from geodata.io import writers
+from geodata.io.writers import tabular
 from geodata.store.cache import LRUCache
 from geodata.store.meta import data_version
 from geodata.io.exports import Column, ExportLayer
-from planning.aggregate import COLUMNS
 from planning.rules import pack_for_province
+from planning.vocab import DERIVED_CLASSES
 
 router = APIRouter(tags=["statistics"])
 
@@ -57,12 +58,12 @@ def site_counts_json(engine: Any, province: str, level: str, as_of: dt.date | No
 def table(data: dict[str, Any], level: str) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the CSV/XLSX, as the CLI writes them (units, classes, total, share %)."""
     lead = ["district_code", "district"] + (["commune_code", "commune"] if level == "commune" else [])
-    header = [*lead, *COLUMNS, "total"]
-    rows: list[list[Any]] = [[r.get(k) or "" for k in lead] + [r[c] for c in (*COLUMNS, "total")]
+    header = [*lead, *DERIVED_CLASSES, "total"]
+    rows: list[list[Any]] = [[r.get(k) or "" for k in lead] + [r[c] for c in (*DERIVED_CLASSES, "total")]
                              for r in data["rows"]]
     pad = [""] * (len(lead) - 2)
-    rows.append(["", "total", *pad, *[data["totals"][c] for c in (*COLUMNS, "total")]])
-    rows.append(["", "share %", *pad, *[data["shares"][c] for c in COLUMNS], 100.0])
+    rows.append(["", "total", *pad, *[data["totals"][c] for c in (*DERIVED_CLASSES, "total")]])
+    rows.append(["", "share %", *pad, *[data["shares"][c] for c in DERIVED_CLASSES], 100.0])
     return header, rows
 
 
@@ -86,8 +87,8 @@ def stats_sites(
     header, rows = table(data, level)
     name = downloads.filename("sites-by", level, "class", ext=format, day=dt.date.fromisoformat(data["as_of"]))
     if format == "csv":
-        return downloads.stream(downloads.csv_body(header, rows), downloads.CSV_MEDIA, name)
-    columns = [Column(h, _LABELS.get(h, h), "text" if i < len(header) - len(COLUMNS) - 1 else "float")
+        return downloads.stream(tabular.csv_stream(header, rows), downloads.CSV_MEDIA, name)
+    columns = [Column(h, _LABELS.get(h, h), "text" if i < len(header) - len(DERIVED_CLASSES) - 1 else "float")
                for i, h in enumerate(header)]
     frame = pd.DataFrame(rows, columns=header).assign(geometry=None)
     title = f"Số trạm BTS theo {'quận/huyện' if level == 'district' else 'xã/phường'} × loại cột / sites by {level} × class"

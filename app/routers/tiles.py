@@ -90,10 +90,7 @@ def tile(
         headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
         return Response(status_code=304 if _etag_matches(request.headers.get("if-none-match"), etag) else 204,
                         headers=headers)
-    try:
-        t = svc.get(lyr, z, x, y, version, engine)
-    except gt.TileTimeout as exc:
-        raise Problem(503, "Tile took too long", str(exc), headers={"Retry-After": "5"}) from None
+    t = svc.get(lyr, z, x, y, version, engine)
     headers = {"ETag": t.etag, "Cache-Control": cache, "Vary": "Accept-Encoding", "X-Data-Version": str(t.version)}
     if _etag_matches(request.headers.get("if-none-match"), t.etag):
         return Response(status_code=304, headers=headers)

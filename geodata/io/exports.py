@@ -19,8 +19,14 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, and_, func, or_, select
 
+from geodata.errors import InvalidField
 from geodata.store import models as m
-from geodata.crs import fold, province, transformer
+from geodata.crs import province, transformer
+from geodata.store.repository import unit_names
+from geodata.store.units import unit_choices
+from planning.names import fold
+from planning.units import match_units
+from planning.vocab import DERIVED_CLASSES, SITE_STATUSES, UNKNOWN_CLASS
 
 LAYERS = ("sites", "findings", "cables")
 
@@ -38,7 +44,7 @@ class Column:
         return (self.short or self.name)[:10]
 
 
-SITE_COLUMNS = [
+SITE_EXPORT_COLUMNS = [
     Column("code", "Mã trạm", width=18), Column("operator", "Doanh nghiệp", short="operator"),
     Column("name", "Tên trạm", width=24), Column("address", "Địa chỉ", width=30),
     Column("mount", "Vị trí lắp đặt"), Column("mast_height_m", "Độ cao cột (m)", "float", "mast_h_m"),
@@ -55,7 +61,7 @@ SITE_COLUMNS = [
     Column("vn2000_y", "Tọa độ Y VN-2000 (m, hướng Đông)", "float"),
     Column("built_on", "Ngày xây dựng", "date"), Column("target_date", "Thời hạn", "date", "target_dt"),
 ]
-FINDING_COLUMNS = [
+FINDING_EXPORT_COLUMNS = [
     Column("check", "Kiểm tra"), Column("rule", "Quy tắc", width=24), Column("severity", "Mức độ"),
     Column("site_code", "Mã trạm", width=18), Column("operator", "Doanh nghiệp"), Column("zone", "Khu vực", width=24),
     Column("route", "Tuyến đường", width=24), Column("other_site_code", "Trạm liên quan", short="other_site"),
@@ -65,7 +71,7 @@ FINDING_COLUMNS = [
     Column("lat", "Vĩ độ (WGS84)", "float"), Column("vn2000_x", "Tọa độ X VN-2000 (m, hướng Bắc)", "float"),
     Column("vn2000_y", "Tọa độ Y VN-2000 (m, hướng Đông)", "float"),
 ]
-CABLE_COLUMNS = [
+CABLE_EXPORT_COLUMNS = [
     Column("code", "Mã đoạn", width=16), Column("street", "Tuyến đường", width=24), Column("from_desc", "Từ", width=20),
     Column("to_desc", "Đến", width=20), Column("district_code", "Mã quận/huyện", short="dist_code"),
     Column("district", "Quận/huyện", width=20), Column("commune_code", "Mã xã/phường", short="comm_code"),
@@ -95,8 +101,10 @@ class ExportFilter:
         return "; ".join(parts) or "tất cả / all"
 
 
-class ExportError(ValueError):
-    """A filter that does not apply to the layer or names nothing (one clear line)."""
+class ExportError(InvalidField):
+    """A filter that does not apply to the layer or names nothing (one clear line); ``field`` is the filter."""
+
+    title = "Invalid filter"
 
 
 @dataclass
@@ -154,33 +162,18 @@ def _kind_of(s: pd.Series) -> str:
 # resolving filter values against the database
 # --------------------------------------------------------------------------------------------
 
-def _units(conn: Any, level: str) -> list[tuple[str, str]]:
-    t = m.AdminUnit.__table__
-    return [(r.code, r.name) for r in conn.execute(select(t.c.code, t.c.name).where(t.c.level == level).distinct())]
-
-
-def _match_units(values: Sequence[str], units: list[tuple[str, str]], what: str) -> list[str]:
-    """Codes for values given as codes or (accent-insensitive, prefix-free) names."""
-    def key(s: str) -> str:
-        t = fold(s)
-        for w in ("thanh pho ", "quan ", "huyen ", "thi xa ", "phuong ", "xa ", "thi tran "):
-            if t.startswith(w):
-                t = t[len(w):]
-        return t.strip()
-
+def _match_units(conn: Any, values: Sequence[str], level: str) -> list[str]:
+    """Codes of the units of ``level`` that ``values`` name (codes, or names however typed: the same
+    rule as every other unit filter, :func:`planning.units.match_units`); one unknown value is an error."""
+    units = unit_choices(conn, level)
     out: list[str] = []
     for v in values:
-        hits = [c for c, _ in units if c == v.strip()] or [c for c, n in units if key(n) == key(v)]
+        hits = match_units(v, units)
         if not hits:
             known = ", ".join(f"{c} {n}" for c, n in units[:12])
-            raise ExportError(f"no {what} {v!r} (known: {known}{', …' if len(units) > 12 else ''})")
+            raise ExportError(f"no {level} {v!r} (known: {known}{', …' if len(units) > 12 else ''})", level)
         out += hits
     return sorted(set(out))
-
-
-def _names(conn: Any) -> dict[str, str]:
-    t = m.AdminUnit.__table__
-    return {r.code: r.name for r in conn.execute(select(t.c.code, t.c.name))}
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,14 +199,14 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
                 chunk_size: int = 50_000) -> ExportLayer:
     """The ``layer`` (sites | findings | cables) restricted by ``flt``; raises :class:`ExportError`."""
     if layer not in LAYERS:
-        raise ExportError(f"unknown export {layer!r}; one of {', '.join(LAYERS)}")
+        raise ExportError(f"unknown export {layer!r}; one of {', '.join(LAYERS)}", "layer")
     flt = flt or ExportFilter()
     prov = province(province_key)
     vn_crs = f"EPSG:{prov.metric_epsg}"
     with engine.connect() as conn:
-        districts = _match_units(flt.district, _units(conn, "district"), "district") if flt.district else []
-        communes = _match_units(flt.commune, _units(conn, "commune"), "commune") if flt.commune else []
-        names = _names(conn)
+        districts = _match_units(conn, flt.district, "district") if flt.district else []
+        communes = _match_units(conn, flt.commune, "commune") if flt.commune else []
+        names = unit_names(conn)
         operators = {r.code: r.code for r in conn.execute(select(m.Operator.code, m.Operator.short_name))}
         for r in conn.execute(select(m.Operator.code, m.Operator.short_name, m.Operator.name)):
             for w in (r.short_name, r.name):
@@ -223,23 +216,24 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
     for o in flt.operator:
         code = operators.get(o) or operators.get(o.upper()) or operators.get(fold(o))
         if code is None:
-            raise ExportError(f"unknown operator {o!r} (known: {', '.join(sorted(set(operators.values())))})")
+            raise ExportError(f"unknown operator {o!r} (known: {', '.join(sorted(set(operators.values())))})",
+                              "operator")
         ops.append(code)
 
     if layer == "sites":
         return _sites_layer(engine, flt, districts, communes, ops, names, vn_crs, chunk_size)
     if layer == "findings":
-        return _findings_layer(engine, flt, districts, communes, ops, names, vn_crs, chunk_size)
+        return _findings_layer(engine, flt, districts, communes, ops, vn_crs, chunk_size)
     return _cables_layer(engine, flt, districts, communes, ops, names, chunk_size)
 
 
 def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
                  names: dict[str, str], vn_crs: str, chunk: int) -> ExportLayer:
     if flt.finding:
-        raise ExportError("--finding applies to the findings export, not sites")
+        raise ExportError("--finding applies to the findings export, not sites", "finding")
     t = m.Site.__table__
     cls = func.coalesce(t.c.derived_class, t.c.declared_class)
-    cols = [t.c[c.name] for c in SITE_COLUMNS if c.name in t.c and c.name not in ("lon", "lat")]
+    cols = [t.c[c.name] for c in SITE_EXPORT_COLUMNS if c.name in t.c and c.name not in ("lon", "lat")]
     stmt = select(*cols, func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
     conds = []
     if districts:
@@ -250,17 +244,17 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
         from geodata.io.import_values import mast_class
 
         classes = [mast_class(v) or v for v in flt.type]
-        unknown = [v for v in classes if v not in m.MAST_CLASSES and v != "unknown"]
+        unknown = [v for v in classes if v not in DERIVED_CLASSES]
         if unknown:
-            raise ExportError(f"--type {unknown[0]!r} is not a mast class ({', '.join(m.MAST_CLASSES)}, unknown)")
-        cond = cls.in_([c for c in classes if c != "unknown"])
-        conds.append(or_(cond, cls.is_(None)) if "unknown" in classes else cond)
+            raise ExportError(f"--type {unknown[0]!r} is not a mast class ({', '.join(DERIVED_CLASSES)})", "type")
+        cond = cls.in_([c for c in classes if c != UNKNOWN_CLASS])
+        conds.append(or_(cond, cls.is_(None)) if UNKNOWN_CLASS in classes else cond)
     if ops:
         conds.append(t.c.operator.in_(ops))
     if flt.status:
-        bad = [s for s in flt.status if s not in m.SITE_STATUSES]
+        bad = [s for s in flt.status if s not in SITE_STATUSES]
         if bad:
-            raise ExportError(f"--status {bad[0]!r} is not one of {', '.join(m.SITE_STATUSES)}")
+            raise ExportError(f"--status {bad[0]!r} is not one of {', '.join(SITE_STATUSES)}", "status")
         conds.append(t.c.status.in_(flt.status))
     if conds:
         stmt = stmt.where(and_(*conds))
@@ -274,26 +268,27 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
             df["district"] = df["district_code"].map(names)
             df["commune"] = df["commune_code"].map(names)
             df["geometry"] = shapely.points(lon, lat)
-            yield df[[c.name for c in SITE_COLUMNS] + ["geometry"]]
+            yield df[[c.name for c in SITE_EXPORT_COLUMNS] + ["geometry"]]
 
-    return ExportLayer("sites", "Danh sách trạm BTS / BTS sites", SITE_COLUMNS, "Point", gen, flt.describe(),
+    return ExportLayer("sites", "Danh sách trạm BTS / BTS sites", SITE_EXPORT_COLUMNS, "Point", gen, flt.describe(),
                        class_field="derived_class")
 
 
 def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
-                    names: dict[str, str], vn_crs: str, chunk: int) -> ExportLayer:
+                    vn_crs: str, chunk: int) -> ExportLayer:
     if flt.status or flt.type:
-        raise ExportError("--status/--type apply to sites and cables, not findings (use --finding CHECK_OR_RULE)")
+        raise ExportError("--status/--type apply to sites and cables, not findings (use --finding CHECK_OR_RULE)",
+                          "type" if flt.type else "status")
     t = m.Finding.__table__
-    cols = [t.c[c.name] for c in FINDING_COLUMNS if c.name in t.c]
+    cols = [t.c[c.name] for c in FINDING_EXPORT_COLUMNS if c.name in t.c]
     stmt = select(*cols, func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
     conds = []
     if flt.finding:
         conds.append(or_(t.c.check.in_(flt.finding), t.c.rule.in_(flt.finding)))
     if districts:
-        conds.append(t.c.district.in_([names.get(d, d) for d in districts] + districts))
+        conds.append(t.c.district_code.in_(districts))
     if communes:
-        conds.append(t.c.commune.in_([names.get(c, c) for c in communes] + communes))
+        conds.append(t.c.commune_code.in_(communes))
     if ops:
         conds.append(t.c.operator.in_(ops))
     if conds:
@@ -312,18 +307,19 @@ def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], com
             geoms = np.full(len(df), None, dtype=object)
             geoms[ok] = shapely.points(lon[ok], lat[ok])
             df["geometry"] = geoms
-            yield df[[c.name for c in FINDING_COLUMNS] + ["geometry"]]
+            yield df[[c.name for c in FINDING_EXPORT_COLUMNS] + ["geometry"]]
 
-    return ExportLayer("findings", "Kết quả kiểm tra / findings", FINDING_COLUMNS, "Point", gen, flt.describe(),
+    return ExportLayer("findings", "Kết quả kiểm tra / findings", FINDING_EXPORT_COLUMNS, "Point", gen, flt.describe(),
                        class_field="severity")
 
 
 def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
                   names: dict[str, str], chunk: int) -> ExportLayer:
     if flt.type or flt.finding:
-        raise ExportError("--type/--finding do not apply to cables (use --status, --district, --operator)")
+        raise ExportError("--type/--finding do not apply to cables (use --status, --district, --operator)",
+                          "type" if flt.type else "finding")
     t = m.CableSegment.__table__
-    cols = [t.c[c.name] for c in CABLE_COLUMNS if c.name in t.c]
+    cols = [t.c[c.name] for c in CABLE_EXPORT_COLUMNS if c.name in t.c]
     stmt = select(*cols, func.ST_AsBinary(t.c.geom).label("wkb"))
     conds = []
     if districts:
@@ -343,7 +339,7 @@ def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], commu
                 df = df[keep].reset_index(drop=True)
             df["district"] = df["district_code"].map(names)
             df["geometry"] = shapely.from_wkb([bytes(b) for b in df["wkb"]]) if len(df) else np.zeros(0, object)
-            yield df[[c.name for c in CABLE_COLUMNS] + ["geometry"]]
+            yield df[[c.name for c in CABLE_EXPORT_COLUMNS] + ["geometry"]]
 
-    return ExportLayer("cables", "Đoạn cáp chỉnh trang, ngầm hóa / cable segments", CABLE_COLUMNS, "LineString",
+    return ExportLayer("cables", "Đoạn cáp chỉnh trang, ngầm hóa / cable segments", CABLE_EXPORT_COLUMNS, "LineString",
                        gen, flt.describe(), class_field="status")

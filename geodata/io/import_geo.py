@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from geodata.store import models as m
 from geodata.crs import METRE_THRESHOLD, ProvinceProfile, ResolvedCRS, in_extent, swapped_lonlat, transformer
+from planning.units import rows_in_force
 
 #: Vietnamese TM-3/UTM northings are 950 km (Cà Mau) to 2,600 km (Hà Giang); eastings stay below this.
 NORTHING_MIN = 900_000.0
@@ -169,9 +170,21 @@ def check_geometries(kind: str, geoms: np.ndarray, crs: ResolvedCRS, prov: Provi
     up as metres under a degree CRS or vice versa) and lie in the province; invalid polygons are
     repaired with ``make_valid`` when the repair keeps the drawn area (within 1 %), else refused.
     """
-    n = len(geoms)
     errs: Problems = []
     warns: Problems = []
+    geoms, tname, ok = _typed_2d(kind, geoms, errs)
+    b = shapely.bounds(geoms)
+    ok = _unit_matches_crs(b, ok, crs, prov, errs)
+    out = np.full(len(geoms), None, dtype=object)
+    if ok.any():
+        out[ok] = geometries_to_wgs84(geoms[ok], crs)
+    ok = _repair_polygons(out, ok & np.isin(tname, ("Polygon", "MultiPolygon")), ok, errs, warns)
+    _drop_outside(out, ok, b, prov, errs)
+    return out, errs, warns
+
+
+def _typed_2d(kind: str, geoms: np.ndarray, errs: Problems) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(2D geometries, type names, usable mask): missing ones and types the kind does not take refused."""
     types = shapely.get_type_id(geoms)
     names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                       "MultiPolygon", "GeometryCollection"], dtype=object)
@@ -193,64 +206,78 @@ def check_geometries(kind: str, geoms: np.ndarray, crs: ResolvedCRS, prov: Provi
         errs.append((wrong, "geometry", f"geometry type not allowed for {kind} (allowed: {', '.join(allowed)})",
                      tname.astype(object)))
     ok = ~missing & ~wrong
-    geoms = np.where(ok, shapely.force_2d(np.where(ok, geoms, None)), None)
-    # CRS unit sanity on the bounds (a .prj that says degrees on VN-2000 metres, or the reverse)
-    b = shapely.bounds(geoms)
+    return np.where(ok, shapely.force_2d(np.where(ok, geoms, None)), None), tname, ok
+
+
+def _unit_matches_crs(b: np.ndarray, ok: np.ndarray, crs: ResolvedCRS, prov: ProvinceProfile,
+                      errs: Problems) -> np.ndarray:
+    """CRS unit sanity on the bounds ``b`` (a .prj that says degrees on VN-2000 metres, or the reverse)."""
+    n = len(ok)
     with np.errstate(invalid="ignore"):
         big = ok & (np.nanmax(np.abs(b), axis=1) > METRE_THRESHOLD) if n else np.zeros(0, bool)
         small = ok & (np.nanmax(np.abs(b), axis=1) <= METRE_THRESHOLD) if n else np.zeros(0, bool)
     if crs.geographic and big.any():
         errs.append((big, "geometry", f"coordinates look like metres but the CRS is {crs.label} (degrees): "
                      f"is the .prj wrong? pass --crs (e.g. 'VN-2000 {prov.name}')", _bounds_text(b)))
-        ok &= ~big
+        ok = ok & ~big
     if not crs.geographic and small.any():
         errs.append((small, "geometry", f"coordinates look like degrees but the CRS is {crs.label} (metres): "
                      "is the .prj wrong? pass --crs WGS84", _bounds_text(b)))
-        ok &= ~small
-    out = np.full(n, None, dtype=object)
-    if ok.any():
-        out[ok] = geometries_to_wgs84(geoms[ok], crs)
-    # validity (polygons): repair where the repair keeps the drawn area
-    poly = ok & np.isin(tname, ("Polygon", "MultiPolygon"))
-    if poly.any():
-        invalid = poly & ~shapely.is_valid(np.where(poly, out, None))
-        if invalid.any():
-            idx = np.flatnonzero(invalid)
-            reasons = np.array(shapely.is_valid_reason(out[idx]), dtype=object)
-            fixed = shapely.make_valid(out[idx])
-            polys = np.array([_polygonal(g) for g in fixed], dtype=object)
-            a0 = shapely.area(out[idx])
-            a1 = np.array([g.area if g is not None else 0.0 for g in polys])
-            safe = np.array([g is not None and not g.is_empty for g in polys]) & \
-                (np.abs(a1 - a0) <= REPAIR_AREA_TOLERANCE * np.maximum(a1, 1e-30))
-            repaired = np.zeros(n, bool)
-            refused = np.zeros(n, bool)
-            repaired[idx[safe]] = True
-            refused[idx[~safe]] = True
-            out[idx[safe]] = polys[safe]
-            shown = np.full(n, None, dtype=object)
-            shown[idx] = reasons
-            if repaired.any():
-                warns.append((repaired, "geometry", "invalid polygon repaired (make_valid; area unchanged)", shown))
-            if refused.any():
-                errs.append((refused, "geometry", "invalid polygon that cannot be repaired safely (repair would change "
-                             "its area by more than 1%, e.g. a self-intersecting 'bow-tie'): fix it in GIS", shown))
-                out[refused] = None
-                ok &= ~refused
-    # inside the province (by bounding-box centre: a road may leave the extent a little)
-    if ok.any():
-        c = shapely.centroid(np.where(ok, out, None))
-        cx, cy = shapely.get_x(c), shapely.get_y(c)
-        outside = ok & ~in_extent(cx, cy, prov.extent)
-        if outside.any():
-            sw = outside & swapped_lonlat(cx, cy, prov.extent)
-            if sw.any():
-                errs.append((sw, "geometry", f"outside {prov.name}: did you mean lat/lon swapped?", _bounds_text(b)))
-            if (outside & ~sw).any():
-                errs.append((outside & ~sw, "geometry", f"outside {prov.name}: wrong CRS or wrong coordinates?",
-                             _bounds_text(b)))
-            out[outside] = None
-    return out, errs, warns
+        ok = ok & ~small
+    return ok
+
+
+def _repair_polygons(out: np.ndarray, poly: np.ndarray, ok: np.ndarray, errs: Problems,
+                     warns: Problems) -> np.ndarray:
+    """Repair invalid polygons (``poly``) of ``out`` in place where the repair keeps the drawn area,
+    refuse the others; answers the usable mask without the refused ones."""
+    if not poly.any():
+        return ok
+    invalid = poly & ~shapely.is_valid(np.where(poly, out, None))
+    if not invalid.any():
+        return ok
+    n = len(out)
+    idx = np.flatnonzero(invalid)
+    reasons = np.array(shapely.is_valid_reason(out[idx]), dtype=object)
+    polys = np.array([_polygonal(g) for g in shapely.make_valid(out[idx])], dtype=object)
+    a0 = shapely.area(out[idx])
+    a1 = np.array([g.area if g is not None else 0.0 for g in polys])
+    safe = np.array([g is not None and not g.is_empty for g in polys]) & \
+        (np.abs(a1 - a0) <= REPAIR_AREA_TOLERANCE * np.maximum(a1, 1e-30))
+    repaired = np.zeros(n, bool)
+    refused = np.zeros(n, bool)
+    repaired[idx[safe]] = True
+    refused[idx[~safe]] = True
+    out[idx[safe]] = polys[safe]
+    shown = np.full(n, None, dtype=object)
+    shown[idx] = reasons
+    if repaired.any():
+        warns.append((repaired, "geometry", "invalid polygon repaired (make_valid; area unchanged)", shown))
+    if refused.any():
+        errs.append((refused, "geometry", "invalid polygon that cannot be repaired safely (repair would change "
+                     "its area by more than 1%, e.g. a self-intersecting 'bow-tie'): fix it in GIS", shown))
+        out[refused] = None
+        ok = ok & ~refused
+    return ok
+
+
+def _drop_outside(out: np.ndarray, ok: np.ndarray, b: np.ndarray, prov: ProvinceProfile, errs: Problems) -> None:
+    """Refuse geometries outside the province (by bounding-box centre: a road may leave the extent a
+    little), naming swapped lat/lon where that is what happened."""
+    if not ok.any():
+        return
+    c = shapely.centroid(np.where(ok, out, None))
+    cx, cy = shapely.get_x(c), shapely.get_y(c)
+    outside = ok & ~in_extent(cx, cy, prov.extent)
+    if not outside.any():
+        return
+    sw = outside & swapped_lonlat(cx, cy, prov.extent)
+    if sw.any():
+        errs.append((sw, "geometry", f"outside {prov.name}: did you mean lat/lon swapped?", _bounds_text(b)))
+    if (outside & ~sw).any():
+        errs.append((outside & ~sw, "geometry", f"outside {prov.name}: wrong CRS or wrong coordinates?",
+                     _bounds_text(b)))
+    out[outside] = None
 
 
 def _bounds_text(b: np.ndarray) -> np.ndarray:
@@ -371,13 +398,9 @@ def load_admin_index(conn: Connection, as_of: dt.date | None = None) -> AdminInd
         rs = [r for r in rows if r.level == level]
         if not rs:
             continue
-        valid = [r for r in rs if r.valid_from <= as_of and (r.valid_to is None or r.valid_to >= as_of)]
-        if not valid:  # e.g. districts abolished on 2025-07-01: use their last vintage
-            last = max((r.valid_to or dt.date.max) for r in rs)
-            valid = [r for r in rs if (r.valid_to or dt.date.max) == last]
-            vintages.append(f"{level}s valid until {last.isoformat()}")
-        else:
-            vintages.append(f"{level}s valid on {as_of.isoformat()}")
+        valid, day = rows_in_force(rs, as_of)  # e.g. districts abolished on 2025-07-01: their last vintage
+        word = "on" if day == as_of else "until" if day < as_of else "from"
+        vintages.append(f"{level}s valid {word} {day.isoformat()}")
         layers[level] = UnitLayer.build([r.code for r in valid], [r.parent_code for r in valid],
                                         shapely.from_wkb([bytes(r.wkb) for r in valid]))
     return AdminIndex(layers["commune"], layers["district"], "; ".join(vintages) or "no admin units loaded")

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from geodata.io import import_values as iv
-from geodata.crs import fold
 from geodata.io.readers.errors import ErrorLog, RowError, as_text
+from planning.names import fold
 
 
 def _words(d: Mapping[str, tuple[str, ...]]) -> dict[str, str]:

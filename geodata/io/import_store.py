@@ -91,9 +91,10 @@ def existing(conn: Connection, table: Any, column: str, values: Sequence[str], e
 # sites
 # --------------------------------------------------------------------------------------------
 
-SITE_COLUMNS = ["code", "operator", "name", "address", "mount", "mast_height_m", "building_height_m", "reach_m",
-                "camouflaged", "declared_class", "tech", "transmitters", "shared_by", "max_tenants", "status",
-                "commune_code", "district_code", "x_m", "y_m", "built_on", "target_date"]
+#: The ``sites`` columns an import writes (all but the derived class and its reasons: classification sets those).
+SITE_IMPORT_COLUMNS = ["code", "operator", "name", "address", "mount", "mast_height_m", "building_height_m",
+                       "reach_m", "camouflaged", "declared_class", "tech", "transmitters", "shared_by", "max_tenants",
+                       "status", "commune_code", "district_code", "x_m", "y_m", "built_on", "target_date"]
 #: changing these makes a stored derived class stale (it is cleared; `btsplan classify` recomputes it)
 CLASSIFIER_INPUTS = {"mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged"}
 
@@ -273,8 +274,8 @@ def write_sites(conn: Connection, spool: Spool, fields: set[str], progress: Any 
     """Insert new sites and update existing ones (``_action`` column); returns (inserted, updated)."""
     now = m.utcnow()
     pg = conn.dialect.name == "postgresql"
-    ins_cols = SITE_COLUMNS
-    upd_cols = [c for c in SITE_COLUMNS if c != "code" and (c in fields or c in ("commune_code", "district_code", "x_m", "y_m"))]
+    ins_cols = SITE_IMPORT_COLUMNS
+    upd_cols = [c for c in SITE_IMPORT_COLUMNS if c != "code" and (c in fields or c in ("commune_code", "district_code", "x_m", "y_m"))]
     clear_class = bool(CLASSIFIER_INPUTS & fields)
     inserted = updated = 0
     staged = False
@@ -382,7 +383,7 @@ class SiteStream:
         self.rows = 0
         self.inserted = 0
         self.updated = 0
-        self.upd_cols = [c for c in SITE_COLUMNS if c != "code" and (c in fields or c in ("commune_code", "district_code", "x_m", "y_m"))]
+        self.upd_cols = [c for c in SITE_IMPORT_COLUMNS if c != "code" and (c in fields or c in ("commune_code", "district_code", "x_m", "y_m"))]
         self.staged = False
         self.rebuild = _drop_indexes(conn, "sites", expected)
         self.q: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=2)
@@ -404,7 +405,7 @@ class SiteStream:
                 new = chunk[chunk["_action"] == "insert"]
                 old = chunk[chunk["_action"] == "update"]
                 if len(new):
-                    _copy_sites_binary(self.conn, "sites", new, SITE_COLUMNS, self.now)
+                    _copy_sites_binary(self.conn, "sites", new, SITE_IMPORT_COLUMNS, self.now)
                     self.inserted += len(new)
                 if len(old):
                     if not self.staged:

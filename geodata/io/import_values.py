@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geodata.crs import fold
+from planning.names import fold
+from planning.vocab import MAST_CLASSES
 
 
 def _arrow(s: pd.Series) -> Any:
@@ -276,7 +277,7 @@ def mast_class(v: Any) -> str | None:
     if not m:
         return None
     cls = f"A{m.group(1)}{m.group(2)}"
-    return cls if cls in ("A1a", "A1b", "A2a", "A2b", "A2c") else None
+    return cls if cls in MAST_CLASSES else None
 
 
 def mast_classes(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

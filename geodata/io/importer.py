@@ -33,9 +33,12 @@ from geodata.io import import_store as st
 from geodata.store import models as m
 from geodata.crs import ResolvedCRS, parse_crs, province, resolve_file_crs
 from geodata.store.meta import bump_data_version
+from geodata.store.units import unit_choices
 from geodata.io.readers.columns import KINDS, ColumnMap, fields_of, resolve
 from geodata.io.readers.errors import ErrorLog, ReadError, RowError
 from geodata.io.readers.source import Batch, Source, open_source
+from planning.names import fold
+from planning.units import match_units
 
 OnConflict = Literal["error", "skip", "update"]
 Progress = Callable[[str, int, int | None], None]
@@ -156,6 +159,8 @@ class _Context:
     operator_codes: list[str]
     admin: ig.AdminIndex
     districts_metric: Any = None
+    #: (code, name) of the districts, for files that name a feature's district instead of coding it
+    district_units: list[tuple[str, str]] = field(default_factory=list)
     convention: ig.Convention | None = None
     fields: set[str] = field(default_factory=set)
     table_empty: bool = False  #: nothing stored yet: no key can conflict (the unique index still guards)
@@ -268,12 +273,45 @@ def _import_streaming(engine: Engine, kind: str, path: Path, src: Source, ctx: _
 
 def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: ImportResult) -> _Context:
     """Resolve columns, CRS and coordinate mode; load operators and admin units (read-only)."""
+    cmap = _columns(kind, src, opts, res)
+    have = set(cmap.field_of.values())
+    prov = province(opts.province)
+    mode = _placement(kind, have, src)
+    crs = _crs(mode, src, opts, prov.name, res)
+    res.crs = crs.label
+    with engine.connect() as conn:
+        ops = conn.execute(select(m.Operator.code, m.Operator.name, m.Operator.short_name)).all()
+        admin = ig.load_admin_index(conn, opts.as_of)
+        district_units = unit_choices(conn, "district") if kind in ("zones", "routes", "cables") else []
+        model = st.MODELS.get(kind, m.Site)
+        table_empty = conn.execute(select(model.__table__.c.id).limit(1)).first() is None
+    lookup = ik.operator_lookup([(o.code, o.name, o.short_name) for o in ops])
+    codes = sorted(o.code for o in ops)
+    if opts.operator:
+        opts.operator = _known_operator(opts.operator, lookup, codes)
+    if admin.empty and kind != "admin":
+        res.notes.append("no administrative units in the database: commune/district left empty "
+                         "(import admin units first: btsplan import admin FILE)")
+    else:
+        res.notes.append(f"spatial join with {admin.vintage}")
+    fields = set(have) - set(ig_positions())
+    if opts.operator:
+        fields.add("operator")
+    ctx = _Context(kind, opts, prov, crs, cmap, mode, lookup, codes, admin, fields=fields, table_empty=table_empty)
+    if kind in ("routes", "cables", "zones") and not admin.empty and "district_code" not in have:
+        ctx.districts_metric = admin.districts_metric(opts.metric_crs)
+    ctx.district_units = district_units
+    return ctx
+
+
+def _columns(kind: str, src: Source, opts: ImportOptions, res: ImportResult) -> ColumnMap:
+    """The file's columns mapped to fields; every required field present, or which are missing and
+    what they are usually called."""
     cmap = resolve(src.columns, kind, opts.mapping, kml=src.fmt in ("kml", "kmz"))
     res.notes += cmap.notes
     if cmap.unused:
         res.notes.append(f"columns not used: {', '.join(cmap.unused)} (map one with --map 'COLUMN=field')")
     have = set(cmap.field_of.values())
-    prov = province(opts.province)
     required = [f for f, r in ik.RULES[kind].items() if r.required]
     if kind == "sites" and not opts.operator:
         required.append("operator")
@@ -285,19 +323,25 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
         hint = "; ".join(f"{f} (e.g. {', '.join(repr(a) for a in aliases[f][:3])})" for f in missing)
         raise ReadError(f"missing column(s): {hint}; columns in the file: {', '.join(src.columns)}",
                         field=missing[0])
-    # how rows are placed
-    if kind in ("sites", "zones") and {"lon", "lat"} <= have:
-        mode = "lonlat"
-    elif kind in ("sites", "zones") and {"survey_x", "survey_y"} <= have:
-        mode = "survey"
-    elif kind in ("sites", "zones") and {"easting", "northing"} <= have:
-        mode = "en"
-    elif src.has_geometry:
-        mode = "geometry"
-    else:
-        raise ReadError(f"no position: the file needs lon/lat columns (Kinh độ/Vĩ độ), X/Y columns (Tọa độ X/Y) "
-                        f"or geometry{' (a GIS file or a WKT column)' if kind != 'sites' else ''}",
-                        field="geometry")
+    return cmap
+
+
+def _placement(kind: str, have: set[str], src: Source) -> str:
+    """How rows are placed: lon/lat, survey X/Y, easting/northing columns, or the file's geometry."""
+    if kind in ("sites", "zones"):
+        for mode, pair in (("lonlat", {"lon", "lat"}), ("survey", {"survey_x", "survey_y"}),
+                           ("en", {"easting", "northing"})):
+            if pair <= have:
+                return mode
+    if src.has_geometry:
+        return "geometry"
+    raise ReadError(f"no position: the file needs lon/lat columns (Kinh độ/Vĩ độ), X/Y columns (Tọa độ X/Y) "
+                    f"or geometry{' (a GIS file or a WKT column)' if kind != 'sites' else ''}",
+                    field="geometry")
+
+
+def _crs(mode: str, src: Source, opts: ImportOptions, province_name: str, res: ImportResult) -> ResolvedCRS:
+    """The CRS of the positions: ``--crs``, else the file's own, else what the columns imply."""
     file_crs = None
     if mode == "geometry":
         try:
@@ -318,7 +362,7 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
         if mode == "lonlat":
             res.notes.append("lon/lat read as WGS84 (EPSG:4326); pass --crs VN-2000 for VN-2000 degrees")
     elif mode in ("survey", "en"):
-        crs = parse_crs(f"VN-2000 {prov.name}", opts.province)
+        crs = parse_crs(f"VN-2000 {province_name}", opts.province)
         res.notes.append(f"no --crs given: X/Y read in the province's VN-2000 TM-3 zone, {crs.label}")
     else:
         raise ReadError("the file declares no CRS (no .prj): pass --crs, e.g. --crs 'VN-2000 Hải Phòng' or "
@@ -326,42 +370,20 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
     if mode == "lonlat" and not crs.geographic:
         raise ReadError(f"--crs {crs.label} is in metres but the file has lon/lat columns (degrees): drop --crs or "
                         "map the columns to X/Y with --map", field="--crs", value=opts.crs or "")
-    res.crs = crs.label
-    with engine.connect() as conn:
-        ops = conn.execute(select(m.Operator.code, m.Operator.name, m.Operator.short_name)).all()
-        admin = ig.load_admin_index(conn, opts.as_of)
-        model = st.MODELS.get(kind, m.Site)
-        table_empty = conn.execute(select(model.__table__.c.id).limit(1)).first() is None
-    lookup = ik.operator_lookup([(o.code, o.name, o.short_name) for o in ops])
-    codes = sorted(o.code for o in ops)
-    if opts.operator:
-        code = lookup.get(_fold_key(opts.operator)) or lookup.get(opts.operator.lower())
-        if code is None:
-            raise ReadError(f"--operator {opts.operator!r} is not a known operator (known: {', '.join(codes) or 'none'})",
-                            field="--operator", value=opts.operator)
-        opts.operator = code
-    if admin.empty and kind != "admin":
-        res.notes.append("no administrative units in the database: commune/district left empty "
-                         "(import admin units first: btsplan import admin FILE)")
-    else:
-        res.notes.append(f"spatial join with {admin.vintage}")
-    fields = set(have) - set(ig_positions())
-    if opts.operator:
-        fields.add("operator")
-    ctx = _Context(kind, opts, prov, crs, cmap, mode, lookup, codes, admin, fields=fields, table_empty=table_empty)
-    if kind in ("routes", "cables", "zones") and not admin.empty and "district_code" not in have:
-        ctx.districts_metric = admin.districts_metric(opts.metric_crs)
-    return ctx
+    return crs
+
+
+def _known_operator(given: str, lookup: dict[str, str], codes: list[str]) -> str:
+    """The code of ``--operator`` (given by code, name or short name, accents optional)."""
+    code = lookup.get(fold(given)) or lookup.get(given.lower())
+    if code is None:
+        raise ReadError(f"--operator {given!r} is not a known operator (known: {', '.join(codes) or 'none'})",
+                        field="--operator", value=given)
+    return code
 
 
 def ig_positions() -> tuple[str, ...]:
     return ("lon", "lat", "survey_x", "survey_y", "easting", "northing")
-
-
-def _fold_key(text: str) -> str:
-    from geodata.crs import fold
-
-    return fold(text).strip()
 
 
 def _validate(engine: Engine, src: Source, ctx: _Context, spool: Any, res: ImportResult,
@@ -522,7 +544,7 @@ def _sites_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.DataFra
         shared = vals["shared_by"]
         out_shared = np.full(n, None, dtype=object)
         for i in np.flatnonzero(pd.notna(shared)):
-            resolved = [ctx.operators.get(_fold_key(v)) for v in shared[i]]
+            resolved = [ctx.operators.get(fold(v)) for v in shared[i]]
             if any(r is None for r in resolved):
                 ik.add_errors(log, rows[i:i + 1], np.ones(1, bool), "shared_by", np.array([", ".join(shared[i])]),
                               "unknown operator in the list")
@@ -542,7 +564,7 @@ def _sites_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.DataFra
     def col(v: Any) -> Any:  # object columns stay object (pandas would convert text to Arrow, then back)
         return pd.Series(v, dtype=object, copy=False) if getattr(v, "dtype", None) == object else v
 
-    frame = pd.DataFrame({c: col(vals.get(c, np.full(n, None, dtype=object))) for c in st.SITE_COLUMNS
+    frame = pd.DataFrame({c: col(vals.get(c, np.full(n, None, dtype=object))) for c in st.SITE_IMPORT_COLUMNS
                           if c not in ("operator", "commune_code", "district_code", "x_m", "y_m")})
     frame["operator"] = col(np.asarray(codes, dtype=object))
     if "status" not in vals:
@@ -573,7 +595,7 @@ def _admin_level(vals: dict[str, Any], ctx: _Context, n: int) -> np.ndarray:
     need = pd.isna(level)
     if need.any() and "unit_type" in vals:
         t = pd.Series(vals["unit_type"], dtype=object)
-        guess = t.map(lambda v: None if v is None or v != v else ik.LEVEL_WORDS.get(_fold_key(str(v)))).to_numpy()
+        guess = t.map(lambda v: None if v is None or v != v else ik.LEVEL_WORDS.get(fold(str(v)))).to_numpy()
         level[need] = guess[need]
     need = pd.isna(level)
     if need.any():
@@ -616,7 +638,7 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
         frame["level"] = level
         ut = frame["unit_type"] if "unit_type" in frame else pd.Series([None] * n, dtype=object)
         if "urban" not in frame:
-            frame["urban"] = [bool(v) and _fold_key(str(v)) in ik.URBAN_TYPES for v in ut]
+            frame["urban"] = [bool(v) and fold(str(v)) in ik.URBAN_TYPES for v in ut]
         else:
             frame["urban"] = frame["urban"].where(frame["urban"].notna(), False)
         frame["valid_from"] = frame["valid_from"].where(frame["valid_from"].notna(),
@@ -646,6 +668,8 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
         d = np.full(n, None, dtype=object)
         d[ok] = got
         frame["district_code"] = d
+    elif ctx.district_units and "district_code" in frame:
+        frame["district_code"] = _district_codes(frame["district_code"].to_numpy(dtype=object), ctx.district_units)
     if kind == "cables" and ok.any():
         length = np.full(n, np.nan)
         length[ok] = np.round(shapely.length(_to_metric(geoms[ok], ctx.opts.metric_crs)), 2)
@@ -653,7 +677,7 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
         if "operators" in frame:
             resolved = np.full(n, None, dtype=object)
             for i in np.flatnonzero(pd.notna(frame["operators"].to_numpy(dtype=object)) & ok):
-                codes = [ctx.operators.get(_fold_key(v)) for v in frame["operators"].iloc[i]]
+                codes = [ctx.operators.get(fold(v)) for v in frame["operators"].iloc[i]]
                 if any(c is None for c in codes):
                     ik.add_errors(log, rows[i:i + 1], np.ones(1, bool), "operators",
                                   np.array([", ".join(frame["operators"].iloc[i])]), "unknown operator in the list")
@@ -668,6 +692,20 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
     frame["geom"] = wkt
     frame["_row"] = rows
     return frame, bad
+
+
+def _district_codes(values: np.ndarray, units: list[tuple[str, str]]) -> np.ndarray:
+    """A district column given by name ('Lê Chân', 'Quận Lê Chân') → the codes, by the rule every unit
+    filter uses (:func:`planning.units.match_units`); a value naming no district, or several, stays as written."""
+    memo: dict[str, Any] = {}
+    out = values.copy()
+    for i, v in enumerate(values.tolist()):
+        if isinstance(v, str):
+            if v not in memo:
+                hits = match_units(v, units)
+                memo[v] = hits[0] if len(hits) == 1 else v
+            out[i] = memo[v]
+    return out
 
 
 def _to_metric(geoms: np.ndarray, metric_crs: str) -> np.ndarray:

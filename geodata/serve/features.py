@@ -28,10 +28,23 @@ from pyproj import CRS
 from sqlalchemy import Column, Date, Engine, MetaData, Table, and_, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from geodata.errors import InvalidParameter
 from geodata.store import models as m
 from geodata.store.meta import data_version
 from geodata.crs import transformer
 from geodata.store.db import engine_backend
+from geodata.store.units import resolve_units
+from planning.vocab import (
+    CABLE_METHODS,
+    COMPLAINT_STATUSES,
+    DERIVED_CLASSES,
+    MAST_CLASSES,
+    MOUNTS,
+    SEGMENT_STATUSES,
+    SEVERITIES,
+    SITE_STATUSES,
+    ZONE_POLICIES,
+)
 
 PropType = Literal["string", "number", "integer", "boolean", "date", "date-time", "array"]
 
@@ -43,14 +56,6 @@ EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
 COUNT_CAP = 100_000
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
-
-
-class QueryError(ValueError):
-    """A query parameter with an invalid value; ``param`` names it (answered as 400 problem+json)."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"{param}: {message}")
-        self.param = param
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class Prop:
     unit: str | None = None
     #: the filter value may also be the *name* of an admin unit of this level (``district=Lê Chân``)
     unit_level: str | None = None
+    #: the code column such a unit filter matches when the property itself publishes the unit's name
+    unit_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,6 @@ class CollectionDef:
         return {p.name: p for p in self.props if p.queryable}
 
 
-CLASSES = m.MAST_CLASSES
 
 COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
     CollectionDef(
@@ -107,17 +113,17 @@ COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
             Prop("operator", "operator", "string", "Operator code", True),
             Prop("name", "name", "string", "Name"),
             Prop("address", "address", "string", "Address"),
-            Prop("mount", "mount", "string", "Mount", True, m.MOUNTS),
+            Prop("mount", "mount", "string", "Mount", True, MOUNTS),
             Prop("mast_height_m", "mast_height_m", "number", "Mast height (antenna included)", unit="m"),
             Prop("building_height_m", "building_height_m", "number", "Building height", unit="m"),
             Prop("reach_m", "reach_m", "number", "Horizontal reach from the mast centre", unit="m"),
             Prop("camouflaged", "camouflaged", "boolean", "Camouflaged", True),
-            Prop("declared_class", "declared_class", "string", "Declared mast class", True, CLASSES),
-            Prop("derived_class", "derived_class", "string", "Derived mast class", True, (*CLASSES, "unknown")),
+            Prop("declared_class", "declared_class", "string", "Declared mast class", True, MAST_CLASSES),
+            Prop("derived_class", "derived_class", "string", "Derived mast class", True, DERIVED_CLASSES),
             Prop("tech", "tech", "string", "Technologies", True),
             Prop("transmitters", "transmitters", "integer", "Transmitters"),
             Prop("shared_by", "shared_by", "array", "Operators sharing the mast"),
-            Prop("status", "status", "string", "Status", True, m.SITE_STATUSES),
+            Prop("status", "status", "string", "Status", True, SITE_STATUSES),
             Prop("district", "district_code", "string", "District code", True, unit_level="district"),
             Prop("commune", "commune_code", "string", "Commune code", True, unit_level="commune"),
             Prop("built_on", "built_on", "date", "Built on"),
@@ -150,7 +156,7 @@ COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
         (
             Prop("name", "name", "string", "Name", True),
             Prop("kind", "kind", "string", "Kind", True),
-            Prop("policy", "policy", "string", "Policy", True, m.POLICIES),
+            Prop("policy", "policy", "string", "Policy", True, ZONE_POLICIES),
             Prop("radius_m", "radius_m", "number", "Radius (point zones)", unit="m"),
             Prop("buffer_m", "buffer_m", "number", "Buffer", unit="m"),
             Prop("district", "district_code", "string", "District code", True, unit_level="district"),
@@ -165,7 +171,7 @@ COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
             Prop("name", "name", "string", "Street", True),
             Prop("district", "district_code", "string", "District code", True, unit_level="district"),
             Prop("corridor_m", "corridor_m", "number", "Corridor half-width", unit="m"),
-            Prop("policy", "policy", "string", "Policy", True, m.POLICIES),
+            Prop("policy", "policy", "string", "Policy", True, ZONE_POLICIES),
             Prop("legal_source", "legal_source", "string", "Legal source"),
         ),
     ),
@@ -183,9 +189,9 @@ COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
             Prop("length_m", "length_m", "number", "Length", unit="m"),
             Prop("plan_ref", "plan_ref", "string", "Plan", True),
             Prop("target_year", "target_year", "integer", "Target year", True),
-            Prop("method", "method", "string", "Method", True, m.CABLE_METHODS),
+            Prop("method", "method", "string", "Method", True, CABLE_METHODS),
             Prop("operators", "operators", "array", "Operators"),
-            Prop("status", "status", "string", "Status", True, m.CABLE_STATUSES),
+            Prop("status", "status", "string", "Status", True, SEGMENT_STATUSES),
             Prop("status_changed_on", "status_changed_on", "date", "Status changed on"),
         ),
         Temporal("status_changed_on"), code_column="code",
@@ -197,15 +203,16 @@ COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
         (
             Prop("check", "check", "string", "Check", True),
             Prop("rule", "rule", "string", "Rule", True),
-            Prop("severity", "severity", "string", "Severity", True, ("violation", "warning", "info")),
+            Prop("severity", "severity", "string", "Severity", True, SEVERITIES),
             Prop("site_code", "site_code", "string", "Site code", True),
             Prop("operator", "operator", "string", "Operator", True),
             Prop("zone", "zone", "string", "Zone", True),
             Prop("route", "route", "string", "Route", True),
             Prop("other_site_code", "other_site_code", "string", "Other site (spacing)"),
             Prop("distance_m", "distance_m", "number", "Distance", unit="m"),
-            Prop("district", "district", "string", "District", True),
-            Prop("commune", "commune", "string", "Commune", True),
+            Prop("district", "district", "string", "District", True, unit_level="district",
+                 unit_column="district_code"),
+            Prop("commune", "commune", "string", "Commune", True, unit_level="commune", unit_column="commune_code"),
             Prop("legal_source", "legal_source", "string", "Legal source"),
             Prop("message", "message", "string", "Message"),
             Prop("created_at", "created_at", "date-time", "Found at"),
@@ -219,7 +226,7 @@ COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
         (
             Prop("text", "text", "string", "Complaint"),
             Prop("reported_on", "reported_on", "date", "Reported on"),
-            Prop("status", "status", "string", "Status", True, ("open", "in_progress", "resolved")),
+            Prop("status", "status", "string", "Status", True, COMPLAINT_STATUSES),
             Prop("segment_id", "segment_id", "integer", "Cable section id", True),
             Prop("district", "district_code", "string", "District code", True, unit_level="district"),
         ),
@@ -264,17 +271,18 @@ def _axis_swapped(epsg: int) -> bool:
     return CRS.from_epsg(epsg).axis_info[0].direction.lower() in ("north", "south")
 
 
-def parse_crs(value: str, param: str, metric_crs: str) -> OutputCrs:
-    """A CRS URI (or ``EPSG:n`` shorthand) from the supported list, else :class:`QueryError`."""
+def parse_crs_param(value: str, param: str, metric_crs: str) -> OutputCrs:
+    """The OGC ``crs``/``bbox-crs`` query parameter: a CRS URI (or ``EPSG:n`` shorthand) from the
+    supported list, else :class:`InvalidParameter`."""
     mt = _CRS_RE.match(value.strip())
     if not mt:
-        raise QueryError(param, f"unknown CRS {value!r}; use one of {', '.join(supported_crs(metric_crs))}")
+        raise InvalidParameter(param, f"unknown CRS {value!r}; use one of {', '.join(supported_crs(metric_crs))}")
     code = mt.group(1) or mt.group(2)
     if code is None:
         return OutputCrs(CRS84, None, False)
     uri = EPSG_URI.format(int(code))
     if uri not in supported_crs(metric_crs):
-        raise QueryError(param, f"CRS {value!r} is not offered; use one of {', '.join(supported_crs(metric_crs))}")
+        raise InvalidParameter(param, f"CRS {value!r} is not offered; use one of {', '.join(supported_crs(metric_crs))}")
     return OutputCrs(uri, int(code), _axis_swapped(int(code)))
 
 
@@ -308,19 +316,19 @@ def parse_bbox(value: str, bbox_crs: OutputCrs) -> Area:
     try:
         nums = [float(v) for v in value.split(",")]
     except ValueError:
-        raise QueryError("bbox", f"{value!r} is not four (or six) comma-separated numbers") from None
+        raise InvalidParameter("bbox", f"{value!r} is not four (or six) comma-separated numbers") from None
     if len(nums) == 6:
         nums = [nums[0], nums[1], nums[3], nums[4]]
     if len(nums) != 4 or not all(np.isfinite(nums)):
-        raise QueryError("bbox", f"{value!r} is not four (or six) comma-separated numbers")
+        raise InvalidParameter("bbox", f"{value!r} is not four (or six) comma-separated numbers")
     a, b, c, d = nums
     if bbox_crs.swap:  # authority order lat,lon / northing,easting
         a, b, c, d = b, a, d, c
     if a > c or b > d:
-        raise QueryError("bbox", "lower corner must come first (min ≤ max on both axes)")
+        raise InvalidParameter("bbox", "lower corner must come first (min ≤ max on both axes)")
     if bbox_crs.epsg in (None, 4326, 4756):
         if not (-180 <= a <= 180 and -180 <= c <= 180 and -90 <= b <= 90 and -90 <= d <= 90):
-            raise QueryError("bbox", "longitude must lie in [-180, 180] and latitude in [-90, 90]")
+            raise InvalidParameter("bbox", "longitude must lie in [-180, 180] and latitude in [-90, 90]")
     box = shapely.box(a, b, c, d)
     if bbox_crs.epsg not in (None, 4326):
         # a rectangle in a projected CRS is not a rectangle in lon/lat: densify, then reproject
@@ -328,7 +336,7 @@ def parse_bbox(value: str, bbox_crs: OutputCrs) -> Area:
         t = transformer(bbox_crs.pyproj, "EPSG:4326")
         box = shapely.transform(box, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
         if not shapely.is_valid(box) or not np.isfinite(shapely.bounds(box)).all():
-            raise QueryError("bbox", "the box cannot be transformed to WGS 84 (outside the CRS's area of use?)")
+            raise InvalidParameter("bbox", "the box cannot be transformed to WGS 84 (outside the CRS's area of use?)")
     x0, y0, x1, y1 = shapely.bounds(box).tolist()
     return Area((x0, y0, x1, y1), box)
 
@@ -344,7 +352,7 @@ def _parse_instant(text: str, end: bool) -> dt.datetime:
             return dt.datetime.combine(d, dt.time.max if end else dt.time.min)
         v = dt.datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise QueryError("datetime", f"{text!r} is not an RFC 3339 date-time or date") from None
+        raise InvalidParameter("datetime", f"{text!r} is not an RFC 3339 date-time or date") from None
     if v.tzinfo is not None:
         v = v.astimezone(dt.UTC).replace(tzinfo=None)
     return v
@@ -355,39 +363,39 @@ def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     if "/" in value:
         a, _, b = value.partition("/")
         if a.strip() in _DT_OPEN and b.strip() in _DT_OPEN:
-            raise QueryError("datetime", "an interval needs at least one bound")
+            raise InvalidParameter("datetime", "an interval needs at least one bound")
         start = None if a.strip() in _DT_OPEN else _parse_instant(a, False)
         end = None if b.strip() in _DT_OPEN else _parse_instant(b, True)
         if start and end and start > end:
-            raise QueryError("datetime", "the interval starts after it ends")
+            raise InvalidParameter("datetime", "the interval starts after it ends")
         return start, end
     return _parse_instant(value, False), _parse_instant(value, True)
 
 
 def parse_filter(prop: Prop, raw: str) -> Any:
-    """The typed value of ``?<prop>=raw`` (422-style checks, reported as 400 by the OGC router)."""
+    """The typed value of ``?<prop>=raw``, else :class:`InvalidParameter` naming the property."""
     raw = raw.strip()
     if prop.type == "integer":
         try:
             return int(raw)
         except ValueError:
-            raise QueryError(prop.name, f"{raw!r} is not an integer") from None
+            raise InvalidParameter(prop.name, f"{raw!r} is not an integer") from None
     if prop.type == "number":
         try:
             return float(raw)
         except ValueError:
-            raise QueryError(prop.name, f"{raw!r} is not a number") from None
+            raise InvalidParameter(prop.name, f"{raw!r} is not a number") from None
     if prop.type == "boolean":
         low = raw.lower()
         if low in ("true", "1", "yes"):
             return True
         if low in ("false", "0", "no"):
             return False
-        raise QueryError(prop.name, f"{raw!r} is not true or false")
+        raise InvalidParameter(prop.name, f"{raw!r} is not true or false")
     if len(raw) > 200:
-        raise QueryError(prop.name, "value too long")
+        raise InvalidParameter(prop.name, "value too long")
     if prop.enum and raw not in prop.enum:
-        raise QueryError(prop.name, f"{raw!r} is not one of {', '.join(prop.enum)}")
+        raise InvalidParameter(prop.name, f"{raw!r} is not one of {', '.join(prop.enum)}")
     return raw
 
 
@@ -427,19 +435,6 @@ def bbox_condition(table: Table, backend: str, area: Area) -> ColumnElement[bool
     return and_(hit, exact)  # type: ignore[no-any-return]
 
 
-def _resolve_units(conn: Any, level: str, value: str) -> list[str]:
-    """A unit code, or a unit name (``Lê Chân``, ``Quận Lê Chân``, case-insensitive) → its codes."""
-    au = m.AdminUnit.__table__
-    codes = [r[0] for r in conn.execute(select(au.c.code).where(au.c.level == level, au.c.code == value))]
-    if codes:
-        return codes
-    low = value.casefold()
-    rows = conn.execute(select(au.c.code, au.c.name).where(au.c.level == level)).all()
-    return sorted({code for code, name in rows
-                   if name.casefold() == low or name.casefold().split(" ", 1)[-1] == low
-                   or name.casefold().endswith(" " + low)})
-
-
 def _conditions(coll: CollectionDef, backend: str, q: ItemsQuery, conn: Any) -> list[ColumnElement[bool]]:
     t = coll.table
     where: list[ColumnElement[bool]] = []
@@ -449,8 +444,8 @@ def _conditions(coll: CollectionDef, backend: str, q: ItemsQuery, conn: Any) -> 
         prop = coll.queryables[name]
         col = t.c[prop.column]
         if prop.unit_level and isinstance(value, str):
-            codes = _resolve_units(conn, prop.unit_level, value)
-            where.append(col.in_(codes) if codes else col == value)
+            codes = resolve_units(conn, prop.unit_level, value)
+            where.append(t.c[prop.unit_column or prop.column].in_(codes) if codes else col == value)
         else:
             where.append(col == value)
     if q.after_id is not None:

@@ -1,8 +1,8 @@
 """Accent-insensitive search for the map: site codes, streets (routes, cable segments), zones, admin units.
 
 Planners type Vietnamese names without diacritics ("le chan" must find "Lê Chân", "dien bien phu" must
-find "Điện Biên Phủ"), so names are compared after :func:`fold`. Named places are few (hundreds to a
-few thousand rows even for a big province), so their folded index is built in Python once per
+find "Điện Biên Phủ"), so names are compared after :func:`planning.names.fold`. Named places are few
+(hundreds to a few thousand rows even for a big province), so their folded index is built in Python once per
 ``meta['data_version']`` and cached; sites can be a million rows, so site codes are matched in SQL
 (codes are ASCII; a case-insensitive ``LIKE`` is enough and portable to both backends).
 """
@@ -10,7 +10,6 @@ few thousand rows even for a big province), so their folded index is built in Py
 from __future__ import annotations
 
 import threading
-import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,22 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from geodata.store import models as m
 from geodata.store.meta import data_version
-
-_DD = str.maketrans({"đ": "d", "Đ": "d"})
-
-
-def fold(text: str | None) -> str:
-    """Lower-case, strip Vietnamese diacritics (đ → d included) and collapse whitespace.
-
-    NFD splits a precomposed letter such as "ề" into "e" + combining marks; dropping the marks
-    (Unicode category Mn) leaves the base letter. "đ" is a letter of its own, not a mark, so it is
-    mapped explicitly.
-    """
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFD", text.translate(_DD))
-    bare = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return " ".join(bare.lower().split())
+from planning.names import fold
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,13 @@ import shapely
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from geodata.errors import Unavailable
 from geodata.store import models as m
 from geodata.store.cache import LRUCache
 from geodata.store.meta import data_version, meta_get
 from geodata.crs import transformer
 from geodata.store.db import engine_backend
+from planning.vocab import MAST_CLASSES, SEVERITIES
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096
@@ -54,8 +56,10 @@ TILE_TIMEOUT_MS = 10_000
 CELLS_TIMEOUT_MS = 600_000
 
 
-class TileTimeout(RuntimeError):
-    """A tile query ran past :data:`TILE_TIMEOUT_MS`."""
+class TileTimeout(Unavailable):
+    """A tile query ran past :data:`TILE_TIMEOUT_MS`: the map asks again later."""
+
+    title = "Tile took too long"
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class Layer:
     where: Callable[[int], str] = lambda z: "1=1"
 
 
-SITE_FIELDS = {
+SITE_TILE_PROPERTIES = {
     "count": "Number — sites in this cluster (1 = a single site)",
     "code": "String — site code (single sites)",
     "operator": "String — operator code (single sites)",
@@ -89,11 +93,13 @@ SITE_FIELDS = {
     "a2a": "Number — A2a sites in the cluster",
 }
 
-_SEVERITY_RANK = "CASE severity WHEN 'violation' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+#: SQL sort key of a finding's severity, most severe first (the last severity and unknown values share a rank).
+_SEVERITY_RANK = ("CASE severity " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES[:-1]))
+                  + f" ELSE {len(SEVERITIES) - 1} END")
 
 LAYERS: dict[str, Layer] = {lyr.id: lyr for lyr in (
     Layer("sites", "BTS sites; clustered on a 32×32 grid per tile where they are dense", "sites", "point",
-          SITE_FIELDS, minzoom=0, maxzoom=22),
+          SITE_TILE_PROPERTIES, minzoom=0, maxzoom=22),
     Layer("zones", "Planning zones (point zones drawn as their radius)", "zones", "polygon",
           {"name": "String", "kind": "String", "policy": "String", "radius_m": "Number", "district": "String"},
           {"name": "name", "kind": "kind", "policy": "policy", "radius_m": "radius_m", "district": "district_code"},
@@ -165,7 +171,7 @@ def _is_timeout(exc: Exception) -> bool:
 # --------------------------------------------------------------------------------------------
 
 _CLASS_COUNTS = ", ".join(
-    f"SUM(CASE WHEN c = '{c}' THEN 1 ELSE 0 END)" for c in ("A1a", "A1b", "A2a", "A2b", "A2c"))
+    f"SUM(CASE WHEN c = '{c}' THEN 1 ELSE 0 END)" for c in MAST_CLASSES)
 _COLS = ("level, ix, iy, tx, ty, n, n_a1a, n_a1b, n_a2a, n_a2b, n_a2c, x, y, site_id, code, operator, "
          "derived_class, declared_class, status")
 
@@ -389,7 +395,7 @@ def _render_spatialite(conn: Connection, layer: Layer, z: int, x: int, y: int, m
         x0, y0, x1, y1 = x0 - 0.01, y0 - 0.01, x1 + 0.01, y1 + 0.01
     if layer.id == "sites":
         counts = ", ".join(f"CASE WHEN COALESCE(derived_class, declared_class) = '{c}' THEN 1 ELSE 0 END AS n_{c.lower()}"
-                           for c in ("A1a", "A1b", "A2a", "A2b", "A2c"))
+                           for c in MAST_CLASSES)
         cols = f"id, code, operator, derived_class, declared_class, status, 1 AS n, id AS site_id, {counts}"
         where = "1=1"
         limit = ""

@@ -11,9 +11,11 @@ import sqlean
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from geodata.errors import BtsplanError
 
-class BackupError(RuntimeError):
-    """A backup or restore failed; the message is one clear line."""
+
+class BackupError(BtsplanError, RuntimeError):
+    """A backup or restore failed (missing client tool, unreadable file); the message is one clear line."""
 
 
 def _libpq_url(engine: Engine) -> str:
@@ -30,6 +32,23 @@ def _tool(name: str) -> str:
     raise BackupError(f"{name} not found: install the PostgreSQL client (apt-get install postgresql-client)")
 
 
+def _copy_sqlite(src: sqlean.Connection, dst_path: str) -> None:
+    """Copy a whole SQLite database page by page with the online-backup API; closes both ends."""
+    dst = sqlean.connect(dst_path)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def _run_pg_tool(name: str, *args: str) -> None:
+    """Run pg_dump / pg_restore; a failure becomes one line naming the tool and its last message."""
+    r = subprocess.run([_tool(name), *args], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise BackupError(f"{name} failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+
+
 def backup(engine: Engine, out: Path) -> Path:
     """Write a backup of the whole database to ``out`` (a .sqlite copy or a pg_dump archive)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -39,21 +58,15 @@ def backup(engine: Engine, out: Path) -> Path:
             raise BackupError(f"SpatiaLite file not found: {src_path}")
         tmp = out.with_suffix(out.suffix + ".part")
         tmp.unlink(missing_ok=True)
-        src = sqlean.connect(src_path)
-        dst = sqlean.connect(str(tmp))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        _copy_sqlite(sqlean.connect(src_path), str(tmp))
         tmp.replace(out)  # never leave a half-written backup under the final name
         return out
     tmp = out.with_suffix(out.suffix + ".part")
-    r = subprocess.run([_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(tmp),
-                        "-d", _libpq_url(engine)], capture_output=True, text=True)
-    if r.returncode != 0:
+    try:
+        _run_pg_tool("pg_dump", "-Fc", "--no-owner", "--no-privileges", "-f", str(tmp), "-d", _libpq_url(engine))
+    except BackupError:
         tmp.unlink(missing_ok=True)
-        raise BackupError("pg_dump failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+        raise
     tmp.replace(out)
     return out
 
@@ -71,16 +84,8 @@ def restore(engine: Engine, src: Path) -> None:
                 raise BackupError(f"{src} is not a healthy SQLite database")
         except sqlean.DatabaseError as exc:
             raise BackupError(f"{src} is not a SQLite backup ({exc})") from None
-        d = sqlean.connect(str(dst_path))
-        try:
-            s.backup(d)
-        finally:
-            d.close()
-            s.close()
+        _copy_sqlite(s, str(dst_path))
         return
     engine.dispose()
-    r = subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
-                        "--single-transaction", "--exit-on-error", "-d", _libpq_url(engine), str(src)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise BackupError("pg_restore failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+    _run_pg_tool("pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
+                 "--exit-on-error", "-d", _libpq_url(engine), str(src))

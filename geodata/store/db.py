@@ -32,13 +32,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from geodata.errors import Unavailable
+
 Backend = Literal["spatialite", "postgis"]
 
 # GeoAlchemy2 reads this to find the extension; users should never have to set it themselves.
 os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
 
-class DatabaseConfigError(RuntimeError):
+class DatabaseConfigError(Unavailable):
     """The database URL is malformed or the database cannot be reached; message is one clear line."""
 
 

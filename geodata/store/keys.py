@@ -22,8 +22,10 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from geodata.errors import InvalidField
 from geodata.store import audit
-from geodata.store.models import ROLES, ApiKey, Operator, utcnow
+from geodata.store.models import ApiKey, Operator, utcnow
+from planning.vocab import ROLES
 
 KEY_SCHEME = "btsp"
 PREFIX_LEN = len(KEY_SCHEME) + 1 + 8  # "btsp_" + 8 hex characters
@@ -32,7 +34,7 @@ PREFIX_LEN = len(KEY_SCHEME) + 1 + 8  # "btsp_" + 8 hex characters
 LAST_USED_EVERY_S = 60.0
 
 
-class KeyManagementError(ValueError):
+class KeyManagementError(InvalidField):
     """A key-management request that cannot be honoured (unknown operator, bad role, unknown id)."""
 
 

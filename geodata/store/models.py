@@ -3,6 +3,7 @@
 Geometry is stored in EPSG:4326 with a spatial index on both backends. Sites also keep their
 coordinates in the province's metric CRS (``x_m``/``y_m``) because every planning check measures in
 metres; projecting once at write time is what lets the checks over a million sites stay fast.
+The values a status, class, mount or role column may hold are listed in :mod:`planning.vocab`.
 """
 
 from __future__ import annotations
@@ -28,15 +29,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SRID = 4326
-
-MAST_CLASSES = ("A1a", "A1b", "A2a", "A2b", "A2c")
-SITE_STATUSES = ("planned", "built", "removed")
-MOUNTS = ("building", "ground")
-POLICIES = ("a1_only", "a2a_allowed", "any")
-CABLE_STATUSES = ("planned", "in_progress", "done")
-CABLE_METHODS = ("underground", "bracketed", "removed")
-ROLES = ("admin", "planner", "inspector", "operator")
-PLAN_STATUSES = ("draft", "submitted", "under_review", "approved", "returned", "rejected")
 
 
 def utcnow() -> dt.datetime:
@@ -163,6 +155,9 @@ class Finding(Base):
     distance_m: Mapped[float | None] = mapped_column(Float)
     district: Mapped[str | None] = mapped_column(String(200))
     commune: Mapped[str | None] = mapped_column(String(200))
+    #: the units' codes beside their names, so findings filter by unit the way sites do
+    district_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    commune_code: Mapped[str | None] = mapped_column(String(20), index=True)
     legal_source: Mapped[str | None] = mapped_column(String(300))
     message: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -28,7 +28,8 @@ from geodata.store import models as m
 from geodata.store.meta import bump_data_version, meta_get
 from planning.findings import FINDING_COLUMNS, empty_findings
 from planning.geometry import WGS84, project_xy
-from planning.rules import MAST_CLASSES
+from planning.units import rows_in_force
+from planning.vocab import DERIVED_CLASSES, MAST_CLASSES
 
 #: the CRS of the stored ``sites.x_m``/``y_m`` unless ``meta['sites.metric_crs']`` says otherwise
 STORED_METRIC_CRS = "EPSG:9210"
@@ -180,18 +181,16 @@ def load_admin_units(bind: Engine | Connection, *, level: str | None = None) -> 
 
 
 def unit_names(bind: Engine | Connection, as_of: dt.date | None = None) -> dict[str, str]:
-    """Admin-unit code → name, taking the version valid on ``as_of`` (today) where codes repeat."""
+    """Admin-unit code → name, taking the version in force on ``as_of`` (today; else the last one
+    before it, :func:`planning.units.in_force`) where codes repeat."""
     as_of = as_of or dt.date.today()
     t = m.AdminUnit.__table__
     with _conn(bind) as conn:
         rows = conn.execute(select(t.c.code, t.c.name, t.c.valid_from, t.c.valid_to).order_by(t.c.valid_from)).all()
-    out: dict[str, str] = {}
-    for code, name, vf, vt in rows:  # later versions overwrite; the one valid on as_of wins last
-        out[code] = name
-    for code, name, vf, vt in rows:
-        if (vf is None or vf <= as_of) and (vt is None or as_of <= vt):
-            out[code] = name
-    return out
+    versions: dict[str, list[Any]] = {}
+    for r in rows:
+        versions.setdefault(r.code, []).append(r)
+    return {code: (rows_in_force(vs, as_of)[0] or vs)[-1].name for code, vs in versions.items()}
 
 
 def urban_by_commune(bind: Engine | Connection) -> dict[str, bool]:
@@ -250,7 +249,7 @@ def load_site_points(bind: Engine | Connection, *, classes: Iterable[str] | None
     """
     cls = sorted(set(classes or MAST_CLASSES) & set(MAST_CLASSES))
     variants = _class_variants(cls)
-    others = sorted((set(MAST_CLASSES) | {"unknown"}) - set(cls))
+    others = sorted(set(DERIVED_CLASSES) - set(cls))
     # Three disjoint parts, each an index range of ix_sites_class_cover (derived_class, declared_class,
     # status, id, x_m, y_m) read by an index-only scan: derived class is a subject class; derived
     # class is another (canonical) class but the declared one is a subject class; never classified.

@@ -8,40 +8,20 @@ check is the spatial core's :func:`planning.checks.check_site` — the same func
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from shapely import union_all
 from sqlalchemy import Engine, select
 
 from geodata.work import checks
 from geodata.work import plans as gp
 from geodata.store.db import session_factory
-from geodata.store.models import AdminUnit, Site
+from geodata.store.models import Site
+from geodata.store.units import province_outline
 from geodata.settings import Settings
 from planning.appraisal import AppraisalContext, PendingItem, SiteChecker, appraise
 from planning.rules import RulePack, pack_for_province
-
-
-def province_outline(engine: Engine, on: dt.date | None = None) -> tuple[Any, str | None]:
-    """The province polygon (WGS84) valid on ``on``: the province unit, else the union of its districts."""
-    on = on or dt.date.today()
-    with session_factory(engine)() as s:
-        for level in ("province", "district"):
-            rows = s.execute(select(AdminUnit.name, AdminUnit.geom, AdminUnit.valid_from, AdminUnit.valid_to)
-                             .where(AdminUnit.level == level)).all()
-            if not rows:
-                continue
-            current = [r for r in rows if r.valid_from <= on and (r.valid_to is None or on <= r.valid_to)]
-            # after the 2025 reform the stored units may all have ended: use the latest ones
-            if not current:
-                latest = max(r.valid_from for r in rows)
-                current = [r for r in rows if r.valid_from == latest]
-            geom = union_all([to_shape(r.geom) for r in current])
-            return geom, (current[0].name if level == "province" and len(current) == 1 else None)
-    return None, None
 
 
 def referenced_sites(engine: Engine, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -81,7 +61,8 @@ def build_report(engine: Engine, settings: Settings, plan_id: int | None, operat
         pending_rows = gp.pending_items(s, plan_id, operator)
     pending = [PendingItem(r["plan_id"], r["operator"], r["index"], r["feature"]) for r in pending_rows]
     codes += [p.feature["properties"]["site_code"] for p in pending if p.feature["properties"].get("site_code")]
-    province, name = province_outline(engine)
+    with engine.connect() as conn:
+        province, name = province_outline(conn)
     spacing = pack.spacing
     ctx = AppraisalContext(
         metric_crs=settings.metric_crs,

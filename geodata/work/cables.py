@@ -9,9 +9,7 @@ overwrite someone else's version 4 — it gets :class:`StaleVersion` and must re
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,21 +18,25 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from shapely import Point
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from geodata.errors import Conflict, InvalidField, NotFound, StaleVersion
 from geodata.store import audit
 from geodata.store import models as m
 from geodata.crs import province as province_profile
+from geodata.io.writers import tabular
 from geodata.store.db import session_factory, transaction
 from geodata.store.meta import bump_data_version
+from geodata.store.units import province_outline, units_in_force
 from planning import cables as pc
 from planning.geometry import to_crs
+from planning.vocab import COMPLAINT_STATUSES
 
 #: Complaints are linked to the nearest cable segment when one lies within this distance.
 COMPLAINT_LINK_M = 50.0
-COMPLAINT_STATUSES = ("open", "in_progress", "resolved")
+
 
 SEGMENT_COLUMNS = (
     m.CableSegment.id, m.CableSegment.code, m.CableSegment.street, m.CableSegment.from_desc,
@@ -44,28 +46,12 @@ SEGMENT_COLUMNS = (
 )
 
 
-class CableError(ValueError):
+class CableError(InvalidField):
     """Bad input for a cable operation; ``field`` names the offending field."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
-
-class StateConflict(CableError):
+class StateConflict(Conflict):
     """Well-formed input that contradicts the stored state (e.g. a date before the last change)."""
-
-
-class NotFound(LookupError):
-    """The segment, plan or project does not exist; the message says which and what exists."""
-
-
-class StaleVersion(RuntimeError):
-    """The segment changed since the caller read it (optimistic locking)."""
-
-    def __init__(self, message: str, current_version: int | None) -> None:
-        super().__init__(message)
-        self.current_version = current_version
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,22 +96,17 @@ def load_admin_units(conn: Connection | Engine, level: str, as_of: dt.date,
 
     Units are versioned because Vietnam abolished the district level on 1/7/2025. When no unit of
     ``level`` is valid on ``as_of`` (a district report asked for after the reform), the last
-    version that existed before ``as_of`` is used — the departments keep reporting the cable
-    programme by its old districts — and the returned date says which version that was.
+    version that existed before ``as_of`` is used (:func:`planning.units.in_force`) — the
+    departments keep reporting the cable programme by its old districts — and the returned date
+    says which version that was.
     """
     a = m.AdminUnit
-    valid = and_(a.level == level, a.valid_from <= as_of, or_(a.valid_to.is_(None), a.valid_to >= as_of))
-    effective = as_of
-    stmt = select(a.code, a.name, func.ST_AsBinary(a.geom)).where(valid).order_by(a.code)
-    rows = _run(conn, stmt)
-    if not rows:
-        last = _run(conn, select(func.max(a.valid_to)).where(a.level == level, a.valid_to < as_of))[0][0]
-        if last is not None:
-            effective = last
-            stmt = (select(a.code, a.name, func.ST_AsBinary(a.geom))
-                    .where(a.level == level, a.valid_from <= last, or_(a.valid_to.is_(None), a.valid_to >= last))
-                    .order_by(a.code))
-            rows = _run(conn, stmt)
+    cols = (a.code, a.name, func.ST_AsBinary(a.geom))
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            rows, effective = units_in_force(c, level, as_of, *cols)
+    else:
+        rows, effective = units_in_force(conn, level, as_of, *cols)
     gdf = gpd.GeoDataFrame({"code": [r[0] for r in rows], "name": [r[1] for r in rows]},
                            geometry=_geoms([r[2] for r in rows]), crs="EPSG:4326")
     return gdf.to_crs(metric_crs), effective
@@ -188,13 +169,9 @@ def progress_csv(data: dict[str, Any], *, bom: bool = False) -> str:
     """
     by = data["by"]
     head = [by, "district_code"] if by == "district" else [by]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*head, *PROGRESS_FIELDS])
-    for r in data["rows"]:
-        w.writerow([*(r.get(k) for k in head), *(r[k] for k in PROGRESS_FIELDS)])
-    w.writerow(["Tổng cộng (total)", *([""] * (len(head) - 1)), *(data["totals"][k] for k in PROGRESS_FIELDS)])
-    return ("\ufeff" if bom else "") + buf.getvalue()
+    rows = [[*(r.get(k) for k in head), *(r[k] for k in PROGRESS_FIELDS)] for r in data["rows"]]
+    rows.append(["Tổng cộng (total)", *([""] * (len(head) - 1)), *(data["totals"][k] for k in PROGRESS_FIELDS)])
+    return tabular.csv_text([*head, *PROGRESS_FIELDS], rows, bom=bom)
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,7 +382,7 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
     pt_m = to_crs([pt], "EPSG:4326", metric_crs)[0]
     with transaction(engine) as s:
         conn = s.connection()
-        outline = _province_outline(conn, reported_on)
+        outline, _ = province_outline(conn, reported_on)
         inside = outline.covers(pt) if outline is not None else _inside_extent(prof.extent, lon, lat)
         if not inside:
             raise CableError(f"the point ({lon:.6f}, {lat:.6f}) is outside {prof.name}{swapped}", "geometry")
@@ -432,18 +409,6 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
 
 def _inside_extent(ext: tuple[float, float, float, float], lon: float, lat: float) -> bool:
     return ext[0] <= lon <= ext[2] and ext[1] <= lat <= ext[3]
-
-
-def _province_outline(conn: Connection, on: dt.date) -> Any:
-    """The province polygon (WGS84) valid on ``on`` or its latest earlier version; None if absent."""
-    a = m.AdminUnit
-    rows = conn.execute(select(a.valid_from, a.valid_to, func.ST_AsBinary(a.geom)).where(a.level == "province")
-                        .order_by(a.valid_from)).all()
-    if not rows:
-        return None
-    valid = [r for r in rows if r[0] <= on and (r[1] is None or r[1] >= on)]
-    pick = valid[-1] if valid else max(rows, key=lambda r: r[1] or dt.date.max)
-    return shapely.from_wkb(bytes(pick[2]))
 
 
 def complaints(engine: Engine, status: str | None = None, complaint_id: int | None = None) -> list[dict[str, Any]]:

@@ -25,14 +25,13 @@ from geodata.store.meta import data_version
 from geodata.settings import Settings
 from planning.aggregate import SiteCounts, site_counts
 from planning.checks import PlanningContext, build_context, check_site
-from planning.classify import classify_sites
+from planning.classify import classify_sites, mismatch_findings
 from planning.findings import empty_findings, finalise
 from planning.rules import RulePack
 from planning.spacing import spacing_findings
+from planning.vocab import CHECK_NAMES, CLASS_MISMATCH_CHECK, LIVE_SITE_STATUSES, UNKNOWN_CLASS
 from planning.zoning import a1_matches, a1_report, build_a1_targets
 
-CHECKS = ("a1-routes", "spacing")
-MISMATCH_CHECK = "class-mismatch"
 Progress = Callable[[str, int, int], None]
 
 
@@ -69,29 +68,12 @@ def classify_stored(engine: Engine, pack: RulePack, *, chunk: int = 200_000,
         if progress:
             progress("classify", min(n, lo + chunk), n)
     changed = repo.store_classification(engine, sites["id"].to_numpy(), derived, reasons) if n else 0
-    names = repo.unit_names(engine)
-    keep = mismatch & (sites["status"].to_numpy() != "removed")
-    mm = sites[keep]
-    dec = derived[keep]
-    src = {r.id: pack.citation(r.source) for r in pack.classification.rules}
-    findings = pd.DataFrame({
-        "check": MISMATCH_CHECK, "rule": "class.mismatch", "severity": "warning",
-        "site_code": mm["code"].to_numpy(), "operator": mm["operator"].to_numpy(), "zone": None, "route": None,
-        "other_site_code": None, "distance_m": np.nan,
-        "district": [names.get(c, c) for c in mm["district_code"].tolist()],
-        "commune": [names.get(c, c) for c in mm["commune_code"].tolist()],
-        "district_code": mm["district_code"].to_numpy(), "commune_code": mm["commune_code"].to_numpy(),
-        "legal_source": [src.get(r) for r in rule[keep].tolist()],
-        "message": [f"declared {d}, but the rules give {c}" for d, c in zip(mm["declared_class"].tolist(),
-                                                                            dec.tolist(), strict=True)],
-        "details": [{"declared_class": d, "derived_class": c, "class_rule": r}
-                    for d, c, r in zip(mm["declared_class"].tolist(), dec.tolist(), rule[keep].tolist(), strict=True)],
-        "x_m": mm["x_m"].to_numpy(dtype=float), "y_m": mm["y_m"].to_numpy(dtype=float),
-    })
-    repo.replace_findings(engine, [MISMATCH_CHECK], finalise(findings), metric_crs=repo.sites_metric_crs(engine))
+    mm = sites[mismatch].assign(derived_class=derived[mismatch], class_rule=rule[mismatch], class_mismatch=True)
+    findings = mismatch_findings(mm, pack, unit_names=repo.unit_names(engine))
+    repo.replace_findings(engine, [CLASS_MISMATCH_CHECK], findings, metric_crs=repo.sites_metric_crs(engine))
     counts = pd.Series(derived).value_counts()
     return ClassifySummary(n, changed, {str(k): int(v) for k, v in counts.items()}, int(mismatch.sum()),
-                           int((derived == "unknown").sum()), int(ambiguous.sum()))
+                           int((derived == UNKNOWN_CLASS).sum()), int(ambiguous.sum()))
 
 
 def run_a1_check(engine: Engine, pack: RulePack, *, metric_crs: str, classes: Sequence[str] | None = None,
@@ -153,7 +135,7 @@ def run_checks(engine: Engine, pack: RulePack, which: Sequence[str], *, metric_c
         elif check == "spacing":
             f = run_spacing_check(engine, pack, metric_crs=metric_crs)
         else:
-            raise ValueError(f"unknown check {check!r}; known: {', '.join(CHECKS)}")
+            raise ValueError(f"unknown check {check!r}; known: {', '.join(CHECK_NAMES)}")
         if store:
             repo.replace_findings(engine, [check], f, metric_crs=metric_crs)
         frames.append(f)
@@ -162,7 +144,7 @@ def run_checks(engine: Engine, pack: RulePack, which: Sequence[str], *, metric_c
 
 
 def stored_site_counts(engine: Engine, pack: RulePack, *, by: str = "district", as_of: dt.date | None = None,
-                       statuses: Sequence[str] = ("built", "planned")) -> SiteCounts:
+                       statuses: Sequence[str] = LIVE_SITE_STATUSES) -> SiteCounts:
     """Counts by unit × derived class (sites never classified are classified on the fly, not stored)."""
     sites = repo.load_site_classes(engine, statuses=statuses)
     todo = sites["derived_class"].isna().to_numpy()

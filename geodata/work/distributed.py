@@ -27,6 +27,7 @@ from planning.findings import empty_findings, finalise
 from planning.geometry import WGS84, same_crs, to_crs
 from planning.partitions import HilbertPartitions, grid_for, hilbert_partitions
 from planning.rules import RulePack
+from planning.vocab import LIVE_SITE_STATUSES
 from planning.zoning import build_a1_targets
 
 #: the fields any check or the classifier reads from a site
@@ -161,7 +162,7 @@ def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> t
 
 
 def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str = "district",
-                     as_of: Any = None, statuses: Sequence[str] = ("built", "planned"),
+                     as_of: Any = None, statuses: Sequence[str] = LIVE_SITE_STATUSES,
                      npartitions: int | None = None, min_partitions: int = 2) -> tuple[Any, int]:
     """:func:`geodata.work.checks.stored_site_counts` on Dask: (counts, partitions)."""
     plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)

@@ -18,19 +18,25 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geodata.errors import Conflict, InvalidField, NotFound, UnsupportedType
 from geodata.store import audit
 from geodata.store.meta import bump_data_version
-from geodata.store.models import AdminUnit, Finding, Inspection, InspectionCampaign, Site, utcnow
+from geodata.store.models import Finding, Inspection, InspectionCampaign, Site, utcnow
+from geodata.store.repository import unit_names
+from geodata.store.units import unit_choices
+from planning.units import match_units
+from planning.vocab import INSPECTION_CHECK, INSPECTION_RESULTS
 
-RESULTS = ("conforms", "violation")
 #: content type → file extension, for the image formats phones and cameras produce
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+PHOTO_TYPE_TITLE = "Unsupported photo type"
 
 
-class InspectionError(Exception):
-    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.field = status, detail, field
+def _unit_codes(session: Session, level: str, values: list[str]) -> list[str]:
+    """Codes of the units the campaign filter names, by code or by name like every unit filter
+    (a value naming nothing is kept, so it selects nothing rather than everything)."""
+    units = unit_choices(session, level)
+    return sorted({c for v in values for c in match_units(v, units) or [v]})
 
 
 def select_sites(session: Session, flt: dict[str, Any]) -> list[str]:
@@ -39,9 +45,9 @@ def select_sites(session: Session, flt: dict[str, Any]) -> list[str]:
     if flt.get("operator"):
         q = q.where(Site.operator.in_(flt["operator"]))
     if flt.get("district"):
-        q = q.where(Site.district_code.in_(flt["district"]))
+        q = q.where(Site.district_code.in_(_unit_codes(session, "district", flt["district"])))
     if flt.get("commune"):
-        q = q.where(Site.commune_code.in_(flt["commune"]))
+        q = q.where(Site.commune_code.in_(_unit_codes(session, "commune", flt["commune"])))
     if flt.get("mast_class"):
         q = q.where(func.coalesce(Site.derived_class, Site.declared_class).in_(flt["mast_class"]))
     if flt.get("codes"):
@@ -55,12 +61,12 @@ def select_sites(session: Session, flt: dict[str, Any]) -> list[str]:
 def create_campaign(session: Session, actor: str, name: str, start_on: dt.date, end_on: dt.date | None,
                     flt: dict[str, Any]) -> InspectionCampaign:
     if end_on is not None and end_on < start_on:
-        raise InspectionError(422, "end_on is before start_on", "end_on")
+        raise InvalidField("end_on is before start_on", "end_on")
     if session.execute(select(InspectionCampaign.id).where(InspectionCampaign.name == name)).first():
-        raise InspectionError(409, f"a campaign named {name!r} already exists", "name")
+        raise Conflict(f"a campaign named {name!r} already exists", "name")
     codes = select_sites(session, flt)
     if not codes:
-        raise InspectionError(422, "the filter selects no site", "filter")
+        raise InvalidField("the filter selects no site", "filter")
     camp = InspectionCampaign(name=name, start_on=start_on, end_on=end_on, site_filter=flt, site_codes=codes)
     session.add(camp)
     session.flush()
@@ -72,8 +78,33 @@ def create_campaign(session: Session, actor: str, name: str, start_on: dt.date, 
 def get_campaign(session: Session, campaign_id: int) -> InspectionCampaign:
     camp = session.get(InspectionCampaign, campaign_id)
     if camp is None:
-        raise InspectionError(404, f"no inspection campaign {campaign_id}")
+        raise NotFound(f"no inspection campaign {campaign_id}")
     return camp
+
+
+def list_campaigns(session: Session) -> list[InspectionCampaign]:
+    """Every campaign, oldest first."""
+    return list(session.execute(select(InspectionCampaign).order_by(InspectionCampaign.id)).scalars())
+
+
+def get_inspection(session: Session, inspection_id: int) -> Inspection:
+    ins = session.get(Inspection, inspection_id)
+    if ins is None:
+        raise NotFound(f"no inspection {inspection_id}")
+    return ins
+
+
+def photo_file(session: Session, inspection_id: int, n: int, upload_dir: Path) -> tuple[Path, str]:
+    """(path, content type) of an inspection's ``n``-th photo (1-based); an unknown inspection reads
+    as one without that photo."""
+    ins = session.get(Inspection, inspection_id)
+    photos = (ins.photos or []) if ins else []
+    if not 1 <= n <= len(photos):
+        raise NotFound(f"inspection {inspection_id} has no photo {n}")
+    path = upload_dir / photos[n - 1]["path"]
+    if not path.is_file():
+        raise NotFound("the photo file is missing from the upload directory")
+    return path, photos[n - 1]["content_type"]
 
 
 def campaign_summary(session: Session, camp: InspectionCampaign) -> dict[str, Any]:
@@ -93,7 +124,7 @@ def campaign_sites(session: Session, camp: InspectionCampaign) -> list[dict[str,
     """The inspectors' list: one row per site with position, class, address and the latest result."""
     codes = camp.site_codes or []
     sites = {s.code: s for s in session.execute(select(Site).where(Site.code.in_(codes))).scalars()}
-    names = dict(session.execute(select(AdminUnit.code, AdminUnit.name)).all())
+    names = unit_names(session.connection())
     latest: dict[str, Inspection] = {}
     for ins in session.execute(select(Inspection).where(Inspection.campaign_id == camp.id)
                                .order_by(Inspection.id)).scalars():
@@ -120,13 +151,13 @@ def campaign_sites(session: Session, camp: InspectionCampaign) -> list[dict[str,
 def record_result(session: Session, actor: str, camp: InspectionCampaign, site_code: str, result: str,
                   notes: str | None, inspected_on: dt.date, inspector: str | None) -> Inspection:
     if site_code not in (camp.site_codes or []):
-        raise InspectionError(404, f"site {site_code!r} is not in campaign {camp.name!r}", "site_code")
-    if result not in RESULTS:
-        raise InspectionError(422, f"result must be one of {', '.join(RESULTS)}", "result")
+        raise NotFound(f"site {site_code!r} is not in campaign {camp.name!r}", "site_code")
+    if result not in INSPECTION_RESULTS:
+        raise InvalidField(f"result must be one of {', '.join(INSPECTION_RESULTS)}", "result")
     if result == "violation" and not (notes or "").strip():
-        raise InspectionError(422, "a violation needs notes saying what is wrong", "notes")
+        raise InvalidField("a violation needs notes saying what is wrong", "notes")
     if inspected_on < camp.start_on or (camp.end_on and inspected_on > camp.end_on):
-        raise InspectionError(422, f"inspected_on {inspected_on} is outside the campaign's dates", "inspected_on")
+        raise InvalidField(f"inspected_on {inspected_on} is outside the campaign's dates", "inspected_on")
     ins = Inspection(campaign_id=camp.id, site_code=site_code, result=result, notes=notes,
                      inspected_on=inspected_on, inspector=inspector or actor, photos=[])
     session.add(ins)
@@ -136,18 +167,18 @@ def record_result(session: Session, actor: str, camp: InspectionCampaign, site_c
                   "inspected_on": inspected_on})
     if result == "violation":
         site = session.execute(select(Site).where(Site.code == site_code)).scalar_one()
-        names = dict(session.execute(select(AdminUnit.code, AdminUnit.name)
-                                     .where(AdminUnit.code.in_([site.district_code or "", site.commune_code or ""]))).all())
-        f = Finding(check="inspection", rule="inspection.violation", severity="violation", site_code=site_code,
+        names = unit_names(session.connection())
+        f = Finding(check=INSPECTION_CHECK, rule="inspection.violation", severity="violation", site_code=site_code,
                     operator=site.operator, district=names.get(site.district_code or ""),
-                    commune=names.get(site.commune_code or ""), message=notes,
+                    commune=names.get(site.commune_code or ""), district_code=site.district_code,
+                    commune_code=site.commune_code, message=notes,
                     details={"campaign_id": camp.id, "campaign": camp.name, "inspection_id": ins.id,
                              "inspected_on": inspected_on.isoformat()},
                     geom=site.geom, created_at=utcnow())
         session.add(f)
         session.flush()
         audit.record(session, actor, "create", "finding", f.id, None,
-                     {"check": "inspection", "site_code": site_code, "inspection_id": ins.id})
+                     {"check": INSPECTION_CHECK, "site_code": site_code, "inspection_id": ins.id})
         bump_data_version(session)
     return ins
 
@@ -165,16 +196,15 @@ def sniff_image(data: bytes) -> str | None:
 
 def add_photo(session: Session, actor: str, inspection_id: int, data: bytes, content_type: str,
               filename: str | None, upload_dir: Path) -> dict[str, Any]:
-    ins = session.get(Inspection, inspection_id)
-    if ins is None:
-        raise InspectionError(404, f"no inspection {inspection_id}")
+    ins = get_inspection(session, inspection_id)
     declared = (content_type or "").split(";")[0].strip().lower()
     if declared not in PHOTO_TYPES:
-        raise InspectionError(415, f"photos must be {', '.join(PHOTO_TYPES)}; got {declared or 'no type'}", "file")
+        raise UnsupportedType(f"photos must be {', '.join(PHOTO_TYPES)}; got {declared or 'no type'}", "file",
+                              title=PHOTO_TYPE_TITLE)
     real = sniff_image(data)
     if real != declared:
-        raise InspectionError(415, f"the file is not a {declared} image (its content is "
-                                   f"{real or 'not an image'})", "file")
+        raise UnsupportedType(f"the file is not a {declared} image (its content is {real or 'not an image'})",
+                              "file", title=PHOTO_TYPE_TITLE)
     digest = hashlib.sha256(data).hexdigest()
     rel = Path("inspections") / str(inspection_id) / f"{digest[:24]}.{PHOTO_TYPES[declared]}"
     path = upload_dir / rel

@@ -8,14 +8,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from geodata.store.models import AdminUnit, Site
+from geodata.store.models import Site
+from geodata.store.repository import unit_names
 from planning.monitoring import implementation as compute
-
-
-def district_names(conn: Any) -> dict[str, str]:
-    rows = conn.execute(select(AdminUnit.code, AdminUnit.name, AdminUnit.valid_from)
-                        .where(AdminUnit.level == "district").order_by(AdminUnit.valid_from)).all()
-    return {r.code: r.name for r in rows}  # the latest version's name wins
+from planning.vocab import LIVE_SITE_STATUSES
 
 
 def implementation(engine: Engine, *, operator: str | None = None, district: str | None = None,
@@ -26,12 +22,12 @@ def implementation(engine: Engine, *, operator: str | None = None, district: str
     realises the plan); the operator/district filters apply to the planned rows reported.
     """
     cols = (Site.code, Site.operator, Site.status, Site.district_code, Site.x_m, Site.y_m, Site.target_date)
-    q = select(*cols).where(Site.status.in_(("planned", "built")))
+    q = select(*cols).where(Site.status.in_(LIVE_SITE_STATUSES))
     if operator:
         q = q.where(Site.operator == operator)
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(q).all(), columns=[c.key for c in cols])
-        names = district_names(conn)
+        names = unit_names(conn)
     out = compute(frame, as_of or dt.date.today(), radius_m, names)
     if district:
         out["rows"] = [r for r in out["rows"] if r["district"] == district]

@@ -10,7 +10,7 @@ Every transition writes a :class:`PlanEvent` (with the frozen items of that vers
 the previous frozen version) and an audit row, in the same transaction as the change. Concurrent
 transitions are caught by optimistic locking on ``plan_submissions.lock_version`` (SQLAlchemy's
 ``version_id_col``): the loser's ``UPDATE … WHERE lock_version = n`` matches nothing and raises
-:class:`PlanConflict` (HTTP 409) instead of silently overwriting the winner's decision.
+:class:`PlanConflict` (a :class:`~geodata.errors.Conflict`) instead of silently overwriting the winner's decision.
 
 Approved items become data: new sites (status ``planned``), changed or removed sites, sharing
 tenants, and planned cable segments — each with its own audit row.
@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from geodata.errors import Conflict, InvalidField, NotFound
 from geodata.store import audit
 from geodata.store.meta import bump_data_version
 from geodata.store.models import (
@@ -44,6 +45,8 @@ from geodata.store.models import (
 )
 from planning.geometry import project_xy
 from planning.plan_items import ItemError, diff_versions, item_key
+from planning.units import rows_in_force
+from planning.vocab import DECISIONS_NEEDING_REASON, ITEM_DECISIONS
 
 PENDING = ("submitted", "under_review")
 EDITABLE = ("draft", "returned")
@@ -51,17 +54,9 @@ FINAL = ("approved", "rejected")
 DECISIONS = {"approve": "approved", "return": "returned", "reject": "rejected"}
 
 
-class PlanProblem(Exception):
-    """A workflow request that cannot be honoured; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.extra = status, title, detail, extra
-
-
-class PlanConflict(PlanProblem):
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(409, "Conflict", detail, **extra)
+class PlanConflict(Conflict):
+    """The plan is not in a state that allows this (wrong status, stale ``lock_version``, a lost race,
+    an Idempotency-Key reused with another body): reload it and decide again."""
 
 
 def body_hash(body: Any) -> str:
@@ -109,13 +104,13 @@ def check_against_sites(session: Session, operator: str, features: Sequence[Mapp
 
 def get_plan(session: Session, plan_id: int, operator: str | None = None, *, for_update: bool = False
              ) -> PlanSubmission:
-    """The plan, or 404 — also when it belongs to another firm (so ids reveal nothing)."""
+    """The plan, or :class:`NotFound` — also when it belongs to another firm (so ids reveal nothing)."""
     q = select(PlanSubmission).where(PlanSubmission.id == plan_id)
     if operator is not None:
         q = q.where(PlanSubmission.operator == operator)
     plan = session.execute(q).scalar_one_or_none()
     if plan is None:
-        raise PlanProblem(404, "Not found", f"no plan {plan_id}")
+        raise NotFound(f"no plan {plan_id}")
     return plan
 
 
@@ -203,13 +198,18 @@ class Created:
     created: bool
 
 
+def by_idempotency_key(session: Session, operator: str, key: str) -> PlanSubmission | None:
+    """The firm's plan created with this Idempotency-Key, if any: a retried request replays it."""
+    return session.execute(select(PlanSubmission).where(
+        PlanSubmission.operator == operator, PlanSubmission.idempotency_key == key)).scalar_one_or_none()
+
+
 def create_plan(session: Session, operator: str, actor: str, body: Mapping[str, Any],
                 features: list[dict[str, Any]], idempotency_key: str | None) -> Created:
     """Store a new draft; with an idempotency key, a replay of the same body returns the first plan."""
     digest = body_hash(body)
     if idempotency_key:
-        existing = session.execute(select(PlanSubmission).where(
-            PlanSubmission.operator == operator, PlanSubmission.idempotency_key == idempotency_key)).scalar_one_or_none()
+        existing = by_idempotency_key(session, operator, idempotency_key)
         if existing is not None:
             if existing.body_hash != digest:
                 raise PlanConflict(f"Idempotency-Key {idempotency_key!r} was already used with a different body "
@@ -292,28 +292,27 @@ def decide(session: Session, plan: PlanSubmission, actor: str, decision: str, re
     """A planner's decision; approving applies the approved items to sites and segments."""
     _expect(plan, lock_version)
     if decision not in DECISIONS:
-        raise PlanProblem(422, "Invalid decision", f"decision must be one of {', '.join(DECISIONS)}", field="decision")
+        raise InvalidField(f"must be one of {', '.join(DECISIONS)}", "decision", title="Invalid decision")
     if plan.status not in PENDING:
         raise PlanConflict(f"plan {plan.id} is {plan.status}; only submitted or under-review plans can be decided")
-    if decision in ("return", "reject") and not (reason or "").strip():
-        raise PlanProblem(422, "Reason required", f"a {decision} decision needs a reason", field="reason")
+    if decision in DECISIONS_NEEDING_REASON and not (reason or "").strip():
+        raise InvalidField(f"a {decision} decision needs a reason", "reason", title="Reason required")
     feats = features_of(plan)
     per_item: dict[int, ItemDecision] = {}
     for d in item_decisions:
         if not 0 <= d.index < len(feats):
-            raise PlanProblem(422, "Invalid item decision", f"items: no item with index {d.index} "
-                              f"(the plan has {len(feats)})", field="items")
-        if d.decision not in ("approve", "reject"):
-            raise PlanProblem(422, "Invalid item decision", f"items[{d.index}].decision must be approve or reject",
-                              field="items")
+            raise InvalidField(f"no item with index {d.index} (the plan has {len(feats)})", "items",
+                               title="Invalid item decision")
+        if d.decision not in ITEM_DECISIONS:
+            raise InvalidField(f"the decision on items[{d.index}] must be approve or reject", "items",
+                               title="Invalid item decision")
         if d.decision == "reject" and not (d.reason or "").strip():
-            raise PlanProblem(422, "Reason required", f"items[{d.index}]: rejecting an item needs a reason",
-                              field="items")
+            raise InvalidField(f"rejecting items[{d.index}] needs a reason", "items", title="Reason required")
         per_item[d.index] = d
     if decision == "approve" and per_item and all(d.decision == "reject" for d in per_item.values()) \
             and len(per_item) == len(feats):
-        raise PlanProblem(422, "Nothing to approve", "every item is rejected; decide 'reject' for the plan instead",
-                          field="decision")
+        raise InvalidField("every item is rejected; decide 'reject' for the plan instead", "decision",
+                           title="Nothing to approve")
     from_status = plan.status
     if from_status == "submitted":
         plan.status = "under_review"
@@ -363,18 +362,14 @@ def _site_record(site: Site) -> dict[str, Any]:
 
 
 def _admin_codes(session: Session, lon: float, lat: float) -> tuple[str | None, str | None]:
+    """(commune, district) codes of the point, from the versions in force today (else the last ones)."""
     pt = func.ST_GeomFromText(f"POINT({lon!r} {lat!r})", SRID)
+    rows = session.execute(select(AdminUnit.code, AdminUnit.level, AdminUnit.parent_code, AdminUnit.valid_from,
+                                  AdminUnit.valid_to).where(AdminUnit.level.in_(("commune", "district")),
+                                                            func.ST_Contains(AdminUnit.geom, pt))).all()
     today = dt.date.today()
-    rows = session.execute(select(AdminUnit.code, AdminUnit.level, AdminUnit.parent_code).where(
-        AdminUnit.level.in_(("commune", "district")),
-        AdminUnit.valid_from <= today,
-        func.ST_Contains(AdminUnit.geom, pt),
-    )).all()
-    if not rows:  # after the 2025 reform the latest units may have an end date; take any version
-        rows = session.execute(select(AdminUnit.code, AdminUnit.level, AdminUnit.parent_code).where(
-            AdminUnit.level.in_(("commune", "district")), func.ST_Contains(AdminUnit.geom, pt))).all()
-    commune = next((r for r in rows if r.level == "commune"), None)
-    district = next((r.code for r in rows if r.level == "district"), None)
+    commune = next(iter(rows_in_force([r for r in rows if r.level == "commune"], today)[0]), None)
+    district = next((r.code for r in rows_in_force([r for r in rows if r.level == "district"], today)[0]), None)
     return (commune.code if commune else None), (district or (commune.parent_code if commune else None))
 
 

@@ -16,13 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geodata.errors import Conflict, InvalidField, NotFound
 from geodata.store import audit
 from geodata.store.models import AdminUnit, Programme, ProgrammeSite, Site
+from planning.vocab import ECO_INTEGRATIONS, PROGRAMME_KINDS, PROGRAMME_SITE_STATUSES
 
-KINDS = ("conversion", "eco_bts")
-SITE_STATUSES = ("pending", "converted", "piloted", "dropped")
 DONE = ("converted", "piloted")
-INTEGRATIONS = ("information_screen", "lighting", "camera", "wifi", "charging", "environment_sensor")
 PRESET_A2A_ON_A1 = "a2a_on_a1"
 
 
@@ -33,19 +32,13 @@ def a2a_on_a1_codes(engine: Any, settings: Any) -> list[str]:
     return codes(engine, settings)
 
 
-class ProgrammeError(Exception):
-    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.field = status, detail, field
-
-
 def create_programme(session: Session, actor: str, name: str, kind: str, legal_ref: str | None,
                      deadline: dt.date | None, target_filter: dict[str, Any], codes: list[str]) -> Programme:
     """Store a programme with its target sites (``codes`` already selected by the caller)."""
-    if kind not in KINDS:
-        raise ProgrammeError(422, f"kind must be one of {', '.join(KINDS)}", "kind")
+    if kind not in PROGRAMME_KINDS:
+        raise InvalidField(f"kind must be one of {', '.join(PROGRAMME_KINDS)}", "kind")
     if session.execute(select(Programme.id).where(Programme.name == name)).first():
-        raise ProgrammeError(409, f"a programme named {name!r} already exists", "name")
+        raise Conflict(f"a programme named {name!r} already exists", "name")
     prog = Programme(name=name, kind=kind, legal_ref=legal_ref, deadline=deadline, target_filter=target_filter)
     session.add(prog)
     session.flush()
@@ -65,8 +58,13 @@ def get_programme(session: Session, ref: int | str) -> Programme:
     if prog is None:
         prog = session.execute(select(Programme).where(Programme.name == str(ref))).scalar_one_or_none()
     if prog is None:
-        raise ProgrammeError(404, f"no programme {ref!r}")
+        raise NotFound(f"no programme {ref!r}")
     return prog
+
+
+def list_programmes(session: Session) -> list[Programme]:
+    """Every programme, oldest first."""
+    return list(session.execute(select(Programme).order_by(Programme.id)).scalars())
 
 
 def programme_dict(session: Session, prog: Programme) -> dict[str, Any]:
@@ -79,30 +77,30 @@ def programme_dict(session: Session, prog: Programme) -> dict[str, Any]:
 def set_site_status(session: Session, actor: str, prog: Programme, site_code: str, status: str,
                     done_on: dt.date | None, integrates: list[str] | None, operator: str | None = None
                     ) -> ProgrammeSite:
-    """Record a site's progress; ``operator`` limits a firm to its own sites (404 otherwise)."""
+    """Record a site's progress; ``operator`` limits a firm to its own sites (others are not found)."""
     ps = session.execute(select(ProgrammeSite).where(ProgrammeSite.programme_id == prog.id,
                                                      ProgrammeSite.site_code == site_code)).scalar_one_or_none()
     owner = session.execute(select(Site.operator).where(Site.code == site_code)).scalar_one_or_none()
     if operator is not None and owner != operator:
-        raise ProgrammeError(404, f"site {site_code!r} is not in programme {prog.name!r}", "site_code")
+        raise NotFound(f"site {site_code!r} is not in programme {prog.name!r}", "site_code")
     if ps is None:
         # the department may add any site; a firm may add its own sites as eco-BTS pilots
         if owner is not None and (operator is None or prog.kind == "eco_bts"):
             ps = ProgrammeSite(programme_id=prog.id, site_code=site_code, status="pending")
             session.add(ps)
         else:
-            raise ProgrammeError(404, f"site {site_code!r} is not in programme {prog.name!r}", "site_code")
-    if status not in SITE_STATUSES:
-        raise ProgrammeError(422, f"status must be one of {', '.join(SITE_STATUSES)}", "status")
+            raise NotFound(f"site {site_code!r} is not in programme {prog.name!r}", "site_code")
+    if status not in PROGRAMME_SITE_STATUSES:
+        raise InvalidField(f"status must be one of {', '.join(PROGRAMME_SITE_STATUSES)}", "status")
     if status == "piloted" and prog.kind != "eco_bts":
-        raise ProgrammeError(422, "only eco-BTS programmes have piloted sites", "status")
+        raise InvalidField("only eco-BTS programmes have piloted sites", "status")
     if status == "converted" and prog.kind != "conversion":
-        raise ProgrammeError(422, "only conversion programmes have converted sites", "status")
+        raise InvalidField("only conversion programmes have converted sites", "status")
     if status in DONE and done_on is None:
-        raise ProgrammeError(422, f"a {status} site needs done_on (the date it was done)", "done_on")
-    bad = [i for i in integrates or [] if i not in INTEGRATIONS]
+        raise InvalidField(f"a {status} site needs done_on (the date it was done)", "done_on")
+    bad = [i for i in integrates or [] if i not in ECO_INTEGRATIONS]
     if bad:
-        raise ProgrammeError(422, f"integrates: unknown {', '.join(bad)}; use {', '.join(INTEGRATIONS)}", "integrates")
+        raise InvalidField(f"integrates: unknown {', '.join(bad)}; use {', '.join(ECO_INTEGRATIONS)}", "integrates")
     before = {"status": ps.status, "done_on": ps.done_on, "integrates": ps.integrates}
     ps.status = status
     ps.done_on = done_on if status in DONE else None
@@ -118,7 +116,7 @@ def progress(session: Session, prog: Programme, by: str = "district", as_of: dt.
              operator: str | None = None) -> dict[str, Any]:
     """Progress rows by district or operator: total, done (converted/piloted), pending, overdue, done_pct."""
     if by not in ("district", "operator"):
-        raise ProgrammeError(422, "by must be district or operator", "by")
+        raise InvalidField("by must be district or operator", "by")
     as_of = as_of or dt.date.today()
     q = (select(ProgrammeSite.site_code, ProgrammeSite.status, ProgrammeSite.done_on, ProgrammeSite.integrates,
                 Site.operator, Site.district_code)

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
+from collections.abc import Callable, Iterator
+from typing import Any, get_args
 
 import pytest
 from fastapi import APIRouter, Depends
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from app import auth, routers
 from app.auth import Principal, RateLimiter, optional_principal, require_roles
 from geodata.store.keys import KeyManagementError, create_key, hash_key, key_prefix, revoke_key
 from app.cli import cli
 from app.main import create_app
 from geodata.store import audit
 from geodata.store.db import transaction
-from geodata.store.models import ApiKey, AuditLog
+from geodata.store.models import ApiKey, AuditLog, CableSegment
 from geodata.settings import Settings
+from planning.vocab import ROLES
+from tests.app.plan_helpers import client as plans_client
+from tests.app.plan_helpers import make_keys
 from tests.conftest import db_url
 
 
@@ -172,3 +182,60 @@ def test_keys_never_logged_or_echoed(demo_db: Engine, caplog: pytest.LogCaptureF
     with demo_db.connect() as conn:
         rows = conn.execute(select(ApiKey.prefix, ApiKey.key_hash, ApiKey.name)).all()
     assert all(good not in "".join(map(str, r)) for r in rows)
+
+
+#: Who each role alias of ``app.auth`` admits: the name must say exactly this.
+ALIAS_ROLES = {
+    "AdminOnly": {"admin"},
+    "PlannerOnly": {"planner"},
+    "OperatorOnly": {"operator"},
+    "PlannerOrAdmin": {"planner", "admin"},
+    "InspectorOrPlanner": {"inspector", "planner"},
+    "AnyStaff": {"planner", "inspector", "admin"},
+    "PlannerAdminOrOperator": {"planner", "admin", "operator"},
+    "AnyKey": set(ROLES),
+}
+
+
+def _alias_dependency(name: str) -> Callable[..., Principal]:
+    return get_args(getattr(auth, name))[1].dependency  # type: ignore[no-any-return]
+
+
+def _roles_of(dependency: Callable[..., Principal]) -> set[str]:
+    return set(dependency.__name__.removeprefix("require_").split("_"))
+
+
+def _role_dependencies(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None and getattr(sub.call, "__name__", "").startswith("require_"):
+            yield sub.call
+        yield from _role_dependencies(sub)
+
+
+def test_role_aliases_admit_exactly_the_roles_they_name() -> None:
+    assert {name: _roles_of(_alias_dependency(name)) for name in ALIAS_ROLES} == ALIAS_ROLES
+
+
+def test_every_endpoint_uses_a_role_alias() -> None:
+    """Routers never spell a role set themselves, so one word cannot grant different roles in two places."""
+    aliases = {_alias_dependency(name) for name in ALIAS_ROLES}
+    routes = [r for m in pkgutil.iter_modules(routers.__path__)
+              for r in importlib.import_module(f"app.routers.{m.name}").router.routes if isinstance(r, APIRoute)]
+    guarded = [r for r in routes if any(True for _ in _role_dependencies(r.dependant))]
+    inline = [f"{sorted(r.methods)} {r.path}" for r in guarded
+              for dep in _role_dependencies(r.dependant) if dep not in aliases]
+    assert len(guarded) > 20 and not inline, inline
+
+
+def test_planner_means_the_same_everywhere(demo_db: Engine) -> None:
+    """An admin may not decide plans (planners only) but may move a cable segment (planners and admins)."""
+    keys = make_keys(demo_db)
+    c = plans_client(demo_db, write_burst=10_000)
+    decided = c.post("/plans/1/decision", json={"decision": "approve"}, headers=keys.h("admin"))
+    assert decided.status_code == 403 and "allowed: planner" in decided.json()["detail"]
+    with demo_db.connect() as conn:
+        code = conn.execute(select(CableSegment.code).where(CableSegment.status == "planned")
+                            .order_by(CableSegment.id)).scalars().first()
+    moved = c.patch(f"/cables/segments/{code}", json={"status": "in_progress"}, headers=keys.h("admin"))
+    assert moved.status_code == 200 and moved.json()["status"] == "in_progress"
+    assert c.patch(f"/cables/segments/{code}", json={"status": "done"}, headers=keys.h("inspector")).status_code == 403

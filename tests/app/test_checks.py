@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text, update
 
-from geodata.store.keys import create_key
-from app.commands.check import CSV_FIELDS
 from geodata.store import models as m
 from geodata.store.db import transaction
+from geodata.store.keys import create_key
 from geodata.store.meta import bump_data_version
+from planning.findings import FINDING_CSV_FIELDS
 from tests.app.live import make_app
 
 
@@ -161,11 +161,11 @@ def test_stored_a1_findings_paged_filtered_and_downloaded(client: TestClient, de
     assert r.headers["content-disposition"].startswith('attachment; filename="findings-a1-routes-')
     assert r.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0] == CSV_FIELDS and len(rows) == n + 1
+    assert rows[0] == FINDING_CSV_FIELDS and len(rows) == n + 1
     x = client.get("/checks/a1-routes?format=xlsx&operator=VTL")
     xrows = list(openpyxl.load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
     h = max(i for i, r in enumerate(xrows[:4]) if r and r[0] == "check")  # header below the title and labels
-    assert list(xrows[h]) == CSV_FIELDS and len(xrows) - h - 1 == len(vtl)
+    assert list(xrows[h]) == FINDING_CSV_FIELDS and len(xrows) - h - 1 == len(vtl)
     assert "vtl" in x.headers["content-disposition"]
     g = client.get("/checks/a1-routes?format=geojson").json()
     assert g["type"] == "FeatureCollection" and len(g["features"]) == n

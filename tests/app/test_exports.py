@@ -105,3 +105,10 @@ def test_findings_and_cables_export_too(client: TestClient, demo_db: Engine) -> 
     r = client.get("/exports/cables.geojson?district=305")
     assert r.status_code == 200 and len(r.json()["features"]) == n_cables
     assert client.get("/exports/findings.csv").status_code == 200
+
+
+def test_file_names_fold_names_like_every_filter() -> None:
+    from app.downloads import ascii_slug
+
+    assert ascii_slug("Lê  Chân") == ascii_slug("le chan") == ascii_slug("LE CHAN") == "le-chan"
+    assert ascii_slug("Quận Đồ Sơn / 2026") == "quan-do-son-2026" and ascii_slug("???") == "file"

@@ -207,6 +207,39 @@ def test_property_filters_are_whitelisted_typed_and_parameterised(client: TestCl
         assert r.json()["param"] == param
 
 
+def test_unit_filters_take_codes_and_names_as_the_exports_do(client: TestClient, demo_db: Engine) -> None:
+    """``district=`` names a unit the same way on /collections as on the exports: by code, or by name
+    with any accents, case or spacing ("le chan" matched on exports but not here)."""
+    from urllib.parse import quote
+
+    from geodata.io.exports import ExportFilter, open_export
+
+    def codes(value: str) -> list[str]:
+        feats, _ = _all_pages(client, f"/collections/sites/items?district={quote(value)}&limit=1000")
+        return sorted(f["properties"]["code"] for f in feats)
+
+    exported = sorted(c for df in open_export(demo_db, "sites", ExportFilter(district=["le chan"])).chunks()
+                      for c in df["code"])
+    assert exported
+    for value in ("le chan", "Lê Chân", "LE  CHAN", "305", "Quận Lê Chân", " quận  LÊ chân "):
+        assert codes(value) == exported, value
+    assert client.get("/collections/sites/items?district=Atlantis").json()["numberMatched"] == 0
+    # findings publish the unit's name and filter by its code, like sites
+    with demo_db.begin() as c:
+        c.execute(m.Finding.__table__.insert(), [
+            {"check": "spacing", "rule": "spacing.min", "severity": "warning", "site_code": "X", "operator": "VTL",
+             "district": "Quận Lê Chân", "district_code": "305", "geom": "SRID=4326;POINT(106.68 20.86)"},
+            {"check": "spacing", "rule": "spacing.min", "severity": "warning", "site_code": "Y", "operator": "MBF",
+             "district": "Quận Hồng Bàng", "district_code": "303", "geom": "SRID=4326;POINT(106.67 20.865)"}])
+        n305 = c.execute(select(func.count()).select_from(m.Finding).where(m.Finding.district_code == "305")).scalar()
+    for value in ("le chan", "305", "Quận Lê Chân"):
+        feats, _ = _all_pages(client, f"/collections/findings/items?district={quote(value)}&limit=1000")
+        assert len(feats) == n305 and {f["properties"]["district"] for f in feats} == {"Quận Lê Chân"}, value
+    exported_findings = sum(len(df) for df in open_export(demo_db, "findings", ExportFilter(district=["le chan"]))
+                            .chunks())
+    assert exported_findings == n305
+
+
 def test_datetime_filters(client: TestClient, demo_db: Engine) -> None:
     # admin units are versioned: the demo's pre-2025 units are valid in 2020, not in 2026
     n_2020 = client.get("/collections/admin-units/items?datetime=2020-06-01&limit=1").json()["numberMatched"]

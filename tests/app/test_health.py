@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -10,17 +13,21 @@ from geodata.settings import Settings
 from tests.conftest import db_url
 
 
-def test_health_names_backend(demo_db: Engine, backend: str) -> None:
-    app = create_app(Settings(database_url=db_url(demo_db)))
-    with TestClient(app) as client:
-        r = client.get("/health")
-        assert r.status_code == 200
-        assert r.json()["backend"] == backend
-        assert r.json()["sites"] == 1000
-        assert client.get("/openapi.json").status_code == 200
-        r = client.get("/no-such-thing")
-        assert r.status_code == 404
-        assert r.headers["content-type"].startswith("application/problem+json")
+@pytest.fixture
+def client(demo_db: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(database_url=db_url(demo_db)))) as c:
+        yield c
+
+
+def test_health_names_backend(client: TestClient, backend: str) -> None:
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.json()["backend"] == backend
+    assert r.json()["sites"] == 1000
+    assert client.get("/openapi.json").status_code == 200
+    r = client.get("/no-such-thing")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
 
 
 def test_security_headers_and_cors_off_by_default(demo_db: Engine) -> None:
@@ -38,20 +45,16 @@ def test_security_headers_and_cors_off_by_default(demo_db: Engine) -> None:
         assert "access-control-allow-origin" not in bad.headers
 
 
-def test_405_lists_every_method_of_the_resource(demo_db: Engine) -> None:
-    app = create_app(Settings(database_url=db_url(demo_db)))
-    with TestClient(app) as client:
-        r = client.delete("/health")
-        assert r.status_code == 405
-        assert r.headers["content-type"].startswith("application/problem+json")
-        assert r.headers["allow"] == "GET, HEAD"
+def test_405_lists_every_method_of_the_resource(client: TestClient) -> None:
+    r = client.delete("/health")
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["allow"] == "GET, HEAD"
 
 
-def test_nameless_query_parameter_is_400(demo_db: Engine) -> None:
-    app = create_app(Settings(database_url=db_url(demo_db)))
-    with TestClient(app) as client:
-        r = client.get("/collections/sites/items?=false")
-        assert r.status_code == 400
-        assert r.headers["content-type"].startswith("application/problem+json")
-        assert r.headers["x-content-type-options"] == "nosniff"
-        assert client.get("/collections/sites/items?operator=VTL&limit=1").status_code == 200
+def test_nameless_query_parameter_is_400(client: TestClient) -> None:
+    r = client.get("/collections/sites/items?=false")
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/collections/sites/items?operator=VTL&limit=1").status_code == 200

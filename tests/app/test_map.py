@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
-from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 
 from app.routers.map import STATIC_DIR
 from geodata.store import models as m
 from geodata.work.checks import classify_stored, run_checks
 from geodata.store.meta import bump_data_version
-from geodata.serve.search import fold, search
+from geodata.serve.search import search
 from planning.rules import pack_for_province
 from tests.app.live import make_app
 
@@ -130,26 +127,6 @@ def test_the_page_only_talks_to_documented_endpoints() -> None:
 # ----------------------------------------------------------------------------------------------
 # accent-insensitive search
 # ----------------------------------------------------------------------------------------------
-
-def test_fold_strips_vietnamese_diacritics() -> None:
-    assert fold("Lê Chân") == "le chan"
-    assert fold("  ĐIỆN   Biên Phủ ") == "dien bien phu"
-    assert fold("Quận ủy Hồng Bàng") == "quan uy hong bang"
-    assert fold("Nguyễn Đức Cảnh") == "nguyen duc canh"
-    assert fold(None) == "" and fold("") == ""
-
-
-VIET_LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ"
-
-
-@given(st.text(alphabet=VIET_LETTERS + VIET_LETTERS.upper() + " ", max_size=40))
-def test_fold_makes_vietnamese_plain_ascii(text: str) -> None:
-    f = fold(text)
-    assert f.isascii()
-    assert fold(f) == f
-    assert fold(unicodedata.normalize("NFD", text)) == f, "composed and decomposed input fold alike"
-    assert len(f) <= len(text)
-
 
 def test_search_finds_le_chan_without_accents(client: TestClient) -> None:
     for q in ("le chan", "LE CHAN", "Lê Chân", "chan le"):

@@ -117,11 +117,12 @@ def test_filters(demo_db: Engine) -> None:
     with demo_db.begin() as c:
         c.execute(m.Finding.__table__.insert(), [
             {"check": "a1-routes", "rule": "a1.route", "severity": "violation", "site_code": "X", "operator": "VTL",
-             "district": "Quận Lê Chân", "geom": "SRID=4326;POINT(106.68 20.86)"},
+             "district": "Quận Lê Chân", "district_code": "305", "geom": "SRID=4326;POINT(106.68 20.86)"},
             {"check": "spacing", "rule": "spacing.min", "severity": "warning", "site_code": "Y", "operator": "MBF",
-             "district": "Quận Hồng Bàng", "geom": "SRID=4326;POINT(106.67 20.865)"}])
+             "district": "Quận Hồng Bàng", "district_code": "303", "geom": "SRID=4326;POINT(106.67 20.865)"}])
     assert count("findings", ExportFilter(finding=["a1-routes"])) == 1
     assert count("findings", ExportFilter(district=["305"])) == 1
+    assert count("findings", ExportFilter(district=["le  chan"])) == 1, "findings filter by unit like sites"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

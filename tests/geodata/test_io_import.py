@@ -309,3 +309,20 @@ def test_zones_routes_cables(demo_db: Engine, tmp_path: Path) -> None:
         cables.geometry.iloc[0], lambda xy: np.column_stack(transformer("EPSG:4326", "EPSG:9210").transform(xy[:, 0], xy[:, 1]))))
     assert s.status == "in_progress" and s.operators == ["VTL", "MBF"] and s.length_m == pytest.approx(expected, abs=0.01)
     assert s.district_code is not None
+
+
+def test_a_district_named_in_the_file_is_stored_as_its_code(demo_db: Engine, tmp_path: Path) -> None:
+    """Files often name the district ("Quận Lê Chân", "le chan") where the table keeps its code: the
+    importer resolves it by the rule every unit filter uses; a name it does not know stays as written."""
+    import geopandas as gpd
+
+    line = shapely.LineString([(106.676, 20.858), (106.690, 20.860)])
+    names = ["Tuyến thử A", "Tuyến thử B", "Tuyến thử C", "Tuyến thử D"]
+    routes = gpd.GeoDataFrame({"ten_duong": names,
+                               "quan_huyen": ["Quận Lê Chân", "le  chan", "303", "Atlantis"]},
+                              geometry=[line] * 4, crs="EPSG:4326")
+    res = import_file(demo_db, "routes", write_vector(routes, tmp_path / "routes.geojson", "GeoJSON"))
+    assert res.committed and res.inserted == 4, [e.line() for e in res.log.sorted()]
+    with demo_db.connect() as c:
+        got = dict(c.execute(select(m.Route.name, m.Route.district_code).where(m.Route.name.in_(names))).all())
+    assert got == dict(zip(names, ["305", "305", "303", "Atlantis"], strict=True))

@@ -64,3 +64,29 @@ def test_postgis_knows_vn2000_tm3(empty_db: Engine) -> None:
 
     ex, ey = Transformer.from_crs(4326, 9210, always_xy=True).transform(106.68, 20.86)
     assert abs(x - ex) < 1.0 and abs(y - ey) < 1.0
+
+
+def test_0002_gives_stored_findings_their_unit_codes(empty_db: Engine) -> None:
+    """Findings written before 0002 carry only unit names: the upgrade fills the codes those names
+    (or codes written in their place) stand for, level by level; an unknown name leaves it empty."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from geodata.store import models as m
+
+    migrate.downgrade(empty_db, "0001")
+    square = "SRID=4326;MULTIPOLYGON(((106.6 20.8,106.7 20.8,106.7 20.9,106.6 20.9,106.6 20.8)))"
+    unit = {"level": "district", "urban": True, "valid_from": dt.date(1900, 1, 1), "geom": square}
+    with empty_db.begin() as c:
+        c.execute(m.AdminUnit.__table__.insert(), [
+            {**unit, "code": "305", "name": "Quận Lê Chân"},
+            {**unit, "code": "11311", "name": "Phường Cát Dài", "level": "commune", "parent_code": "305"}])
+        c.execute(m.Finding.__table__.insert(), [
+            {"check": "spacing", "rule": "r", "severity": "warning", "district": "Quận Lê Chân", "commune": "11311"},
+            {"check": "spacing", "rule": "r", "severity": "warning", "district": "Atlantis", "commune": None}])
+    migrate.upgrade(empty_db)
+    f = m.Finding.__table__
+    with empty_db.connect() as c:
+        rows = c.execute(select(f.c.district_code, f.c.commune_code).order_by(f.c.id)).all()
+    assert [tuple(r) for r in rows] == [("305", "11311"), (None, None)]

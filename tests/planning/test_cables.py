@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from shapely import LineString, box
 
 from planning import cables as pc
+from planning.vocab import SEGMENT_STATUSES
 
 AS_OF = dt.date(2026, 6, 1)
 
@@ -25,8 +26,8 @@ AS_OF = dt.date(2026, 6, 1)
 ALLOWED = {("planned", "in_progress", False), ("in_progress", "done", False), ("done", "in_progress", True)}
 
 
-@pytest.mark.parametrize("current", pc.STATUSES)
-@pytest.mark.parametrize("requested", [*pc.STATUSES, "frozen", "", "DONE"])
+@pytest.mark.parametrize("current", SEGMENT_STATUSES)
+@pytest.mark.parametrize("requested", [*SEGMENT_STATUSES, "frozen", "", "DONE"])
 @pytest.mark.parametrize("reopen", [False, True])
 def test_transition_table(current: str, requested: str, reopen: bool) -> None:
     if (current, requested, reopen) in ALLOWED:
@@ -265,7 +266,7 @@ def segment_sets(draw: st.DrawFn) -> gpd.GeoDataFrame:
         pts = draw(st.lists(xy, min_size=2, max_size=4))
         geom = LineString(pts)
         assume(geom.length > 0)
-        rows.append({"status": draw(st.sampled_from(pc.STATUSES)), "target_year": draw(st.sampled_from([2017, 2030])),
+        rows.append({"status": draw(st.sampled_from(SEGMENT_STATUSES)), "target_year": draw(st.sampled_from([2017, 2030])),
                      "plan_ref": draw(st.sampled_from(["18/KH-BCĐ", "85/KH-BCĐ", None])),
                      "operators": draw(st.lists(st.sampled_from(["VTL", "VNP", "MBF"]), max_size=3)),
                      "geometry": geom})

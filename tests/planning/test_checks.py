@@ -88,6 +88,29 @@ def test_spacing_and_colocation(ctx) -> None:  # type: ignore[no-untyped-def]
     assert not [f for f in r["findings"] if f["check"] == "spacing"] and r["colocation_candidates"] == []
 
 
+def test_batch_and_single_site_give_identical_records(ctx) -> None:  # type: ignore[no-untyped-def]
+    """Spacing and class-mismatch findings each have one builder: the batch checks and the single-site
+    check (POST /checks/site) answer the same record — message, details and all — for the same site."""
+    from planning.classify import classify_sites, mismatch_findings
+    from planning.findings import to_records
+    from planning.spacing import spacing_findings
+
+    props = {**A2A, "mount": "ground", "mast_height_m": 30.0, "declared_class": "A1a"}
+    one = check_site(ctx, props, x_m=CX + 60, y_m=CY + 150)
+    site = pd.DataFrame([{**props, "x_m": CX + 60, "y_m": CY + 150, "status": "planned",
+                          "district_code": "305", "commune_code": "11333"}])
+    spacing = spacing_findings(site, PACK, metric_crs=M, subjects=site, index=ctx.sites,
+                               urban_by_commune={"11333": True}, unit_names=ctx.unit_names)
+    mismatch = mismatch_findings(classify_sites(site, PACK), PACK, unit_names=ctx.unit_names)
+    assert len(spacing) == 1 and len(mismatch) == 1
+    for check, batch in (("spacing", spacing), ("class-mismatch", mismatch)):
+        single = [f for f in one["findings"] if f["check"] == check]
+        assert single == to_records(batch), check
+    assert single[0]["details"] == {"declared_class": "A1a", "derived_class": one["derived_class"],
+                                    "class_rule": one["reasons"][-1]["rule"]}
+    assert single[0]["district"] == "Quận Lê Chân" and single[0]["legal_source"]
+
+
 def test_lon_lat_input_and_far_away_site(ctx) -> None:  # type: ignore[no-untyped-def]
     r = check_site(ctx, A2A, LON, LAT)
     assert r["location"]["x_m"] == pytest.approx(CX, abs=1e-3)

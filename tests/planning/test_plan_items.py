@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planning.plan_items import ITEM_KINDS, TooManyItems, diff_versions, item_key, parse_plan, plan_json_schema
+from planning.plan_items import TooManyItems, diff_versions, item_key, parse_plan, plan_json_schema
+from planning.vocab import ITEM_KINDS
 
 
 def _site(lon: float = 106.68, lat: float = 20.85, **props: object) -> dict:

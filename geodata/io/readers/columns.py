@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from geodata.crs import fold
 from geodata.io.readers.errors import ReadError
+from planning.names import fold
 
 KINDS = ("admin", "zones", "routes", "sites", "cables")
 

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from geodata.errors import InvalidField
+from geodata.io.writers.tabular import csv_text
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,11 @@ class RowError:
         return f"{where}, {self.field}{val}: {self.message}"
 
 
-class ReadError(ValueError):
+class ReadError(InvalidField):
     """The whole file cannot be read (empty, wrong encoding, missing columns, too many rows…)."""
 
     def __init__(self, message: str, field: str = "file", value: str = "", row: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, field)
         self.error = RowError(row, field, value, message)
 
 
@@ -82,12 +83,8 @@ class ErrorLog:
 
     def to_csv(self, path: Path | None = None) -> str:
         """The report as CSV (UTF-8 with BOM so Excel shows Vietnamese): row, field, value, message, severity."""
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["row", "field", "value", "message", "severity"])
-        for e in self.sorted():
-            w.writerow(["" if e.row is None else e.row, e.field, e.value, e.message, e.severity])
-        text = buf.getvalue()
+        text = csv_text(["row", "field", "value", "message", "severity"],
+                        ([e.row, e.field, e.value, e.message, e.severity] for e in self.sorted()), bom=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8-sig")
+            Path(path).write_text(text, encoding="utf-8-sig", newline="")
         return text

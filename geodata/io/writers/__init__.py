@@ -68,7 +68,7 @@ def output_path(out: Path, fmt: str) -> Path:
 
 def _write_file(layer: ExportLayer, fmt: str, path: Path) -> None:
     if fmt == "xlsx":
-        tabular.write_xlsx(layer, str(path))
+        tabular.write_xlsx(str(path), [tabular.layer_sheet(layer)])
     elif fmt == "gpkg":
         vector.write_gpkg(layer, path)
     elif fmt == "shp":

@@ -1,21 +1,28 @@
-"""CSV and XLSX writers for export layers.
+"""Every CSV and XLSX file the project writes, through one CSV writer and one XLSX writer.
 
-CSV: UTF-8 with a BOM (Excel opens Vietnamese correctly only with it), one header row of field
-names, so an exported file re-imports unchanged. XLSX: a title row naming the filter and the date,
-the header row (field names, Vietnamese labels as cell comments would be lost on filters, so the
-labels go in row 2 and field names in row 3 — the importer finds the header by its field names),
-frozen panes below the header, an autofilter, sensible column widths. xlsxwriter's
+CSV (:func:`csv_text`, :func:`csv_stream`): RFC 4180 line ends (CRLF) and UTF-8 with a BOM (Excel
+opens Vietnamese correctly only with it; text for a terminal or a pipe goes without), one header row
+of field names, so an exported file re-imports unchanged. XLSX (:func:`write_xlsx` of
+:class:`Sheet` specs): an optional title row (the filter and the date) and label row (Vietnamese
+labels as cell comments would be lost on filters, so the labels go in row 2 and field names in row 3
+— the importer finds the header by its field names), the header row, frozen panes, an autofilter,
+sensible column widths; typed cells, and text never read as a formula or a link. xlsxwriter's
 ``constant_memory`` mode streams rows to disk, so a million sites do not sit in memory.
+Export layers go through the same two (:func:`csv_chunks`, :func:`layer_sheet`); so do the
+inspection lists, the plan report, the statistics and the CLI's tables.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
-from collections.abc import Iterator
-from typing import IO, Any
+import numbers
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +31,9 @@ from geodata.io.exports import Column, ExportLayer
 
 #: decimals per column kind: lon/lat to 1e-9° (0.1 mm), metres to the millimetre
 DECIMALS = {"lon": 9, "lat": 9}
+#: the one line end of every CSV written (RFC 4180), and the byte-order mark that tells Excel it is UTF-8
+CSV_NEWLINE = "\r\n"
+BOM = "\ufeff"
 
 
 def _cell(col: Column, v: Any) -> Any:
@@ -68,86 +78,157 @@ def _wkt_column(layer: ExportLayer) -> bool:
     return layer.geometry_type != "Point"
 
 
-def csv_chunks(layer: ExportLayer) -> Iterator[bytes]:
-    """The CSV as byte blocks (BOM first): stream it to a file or an HTTP response."""
-    import shapely
-
-    cols = layer.columns
-    wkt = _wkt_column(layer)
+def _csv_rows(rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([c.name for c in cols] + (["wkt"] if wkt else []))
-    yield "\ufeff".encode() + buf.getvalue().encode("utf-8")
+    csv.writer(buf, lineterminator=CSV_NEWLINE).writerows(["" if v is None else v for v in r] for r in rows)
+    return buf.getvalue()
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = True) -> str:
+    """The whole CSV as text (``None`` cells empty); ``bom`` for files and downloads, not for a terminal."""
+    return (BOM if bom else "") + _csv_rows([header, *rows])
+
+
+def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = True,
+               block_rows: int = 500) -> Iterator[bytes]:
+    """The CSV as UTF-8 byte blocks of ``block_rows`` rows, for a streamed HTTP response."""
+    yield ((BOM if bom else "") + _csv_rows([header])).encode("utf-8")
+    it = iter(rows)
+    while block := list(itertools.islice(it, block_rows)):
+        yield _csv_rows(block).encode("utf-8")
+
+
+def csv_chunks(layer: ExportLayer) -> Iterator[bytes]:
+    """An export layer's CSV as byte blocks (BOM first), one block per chunk of the layer."""
+    cols = layer.columns
+    yield csv_text([c.name for c in cols] + (["wkt"] if _wkt_column(layer) else []), []).encode("utf-8")
     for df in layer.chunks():
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\r\n")
-        arrays = [df[c.name].to_numpy(dtype=object) for c in cols]
-        if wkt:
-            geoms = df["geometry"].to_numpy(dtype=object)
-            arrays.append(np.array([shapely.to_wkt(g, rounding_precision=9) if g is not None else "" for g in geoms],
-                                   dtype=object))
-        for i in range(len(df)):
-            w.writerow([_text(c, a[i]) for c, a in zip(cols, arrays, strict=False)] + ([arrays[-1][i]] if wkt else []))
-        yield buf.getvalue().encode("utf-8")
+        yield _csv_rows([_text(c, v) for c, v in zip(cols, row, strict=False)] + row[len(cols):]
+                        for row in _layer_rows(df, layer)).encode("utf-8")
 
 
-def write_csv(layer: ExportLayer, out: IO[bytes]) -> int:
-    n = 0
-    for block in csv_chunks(layer):
-        out.write(block)
-        n += len(block)
-    return n
-
-
-def write_xlsx(layer: ExportLayer, out: Any) -> None:
-    """Write the workbook to a path or a binary file object."""
+def _layer_rows(df: pd.DataFrame, layer: ExportLayer) -> Iterator[list[Any]]:
+    """Raw values of one chunk per row, the WKT of the geometry last for line layers."""
     import shapely
-    import xlsxwriter
 
+    arrays = [df[c.name].to_numpy(dtype=object) for c in layer.columns]
+    if _wkt_column(layer):
+        geoms = df["geometry"].to_numpy(dtype=object)
+        arrays.append(np.array([shapely.to_wkt(g, rounding_precision=9) if g is not None else "" for g in geoms],
+                               dtype=object))
+    for i in range(len(df)):
+        yield [a[i] for a in arrays]
+
+
+# --------------------------------------------------------------------------------------------
+# XLSX
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet: an optional title row and label row above the header row, then the rows."""
+
+    name: str
+    header: Sequence[str] = ()
+    rows: Iterable[Sequence[Any]] = ()
+    title: str | None = None
+    labels: Sequence[str] = ()
+    #: per column; columns beyond (or a ``None``) are sized from their header and label
+    widths: Sequence[float | None] = ()
+    #: columns whose long text wraps (messages, reasons)
+    wrap: Collection[int] = ()
+    #: columns formatted as dates
+    dates: Collection[int] = ()
+    #: the first column styled like a header (a key/value sheet without a header row)
+    row_heads: bool = False
+    #: freeze the rows down to the header and this many columns (``None``: nothing frozen)
+    frozen_columns: int | None = None
+
+
+def layer_sheet(layer: ExportLayer) -> Sheet:
+    """An export layer as a sheet: title (filter and date), Vietnamese labels, field names."""
     cols = layer.columns
     wkt = _wkt_column(layer)
     names = [c.name for c in cols] + (["wkt"] if wkt else [])
     labels = [c.label for c in cols] + (["Hình học (WKT, WGS84)"] if wkt else [])
+    widths = [max(_auto_width(n, lb), c.width or 0) for n, lb, c in zip(names, labels, cols, strict=False)]
+    rows = ([_cell(c, v) for c, v in zip(cols, row, strict=False)] + [v or None for v in row[len(cols):]]
+            for df in layer.chunks() for row in _layer_rows(df, layer))
+    return Sheet(layer.name[:31], names, rows, title=layer.heading, labels=labels,
+                 widths=[*widths, 60] if wkt else widths,
+                 dates=[i for i, c in enumerate(cols) if c.kind == "date"], frozen_columns=1)
+
+
+def _auto_width(name: str, label: str = "") -> int:
+    return max(len(name), min(len(label), 28), 8) + 2
+
+
+def write_xlsx(out: Any, sheets: Sequence[Sheet]) -> None:
+    """Write the workbook to a path or a binary file object."""
+    import xlsxwriter
+
     wb = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                                    "strings_to_urls": False, "in_memory": False})
     try:
-        ws = wb.add_worksheet(layer.name[:31])
-        title = wb.add_format({"bold": True, "font_size": 13})
-        label_fmt = wb.add_format({"italic": True, "font_color": "#555555", "text_wrap": True, "valign": "top"})
-        head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-        date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
-        widths = [max(len(n), min(len(lb), 28), 8) + 2 for n, lb in zip(names, labels, strict=True)]
-        for i, c in enumerate(cols):
-            if c.width:
-                widths[i] = max(widths[i], c.width)
-        if wkt:
-            widths[-1] = 60
-        for i, wdt in enumerate(widths):
-            ws.set_column(i, i, min(wdt, 60), date_fmt if i < len(cols) and cols[i].kind == "date" else None)
-        ws.write_string(0, 0, layer.heading, title)
-        for i, lb in enumerate(labels):
-            ws.write_string(1, i, lb, label_fmt)
-        for i, n in enumerate(names):
-            ws.write_string(2, i, n, head)
-        ws.freeze_panes(3, 1)
-        r = 3
-        for df in layer.chunks():
-            arrays = [df[c.name].to_numpy(dtype=object) for c in cols]
-            geoms = df["geometry"].to_numpy(dtype=object) if wkt else None
-            for i in range(len(df)):
-                for j, (c, a) in enumerate(zip(cols, arrays, strict=True)):
-                    v = _cell(c, a[i])
-                    if v is None:
-                        continue
-                    if isinstance(v, bool):
-                        ws.write_boolean(r, j, v)
-                    elif isinstance(v, int | float):
-                        ws.write_number(r, j, v)
-                    else:
-                        ws.write_string(r, j, str(v))
-                if geoms is not None and geoms[i] is not None:
-                    ws.write_string(r, len(cols), shapely.to_wkt(geoms[i], rounding_precision=9))
-                r += 1
-        ws.autofilter(2, 0, max(r - 1, 2), len(names) - 1)
+        styles = {
+            "title": wb.add_format({"bold": True, "font_size": 13}),
+            "label": wb.add_format({"italic": True, "font_color": "#555555", "text_wrap": True, "valign": "top"}),
+            "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                                   "valign": "top"}),
+            "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+            "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+        }
+        for sheet in sheets:
+            _write_sheet(wb.add_worksheet(sheet.name[:31]), sheet, styles)
     finally:
         wb.close()
+
+
+def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """The workbook as bytes (a download built in one go)."""
+    buf = io.BytesIO()
+    write_xlsx(buf, sheets)
+    return buf.getvalue()
+
+
+def _write_sheet(ws: Any, sheet: Sheet, styles: dict[str, Any]) -> None:
+    header, labels = list(sheet.header), list(sheet.labels)
+    for i in range(max(len(header), len(labels), len(sheet.widths))):
+        given = sheet.widths[i] if i < len(sheet.widths) else None
+        auto = _auto_width(header[i] if i < len(header) else "", labels[i] if i < len(labels) else "")
+        width = given if given is not None else auto
+        ws.set_column(i, i, min(width, 60), styles["date"] if i in sheet.dates else None)
+    r = 0
+    if sheet.title is not None:
+        ws.write_string(r, 0, sheet.title, styles["title"])
+        r += 1
+    if labels:
+        for i, lb in enumerate(labels):
+            ws.write_string(r, i, lb, styles["label"])
+        r += 1
+    head_row = r
+    if header:
+        for i, name in enumerate(header):
+            ws.write_string(r, i, name, styles["head"])
+        r += 1
+        if sheet.frozen_columns is not None:
+            ws.freeze_panes(r, sheet.frozen_columns)
+    for row in sheet.rows:
+        for j, v in enumerate(row):
+            style = (styles["head"] if sheet.row_heads and j == 0 else styles["wrap"] if j in sheet.wrap else None)
+            _put(ws, r, j, v, style)
+        r += 1
+    if header:
+        ws.autofilter(head_row, 0, max(r - 1, head_row), len(header) - 1)
+
+
+def _put(ws: Any, r: int, c: int, v: Any, style: Any) -> None:
+    """One typed cell: booleans and numbers as such, everything else as text; nothing for a blank."""
+    if v is None or (isinstance(v, str) and not v) or (isinstance(v, float) and math.isnan(v)):
+        return
+    if isinstance(v, bool | np.bool_):
+        ws.write_boolean(r, c, bool(v), style)
+    elif isinstance(v, numbers.Real) and math.isfinite(v):
+        ws.write_number(r, c, v, style)
+    else:
+        ws.write_string(r, c, str(v), style)

@@ -9,8 +9,6 @@ the zip, and a ``.cpg`` says UTF-8 so QGIS/ArcGIS read the diacritics.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import tempfile
@@ -25,7 +23,7 @@ import pandas as pd
 import shapely
 
 from geodata.io.exports import Column, ExportLayer
-from geodata.io.writers.tabular import _cell
+from geodata.io.writers.tabular import _cell, csv_text
 
 
 def _props(cols: list[Column], arrays: list[np.ndarray], i: int) -> dict[str, Any]:
@@ -109,15 +107,12 @@ def write_shp_zip(layer: ExportLayer, out: Path | IO[bytes]) -> int:
         cpg = shp.with_suffix(".cpg")
         if not cpg.exists():
             cpg.write_text("UTF-8")
-        side = io.StringIO()
-        w = csv.writer(side, lineterminator="\r\n")
-        w.writerow(["short_name", "field", "label_vi", "type"])
-        for c in layer.columns:
-            w.writerow([c.dbf, c.name, c.label, c.kind])
+        side = csv_text(["short_name", "field", "label_vi", "type"],
+                        [[c.dbf, c.name, c.label, c.kind] for c in layer.columns])
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for f in sorted(Path(tmp).iterdir()):
                 z.write(f, f.name)
-            z.writestr(f"{layer.name}_fields.csv", "\ufeff" + side.getvalue())
+            z.writestr(f"{layer.name}_fields.csv", side)
     return n
 
 

@@ -1,0 +1,67 @@
+"""Administrative units read from the database through the two rules of :mod:`planning.units`.
+
+Every reader that asks "which unit does this word name" or "which units are in force on that day"
+comes here, so filters, reports, checks, imports and the province outline agree: a unit whose
+``valid_to`` is before the day is never used while a version in force exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import shapely
+from shapely import union_all
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from geodata.store import models as m
+from planning.units import match_units, rows_in_force
+
+Bind = Connection | Session
+
+
+def unit_choices(conn: Bind, level: str) -> list[tuple[str, str]]:
+    """(code, name) of every version of the units of ``level``, as :func:`planning.units.match_units` reads them."""
+    a = m.AdminUnit
+    return [(r.code, r.name) for r in conn.execute(select(a.code, a.name).where(a.level == level).distinct())]
+
+
+def resolve_units(conn: Bind, level: str, value: str) -> list[str]:
+    """Codes of the units of ``level`` that ``value`` names (a code, or a name however typed); [] when none."""
+    return match_units(value, unit_choices(conn, level))
+
+
+def units_in_force(conn: Bind, level: str, on: dt.date, *columns: Any) -> tuple[list[Any], dt.date]:
+    """``columns`` of the units of ``level`` in force on ``on`` (else the last ones before it, see
+    :func:`planning.units.in_force`), ordered by code, and the day they are in force.
+
+    Validity is decided on the small (id, dates) rows first, so geometries are read only for the
+    versions used.
+    """
+    a = m.AdminUnit
+    versions = conn.execute(select(a.id, a.valid_from, a.valid_to).where(a.level == level)).all()
+    picked, day = rows_in_force(versions, on)
+    if not picked:
+        return [], day
+    rows = conn.execute(select(*columns).where(a.id.in_([r.id for r in picked])).order_by(a.code)).all()
+    return list(rows), day
+
+
+def province_outline(conn: Bind, on: dt.date | None = None) -> tuple[Any, str | None]:
+    """The province polygon (WGS84) in force on ``on`` (today) and its name: the province unit, else
+    the union of the districts; ``(None, None)`` when neither is stored.
+
+    The name is given only when exactly one province unit is in force (a union of districts has none).
+    """
+    on = on or dt.date.today()
+    a = m.AdminUnit
+    for level in ("province", "district"):
+        rows, _ = units_in_force(conn, level, on, a.name, a.geom.ST_AsBinary().label("wkb"))
+        if rows:
+            geom = union_all(shapely.from_wkb([bytes(r.wkb) for r in rows]))
+            return geom, (rows[0].name if level == "province" and len(rows) == 1 else None)
+    return None, None
+
+
+__all__ = ["province_outline", "resolve_units", "unit_choices", "units_in_force"]
