@@ -29,6 +29,11 @@ from geodata.store.replicas import ReadEngines
 from geodata.settings import Settings, get_settings
 
 
+#: in inclusion order: where two routers could answer the same path, the one included first does
+_ROUTERS = (health, audit_router, programmes_router, inspections_router, monitoring_router, features_router,
+            tiles_router, checks_router, stats_router, exports_router, plans_router, cables_router, map_router)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
@@ -64,18 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])
-    app.include_router(health.router)
-    app.include_router(audit_router.router)
-    app.include_router(programmes_router.router)
-    app.include_router(inspections_router.router)
-    app.include_router(monitoring_router.router)
-    app.include_router(features_router.router)
-    app.include_router(tiles_router.router)
-    app.include_router(checks_router.router)
-    app.include_router(stats_router.router)
-    app.include_router(exports_router.router)
-    app.include_router(plans_router.router)
-    app.include_router(cables_router.router)
-    app.include_router(map_router.router)
+    for module in _ROUTERS:
+        app.include_router(module.router)
     openapi.install(app)
     return app

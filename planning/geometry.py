@@ -168,6 +168,18 @@ def _dense_table(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_cells
     return table
 
 
+def _cell_table(key: np.ndarray, item: np.ndarray, n_cells: int,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(items, keys, starts, ends, dense) of a grid: ``item`` sorted by cell ``key``, each occupied cell's
+    run in that order, and the direct table where the grid is small. Both grids share this layout so
+    that :func:`_lookup` serves them both."""
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    keys, starts = np.unique(key, return_index=True)
+    ends = np.append(starts[1:], key.size).astype(np.int64)
+    return item[order], keys, starts, ends, _dense_table(keys, starts, ends, n_cells)
+
+
 def _lookup(key: np.ndarray, keys: np.ndarray, starts: np.ndarray, ends: np.ndarray,
             dense: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """(start, count) of the items in each cell ``key`` (count 0 for empty cells)."""
@@ -230,13 +242,8 @@ class BoxGrid:
         k = _expand_ranges(np.zeros(self.n, dtype=np.int64), counts)
         cx = ix0[item] + k // h[item]
         cy = iy0[item] + k % h[item]
-        key = cx * self.ny + cy
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        self.items = item[order]
-        self.keys, self.starts = np.unique(key, return_index=True)
-        self.ends = np.append(self.starts[1:], key.size).astype(np.int64)
-        self._dense = _dense_table(self.keys, self.starts, self.ends, self.nx * self.ny)
+        self.items, self.keys, self.starts, self.ends, self._dense = _cell_table(cx * self.ny + cy, item,
+                                                                                  self.nx * self.ny)
 
     def candidates(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(point index, box index) for every box registered in each point's cell."""
@@ -276,13 +283,8 @@ class PointGrid:
         iy = np.floor((self.y[idx] - self.y0) / cell).astype(np.int64)
         self.nx = int(ix.max()) + 1
         self.ny = int(iy.max()) + 1
-        key = ix * self.ny + iy
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        self.items = idx[order]
-        self.keys, self.starts = np.unique(key, return_index=True)
-        self.ends = np.append(self.starts[1:], key.size).astype(np.int64)
-        self._dense = _dense_table(self.keys, self.starts, self.ends, self.nx * self.ny)
+        self.items, self.keys, self.starts, self.ends, self._dense = _cell_table(ix * self.ny + iy, idx,
+                                                                                  self.nx * self.ny)
 
     def __len__(self) -> int:
         return int(self.items.size)

@@ -155,3 +155,17 @@ def demo_db(db_factory: DatabaseFactory, backend: str) -> Iterator[Engine]:
 
 def db_url(engine: Engine) -> str:
     return str(engine.info_url)  # type: ignore[attr-defined]
+
+
+def plant_findings(engine: Engine, first_check: str = "a1-routes") -> None:
+    """Two findings in two districts: one in Lê Chân (code 305, of ``first_check``), one spacing warning in
+    Hồng Bàng (303), so filters by unit name or code can be told apart."""
+    from geodata.store import models as m
+
+    rule, severity = ("a1.route", "violation") if first_check == "a1-routes" else ("spacing.min", "warning")
+    with engine.begin() as c:
+        c.execute(m.Finding.__table__.insert(), [
+            {"check": first_check, "rule": rule, "severity": severity, "site_code": "X", "operator": "VTL",
+             "district": "Quận Lê Chân", "district_code": "305", "geom": "SRID=4326;POINT(106.68 20.86)"},
+            {"check": "spacing", "rule": "spacing.min", "severity": "warning", "site_code": "Y", "operator": "MBF",
+             "district": "Quận Hồng Bàng", "district_code": "303", "geom": "SRID=4326;POINT(106.67 20.865)"}])

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, FromClause, Select, and_, func, or_, select
 
 from geodata.errors import InvalidField
 from geodata.store import models as m
@@ -227,6 +227,24 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
     return _cables_layer(engine, flt, districts, communes, ops, names, chunk_size)
 
 
+def _unit_and_operator(t: FromClause, districts: list[str], communes: list[str],
+                       ops: Sequence[str] = ()) -> list[ColumnElement[bool]]:
+    """The filters every layer shares, as conditions on ``t``; each layer adds its own to the list."""
+    conds: list[ColumnElement[bool]] = []
+    if districts:
+        conds.append(t.c.district_code.in_(districts))
+    if communes:
+        conds.append(t.c.commune_code.in_(communes))
+    if ops:
+        conds.append(t.c.operator.in_(ops))
+    return conds
+
+
+def _narrowed(stmt: Select[Any], conds: list[ColumnElement[bool]], *order: Any) -> Select[Any]:
+    """``stmt`` under all of ``conds``, in a fixed order so that the same filter writes the same file."""
+    return (stmt.where(and_(*conds)) if conds else stmt).order_by(*order)
+
+
 def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
                  names: dict[str, str], vn_crs: str, chunk: int) -> ExportLayer:
     if flt.finding:
@@ -235,11 +253,7 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
     cls = func.coalesce(t.c.derived_class, t.c.declared_class)
     cols = [t.c[c.name] for c in SITE_EXPORT_COLUMNS if c.name in t.c and c.name not in ("lon", "lat")]
     stmt = select(*cols, func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
-    conds = []
-    if districts:
-        conds.append(t.c.district_code.in_(districts))
-    if communes:
-        conds.append(t.c.commune_code.in_(communes))
+    conds = _unit_and_operator(t, districts, communes, ops)
     if flt.type:
         from geodata.io.import_values import mast_class
 
@@ -249,16 +263,12 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
             raise ExportError(f"--type {unknown[0]!r} is not a mast class ({', '.join(DERIVED_CLASSES)})", "type")
         cond = cls.in_([c for c in classes if c != UNKNOWN_CLASS])
         conds.append(or_(cond, cls.is_(None)) if UNKNOWN_CLASS in classes else cond)
-    if ops:
-        conds.append(t.c.operator.in_(ops))
     if flt.status:
         bad = [s for s in flt.status if s not in SITE_STATUSES]
         if bad:
             raise ExportError(f"--status {bad[0]!r} is not one of {', '.join(SITE_STATUSES)}", "status")
         conds.append(t.c.status.in_(flt.status))
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    stmt = stmt.order_by(t.c.code)
+    stmt = _narrowed(stmt, conds, t.c.code)
 
     def gen() -> Iterator[pd.DataFrame]:
         for df in _stream(engine, stmt, chunk):
@@ -282,18 +292,10 @@ def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], com
     t = m.Finding.__table__
     cols = [t.c[c.name] for c in FINDING_EXPORT_COLUMNS if c.name in t.c]
     stmt = select(*cols, func.ST_X(t.c.geom).label("lon"), func.ST_Y(t.c.geom).label("lat"))
-    conds = []
+    conds = _unit_and_operator(t, districts, communes, ops)
     if flt.finding:
         conds.append(or_(t.c.check.in_(flt.finding), t.c.rule.in_(flt.finding)))
-    if districts:
-        conds.append(t.c.district_code.in_(districts))
-    if communes:
-        conds.append(t.c.commune_code.in_(communes))
-    if ops:
-        conds.append(t.c.operator.in_(ops))
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    stmt = stmt.order_by(t.c.check, t.c.rule, t.c.site_code, t.c.id)
+    stmt = _narrowed(stmt, conds, t.c.check, t.c.rule, t.c.site_code, t.c.id)
 
     def gen() -> Iterator[pd.DataFrame]:
         for df in _stream(engine, stmt, chunk):
@@ -321,16 +323,10 @@ def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], commu
     t = m.CableSegment.__table__
     cols = [t.c[c.name] for c in CABLE_EXPORT_COLUMNS if c.name in t.c]
     stmt = select(*cols, func.ST_AsBinary(t.c.geom).label("wkb"))
-    conds = []
-    if districts:
-        conds.append(t.c.district_code.in_(districts))
-    if communes:
-        conds.append(t.c.commune_code.in_(communes))
+    conds = _unit_and_operator(t, districts, communes)  # operators is an array here: matched per chunk below
     if flt.status:
         conds.append(t.c.status.in_(flt.status))
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    stmt = stmt.order_by(t.c.code)
+    stmt = _narrowed(stmt, conds, t.c.code)
 
     def gen() -> Iterator[pd.DataFrame]:
         for df in _stream(engine, stmt, chunk):

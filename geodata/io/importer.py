@@ -67,20 +67,25 @@ class ImportOptions:
 
 @dataclass
 class ImportResult:
+    """What one import read, then what it wrote (or on a dry run would write): grouped so, because a
+    rejected row is a reading outcome and a skipped one a writing outcome (``on_conflict="skip"``)."""
+
+    # reading
     kind: str
     file: str
+    crs: str | None = None
+    convention: str | None = None
     rows: int = 0
     valid: int = 0
+    rejected: int = 0
+    notes: list[str] = field(default_factory=list)
+    log: ErrorLog = field(default_factory=ErrorLog)
+    # writing
+    dry_run: bool = False
+    committed: bool = False
     inserted: int = 0
     updated: int = 0
     skipped: int = 0
-    rejected: int = 0
-    crs: str | None = None
-    convention: str | None = None
-    notes: list[str] = field(default_factory=list)
-    log: ErrorLog = field(default_factory=ErrorLog)
-    committed: bool = False
-    dry_run: bool = False
 
     @property
     def failed(self) -> bool:

@@ -19,6 +19,7 @@ from geodata.serve import features as gf
 from geodata.store import models as m
 from geodata.crs import transformer
 from tests.app.live import live_server, make_app
+from tests.conftest import plant_findings
 
 CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
 GEOJSON = "application/geo+json"
@@ -225,12 +226,8 @@ def test_unit_filters_take_codes_and_names_as_the_exports_do(client: TestClient,
         assert codes(value) == exported, value
     assert client.get("/collections/sites/items?district=Atlantis").json()["numberMatched"] == 0
     # findings publish the unit's name and filter by its code, like sites
-    with demo_db.begin() as c:
-        c.execute(m.Finding.__table__.insert(), [
-            {"check": "spacing", "rule": "spacing.min", "severity": "warning", "site_code": "X", "operator": "VTL",
-             "district": "Quận Lê Chân", "district_code": "305", "geom": "SRID=4326;POINT(106.68 20.86)"},
-            {"check": "spacing", "rule": "spacing.min", "severity": "warning", "site_code": "Y", "operator": "MBF",
-             "district": "Quận Hồng Bàng", "district_code": "303", "geom": "SRID=4326;POINT(106.67 20.865)"}])
+    plant_findings(demo_db, "spacing")
+    with demo_db.connect() as c:
         n305 = c.execute(select(func.count()).select_from(m.Finding).where(m.Finding.district_code == "305")).scalar()
     for value in ("le chan", "305", "Quận Lê Chân"):
         feats, _ = _all_pages(client, f"/collections/findings/items?district={quote(value)}&limit=1000")

@@ -21,6 +21,7 @@ from geodata.io import writers
 from geodata.crs import transformer
 from geodata.io.exports import ExportError, ExportFilter, layer_from_frame, open_export
 from geodata.io.importer import ImportOptions, import_file
+from tests.conftest import plant_findings
 
 FORMATS = list(writers.FORMATS)
 
@@ -114,12 +115,7 @@ def test_filters(demo_db: Engine) -> None:
         open_export(demo_db, "sites", ExportFilter(finding=["a1-routes"]))
     n_cables = count("cables", ExportFilter(district=["Lê Chân"]))
     assert n_cables == 11  # the demo's 11 remaining routes in Lê Chân (18/KH-BCĐ)
-    with demo_db.begin() as c:
-        c.execute(m.Finding.__table__.insert(), [
-            {"check": "a1-routes", "rule": "a1.route", "severity": "violation", "site_code": "X", "operator": "VTL",
-             "district": "Quận Lê Chân", "district_code": "305", "geom": "SRID=4326;POINT(106.68 20.86)"},
-            {"check": "spacing", "rule": "spacing.min", "severity": "warning", "site_code": "Y", "operator": "MBF",
-             "district": "Quận Hồng Bàng", "district_code": "303", "geom": "SRID=4326;POINT(106.67 20.865)"}])
+    plant_findings(demo_db)
     assert count("findings", ExportFilter(finding=["a1-routes"])) == 1
     assert count("findings", ExportFilter(district=["305"])) == 1
     assert count("findings", ExportFilter(district=["le  chan"])) == 1, "findings filter by unit like sites"
