@@ -23,7 +23,7 @@ import shapely
 import shapely.ops
 from shapely import LineString, MultiPolygon, Point, Polygon
 from shapely.affinity import rotate
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from geodata.errors import Conflict
 from geodata.store import models as m
@@ -574,89 +574,121 @@ DEMO_TABLES = [m.ProgrammeSite, m.Programme, m.Inspection, m.InspectionCampaign,
                m.RelocationProject, m.Finding, m.Site, m.Route, m.Zone, m.AdminUnit, m.Operator]
 
 
+def _prepare(conn: Connection, params: dict[str, Any], replace: bool) -> DemoResult | None:
+    """The earlier result when the same demo is already loaded; else empty the demo tables (or refuse
+    to overwrite other data without ``replace``)."""
+    existing = meta_get(conn, "demo")
+    if existing == params:
+        planted = meta_get(conn, "demo.planted_a2a_on_a1") or []
+        return DemoResult(params["seed"], params["sites"], 0, 0, 0, 0, 0, planted, skipped=True)
+    has_data = conn.execute(select(func.count()).select_from(m.Site)).scalar() or 0
+    if (existing or has_data) and not replace:
+        raise DemoConflict(
+            f"the database already holds {'demo data ' + json.dumps(existing) if existing else str(has_data) + ' sites'}"
+            "; run `btsplan demo --replace` to overwrite it"
+        )
+    for model in DEMO_TABLES:
+        conn.execute(delete(model))
+    return None
+
+
+def _write_units(conn: Connection, w: World) -> None:
+    """The province, its districts and communes, valid until the 2025 reform (the seeds' world)."""
+    version = {"valid_from": dt.date(1900, 1, 1), "valid_to": dt.date(2025, 6, 30)}
+    units = [{"code": "31", "name": "Thành phố Hải Phòng", "level": "province", "unit_type": "Thành phố",
+              "parent_code": None, "urban": True, **version, "geom": _ewkt(_multi(w.outline))}]
+    units += [{"code": d["code"], "name": d["name"], "level": "district", "unit_type": "Quận", "parent_code": "31",
+               "urban": True, **version, "geom": _ewkt(_multi(d["geom"]))} for d in w.districts]
+    units += [{"code": c["code"], "name": c["name"], "level": "commune", "unit_type": c["unit_type"],
+               "parent_code": c["parent_code"], "urban": c["urban"], **version,
+               "geom": _ewkt(_multi(c["geom"]))} for c in w.communes]
+    conn.execute(insert(m.AdminUnit), units)
+
+
+def _write_zoning(conn: Connection, w: World) -> None:
+    conn.execute(insert(m.Route), [{**{k: v for k, v in r.items() if k != "geom"}, "geom": _ewkt(r["geom"])}
+                                   for r in w.routes])
+    conn.execute(insert(m.Zone), [{**{k: v for k, v in z.items() if k != "geom"}, "buffer_m": 0.0,
+                                   "geom": _ewkt(z["geom"])} for z in w.zones])
+
+
+def _write_sites(conn: Connection, rng: np.random.Generator, w: World, n_sites: int,
+                 progress: Callable[[int, int], None] | None) -> list[str]:
+    """Sites in chunks (bounded memory, a progress bar); returns the codes planted on A1-only routes."""
+    planted: list[str] = []
+    done = 0
+    for rows, planted_here in generate_sites(rng, w, n_sites):
+        conn.execute(insert(m.Site), rows)
+        planted += planted_here
+        done += len(rows)
+        if progress:
+            progress(done, n_sites)
+    return planted
+
+
+def _write_cables(conn: Connection, rng: np.random.Generator, w: World) -> int:
+    """The two undergrounding plans of the seeds with their street segments, status history, a relocation
+    project, duct leases and a few citizens' complaints; returns the number of segments."""
+    seg_rows, history = _cable_rows(rng, w)
+    conn.execute(insert(m.CablePlan), [
+        {"ref": "18/KH-BCĐ", "title": "Kế hoạch chỉnh trang, hạ ngầm cáp viễn thông năm 2017",
+         "issued_on": dt.date(2017, 3, 28), "targets": sorted({r["street"] for r in seg_rows if r["plan_ref"] == "18/KH-BCĐ"})},
+        {"ref": "85/KH-BCĐ", "title": "Kế hoạch chỉnh trang, hạ ngầm cáp viễn thông năm 2019",
+         "issued_on": dt.date(2019, 3, 15), "targets": sorted({r["street"] for r in seg_rows if r["plan_ref"] == "85/KH-BCĐ"})},
+    ])
+    ids: dict[str, int] = {}
+    if seg_rows:
+        conn.execute(insert(m.CableSegment), [{**r, "version": 1} for r in seg_rows])
+        ids = dict(conn.execute(select(m.CableSegment.code, m.CableSegment.id)).all())
+        if history:
+            conn.execute(insert(m.CableStatusChange), [
+                {**{k: v for k, v in h.items() if k != "code"}, "segment_id": ids[h["code"]],
+                 "recorded_at": dt.datetime(2026, 1, 1)} for h in history])
+    # Cầu Rào bridge relocation project, between Lê Chân and Dương Kinh
+    conn.execute(insert(m.RelocationProject), [{"name": "Dự án xây dựng cầu Rào 1", "deadline": dt.date(2026, 12, 31),
+                                               "description": "Di dời cáp viễn thông phục vụ thi công cầu Rào",
+                                               "geom": _ewkt(_multi(relocation_area(w)))}])
+    conn.execute(insert(m.DuctLease), [
+        {"duct_owner": "Công ty TNHH MTV Chiếu sáng và Thiết bị đô thị Hải Phòng", "operators": ["VTL", "VNP", "MBF"],
+         "price_vnd_per_m_month": 1450.0, "start_on": dt.date(2017, 7, 1), "end_on": dt.date(2027, 6, 30),
+         "note": "Giá thuê cống bể đã thỏa thuận theo 18/KH-BCĐ"},
+        {"duct_owner": "VNPT Hải Phòng", "operators": ["MBF", "VNM"], "price_vnd_per_m_month": 1200.0,
+         "start_on": dt.date(2018, 1, 1), "end_on": None, "note": None},
+    ])
+    seg_pts = [(r, shapely.from_wkt(r["geom"].split(";", 1)[1]).interpolate(0.5, normalized=True)) for r in seg_rows[:6]]
+    conn.execute(insert(m.Complaint), [
+        {"text": f"Cáp viễn thông võng thấp, mất an toàn trên {r['street']}", "reported_on": dt.date(2025, 9, 1 + i),
+         "status": COMPLAINT_STATUSES[i % len(COMPLAINT_STATUSES)], "reporter": "Người dân",
+         "segment_id": ids.get(r["code"]), "district_code": r["district_code"],
+         "geom": f"SRID=4326;POINT({p.x:.7f} {p.y:.7f})"} for i, (r, p) in enumerate(seg_pts)])
+    return len(seg_rows)
+
+
 def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int | None = None,
               n_zones: int | None = None, replace: bool = False,
               progress: Callable[[int, int], None] | None = None) -> DemoResult:
-    """Write the demo dataset in one transaction; a second identical call is a no-op."""
+    """Write the demo dataset in one transaction; a second identical call is a no-op.
+
+    The steps draw from one random generator in a fixed order (world, sites, cables), which is what
+    makes a seed reproduce the same dataset byte for byte.
+    """
     params = {"version": DEMO_VERSION, "seed": seed, "sites": n_sites, "routes": n_routes, "zones": n_zones}
     with engine.begin() as conn:
-        existing = meta_get(conn, "demo")
-        if existing == params:
-            planted = meta_get(conn, "demo.planted_a2a_on_a1") or []
-            return DemoResult(seed, n_sites, 0, 0, 0, 0, 0, planted, skipped=True)
-        has_data = conn.execute(select(func.count()).select_from(m.Site)).scalar() or 0
-        if (existing or has_data) and not replace:
-            raise DemoConflict(
-                f"the database already holds {'demo data ' + json.dumps(existing) if existing else str(has_data) + ' sites'}"
-                "; run `btsplan demo --replace` to overwrite it"
-            )
-        for model in DEMO_TABLES:
-            conn.execute(delete(model))
-
+        earlier = _prepare(conn, params, replace)
+        if earlier is not None:
+            return earlier
         rng = np.random.default_rng(seed)
         w = build_world(rng, n_routes, n_zones)
         conn.execute(insert(m.Operator), [{"code": c, "name": nm, "short_name": s} for c, nm, s in OPERATORS])
-        outline = _multi(w.outline)
-        units = [{"code": "31", "name": "Thành phố Hải Phòng", "level": "province", "unit_type": "Thành phố",
-                  "parent_code": None, "urban": True, "valid_from": dt.date(1900, 1, 1), "valid_to": dt.date(2025, 6, 30),
-                  "geom": _ewkt(outline)}]
-        units += [{"code": d["code"], "name": d["name"], "level": "district", "unit_type": "Quận", "parent_code": "31",
-                   "urban": True, "valid_from": dt.date(1900, 1, 1), "valid_to": dt.date(2025, 6, 30),
-                   "geom": _ewkt(_multi(d["geom"]))} for d in w.districts]
-        units += [{"code": c["code"], "name": c["name"], "level": "commune", "unit_type": c["unit_type"],
-                   "parent_code": c["parent_code"], "urban": c["urban"], "valid_from": dt.date(1900, 1, 1),
-                   "valid_to": dt.date(2025, 6, 30), "geom": _ewkt(_multi(c["geom"]))} for c in w.communes]
-        conn.execute(insert(m.AdminUnit), units)
-        conn.execute(insert(m.Route), [{**{k: v for k, v in r.items() if k != "geom"}, "geom": _ewkt(r["geom"])}
-                                       for r in w.routes])
-        conn.execute(insert(m.Zone), [{**{k: v for k, v in z.items() if k != "geom"}, "buffer_m": 0.0,
-                                       "geom": _ewkt(z["geom"])} for z in w.zones])
-        planted: list[str] = []
-        done = 0
-        for rows, planted_here in generate_sites(rng, w, n_sites):
-            conn.execute(insert(m.Site), rows)
-            planted += planted_here
-            done += len(rows)
-            if progress:
-                progress(done, n_sites)
-
-        seg_rows, history = _cable_rows(rng, w)
-        conn.execute(insert(m.CablePlan), [
-            {"ref": "18/KH-BCĐ", "title": "Kế hoạch chỉnh trang, hạ ngầm cáp viễn thông năm 2017",
-             "issued_on": dt.date(2017, 3, 28), "targets": sorted({r["street"] for r in seg_rows if r["plan_ref"] == "18/KH-BCĐ"})},
-            {"ref": "85/KH-BCĐ", "title": "Kế hoạch chỉnh trang, hạ ngầm cáp viễn thông năm 2019",
-             "issued_on": dt.date(2019, 3, 15), "targets": sorted({r["street"] for r in seg_rows if r["plan_ref"] == "85/KH-BCĐ"})},
-        ])
-        if seg_rows:
-            conn.execute(insert(m.CableSegment), [{**r, "version": 1} for r in seg_rows])
-            ids = dict(conn.execute(select(m.CableSegment.code, m.CableSegment.id)).all())
-            if history:
-                conn.execute(insert(m.CableStatusChange), [
-                    {**{k: v for k, v in h.items() if k != "code"}, "segment_id": ids[h["code"]],
-                     "recorded_at": dt.datetime(2026, 1, 1)} for h in history])
-        # Cầu Rào bridge relocation project, between Lê Chân and Dương Kinh
-        rel = relocation_area(w)
-        conn.execute(insert(m.RelocationProject), [{"name": "Dự án xây dựng cầu Rào 1", "deadline": dt.date(2026, 12, 31),
-                                                   "description": "Di dời cáp viễn thông phục vụ thi công cầu Rào",
-                                                   "geom": _ewkt(_multi(rel))}])
-        conn.execute(insert(m.DuctLease), [
-            {"duct_owner": "Công ty TNHH MTV Chiếu sáng và Thiết bị đô thị Hải Phòng", "operators": ["VTL", "VNP", "MBF"],
-             "price_vnd_per_m_month": 1450.0, "start_on": dt.date(2017, 7, 1), "end_on": dt.date(2027, 6, 30),
-             "note": "Giá thuê cống bể đã thỏa thuận theo 18/KH-BCĐ"},
-            {"duct_owner": "VNPT Hải Phòng", "operators": ["MBF", "VNM"], "price_vnd_per_m_month": 1200.0,
-             "start_on": dt.date(2018, 1, 1), "end_on": None, "note": None},
-        ])
-        seg_pts = [(r, shapely.from_wkt(r["geom"].split(";", 1)[1]).interpolate(0.5, normalized=True)) for r in seg_rows[:6]]
-        conn.execute(insert(m.Complaint), [
-            {"text": f"Cáp viễn thông võng thấp, mất an toàn trên {r['street']}", "reported_on": dt.date(2025, 9, 1 + i),
-             "status": COMPLAINT_STATUSES[i % len(COMPLAINT_STATUSES)], "reporter": "Người dân",
-             "segment_id": ids[r["code"]] if seg_rows else None, "district_code": r["district_code"],
-             "geom": f"SRID=4326;POINT({p.x:.7f} {p.y:.7f})"} for i, (r, p) in enumerate(seg_pts)])
+        _write_units(conn, w)
+        _write_zoning(conn, w)
+        planted = _write_sites(conn, rng, w, n_sites, progress)
+        n_segments = _write_cables(conn, rng, w)
         meta_set(conn, "demo", params)
         meta_set(conn, "demo.planted_a2a_on_a1", planted)
         bump_data_version(conn)
     return DemoResult(seed, n_sites, len(w.routes), len(w.zones), len(w.communes), len(w.districts),
-                      len(seg_rows), planted)
+                      n_segments, planted)
 
 
 def dataset_hash(engine: Engine) -> str:
