@@ -18,7 +18,7 @@ import datetime as dt
 import json
 from functools import lru_cache
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
@@ -259,19 +259,23 @@ def collection(request: Request, engine: ReadEngineDep, settings: SettingsDep, c
 @router.get("/collections/{collectionId}/queryables", summary="Queryable properties (JSON Schema)",
             response_class=Response, responses={200: {"content": {SCHEMA_JSON: {}}}})
 def queryables(request: Request, collection_id: CollectionId, f: Format = None) -> Response:
-    _check_format(f)
-    coll = _collection_def(collection_id)
-    url = f"{_base(request)}/collections/{coll.id}/queryables"
-    return _json(gf.json_schema(coll, url, queryables_only=True), SCHEMA_JSON)
+    return _schema_doc(request, collection_id, f, "queryables")
 
 
 @router.get("/collections/{collectionId}/schema", summary="Feature schema (JSON Schema, stable property types)",
             response_class=Response, responses={200: {"content": {SCHEMA_JSON: {}}}})
 def feature_schema(request: Request, collection_id: CollectionId, f: Format = None) -> Response:
+    return _schema_doc(request, collection_id, f, "schema")
+
+
+def _schema_doc(request: Request, collection_id: str, f: str | None,
+                kind: Literal["queryables", "schema"]) -> Response:
+    """Both JSON Schema documents of a collection: ``queryables`` lists only the filterable properties
+    (and forbids others), ``schema`` every published one; each names its own URL as ``$id``."""
     _check_format(f)
     coll = _collection_def(collection_id)
-    url = f"{_base(request)}/collections/{coll.id}/schema"
-    return _json(gf.json_schema(coll, url, queryables_only=False), SCHEMA_JSON)
+    url = f"{_base(request)}/collections/{coll.id}/{kind}"
+    return _json(gf.json_schema(coll, url, queryables_only=kind == "queryables"), SCHEMA_JSON)
 
 
 # --------------------------------------------------------------------------------------------

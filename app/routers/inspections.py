@@ -72,8 +72,7 @@ def list_campaigns(engine: EngineDep, _who: AnyStaff) -> dict[str, Any]:
 @router.get("/inspections/campaigns/{campaign_id}", summary="One campaign: summary and its sites")
 def get_campaign(campaign_id: CampaignId, engine: EngineDep, _who: AnyStaff) -> dict[str, Any]:
     with transaction(engine) as s:
-        camp = gi.get_campaign(s, campaign_id)
-        return {**gi.campaign_summary(s, camp), "site_list": gi.campaign_sites(s, camp)}
+        return gi.campaign_detail(s, campaign_id)
 
 
 @router.get("/inspections/campaigns/{campaign_id}/sites", summary="The inspectors' site list: json, csv or xlsx",

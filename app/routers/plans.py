@@ -14,9 +14,10 @@ writers are serialised by the optimistic lock and the loser gets 409, never a lo
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,12 @@ from planning.appraisal import redact_for_operator
 from planning.plan_items import parse_plan, plan_json_schema
 from planning.vocab import DECISIONS_NEEDING_REASON, ItemDecisionValue, PlanDecision, PlanStatus
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from geodata.store.models import PlanSubmission
+
 router = APIRouter(tags=["plans"])
 
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Plan id")]
@@ -46,17 +53,39 @@ def _scope(who: Principal) -> str | None:
     return who.operator if who.role == "operator" else None
 
 
-def _if_match(value: str | None) -> int | None:
-    if value is None or not value.strip() or value.strip() == "*":
+def _if_match(if_match: IfMatch = None) -> int | None:
+    """The ``lock_version`` the client read, from ``If-Match``; ``None`` when it sent none or ``*``."""
+    if if_match is None or not if_match.strip() or if_match.strip() == "*":
         return None
-    v = value.strip().removeprefix("W/").strip('"')
+    v = if_match.strip().removeprefix("W/").strip('"')
     if not v.isdigit():
         raise Problem(400, "Bad If-Match", 'If-Match must be the plan\'s ETag, e.g. "3"', field="If-Match")
     return int(v)
 
 
+#: ``If-Match`` parsed before the handler runs (after the key is checked)
+ExpectedVersion = Annotated[int | None, Depends(_if_match)]
+
+
 def _etag(lock_version: int) -> dict[str, str]:
     return {"ETag": f'"{lock_version}"'}
+
+
+def _tagged(out: dict[str, Any]) -> JSONResponse:
+    """A plan document with its ``lock_version`` as ETag, ready to be sent back as ``If-Match``."""
+    return JSONResponse(out, headers=_etag(out["lock_version"]))
+
+
+def _change(engine: Engine, plan_id: int, operator: str | None,
+            write: Callable[[Session, PlanSubmission], object],
+            summarise: Callable[[PlanSubmission], dict[str, Any]] = gp.summary) -> JSONResponse:
+    """One write to one plan in its own transaction. The answer is summarised inside the transaction,
+    after the write, so its ETag is the new ``lock_version``; ``operator`` limits which plans are found."""
+    with transaction(engine) as session:
+        plan = gp.get_plan(session, plan_id, operator)
+        write(session, plan)
+        out = summarise(plan)
+    return _tagged(out)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -165,7 +194,7 @@ def get_plan(plan_id: PlanId, engine: EngineDep, who: AnyKey) -> JSONResponse:
     with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id, _scope(who))
         out = gp.detail(session, plan)
-    return JSONResponse(out, headers=_etag(out["lock_version"]))
+    return _tagged(out)
 
 
 @router.put("/plans/{plan_id}", summary="Replace the items of a draft or returned plan", openapi_extra=_PLAN_BODY)
@@ -175,16 +204,15 @@ async def update_plan(
     engine: EngineDep,
     settings: SettingsDep,
     who: OperatorOnly,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> JSONResponse:
-    expected = _if_match(if_match)
     body, features = await _parse(request, settings)
-    with transaction(engine) as session:
-        plan = gp.get_plan(session, plan_id, who.operator)
+
+    def replace_items(session: Session, plan: PlanSubmission) -> None:
         _check_sites(session, plan.operator, features)
         gp.update_draft(session, plan, who.actor, body, features, expected)
-        out = gp.summary(plan)
-    return JSONResponse(out, headers=_etag(out["lock_version"]))
+
+    return _change(engine, plan_id, who.operator, replace_items)
 
 
 @router.post("/plans/{plan_id}/submit", summary="Freeze a version and generate the appraisal report")
@@ -193,9 +221,8 @@ def submit_plan(
     engine: EngineDep,
     settings: SettingsDep,
     who: OperatorOnly,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> JSONResponse:
-    expected = _if_match(if_match)
     with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id, who.operator)
         if plan.status not in gp.EDITABLE:
@@ -203,11 +230,8 @@ def submit_plan(
         features, lock = gp.features_of(plan), plan.lock_version
     # the appraisal reads sites, zones and other firms' plans outside the write transaction
     report = gapp.build_report(engine, settings, plan_id, who.operator or "", features)
-    with transaction(engine) as session:
-        plan = gp.get_plan(session, plan_id, who.operator)
-        gp.submit(session, plan, who.actor, report, expected if expected is not None else lock)
-        out = gp.summary(plan)
-    return JSONResponse(out, headers=_etag(out["lock_version"]))
+    return _change(engine, plan_id, who.operator, lambda session, plan: gp.submit(
+        session, plan, who.actor, report, expected if expected is not None else lock))
 
 
 @router.post("/plans/{plan_id}/review", summary="Planner takes a submitted plan under review")
@@ -215,14 +239,10 @@ def review_plan(
     plan_id: PlanId,
     engine: EngineDep,
     who: PlannerOnly,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> JSONResponse:
-    expected = _if_match(if_match)
-    with transaction(engine) as session:
-        plan = gp.get_plan(session, plan_id)
-        gp.start_review(session, plan, who.actor, expected)
-        out = gp.summary(plan)
-    return JSONResponse(out, headers=_etag(out["lock_version"]))
+    return _change(engine, plan_id, None,
+                   lambda session, plan: gp.start_review(session, plan, who.actor, expected))
 
 
 class ItemDecisionIn(BaseModel):
@@ -256,12 +276,11 @@ def decide_plan(
 ) -> JSONResponse:
     """Approving turns approved items into planned sites / segments, site changes, removals and sharing."""
     expected = body.lock_version if body.lock_version is not None else _if_match(if_match)
-    with transaction(engine) as session:
-        plan = gp.get_plan(session, plan_id)
-        gp.decide(session, plan, who.actor, body.decision, body.reason,
-                  [gp.ItemDecision(d.index, d.decision, d.reason) for d in body.items], expected, settings.metric_crs)
-        out = {**gp.summary(plan), "applied": (plan.items or {}).get("applied")}
-    return JSONResponse(out, headers=_etag(out["lock_version"]))
+    items = [gp.ItemDecision(d.index, d.decision, d.reason) for d in body.items]
+    return _change(engine, plan_id, None,
+                   lambda session, plan: gp.decide(session, plan, who.actor, body.decision, body.reason, items,
+                                                   expected, settings.metric_crs),
+                   lambda plan: {**gp.summary(plan), "applied": (plan.items or {}).get("applied")})
 
 
 @router.get("/plans/{plan_id}/report", summary="Appraisal report: JSON, printable HTML or XLSX",

@@ -71,16 +71,18 @@ def create_programme(body: ProgrammeIn, engine: EngineDep, settings: SettingsDep
 
 
 @router.get("/programmes", summary="Programmes")
-def list_programmes(engine: EngineDep, _who: AnyKey) -> dict[str, Any]:
+def list_programmes(
+    engine: EngineDep, _who: AnyKey,
+    kind: Annotated[ProgrammeKind | None, Query(description="Only conversion or only eco_bts programmes")] = None,
+) -> dict[str, Any]:
     with transaction(engine) as s:
-        return {"programmes": [gpr.programme_dict(s, p) for p in gpr.list_programmes(s)]}
+        return {"programmes": [gpr.programme_dict(s, p) for p in gpr.list_programmes(s, kind)]}
 
 
 @router.get("/programmes/{programme_id}", summary="One programme with its sites")
 def get_programme(programme_id: ProgId, engine: EngineDep, who: AnyKey) -> dict[str, Any]:
     with transaction(engine) as s:
-        prog = gpr.get_programme(s, programme_id)
-        return {**gpr.programme_dict(s, prog), "site_list": gpr.programme_sites(s, prog, _scope(who))}
+        return gpr.programme_detail(s, programme_id, _scope(who))
 
 
 @router.get("/programmes/{programme_id}/progress", summary="Progress by district or operator")

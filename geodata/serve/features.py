@@ -102,135 +102,142 @@ class CollectionDef:
         return {p.name: p for p in self.props if p.queryable}
 
 
+#: properties that several collections publish the same way
+_DISTRICT = Prop("district", "district_code", "string", "District code", True, unit_level="district")
+_COMMUNE = Prop("commune", "commune_code", "string", "Commune code", True, unit_level="commune")
+_POLICY = Prop("policy", "policy", "string", "Policy", True, ZONE_POLICIES)
+_LEGAL_SOURCE = Prop("legal_source", "legal_source", "string", "Legal source")
+
+_SITE_PROPS = (
+    Prop("code", "code", "string", "Site code", True),
+    Prop("operator", "operator", "string", "Operator code", True),
+    Prop("name", "name", "string", "Name"),
+    Prop("address", "address", "string", "Address"),
+    Prop("mount", "mount", "string", "Mount", True, MOUNTS),
+    Prop("mast_height_m", "mast_height_m", "number", "Mast height (antenna included)", unit="m"),
+    Prop("building_height_m", "building_height_m", "number", "Building height", unit="m"),
+    Prop("reach_m", "reach_m", "number", "Horizontal reach from the mast centre", unit="m"),
+    Prop("camouflaged", "camouflaged", "boolean", "Camouflaged", True),
+    Prop("declared_class", "declared_class", "string", "Declared mast class", True, MAST_CLASSES),
+    Prop("derived_class", "derived_class", "string", "Derived mast class", True, DERIVED_CLASSES),
+    Prop("tech", "tech", "string", "Technologies", True),
+    Prop("transmitters", "transmitters", "integer", "Transmitters"),
+    Prop("shared_by", "shared_by", "array", "Operators sharing the mast"),
+    Prop("status", "status", "string", "Status", True, SITE_STATUSES),
+    _DISTRICT,
+    _COMMUNE,
+    Prop("built_on", "built_on", "date", "Built on"),
+    Prop("target_date", "target_date", "date", "Target date (planned sites)"),
+    Prop("updated_at", "updated_at", "date-time", "Last updated"),
+)
+
+_ADMIN_UNIT_PROPS = (
+    Prop("code", "code", "string", "Official code", True),
+    Prop("name", "name", "string", "Name", True),
+    Prop("level", "level", "string", "Level", True, ("province", "district", "commune")),
+    Prop("unit_type", "unit_type", "string", "Unit type", True),
+    Prop("parent", "parent_code", "string", "Parent unit code", True),
+    Prop("urban", "urban", "boolean", "Urban", True),
+    Prop("valid_from", "valid_from", "date", "Valid from"),
+    Prop("valid_to", "valid_to", "date", "Valid to"),
+)
+
+_ZONE_PROPS = (
+    Prop("name", "name", "string", "Name", True),
+    Prop("kind", "kind", "string", "Kind", True),
+    _POLICY,
+    Prop("radius_m", "radius_m", "number", "Radius (point zones)", unit="m"),
+    Prop("buffer_m", "buffer_m", "number", "Buffer", unit="m"),
+    _DISTRICT,
+    _LEGAL_SOURCE,
+)
+
+_ROUTE_PROPS = (
+    Prop("name", "name", "string", "Street", True),
+    _DISTRICT,
+    Prop("corridor_m", "corridor_m", "number", "Corridor half-width", unit="m"),
+    _POLICY,
+    _LEGAL_SOURCE,
+)
+
+_CABLE_SEGMENT_PROPS = (
+    Prop("code", "code", "string", "Section code", True),
+    Prop("street", "street", "string", "Street", True),
+    Prop("from_desc", "from_desc", "string", "From"),
+    Prop("to_desc", "to_desc", "string", "To"),
+    _DISTRICT,
+    _COMMUNE,
+    Prop("length_m", "length_m", "number", "Length", unit="m"),
+    Prop("plan_ref", "plan_ref", "string", "Plan", True),
+    Prop("target_year", "target_year", "integer", "Target year", True),
+    Prop("method", "method", "string", "Method", True, CABLE_METHODS),
+    Prop("operators", "operators", "array", "Operators"),
+    Prop("status", "status", "string", "Status", True, SEGMENT_STATUSES),
+    Prop("status_changed_on", "status_changed_on", "date", "Status changed on"),
+)
+
+_FINDING_PROPS = (
+    Prop("check", "check", "string", "Check", True),
+    Prop("rule", "rule", "string", "Rule", True),
+    Prop("severity", "severity", "string", "Severity", True, SEVERITIES),
+    Prop("site_code", "site_code", "string", "Site code", True),
+    Prop("operator", "operator", "string", "Operator", True),
+    Prop("zone", "zone", "string", "Zone", True),
+    Prop("route", "route", "string", "Route", True),
+    Prop("other_site_code", "other_site_code", "string", "Other site (spacing)"),
+    Prop("distance_m", "distance_m", "number", "Distance", unit="m"),
+    Prop("district", "district", "string", "District", True, unit_level="district",
+         unit_column="district_code"),
+    Prop("commune", "commune", "string", "Commune", True, unit_level="commune", unit_column="commune_code"),
+    _LEGAL_SOURCE,
+    Prop("message", "message", "string", "Message"),
+    Prop("created_at", "created_at", "date-time", "Found at"),
+)
+
+_COMPLAINT_PROPS = (
+    Prop("text", "text", "string", "Complaint"),
+    Prop("reported_on", "reported_on", "date", "Reported on"),
+    Prop("status", "status", "string", "Status", True, COMPLAINT_STATUSES),
+    Prop("segment_id", "segment_id", "integer", "Cable section id", True),
+    _DISTRICT,
+)
 
 COLLECTIONS: dict[str, CollectionDef] = {c.id: c for c in (
     CollectionDef(
         "sites", "Trạm BTS / BTS sites",
         "BTS sites with their antenna-mast class (declared by the operator and derived by the rule pack).",
-        m.Site, "Point",
-        (
-            Prop("code", "code", "string", "Site code", True),
-            Prop("operator", "operator", "string", "Operator code", True),
-            Prop("name", "name", "string", "Name"),
-            Prop("address", "address", "string", "Address"),
-            Prop("mount", "mount", "string", "Mount", True, MOUNTS),
-            Prop("mast_height_m", "mast_height_m", "number", "Mast height (antenna included)", unit="m"),
-            Prop("building_height_m", "building_height_m", "number", "Building height", unit="m"),
-            Prop("reach_m", "reach_m", "number", "Horizontal reach from the mast centre", unit="m"),
-            Prop("camouflaged", "camouflaged", "boolean", "Camouflaged", True),
-            Prop("declared_class", "declared_class", "string", "Declared mast class", True, MAST_CLASSES),
-            Prop("derived_class", "derived_class", "string", "Derived mast class", True, DERIVED_CLASSES),
-            Prop("tech", "tech", "string", "Technologies", True),
-            Prop("transmitters", "transmitters", "integer", "Transmitters"),
-            Prop("shared_by", "shared_by", "array", "Operators sharing the mast"),
-            Prop("status", "status", "string", "Status", True, SITE_STATUSES),
-            Prop("district", "district_code", "string", "District code", True, unit_level="district"),
-            Prop("commune", "commune_code", "string", "Commune code", True, unit_level="commune"),
-            Prop("built_on", "built_on", "date", "Built on"),
-            Prop("target_date", "target_date", "date", "Target date (planned sites)"),
-            Prop("updated_at", "updated_at", "date-time", "Last updated"),
-        ),
-        Temporal("built_on"), code_column="code",
+        m.Site, "Point", _SITE_PROPS, Temporal("built_on"), code_column="code",
     ),
     CollectionDef(
         "admin-units", "Đơn vị hành chính / Administrative units",
         "Province, districts and communes, versioned by validity (valid_from … valid_to); "
         "datetime= selects the units valid at that time.",
-        m.AdminUnit, "MultiPolygon",
-        (
-            Prop("code", "code", "string", "Official code", True),
-            Prop("name", "name", "string", "Name", True),
-            Prop("level", "level", "string", "Level", True, ("province", "district", "commune")),
-            Prop("unit_type", "unit_type", "string", "Unit type", True),
-            Prop("parent", "parent_code", "string", "Parent unit code", True),
-            Prop("urban", "urban", "boolean", "Urban", True),
-            Prop("valid_from", "valid_from", "date", "Valid from"),
-            Prop("valid_to", "valid_to", "date", "Valid to"),
-        ),
-        Temporal("valid_from", "valid_to"),
+        m.AdminUnit, "MultiPolygon", _ADMIN_UNIT_PROPS, Temporal("valid_from", "valid_to"),
     ),
     CollectionDef(
         "zones", "Khu vực quy hoạch / Planning zones",
         "Areas where placement rules apply (A1-only squares, heritage sites, headquarters with a radius).",
-        m.Zone, "Geometry",
-        (
-            Prop("name", "name", "string", "Name", True),
-            Prop("kind", "kind", "string", "Kind", True),
-            Prop("policy", "policy", "string", "Policy", True, ZONE_POLICIES),
-            Prop("radius_m", "radius_m", "number", "Radius (point zones)", unit="m"),
-            Prop("buffer_m", "buffer_m", "number", "Buffer", unit="m"),
-            Prop("district", "district_code", "string", "District code", True, unit_level="district"),
-            Prop("legal_source", "legal_source", "string", "Legal source"),
-        ),
+        m.Zone, "Geometry", _ZONE_PROPS,
     ),
     CollectionDef(
         "routes", "Tuyến đường quy hoạch / Planning routes",
         "Street centrelines with a corridor half-width and a placement policy (a1_only, a2a_allowed, any).",
-        m.Route, "LineString",
-        (
-            Prop("name", "name", "string", "Street", True),
-            Prop("district", "district_code", "string", "District code", True, unit_level="district"),
-            Prop("corridor_m", "corridor_m", "number", "Corridor half-width", unit="m"),
-            Prop("policy", "policy", "string", "Policy", True, ZONE_POLICIES),
-            Prop("legal_source", "legal_source", "string", "Legal source"),
-        ),
+        m.Route, "LineString", _ROUTE_PROPS,
     ),
     CollectionDef(
         "cable-segments", "Tuyến cáp chỉnh trang, hạ ngầm / Cable tidy-up sections",
         "Street sections of the cable tidy-up and undergrounding plans (18/KH-BCĐ, 85/KH-BCĐ …).",
-        m.CableSegment, "LineString",
-        (
-            Prop("code", "code", "string", "Section code", True),
-            Prop("street", "street", "string", "Street", True),
-            Prop("from_desc", "from_desc", "string", "From"),
-            Prop("to_desc", "to_desc", "string", "To"),
-            Prop("district", "district_code", "string", "District code", True, unit_level="district"),
-            Prop("commune", "commune_code", "string", "Commune code", True, unit_level="commune"),
-            Prop("length_m", "length_m", "number", "Length", unit="m"),
-            Prop("plan_ref", "plan_ref", "string", "Plan", True),
-            Prop("target_year", "target_year", "integer", "Target year", True),
-            Prop("method", "method", "string", "Method", True, CABLE_METHODS),
-            Prop("operators", "operators", "array", "Operators"),
-            Prop("status", "status", "string", "Status", True, SEGMENT_STATUSES),
-            Prop("status_changed_on", "status_changed_on", "date", "Status changed on"),
-        ),
-        Temporal("status_changed_on"), code_column="code",
+        m.CableSegment, "LineString", _CABLE_SEGMENT_PROPS, Temporal("status_changed_on"), code_column="code",
     ),
     CollectionDef(
         "findings", "Kết quả kiểm tra / Planning-check findings",
         "Stored results of the planning checks (A1-only routes and zones, spacing, class mismatches).",
-        m.Finding, "Point",
-        (
-            Prop("check", "check", "string", "Check", True),
-            Prop("rule", "rule", "string", "Rule", True),
-            Prop("severity", "severity", "string", "Severity", True, SEVERITIES),
-            Prop("site_code", "site_code", "string", "Site code", True),
-            Prop("operator", "operator", "string", "Operator", True),
-            Prop("zone", "zone", "string", "Zone", True),
-            Prop("route", "route", "string", "Route", True),
-            Prop("other_site_code", "other_site_code", "string", "Other site (spacing)"),
-            Prop("distance_m", "distance_m", "number", "Distance", unit="m"),
-            Prop("district", "district", "string", "District", True, unit_level="district",
-                 unit_column="district_code"),
-            Prop("commune", "commune", "string", "Commune", True, unit_level="commune", unit_column="commune_code"),
-            Prop("legal_source", "legal_source", "string", "Legal source"),
-            Prop("message", "message", "string", "Message"),
-            Prop("created_at", "created_at", "date-time", "Found at"),
-        ),
-        Temporal("created_at"),
+        m.Finding, "Point", _FINDING_PROPS, Temporal("created_at"),
     ),
     CollectionDef(
         "complaints", "Phản ánh của người dân / Citizen complaints",
         "Complaints about sagging or unsafe cables (reporters' names are not published).",
-        m.Complaint, "Point",
-        (
-            Prop("text", "text", "string", "Complaint"),
-            Prop("reported_on", "reported_on", "date", "Reported on"),
-            Prop("status", "status", "string", "Status", True, COMPLAINT_STATUSES),
-            Prop("segment_id", "segment_id", "integer", "Cable section id", True),
-            Prop("district", "district_code", "string", "District code", True, unit_level="district"),
-        ),
-        Temporal("reported_on"),
+        m.Complaint, "Point", _COMPLAINT_PROPS, Temporal("reported_on"),
     ),
 )}
 

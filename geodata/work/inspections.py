@@ -148,6 +148,12 @@ def campaign_sites(session: Session, camp: InspectionCampaign) -> list[dict[str,
     return rows
 
 
+def campaign_detail(session: Session, campaign_id: int) -> dict[str, Any]:
+    """One campaign: its summary and the inspectors' site list."""
+    camp = get_campaign(session, campaign_id)
+    return {**campaign_summary(session, camp), "site_list": campaign_sites(session, camp)}
+
+
 def record_result(session: Session, actor: str, camp: InspectionCampaign, site_code: str, result: str,
                   notes: str | None, inspected_on: dt.date, inspector: str | None) -> Inspection:
     if site_code not in (camp.site_codes or []):

@@ -62,9 +62,12 @@ def get_programme(session: Session, ref: int | str) -> Programme:
     return prog
 
 
-def list_programmes(session: Session) -> list[Programme]:
-    """Every programme, oldest first."""
-    return list(session.execute(select(Programme).order_by(Programme.id)).scalars())
+def list_programmes(session: Session, kind: str | None = None) -> list[Programme]:
+    """Every programme (of one kind: conversion or eco_bts, when given), oldest first."""
+    stmt = select(Programme).order_by(Programme.id)
+    if kind is not None:
+        stmt = stmt.where(Programme.kind == kind)
+    return list(session.execute(stmt).scalars())
 
 
 def programme_dict(session: Session, prog: Programme) -> dict[str, Any]:
@@ -165,3 +168,9 @@ def programme_sites(session: Session, prog: Programme, operator: str | None = No
     return [{"site_code": ps.site_code, "operator": op, "district": d, "status": ps.status,
              "done_on": ps.done_on.isoformat() if ps.done_on else None, "integrates": ps.integrates or []}
             for ps, op, d in session.execute(q).all()]
+
+
+def programme_detail(session: Session, ref: int | str, operator: str | None = None) -> dict[str, Any]:
+    """One programme with its site list (an operator sees only its own sites)."""
+    prog = get_programme(session, ref)
+    return {**programme_dict(session, prog), "site_list": programme_sites(session, prog, operator)}

@@ -208,6 +208,11 @@ def test_eco_bts_pilots(demo_db: Engine) -> None:
     rows = {r["operator"]: r for r in p["rows"]}
     assert rows["VTL"]["done"] == 1 and rows["VTL"]["integrates"] == {"information_screen": 1, "lighting": 1, "wifi": 1}
     assert rows["MBF"]["pending"] == 1 and p["totals"]["done_pct"] == 50.0
+    def ids(kind: str) -> list[int]:
+        return [x["id"] for x in c.get(f"/programmes?kind={kind}", headers=k.h("planner")).json()["programmes"]]
+
+    assert pid in ids("eco_bts") and pid not in ids("conversion")
+    assert c.get("/programmes?kind=mural", headers=k.h("planner")).status_code in (400, 422)
 
 
 # --------------------------------------------------------------------------------------------
