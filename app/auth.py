@@ -1,4 +1,4 @@
-"""Who is calling (API keys to principals), roles and the per-key write rate limit.
+"""Who is calling (API keys to principals), roles and the rate limits (shared by every worker).
 
 The keys themselves (format, hashing, creation, revocation, lookup) are stored by
 :mod:`geodata.store.keys`; this module turns a presented key into a :class:`Principal`.
@@ -14,12 +14,12 @@ anonymous).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, get_args
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from app.errors import Problem
 from geodata.store import keys
+from geodata.store.ratelimit import Limit, TokenBuckets
 from planning.vocab import ROLES
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -75,70 +76,116 @@ def lookup_key(engine: Engine, key: str) -> Principal | None:
     return None if record is None else Principal(record.id, record.role, record.operator, record.name)
 
 
+def principal_from_header(engine: Engine, header: str) -> Principal:
+    """The principal of an ``Authorization`` header; 401 unless it is ``Bearer`` and a live key."""
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _unauthorized("use `Authorization: Bearer <api key>`")
+    principal = lookup_key(engine, key.strip())
+    if principal is None:
+        raise _unauthorized("the API key is unknown or revoked")
+    return principal
+
+
+def check_role(principal: Principal | None, allowed: frozenset[str]) -> Principal:
+    """``principal`` when its role is one of ``allowed``; 401 without a key, 403 with another role."""
+    if principal is None:
+        raise _unauthorized("this endpoint needs an API key: `Authorization: Bearer <api key>`")
+    if principal.role not in allowed:
+        raise Problem(403, "Forbidden", f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}")
+    return principal
+
+
 def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal | None:
+    """The caller, as :class:`app.gate.Gate` already found it (before the body was read); looked up
+    here only for an app assembled without the gate."""
     header = request.headers.get("authorization")
     if header is None:
         return None
-    if creds is None or not creds.credentials:
-        raise _unauthorized("use `Authorization: Bearer <api key>`")
-    principal = lookup_key(request.app.state.engine, creds.credentials.strip())
+    principal = getattr(request.state, "principal", None)
     if principal is None:
-        raise _unauthorized("the API key is unknown or revoked")
-    request.state.principal = principal
+        principal = request.state.principal = principal_from_header(request.app.state.engine, header)
     return principal
 
 
 # --------------------------------------------------------------------------------------------
-# rate limit
+# rate limits
 # --------------------------------------------------------------------------------------------
 
-class RateLimiter:
-    """In-process token bucket per key: ``burst`` requests at once, refilled at ``per_minute``.
+@dataclass(frozen=True)
+class RateLimits:
+    """The buckets every worker shares (in the database) and the three limits taken from them."""
 
-    In-process is enough for one uvicorn process; several workers each keep their own buckets, so
-    the effective limit is multiplied by the worker count (documented, acceptable for the use).
-    """
-
-    def __init__(self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self.clock = clock
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key_id: int) -> float:
-        """Take one token; returns 0 when allowed, else the seconds to wait for the next token."""
-        with self._lock:
-            now = self.clock()
-            tokens, last = self._buckets.get(key_id, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key_id] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+    buckets: TokenBuckets
+    writes: Limit
+    anonymous_writes: Limit
+    expensive_reads: Limit
 
 
-_limiter_lock = threading.Lock()
+_limits_lock = threading.Lock()
 
 
-def rate_limiter(request: Request) -> RateLimiter:
+def rate_limits(request: Request) -> RateLimits:
+    """The app's limits, built from its settings on first use."""
     state = request.app.state
-    with _limiter_lock:
-        limiter = getattr(state, "rate_limiter", None)
-        if limiter is None:
+    with _limits_lock:
+        limits = getattr(state, "rate_limits", None)
+        if limits is None:
             s = state.settings
-            limiter = state.rate_limiter = RateLimiter(s.write_rate_per_minute, s.write_burst)
-    return limiter
+            writes = Limit(s.write_rate_per_minute, s.write_burst)
+            anonymous = Limit(s.anonymous_write_rate_per_minute, s.anonymous_write_burst)
+            reads = Limit(s.expensive_read_rate_per_minute, s.expensive_read_burst)
+            buckets = TokenBuckets(state.engine, (writes, anonymous, reads))
+            limits = state.rate_limits = RateLimits(buckets, writes, anonymous, reads)
+    return limits
 
 
-def _enforce_rate_limit(request: Request, principal: Principal) -> None:
+def client_address(request: Request) -> str:
+    """Who an anonymous caller is, for its buckets: the address uvicorn reports (behind nginx, the one
+    in ``X-Forwarded-For``, trusted from ``FORWARDED_ALLOW_IPS`` only). An IPv6 client holds a whole
+    /64, so the /64 is one caller; an IPv4-mapped address is its IPv4 one."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _take(request: Request, bucket: str, limit: Limit, what: str) -> None:
+    wait = rate_limits(request).buckets.take(bucket, limit)
+    if wait > 0:
+        retry = max(1, math.ceil(wait))
+        raise Problem(429, "Too many requests", f"{what}; retry in {retry} s", headers={"Retry-After": str(retry)})
+
+
+def _enforce_rate_limit(request: Request, principal: Principal | None) -> None:
+    """Writes only: per key, or per client address when anonymous (``POST /checks/site``)."""
     if request.method in SAFE_METHODS:
         return
-    wait = rate_limiter(request).take(principal.key_id)
-    if wait > 0:
-        raise Problem(429, "Too many requests", f"write rate limit for this API key; retry in {math.ceil(wait)} s",
-                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    limits = rate_limits(request)
+    if principal is None:
+        _take(request, f"write:ip:{client_address(request)}", limits.anonymous_writes,
+              "anonymous write rate limit for this address")
+    else:
+        _take(request, f"write:key:{principal.key_id}", limits.writes, "write rate limit for this API key")
+
+
+def _expensive_read(dependency: Callable[..., Principal | None]) -> Callable[..., Principal | None]:
+    """``dependency``'s principal, after one token of the caller's expensive-read bucket (its key's, else
+    its address's). Authentication comes first, so a key is metered as itself and a bad key costs nothing."""
+
+    def metered(request: Request, who: Principal | None = Depends(dependency)) -> Principal | None:
+        bucket = f"read:key:{who.key_id}" if who is not None else f"read:ip:{client_address(request)}"
+        _take(request, bucket, rate_limits(request).expensive_reads, "expensive-read rate limit (reports, exports)")
+        return who
+
+    metered.__name__ = f"expensive_read_{dependency.__name__}"
+    return metered
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,24 +201,21 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
 
     def dependency(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
                    ) -> Principal:
-        principal = _authenticate(request, creds)
-        if principal is None:
-            raise _unauthorized("this endpoint needs an API key: `Authorization: Bearer <api key>`")
-        if principal.role not in allowed:
-            raise Problem(403, "Forbidden", f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}")
+        principal = check_role(_authenticate(request, creds), allowed)
         _enforce_rate_limit(request, principal)
         return principal
 
     dependency.__name__ = f"require_{'_'.join(sorted(allowed))}"
+    dependency.roles = allowed  # type: ignore[attr-defined]  # read by app.gate to refuse before the body
     return dependency
 
 
 def optional_principal(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)]
                        ) -> Principal | None:
-    """For public endpoints: ``None`` when no key is sent; a sent key must be valid (else 401)."""
+    """For public endpoints: ``None`` when no key is sent; a sent key must be valid (else 401). Anonymous
+    writes are limited per client address."""
     principal = _authenticate(request, creds)
-    if principal is not None:
-        _enforce_rate_limit(request, principal)
+    _enforce_rate_limit(request, principal)
     return principal
 
 
@@ -188,4 +232,10 @@ AnyStaff = Annotated[Principal, Depends(require_roles("planner", "inspector", "a
 PlannerAdminOrOperator = Annotated[Principal, Depends(require_roles("planner", "admin", "operator"))]
 #: Any valid key, whatever its role.
 AnyKey = Annotated[Principal, Depends(require_roles(*ROLES))]
+
+# The same callers for reads that cost far more than a page of features (plan reports, exports): each
+# takes a token of the expensive-read limit. Tiles, feature pages and the rest stay unmetered, so a
+# cheap read never becomes a database write.
+AnyKeyExpensiveRead = Annotated[Principal, Depends(_expensive_read(get_args(AnyKey)[1].dependency))]
+OptionalPrincipalExpensiveRead = Annotated[Principal | None, Depends(_expensive_read(optional_principal))]
 

@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from app import __version__
+from app.commands import audit as audit_cmd
 from app.commands import cables as cables_cmd
 from app.commands import check as check_cmd
 from app.commands import db as db_cmd
@@ -56,6 +57,7 @@ def _root(
 
 
 cli.add_typer(db_cmd.app, name="db")
+cli.add_typer(audit_cmd.app, name="audit")
 cli.add_typer(cables_cmd.app, name="cables")
 cli.command("demo")(demo_cmd.demo)
 cli.command("serve")(serve_cmd.serve)

@@ -23,11 +23,18 @@ from app.routers import inspections as inspections_router
 from app.routers import monitoring as monitoring_router
 from app.routers import plans as plans_router
 from app.routers import map as map_router
+from app.gate import Gate
 from app.security import RejectMalformedQuery, SecurityHeaders
 from geodata.store.db import make_engine, session_factory
 from geodata.store.replicas import ReadEngines
 from geodata.settings import Settings, get_settings
 
+
+#: What a browser on an allowed origin may send (every method and request header the API reads) and
+#: read back (``ETag`` is the plans' ``If-Match`` token).
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match"]
+CORS_EXPOSED = ["ETag", "Location", "Retry-After", "Content-Disposition", "X-Data-Version"]
 
 #: in inclusion order: where two routers could answer the same path, the one included first does
 _ROUTERS = (health, audit_router, programmes_router, inspections_router, monitoring_router, features_router,
@@ -65,10 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RejectMalformedQuery)
-    app.add_middleware(SecurityHeaders)  # outermost: its headers are on every answer, early ones too
+    # keys, roles, body caps and JSON depth before any route reads the body
+    app.add_middleware(Gate, routes=[route for module in _ROUTERS for route in module.router.routes])
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
-                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"])
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=CORS_METHODS,
+                           allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED)
+    app.add_middleware(SecurityHeaders)  # outermost: its headers are on every answer, early ones too
     for module in _ROUTERS:
         app.include_router(module.router)
     openapi.install(app)

@@ -4,7 +4,9 @@ Done once, centrally, instead of decorating every route: every operation gets a 
 problem+json response (RFC 9457) so 4xx/5xx answers conform to the schema; FastAPI's 422 is
 re-typed as problem+json (that is what ``app.errors`` sends); operations whose key is optional
 (public data that a key may widen; ``app.auth`` gives them the ``OptionalBearer`` scheme) declare ``security: [{}, {HTTPBearer: []}]`` so anonymous calls are
-documented as allowed, while operations that require a role keep the bearer requirement.
+documented as allowed, while operations that require a role keep the bearer requirement. Public
+operations that never look at the caller are documented the same way: :mod:`app.gate` checks a key
+sent to any of them (a wrong one is 401).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def install(app: FastAPI) -> None:
                                         "content": {PROBLEM: {"schema": ref}}}
                 responses.setdefault("default", {"description": "Error (problem details)",
                                                   "content": {PROBLEM: {"schema": ref}}})
-                security = op.get("security") or []
+                security = op.get("security") or [{"OptionalBearer": []}]  # app.gate checks any key sent
                 if any("OptionalBearer" in req for req in security):
                     # a key is optional here: anonymous calls are allowed (and documented as such)
                     op["security"] = [{}, *security]

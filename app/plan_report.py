@@ -6,15 +6,73 @@ the spreadsheet and the API can never tell different stories. Headings are bilin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from geodata.io.writers import tabular
+from geodata.store.cache import LRUCache
 
 SEVERITY_VI = {"violation": "Vi phạm", "warning": "Cảnh báo", "info": "Thông tin"}
 ITEM_VI = {"new_site": "Trạm mới", "change_site": "Thay đổi trạm", "remove_site": "Dỡ bỏ trạm",
            "share_site": "Dùng chung cột", "cable_route": "Tuyến cáp"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA_TYPES = {"json": "application/json", "html": "text/html", "xlsx": XLSX}
+_init_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A report in one format, as sent (what the report cache keeps)."""
+
+    body: bytes
+    media_type: str
+
+
+def render(report: Mapping[str, Any], fmt: str) -> Rendered:
+    if fmt == "html":
+        body = report_html(report).encode("utf-8")
+    elif fmt == "xlsx":
+        body = report_xlsx(report)
+    else:
+        body = json.dumps(report, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return Rendered(body, MEDIA_TYPES[fmt])
+
+
+def report_cache(state: Any) -> LRUCache[Rendered]:
+    """One cache of rendered reports per application (``app.state``), created on first use.
+
+    The appraisal of a 5,000-item draft costs seconds of CPU; its callers key each entry by
+    everything the bytes depend on (plan id and ``lock_version``, data version, the other firms'
+    pending plans for a preview, who reads it, the format), so any change is simply a miss and no
+    entry is ever invalidated by hand. ``stats()`` (hits, misses) is the hook tests count with."""
+    cache = getattr(state, "report_cache", None)
+    if cache is None:
+        with _init_lock:
+            cache = getattr(state, "report_cache", None)
+            if cache is None:
+                cache = state.report_cache = LRUCache[Rendered](state.settings.report_cache_bytes,
+                                                                size_of=lambda r: len(r.body) + 200)
+    return cache
+
+
+def cached_render(state: Any, key: Hashable, build: Callable[[], Mapping[str, Any]], fmt: str) -> Rendered:
+    """The report under ``key`` in ``fmt``, appraising (``build()``) only when no format of it is
+    cached: the page and the workbook are rendered from the cached JSON, never from a new appraisal."""
+    cache = report_cache(state)
+    hit = cache.get((key, fmt))
+    if hit is None:
+        source = cache.get((key, "json")) if fmt != "json" else None
+        if source is None:
+            source = render(build(), "json")
+            cache.put((key, "json"), source)
+        hit = source if fmt == "json" else render(json.loads(source.body), fmt)
+        if fmt != "json":
+            cache.put((key, fmt), hit)
+    return hit
 
 
 def _where(f: Mapping[str, Any]) -> str:

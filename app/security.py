@@ -30,7 +30,12 @@ DOC_PATHS = ("/docs", "/redoc")
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (no body buffering, so streamed exports stay streamed)."""
+    """Pure ASGI middleware (no body buffering, so streamed exports stay streamed).
+
+    Outermost, so an error no handler caught still answers problem+json with these headers (Starlette's
+    last-resort 500 is plain text sent around every middleware); the error is re-raised to be logged.
+    A ``Server`` header (software and version for an attacker's lookup) never leaves.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,10 +45,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 names = {k.lower() for k, _ in headers}
 
                 def add(k: str, v: str) -> None:
@@ -60,7 +68,14 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:
+                from app.errors import problem_response
+
+                await problem_response(500, "Internal server error", None, path)(scope, receive, send_with_headers)
+            raise
 
 
 class RejectMalformedQuery:

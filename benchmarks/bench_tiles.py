@@ -50,7 +50,7 @@ import morecantile  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import stop, write_result  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "tiles.json"
 TIPG_VENV = Path("/tmp/tipg-venv")
@@ -213,14 +213,6 @@ def start_tipg(url: str, nodelay: bool = True) -> tuple[subprocess.Popen[bytes],
                             stderr=subprocess.DEVNULL)
     _wait(port, "/collections/public.sites", proc)
     return proc, port
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def tipg_version() -> str:

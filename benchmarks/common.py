@@ -63,3 +63,13 @@ def load_benchmark(name: str) -> ModuleType:
     sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
     spec.loader.exec_module(mod)
     return mod
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Terminate a server process, killing it if it has not ended after ``timeout`` seconds (benchmarks
+    and the live-server tests start uvicorn, tipg and btsplan serve the same way)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         default="sqlite:///data/btsplan.sqlite",
         description="SQLAlchemy URL: sqlite:///path (SpatiaLite) or postgresql+psycopg://user:pass@host/db (PostGIS)",
     )
+    migrate_database_url: str | None = Field(
+        default=None,
+        description="URL of the role that owns the schema, used by `btsplan db upgrade|downgrade|backup|restore`; "
+                    "on PostGIS the application's own role (database_url) then gets only the privileges it "
+                    "needs. Empty = database_url")
     province: str = Field(default="haiphong", description="Rule and CRS profile of the province")
     metric_crs: str = Field(default="EPSG:9210", description="Projected CRS for distances, lengths, buffers")
     statement_timeout_ms: int = Field(default=30_000, ge=100, description="PostGIS statement timeout")
@@ -28,12 +33,28 @@ class Settings(BaseSettings):
     max_import_rows: int = Field(default=2_000_000, ge=1)
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins; empty = CORS off")
     tile_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    report_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0,
+                                    description="Rendered appraisal reports kept per process; 0 = off")
     write_rate_per_minute: float = Field(default=120.0, gt=0, description="Sustained write requests per API key")
     write_burst: int = Field(default=30, ge=1, description="Write requests an API key may make in a burst")
+    anonymous_write_rate_per_minute: float = Field(
+        default=60.0, gt=0, description="Sustained anonymous write requests (POST /checks/site) per client address")
+    anonymous_write_burst: int = Field(
+        default=30, ge=1, description="Anonymous write requests a client address may make in a burst")
+    expensive_read_rate_per_minute: float = Field(
+        default=20.0, gt=0, description="Sustained expensive reads (plan reports, exports) per API key, "
+                                        "or per client address without one")
+    expensive_read_burst: int = Field(
+        default=10, ge=1, description="Expensive reads an API key (or client address) may make in a burst")
     max_plan_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest plan submission body")
     max_plan_features: int = Field(default=5000, ge=1, description="Most items in one plan submission")
     upload_dir: str = Field(default="data/uploads", description="Where inspection photos are stored")
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest inspection photo")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024,
+                                description="Largest request body of every route but plans and photos")
+    header_timeout_s: float = Field(default=10.0, gt=0,
+                                    description="Seconds a client may take to send a request's headers "
+                                                "(`btsplan serve`), against slowloris")
     built_match_m: float = Field(default=100.0, gt=0, description="A built site this close fulfils a planned one")
     read_database_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -43,6 +64,11 @@ class Settings(BaseSettings):
         default=None, description="Dask scheduler address (tcp://host:8786) for --engine dask; empty = a LocalCluster")
     dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for --engine dask")
     dask_worker_memory: str = Field(default="4GiB", description="Memory limit of each LocalCluster worker")
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL schema changes, backups and restores run with."""
+        return self.migrate_database_url or self.database_url
 
     @field_validator("read_database_urls", mode="before")
     @classmethod

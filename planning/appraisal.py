@@ -6,6 +6,12 @@ passed in as ``check_site``), plus what only a *plan* can have: conflicts with o
 plans, new masts of the same plan too close to each other, items outside the province, removal of a
 mast other firms share, sharing a mast that is full. A summary counts findings by severity.
 
+Need to know: the department's report names the other plan, firm, item and distance of every
+cross-plan finding. The firm is shown :func:`redact_for_operator`'s version, built from what
+:func:`appraise` stores beside each item (``operator_findings``): the rule and a fixed message, decided
+on :data:`DISCLOSURE_CELL_M` grid cells rather than exact distances, so that no number of drafts can
+place another firm's pending mast or cable more precisely than one cell (docs/security.md).
+
 Pure: features (WGS84 GeoJSON dicts) and context in, a JSON-ready dict out. Distances are measured in
 the metric CRS, never in degrees.
 """
@@ -13,7 +19,7 @@ the metric CRS, never in degrees.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +35,12 @@ from planning.vocab import SEVERITIES
 SiteChecker = Callable[[Mapping[str, Any], float, float], Mapping[str, Any]]
 #: Two cable routes closer than this share a street (info: coordinate the trench/brackets).
 SHARED_TRENCH_M = 15.0
+#: Findings about other firms' pending plans: the department sees them in full, a firm only as
+#: :func:`redact_for_operator` tells them.
+CROSS_PLAN_RULES = ("plan.pending_conflict", "plan.pending_same_site", "plan.shared_trench")
+#: Side of the grid cells (metric CRS) on which a firm is told about other firms' pending masts and
+#: cables; at least the conflict radius, so every real conflict is told (see :func:`_told_rules`).
+DISCLOSURE_CELL_M = 100.0
 _SITE_ATTRS = ("mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class",
                "tech", "transmitters", "name")
 
@@ -300,6 +312,79 @@ CROSS_ITEM_RULES: tuple[Callable[[_Plan], Found], ...] = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# what a firm is told about other firms' pending plans (the operator view of CROSS_PLAN_RULES)
+# --------------------------------------------------------------------------------------------
+
+Cell = tuple[int, int]
+
+
+def _cell(x: float, y: float, size: float) -> Cell:
+    return int(np.floor(x / size)), int(np.floor(y / size))
+
+
+def _around(cells: Iterable[Cell]) -> set[Cell]:
+    """The cells and their eight neighbours: two points closer than one cell side are always in
+    neighbouring cells, so testing the neighbourhood misses no real conflict."""
+    return {(cx + dx, cy + dy) for cx, cy in cells for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+
+
+def _line_cells(line: BaseGeometry, size: float) -> set[Cell]:
+    """Cells of the line's vertices once pieces are at most ``size / 2`` long: every point of the line
+    is then within ``size / 4`` of a vertex, so two lines closer than ``size / 2`` get neighbouring cells."""
+    return {_cell(x, y, size) for x, y in shapely.get_coordinates(shapely.segmentize(line, size / 2))}
+
+
+def disclosure_cell_m(conflict_radius_m: float) -> float:
+    """One grid for masts and cables: wide enough for the conflict radius and for two trench distances."""
+    return max(conflict_radius_m, DISCLOSURE_CELL_M, 2 * SHARED_TRENCH_M)
+
+
+def _told_rules(plan: _Plan) -> list[set[str]]:
+    """For each item, the cross-plan rules its firm is told about.
+
+    Each answer depends only on which grid cells the item and the pending items occupy (and on the
+    public site codes), never on exact distances: a firm probing with many drafts learns at most that
+    another firm has a pending mast or cable in some cell, not where in it. The test is wider than
+    the department's, never narrower: every exact conflict is told."""
+    size = disclosure_cell_m(plan.ctx.conflict_radius_m)
+    told: list[set[str]] = [set() for _ in plan.features]
+    mast_codes: dict[Cell, set[str | None]] = {}
+    for j, p in enumerate(plan.ctx.pending):
+        if not np.isnan(plan.pend_xy[j, 0]):
+            for c in _around([_cell(*plan.pend_xy[j], size)]):
+                mast_codes.setdefault(c, set()).add(p.feature["properties"].get("site_code"))
+    near_cables = _around(c for line in plan.pend_lines.values() for c in _line_cells(line, size))
+    pending_sites = {p.feature["properties"].get("site_code") for p in plan.ctx.pending} - {None}
+    for i, f in enumerate(plan.features):
+        p = f["properties"]
+        own = p.get("site_code")
+        if _is_mast(f) and not np.isnan(plan.xy[i, 0]):
+            codes = mast_codes.get(_cell(*plan.xy[i], size), set())
+            if any(c is None or c != own for c in codes):
+                told[i].add("plan.pending_conflict")
+        if p["item"] in ("change_site", "remove_site", "share_site") and own in pending_sites:
+            told[i].add("plan.pending_same_site")
+        if i in plan.lines and _line_cells(plan.lines[i], size) & near_cables:
+            told[i].add("plan.shared_trench")
+    return told
+
+
+def told_finding(rule: str, entry: Mapping[str, Any], radius_m: float, legal_source: str | None
+                 ) -> dict[str, Any]:
+    """The finding a firm sees for a cross-plan rule: the rule, its severity and a fixed message —
+    no distance, position, firm, plan id or the other plan's action."""
+    if rule == "plan.pending_conflict":
+        return _finding(rule, "warning", "another firm's pending plan has a mast near this position; the "
+                        f"department checks the minimum spacing ({radius_m:.0f} m) between the two: agree on "
+                        "one shared mast", legal_source=legal_source)
+    if rule == "plan.pending_same_site":
+        return _finding(rule, "warning", f"site {entry.get('site_code')} is also the subject of another "
+                        "firm's pending plan; the department reconciles the two before deciding")
+    return _finding(rule, "info", "another firm's pending cable route runs near this route: coordinate one "
+                    "trench or bracket set")
+
+
 def _entry(plan: _Plan, i: int) -> dict[str, Any]:
     f = plan.features[i]
     p = f["properties"]
@@ -325,16 +410,20 @@ def appraise(features: Sequence[Mapping[str, Any]], operator: str, ctx: Appraisa
     for rule in CROSS_ITEM_RULES:
         for i, finding in rule(plan):
             found[i].append(finding)
-    for entry, own in zip(items, found, strict=True):
+    for entry, own, told in zip(items, found, _told_rules(plan), strict=True):
         if any(f["rule"] == OUTSIDE_RULE for f in own):
             entry["outside_province"] = True
         entry["findings"] = own
+        if told:
+            entry["operator_findings"] = [told_finding(r, entry, ctx.conflict_radius_m, ctx.spacing_source)
+                                          for r in CROSS_PLAN_RULES if r in told]
     return {
         "operator": operator,
         "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "metric_crs": ctx.metric_crs,
         "rule_pack": dict(ctx.rule_pack),
         "conflict_radius_m": ctx.conflict_radius_m,
+        "disclosure_cell_m": disclosure_cell_m(ctx.conflict_radius_m),
         "items": items,
         "summary": summarise(items),
     }
@@ -370,16 +459,20 @@ def summarise(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def redact_for_operator(report: Mapping[str, Any]) -> dict[str, Any]:
-    """An operator reading its report learns *that* another firm's plan conflicts, never which firm/plan."""
-    out = dict(report)
+    """The report as the firm may read it: its own findings in full, and for other firms' pending plans
+    only the ``operator_findings`` :func:`appraise` decided on grid cells; the summary is recounted so
+    that no count reveals an exact conflict either. Reports stored before ``disclosure_cell_m``
+    existed are told from their exact findings, stripped to the same fixed messages."""
+    cell_based = "disclosure_cell_m" in report
     items = []
     for it in report.get("items", []):
-        it = dict(it)
-        it["findings"] = [
-            {k: v for k, v in f.items() if k not in ("other_plan_id", "other_operator", "other_item")}
-            if f.get("rule", "").startswith("plan.") and "other_plan_id" in f else f
-            for f in it.get("findings", [])
-        ]
-        items.append(it)
-    out["items"] = items
-    return out
+        findings = it.get("findings", [])
+        if cell_based:
+            told = list(it.get("operator_findings", []))
+        else:
+            exact = {f["rule"]: f for f in findings if f.get("rule") in CROSS_PLAN_RULES}
+            radius = float(report.get("conflict_radius_m") or 0)
+            told = [told_finding(r, it, radius, exact[r].get("legal_source")) for r in CROSS_PLAN_RULES if r in exact]
+        own = [f for f in findings if f.get("rule") not in CROSS_PLAN_RULES]
+        items.append({**{k: v for k, v in it.items() if k != "operator_findings"}, "findings": own + told})
+    return {**report, "items": items, "summary": summarise(items)}

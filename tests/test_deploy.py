@@ -335,6 +335,30 @@ def test_app_runs_several_workers_behind_nginx() -> None:
     assert nginx.get("ports")
 
 
+def test_only_migrate_connects_as_the_schemas_owner() -> None:
+    """Every btsplan service connects as the app's own role; the superuser that owns the schema is in
+    ``migrate``'s ``BTSPLAN_MIGRATE_DATABASE_URL`` alone, where ``db upgrade`` grants the app's role
+    its privileges (docs/deploy.md, "Database roles")."""
+    from sqlalchemy.engine import make_url
+
+    services = _compose()["services"]
+    owner = _env(services["db"])["POSTGRES_USER"]
+    app_url = make_url(_env(services["app"])["BTSPLAN_DATABASE_URL"])
+    for name, svc in services.items():
+        env = _env(svc)
+        if "BTSPLAN_DATABASE_URL" in env:
+            assert make_url(env["BTSPLAN_DATABASE_URL"]).username not in {owner, "postgres"}, name
+        assert name == "migrate" or "BTSPLAN_MIGRATE_DATABASE_URL" not in env, f"{name} holds the owner's URL"
+    migrate_url = make_url(_env(services["migrate"])["BTSPLAN_MIGRATE_DATABASE_URL"])
+    assert migrate_url.username == owner
+    assert (migrate_url.host, migrate_url.database) == (app_url.host, app_url.database)
+    assert _command(services["migrate"])[-1].startswith("btsplan db upgrade")
+    example = (ROOT / "deploy" / "env.example").read_text(encoding="utf-8")
+    assert re.search(r"^APP_DB_PASSWORD=$", example, re.M), "the app's password is a required secret"
+    assert Settings(database_url="sqlite:///x", migrate_database_url="").owner_database_url == "sqlite:///x", \
+        "empty = the app's URL"
+
+
 def _nginx_block(conf: str, header: str) -> str:
     start = conf.index(header)
     depth, i = 0, conf.index("{", start)

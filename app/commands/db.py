@@ -7,7 +7,7 @@ import typer
 from pathlib import Path
 
 from app.console import console
-from geodata.store import migrate
+from geodata.store import migrate, roles
 from geodata.store.db import check_connection, make_engine
 from geodata.settings import get_settings
 
@@ -22,18 +22,36 @@ def engine_from_settings():  # type: ignore[no-untyped-def]
     return engine
 
 
+def owner_engine():  # type: ignore[no-untyped-def]
+    """Engine of the schema's owner (``BTSPLAN_MIGRATE_DATABASE_URL``, else ``BTSPLAN_DATABASE_URL``):
+    the application's own role may not change the schema, nor recreate tables from a backup."""
+    s = get_settings()
+    engine = make_engine(s.owner_database_url, statement_timeout_ms=s.statement_timeout_ms)
+    check_connection(engine)
+    return engine
+
+
+def _grant_app_role(engine) -> None:  # type: ignore[no-untyped-def]
+    """After the schema changed or came back from a backup (which holds no grants): the app's role
+    gets its privileges again."""
+    done = roles.grant_app_role(engine, get_settings().database_url)
+    if done:
+        console.print(done)
+
+
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
-    """Create or update the schema (idempotent)."""
-    engine = engine_from_settings()
+    """Create or update the schema (idempotent), then grant the app's role what it needs."""
+    engine = owner_engine()
     migrate.upgrade(engine, revision)
     console.print(f"database at revision {migrate.current(engine)} ({check_connection(engine)})")
+    _grant_app_role(engine)
 
 
 @app.command()
 def downgrade(revision: str = typer.Argument("base", help="Target revision ('base' = empty)")) -> None:
     """Undo migrations down to REVISION."""
-    engine = engine_from_settings()
+    engine = owner_engine()
     migrate.downgrade(engine, revision)
     console.print(f"database at revision {migrate.current(engine) or 'base'}")
 
@@ -41,7 +59,7 @@ def downgrade(revision: str = typer.Argument("base", help="Target revision ('bas
 @app.command()
 def current() -> None:
     """Print the current schema revision."""
-    engine = engine_from_settings()
+    engine = owner_engine()
     console.print(migrate.current(engine) or "base")
 
 
@@ -50,7 +68,7 @@ def backup(out: Path = typer.Argument(..., help="Backup file to write (.sqlite c
     """Back up the whole database (SQLite online backup, or pg_dump -Fc for PostGIS)."""
     from geodata.store.backup import backup as do_backup
 
-    do_backup(engine_from_settings(), out)
+    do_backup(owner_engine(), out)
     console.print(f"backup written to {out} ({out.stat().st_size:,} bytes)")
 
 
@@ -62,8 +80,9 @@ def restore(
     """Replace the database content with a backup."""
     from geodata.store.backup import restore as do_restore
 
-    engine = engine_from_settings()
+    engine = owner_engine()
     if not yes and not typer.confirm(f"Replace everything in {engine.url.render_as_string()} with {src}?"):
         raise typer.Exit(1)
     do_restore(engine, src)
     console.print(f"restored {src}")
+    _grant_app_role(engine)

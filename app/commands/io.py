@@ -102,7 +102,8 @@ def _report(res, errors_out: Path | None) -> None:  # type: ignore[no-untyped-de
         err_console.print(f"[dim]·[/] {note}", highlight=False)
     log = res.log
     shown = log.sorted()
-    if shown:
+    whole_file = len(shown) == 1 and shown[0].row is None  # said in full by the last line: no table
+    if shown and not whole_file:
         t = Table(title=f"{log.n_errors} error(s), {log.n_warnings} warning(s) in {res.file}", show_lines=False)
         for h in ("row", "field", "value", "message"):
             t.add_column(h, overflow="fold")

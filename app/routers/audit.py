@@ -29,3 +29,16 @@ def read_audit(
     with engine.connect() as conn:
         rows = audit.entries(conn, entity or None, id, limit=limit, offset=offset)
     return {"entries": rows, "numberReturned": len(rows), "limit": limit, "offset": offset}
+
+
+@router.get("/audit/verify", summary="Check the audit log's hash chain (admin only)")
+def verify_audit(engine: EngineDep, _who: AdminOnly) -> dict[str, Any]:
+    """The whole chain is read (one pass, flat memory): ``intact``, the ``head`` to keep as an anchor for
+    ``btsplan audit verify --anchor``, and the first ``broken`` row (changed, deleted or inserted)."""
+    with engine.connect() as conn:
+        report = audit.verify(conn)
+    head = None if report.head_id is None else {"id": report.head_id, "hash": report.head_hash}
+    broken = report.broken
+    return {"intact": report.intact, "rows": report.rows, "head": head,
+            "broken": None if broken is None else {"id": broken.id, "problem": broken.problem,
+                                                   "detail": broken.detail}}

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app import downloads
-from app.auth import OptionalPrincipal
+from app.auth import OptionalPrincipalExpensiveRead
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from geodata.io import writers
@@ -48,7 +48,7 @@ def export(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    _who: OptionalPrincipal,
+    _who: OptionalPrincipalExpensiveRead,
     name: Annotated[str, Path(description="`<layer>.<format>`: layer sites, findings or cables; format csv, "
                                           "xlsx, geojson, gpkg, kml or shp.zip", examples=["sites.csv"])],
     district: Many = None,

@@ -5,6 +5,8 @@ Who may do what:
   firm's plan id answers 404 (not 403), so ids reveal nothing.
 - ``planner`` keys take plans under review and decide (approve / return / reject, item by item).
 - ``admin`` and ``inspector`` keys read every plan.
+- What a firm reads of other firms' pending plans (reports, previews, counts) and of the staff who
+  acted on its plan (history) is cut to need to know: see ``redact_for_operator`` and docs/security.md.
 
 Concurrency: every plan carries ``lock_version`` (also sent as the ``ETag``). Send it back (body
 ``lock_version`` or ``If-Match``) and a stale value answers 409; even without it, two simultaneous
@@ -18,17 +20,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from app.auth import AnyKey, OperatorOnly, PlannerOnly, Principal
+from app.auth import AnyKey, AnyKeyExpensiveRead, OperatorOnly, PlannerOnly, Principal
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
-from app.plan_report import report_html, report_xlsx
+from app.plan_report import XLSX, cached_render
 from geodata.work import appraisal as gapp
 from geodata.work import plans as gp
 from geodata.store.db import transaction
+from geodata.store.meta import data_version
 from planning.appraisal import redact_for_operator
 from planning.plan_items import parse_plan, plan_json_schema
 from planning.vocab import DECISIONS_NEEDING_REASON, ItemDecisionValue, PlanDecision, PlanStatus
@@ -45,12 +48,16 @@ PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Plan id")]
 GEOJSON_TYPES = ("application/json", "application/geo+json")
 IfMatch = Annotated[str | None, Header(description='The plan\'s ETag (its lock_version), e.g. "3"',
                                        pattern=r'^\s*(W/)?("\d{1,10}"|\d{1,10}|\*)\s*$', max_length=20)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _scope(who: Principal) -> str | None:
     """The firm an operator key is limited to; ``None`` for staff (they see every firm)."""
     return who.operator if who.role == "operator" else None
+
+
+def _firm_summary(plan: PlanSubmission) -> dict[str, Any]:
+    """The headline of a plan as its firm reads it (counts of the redacted report)."""
+    return gp.summary(plan, staff=False)
 
 
 def _if_match(if_match: IfMatch = None) -> int | None:
@@ -88,22 +95,6 @@ def _change(engine: Engine, plan_id: int, operator: str | None,
     return _tagged(out)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` (never buffered beyond)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise Problem(413, "Plan too large", f"the body is {int(declared):,} bytes; at most {limit:,} bytes "
-                      "are accepted per submission — split the plan", limit_bytes=limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Problem(413, "Plan too large", f"the body exceeds {limit:,} bytes; split the plan",
-                          limit_bytes=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number in JSON")
 
@@ -113,7 +104,7 @@ async def _parse(request: Request, settings: Any) -> tuple[dict[str, Any], list[
     if ctype not in GEOJSON_TYPES:
         raise Problem(415, "Unsupported media type", "send the plan as application/geo+json or application/json",
                       field="Content-Type")
-    raw = await _read_body(request, settings.max_plan_bytes)
+    raw = await request.body()  # at most max_plan_bytes and nested sanely: app.gate saw to it
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -164,7 +155,7 @@ async def create_plan(
                 if not key or gp.by_idempotency_key(session, who.operator, key) is None:
                     _check_sites(session, who.operator, features)
                 res = gp.create_plan(session, who.operator, who.actor, body, features, key)
-                out = gp.summary(res.plan)
+                out = _firm_summary(res.plan)
             break
         except IntegrityError:
             # the same Idempotency-Key raced us and won: the retry answers as a replay (200) or 409
@@ -186,14 +177,15 @@ def list_plans(
     scope = _scope(who) or operator
     with transaction(engine) as session:
         rows, total = gp.list_plans(session, scope, status, limit, offset)
-        return {"plans": [gp.summary(p) for p in rows], "numberMatched": total, "numberReturned": len(rows)}
+        return {"plans": [gp.summary(p, who.is_staff) for p in rows], "numberMatched": total,
+                "numberReturned": len(rows)}
 
 
 @router.get("/plans/{plan_id}", summary="One plan with its items, decisions and history")
 def get_plan(plan_id: PlanId, engine: EngineDep, who: AnyKey) -> JSONResponse:
     with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id, _scope(who))
-        out = gp.detail(session, plan)
+        out = gp.detail(session, plan, who.is_staff)
     return _tagged(out)
 
 
@@ -212,7 +204,7 @@ async def update_plan(
         _check_sites(session, plan.operator, features)
         gp.update_draft(session, plan, who.actor, body, features, expected)
 
-    return _change(engine, plan_id, who.operator, replace_items)
+    return _change(engine, plan_id, who.operator, replace_items, _firm_summary)
 
 
 @router.post("/plans/{plan_id}/submit", summary="Freeze a version and generate the appraisal report")
@@ -231,7 +223,7 @@ def submit_plan(
     # the appraisal reads sites, zones and other firms' plans outside the write transaction
     report = gapp.build_report(engine, settings, plan_id, who.operator or "", features)
     return _change(engine, plan_id, who.operator, lambda session, plan: gp.submit(
-        session, plan, who.actor, report, expected if expected is not None else lock))
+        session, plan, who.actor, report, expected if expected is not None else lock), _firm_summary)
 
 
 @router.post("/plans/{plan_id}/review", summary="Planner takes a submitted plan under review")
@@ -290,26 +282,32 @@ def plan_report(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    who: AnyKey,
+    who: AnyKeyExpensiveRead,
     format: Annotated[Literal["json", "html", "xlsx"] | None, Query(description="Default: from Accept, else json")] = None,
 ) -> Response:
-    """The report frozen at submission; for a draft, a live preview (``"preview": true``)."""
+    """The report frozen at submission; for a draft, a live preview (``"preview": true``).
+
+    Rendered reports are cached by everything they depend on (see :func:`app.plan_report.report_cache`);
+    a cached preview keeps the ``generated_at`` of the appraisal it shows."""
+    fmt = format or _negotiate(request.headers.get("accept", ""))
     with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id, _scope(who))
-        report, operator, features = plan.report, plan.operator, gp.features_of(plan)
+        stored, operator, features = plan.report, plan.operator, gp.features_of(plan)
         title, status, version = plan.title, plan.status, plan.version
-    if report is None or status in gp.EDITABLE:
-        report = {**gapp.build_report(engine, settings, plan_id, operator, features), "preview": True}
-    report = {**report, "plan_id": plan_id, "title": title, "status": status, "version": version}
-    if who.role == "operator":
-        report = redact_for_operator(report)
-    fmt = format or _negotiate(request.headers.get("accept", ""))
-    if fmt == "html":
-        return HTMLResponse(report_html(report))
-    if fmt == "xlsx":
-        return Response(report_xlsx(report), media_type=XLSX, headers={
-            "Content-Disposition": f'attachment; filename="plan-{plan_id}-v{version}-appraisal.xlsx"'})
-    return JSONResponse(report)
+        preview = stored is None or status in gp.EDITABLE
+        key = (plan_id, plan.lock_version, data_version(session.connection()),
+               gp.pending_fingerprint(session, plan_id, operator) if preview else None, who.is_staff)
+
+    def build() -> dict[str, Any]:
+        base = {**gapp.build_report(engine, settings, plan_id, operator, features), "preview": True} \
+            if preview else stored
+        report = {**base, "plan_id": plan_id, "title": title, "status": status, "version": version}
+        return report if who.is_staff else redact_for_operator(report)
+
+    out = cached_render(request.app.state, key, build, fmt)
+    headers = {"Content-Disposition": f'attachment; filename="plan-{plan_id}-v{version}-appraisal.xlsx"'} \
+        if fmt == "xlsx" else None
+    return Response(out.body, media_type=out.media_type, headers=headers)
 
 
 def _negotiate(accept: str) -> str:

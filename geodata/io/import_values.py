@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geodata.io.writers.tabular import FORMULA_START
 from planning.names import fold
 from planning.vocab import MAST_CLASSES
 
@@ -224,13 +225,25 @@ def choices(s: pd.Series, words: Mapping[str, str]) -> tuple[np.ndarray, np.ndar
     return vals, has, bad
 
 
+#: the quote our spreadsheet writers put before a text that would start a formula
+#: (``geodata.io.writers.tabular.neutral``): FORMULA_START in RE2 syntax, which has no look-ahead
+_FORMULA_QUOTE = r"^'('*[=+\-@\t\r])"
+
+
+def unquote_formula(text: str) -> str:
+    """Undo ``neutral``: drop the one quote before a formula character, as Excel does when it reads
+    a typed ``'=…``, so an exported file re-imports with the text it was exported from."""
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START) else text
+
+
 def texts(s: pd.Series, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Trimmed NFC text (numbers read from Excel written without '.0'); bad = longer than ``max_len``."""
+    """Trimmed NFC text (numbers read from Excel written without '.0', a formula quote dropped by
+    :func:`unquote_formula`); bad = longer than ``max_len``."""
     arr = _arrow(s)
     if arr is not None:  # vectorised: trim, measure, NFC only the non-ASCII values
         import pyarrow.compute as pc
 
-        t = _trimmed(arr)
+        t = pc.replace_substring_regex(_trimmed(arr), pattern=_FORMULA_QUOTE, replacement=r"\1")
         has = t.is_valid().to_numpy(zero_copy_only=False)
         vals = np.asarray(t.to_numpy(zero_copy_only=False), dtype=object)
         ascii_ = pc.fill_null(pc.string_is_ascii(t), True).to_numpy(zero_copy_only=False)
@@ -245,7 +258,7 @@ def texts(s: pd.Series, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     def clean(v: Any) -> str | None:
         if isinstance(v, float) and v.is_integer():
             v = int(v)
-        t = unicodedata.normalize("NFC", str(v)).strip()
+        t = unquote_formula(unicodedata.normalize("NFC", str(v)).strip())
         return t if len(t) <= max_len else None
 
     vals, bad = _by_unique(s, clean, has)

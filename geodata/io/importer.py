@@ -396,34 +396,24 @@ def _validate(engine: Engine, src: Source, ctx: _Context, spool: Any, res: Impor
     seen = SeenKeys()
     total = src.n_rows
     with engine.connect() as conn:
-        try:
-            for batch in src.batches(ctx.opts.batch_size):
-                res.rows += len(batch.rows)
-                if ctx.opts.max_rows is not None and res.rows > ctx.opts.max_rows:
-                    raise ReadError(f"the file has more than {ctx.opts.max_rows:,} rows (BTSPLAN_MAX_IMPORT_ROWS)",
-                                    field="file")
-                if ctx.kind == "sites":
-                    frame, bad = _sites_batch(batch, ctx, res.log)
-                else:
-                    frame, bad = _features_batch(batch, ctx, res.log)
-                skipped = res.skipped
-                frame, bad = _keys(conn, ctx, frame, bad, batch.rows, seen, res)
-                res.rejected += int(bad.sum())
-                good = frame[~bad]
-                res.valid += len(good) + res.skipped - skipped
-                if not res.log.n_errors or ctx.opts.skip_bad_rows:  # a doomed import writes no more
-                    spool.add(good)
-                if progress:
-                    progress("validate", len(batch.rows), total)
-        except ReadError:
-            raise
-        except Exception as exc:  # GDAL read errors in the middle of a file (broken GeoJSON…)
-            from pyogrio.errors import DataSourceError, DataLayerError, FieldError, GeometryError
-
-            if isinstance(exc, DataSourceError | DataLayerError | FieldError | GeometryError | OSError):
-                raise ReadError(f"cannot read the file past row {res.rows}: {str(exc).splitlines()[0]}",
-                                field="file") from None
-            raise
+        for batch in src.batches(ctx.opts.batch_size):
+            res.rows += len(batch.rows)
+            if ctx.opts.max_rows is not None and res.rows > ctx.opts.max_rows:
+                raise ReadError(f"the file has more than {ctx.opts.max_rows:,} rows (BTSPLAN_MAX_IMPORT_ROWS)",
+                                field="file")
+            if ctx.kind == "sites":
+                frame, bad = _sites_batch(batch, ctx, res.log)
+            else:
+                frame, bad = _features_batch(batch, ctx, res.log)
+            skipped = res.skipped
+            frame, bad = _keys(conn, ctx, frame, bad, batch.rows, seen, res)
+            res.rejected += int(bad.sum())
+            good = frame[~bad]
+            res.valid += len(good) + res.skipped - skipped
+            if not res.log.n_errors or ctx.opts.skip_bad_rows:  # a doomed import writes no more
+                spool.add(good)
+            if progress:
+                progress("validate", len(batch.rows), total)
     if res.rows == 0:
         raise ReadError("the file has a header but no data rows", field="file")
     if ctx.convention is not None:

@@ -340,7 +340,13 @@ class ProgrammeSite(Base):
 
 
 class AuditLog(Base):
-    """Append-only record of every change to plans, sites, segments and keys."""
+    """Append-only record of every change to plans, sites, segments and keys.
+
+    ``hash`` chains each row to the one before it (``prev_hash``; see :mod:`geodata.store.audit`), so a
+    row changed, removed or slipped in by someone who can bypass the triggers shows up in
+    ``btsplan audit verify``. Both columns may be NULL only because SQLite cannot add a NOT NULL
+    column without copying the table (and its triggers); the writer always fills them.
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -351,6 +357,8 @@ class AuditLog(Base):
     entity_id: Mapped[str | None] = mapped_column(String(100), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class TileSiteCell(Base):
@@ -384,3 +392,13 @@ class TileSiteCell(Base):
     derived_class: Mapped[str | None] = mapped_column(String(10))
     declared_class: Mapped[str | None] = mapped_column(String(10))
     status: Mapped[str | None] = mapped_column(String(20))
+
+
+class RateLimit(Base):
+    """One token bucket of the shared rate limiter (:mod:`geodata.store.ratelimit`): the tokens left when
+    it was last counted and that moment (epoch seconds). Unlogged on PostgreSQL; losing rows is harmless."""
+
+    __tablename__ = "rate_limits"
+    bucket: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

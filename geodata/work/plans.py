@@ -27,7 +27,7 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import shape
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -43,6 +43,7 @@ from geodata.store.models import (
     Site,
     utcnow,
 )
+from planning.appraisal import redact_for_operator
 from planning.geometry import project_xy
 from planning.plan_items import ItemError, diff_versions, item_key
 from planning.units import rows_in_force
@@ -139,8 +140,17 @@ def features_of(plan: PlanSubmission) -> list[dict[str, Any]]:
     return list((plan.items or {}).get("features", []))
 
 
-def summary(plan: PlanSubmission) -> dict[str, Any]:
+#: Transitions only the department makes (review and decisions): a firm reading its plan's history
+#: sees :data:`DEPARTMENT_ACTOR` for them, never the staff key's name.
+STAFF_TRANSITIONS = ("under_review", "approved", "returned", "rejected")
+DEPARTMENT_ACTOR = "Sở Khoa học và Công nghệ (cán bộ thẩm định)"
+
+
+def summary(plan: PlanSubmission, staff: bool = True) -> dict[str, Any]:
+    """The plan's headline; a firm (``staff=False``) gets the counts of its redacted report."""
     report = plan.report or {}
+    if report and not staff:
+        report = redact_for_operator(report)
     return {
         "id": plan.id, "operator": plan.operator, "title": plan.title, "status": plan.status,
         "version": plan.version, "lock_version": plan.lock_version,
@@ -151,16 +161,18 @@ def summary(plan: PlanSubmission) -> dict[str, Any]:
     }
 
 
-def detail(session: Session, plan: PlanSubmission) -> dict[str, Any]:
+def detail(session: Session, plan: PlanSubmission, staff: bool = True) -> dict[str, Any]:
+    """Items, decisions and history; a firm (``staff=False``) sees the department, not its staff's keys."""
     items = dict(plan.items or {})
     return {
-        **summary(plan),
+        **summary(plan, staff),
         "items": {"type": "FeatureCollection", "features": features_of(plan)},
         "decisions": items.get("decisions"),
         "applied": items.get("applied"),
         "history": [
             {"at": e.at.isoformat(), "version": e.version, "from_status": e.from_status, "to_status": e.to_status,
-             "actor": e.actor, "reason": e.reason, "diff": e.diff}
+             "actor": e.actor if staff or e.to_status not in STAFF_TRANSITIONS else DEPARTMENT_ACTOR,
+             "reason": e.reason, "diff": e.diff}
             for e in events(session, plan.id)
         ],
     }
@@ -465,16 +477,29 @@ def _apply_cable(session: Session, plan: PlanSubmission, i: int, p: Mapping[str,
 # other firms' pending items (for conflicts in the appraisal)
 # --------------------------------------------------------------------------------------------
 
-def pending_items(session: Session, exclude_plan_id: int | None, exclude_operator: str | None
-                  ) -> list[dict[str, Any]]:
-    """Items of other firms' submitted/under-review plans: the conflicts a new plan must be told about."""
+def _pending_query(exclude_plan_id: int | None, exclude_operator: str | None) -> Select[Any]:
     q = select(PlanSubmission).where(PlanSubmission.status.in_(PENDING))
     if exclude_plan_id is not None:
         q = q.where(PlanSubmission.id != exclude_plan_id)
     if exclude_operator is not None:
         q = q.where(PlanSubmission.operator != exclude_operator)
+    return q
+
+
+def pending_fingerprint(session: Session, exclude_plan_id: int | None, exclude_operator: str | None) -> str:
+    """Changes whenever the set of :func:`pending_items` may change (a plan submitted, decided or
+    edited bumps its ``lock_version``): a cached live preview keys on it, since submitting a plan
+    changes no map data and so leaves the data version alone."""
+    q = _pending_query(exclude_plan_id, exclude_operator).with_only_columns(
+        PlanSubmission.id, PlanSubmission.lock_version).order_by(PlanSubmission.id)
+    return hashlib.sha256(json.dumps([list(r) for r in session.execute(q)]).encode()).hexdigest()
+
+
+def pending_items(session: Session, exclude_plan_id: int | None, exclude_operator: str | None
+                  ) -> list[dict[str, Any]]:
+    """Items of other firms' submitted/under-review plans: the conflicts a new plan must be told about."""
     out = []
-    for plan in session.execute(q).scalars():
+    for plan in session.execute(_pending_query(exclude_plan_id, exclude_operator)).scalars():
         for i, f in enumerate(features_of(plan)):
             out.append({"plan_id": plan.id, "operator": plan.operator, "index": i, "feature": f})
     return out

@@ -10,15 +10,12 @@ Create Date: 2026-12-04
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0002'
 down_revision: str | None = '0001'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 _LEVELS = (("district_code", "district", "district"), ("commune_code", "commune", "commune"))
 

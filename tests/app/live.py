@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from app.main import create_app
+from benchmarks.common import stop as stop_process
 from geodata.settings import Settings
 from tests.conftest import db_url
 
@@ -37,6 +38,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_for_health(base: str, proc: subprocess.Popen[bytes], output: Callable[[], str], seconds: float = 30) -> None:
+    """Return once ``base`` answers ``/health``; raise with the server's ``output`` if it dies or is late."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start: {output()[-2000:]}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def live_server(engine: Engine, workers: int = 1, **env: str) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a uvicorn serving the app on ``engine``'s database."""
@@ -49,21 +64,12 @@ def live_server(engine: Engine, workers: int = 1, **env: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"uvicorn did not start: {out[-2000:]}")
-            time.sleep(0.2)
+        wait_for_health(base, proc, lambda: proc.stdout.read().decode(errors="replace") if proc.stdout else "")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server, killing it if it has not ended after 10 s."""
+    stop_process(proc, timeout=10)

@@ -17,12 +17,13 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from app import auth, routers
-from app.auth import Principal, RateLimiter, optional_principal, require_roles
+from app.auth import Principal, optional_principal, require_roles
 from geodata.store.keys import KeyManagementError, create_key, hash_key, key_prefix, revoke_key
 from app.cli import cli
 from app.main import create_app
 from geodata.store import audit
 from geodata.store.db import transaction
+from geodata.store.ratelimit import Limit, TokenBuckets
 from geodata.store.models import ApiKey, AuditLog, CableSegment
 from geodata.settings import Settings
 from planning.vocab import ROLES
@@ -124,14 +125,15 @@ def test_write_rate_limit_per_key(demo_db: Engine) -> None:
     assert c.get("/t/public", headers=ha).status_code == 200  # reads are not limited
 
 
-def test_token_bucket_refills() -> None:
+def test_token_bucket_refills(empty_db: Engine) -> None:
     now = [0.0]
-    lim = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
-    assert lim.take(1) == 0 and lim.take(1) == 0
-    assert lim.take(1) == pytest.approx(1.0)
+    lim = Limit(per_minute=60, burst=2)
+    buckets = TokenBuckets(empty_db, [lim], clock=lambda: now[0])
+    assert buckets.take("key:1", lim) == 0 and buckets.take("key:1", lim) == 0
+    assert buckets.take("key:1", lim) == pytest.approx(1.0)
     now[0] += 1.0
-    assert lim.take(1) == 0
-    assert lim.take(1) > 0
+    assert buckets.take("key:1", lim) == 0
+    assert buckets.take("key:1", lim) > 0
 
 
 def test_key_prefix_rejects_junk() -> None:

@@ -115,6 +115,8 @@ MATRIX = [
         body=lambda v: {"status": "converted", "done_on": "2020-06-30"}),
     Row("audit", _none, "GET", "/audit", {"anon": 401, "admin": 200, "planner": 403, "inspector": 403,
                                           "own": 403, "other": 403}),
+    Row("audit verify", _none, "GET", "/audit/verify", {"anon": 401, "admin": 200, "planner": 403, "inspector": 403,
+                                                        "own": 403, "other": 403}),
     Row("audit update", _none, "PUT", "/audit", {c: 405 for c in CALLERS}, body=lambda v: {}),
     Row("audit delete", _none, "DELETE", "/audit", {c: 405 for c in CALLERS}),
     Row("audit patch one", _none, "PATCH", "/audit/1", {c: 404 for c in CALLERS}, body=lambda v: {}),

@@ -47,8 +47,9 @@ def role_headers(fuzz_engine: Engine) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def fuzz_app(fuzz_engine: Engine) -> Any:
-    # a generous rate limit: the fuzzer is not the brute-forcer the limiter is for
-    return create_app(Settings(database_url=str(fuzz_engine.info_url), write_rate_per_minute=100_000))  # type: ignore[attr-defined]
+    # generous rate limits: the fuzzer is not the brute-forcer the limiters are for
+    return create_app(Settings(database_url=str(fuzz_engine.info_url), write_rate_per_minute=100_000,  # type: ignore[attr-defined]
+                               anonymous_write_rate_per_minute=100_000, expensive_read_rate_per_minute=100_000))
 
 
 # The schema does not depend on the database: load it at collection time from an app whose engine is

@@ -63,7 +63,9 @@ GET_TEMPLATES = [
 def client_and_admin(demo_db: Engine):  # type: ignore[no-untyped-def]
     with session_factory(demo_db)() as s, s.begin():
         key = create_key(s, "admin", name="injection-test").secret
-    app = create_app(Settings(database_url=db_url(demo_db), write_rate_per_minute=100_000))
+    # generous limits: every hostile string must reach the query, not stop at a 429
+    app = create_app(Settings(database_url=db_url(demo_db), write_rate_per_minute=100_000,
+                              expensive_read_rate_per_minute=100_000))
     with TestClient(app) as client:
         yield client, {"Authorization": f"Bearer {key}"}
 
@@ -83,7 +85,8 @@ def test_hostile_strings_change_nothing(client_and_admin, demo_db: Engine) -> No
                 assert body["numberReturned"] == 0, f"{value!r} matched rows"
                 assert body.get("numberMatched", 0) != n_all
     after = table_checksums(demo_db, exclude_columns=("last_used_at",))
-    changed = {t for t in before if before[t] != after[t] and t not in ("audit_log", "meta")}
+    # bookkeeping, not data: the audit trail, the data version, the rate limiter's counters
+    changed = {t for t in before if before[t] != after[t] and t not in ("audit_log", "meta", "rate_limits")}
     assert not changed, changed
 
 

@@ -5,15 +5,21 @@ GDAL (through pyogrio's Arrow stream) parses CSV and every vector format; openpy
 streams XLSX. Nothing here interprets values: a batch carries the file's own columns as text or
 native cell values, plus geometries when the format has them, so validation can quote the exact
 value a user typed.
+
+Files are hostile until read: every archive (zip, KMZ, XLSX) is inflated once here, counting the
+bytes, before GDAL or openpyxl sees it (:func:`_check_zip`), and any error a parser raises on a
+damaged file becomes one :class:`ReadError` naming the file, never a traceback.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +39,17 @@ FORMATS = {
     ".fgb": "fgb",
 }
 VECTOR = {"geojson", "gpkg", "shp", "kml", "kmz", "fgb"}
-#: a zip whose members expand to more than this many times its size is refused (zip bomb)
+#: a zip whose members expand to more than this many times its size is refused (zip bomb), unless
+#: they stay under the floor; never more than MAX_ZIP_BYTES
 MAX_ZIP_RATIO = 200
 MAX_ZIP_BYTES = 4 * 1024**3
+ZIP_FLOOR = 64 * 1024**2
+#: workbooks are smaller, and openpyxl streams only the worksheets: every other part (shared
+#: strings above all: unique texts, which compress perhaps tenfold) is held in memory whole, so
+#: each may inflate to at most XLSX_PART_RATIO times the file (at least the floor)
+XLSX_FLOOR = 16 * 1024**2
+XLSX_PART_RATIO = 30
+_INFLATE_BLOCK = 1 << 20
 
 
 @dataclass
@@ -85,10 +99,18 @@ class Source:
 
     # -- reading -------------------------------------------------------------------------------
     def batches(self, size: int = 100_000) -> Iterator[Batch]:
-        if self.fmt == "xlsx":
-            yield from self._xlsx_batches(size)
-            return
-        yield from self._gdal_batches(size)
+        """The rows in batches; a parser's failure half-way becomes one :class:`ReadError` saying
+        how far the file was read."""
+        last = self.header_row
+        try:
+            for batch in self._xlsx_batches(size) if self.fmt == "xlsx" else self._gdal_batches(size):
+                last = int(batch.rows[-1])
+                yield batch
+        except ReadError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (GDAL's, openpyxl's or the XML parser's own words)
+            raise ReadError(f"cannot read the file past row {last:,} (damaged?): {_gdal_msg(exc)}", field="file",
+                            value=self.path.name) from None
         if self._tail_error is not None:
             raise self._tail_error
 
@@ -133,16 +155,22 @@ class Source:
             ncol = len(self.columns)
             buf: list[tuple[Any, ...]] = []
             rows: list[int] = []
-            for r, values in enumerate(ws.iter_rows(min_row=self.header_row + 1, values_only=True),
-                                       start=self.header_row + 1):
-                vals = tuple(values[:ncol]) + (None,) * max(0, ncol - len(values))
-                if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals):
-                    continue
-                buf.append(tuple(_nfc(v) if isinstance(v, str) else v for v in vals))
-                rows.append(r)
-                if len(buf) >= size:
-                    yield Batch(np.array(rows, dtype=np.int64), pd.DataFrame(buf, columns=self.columns, dtype=object))
-                    buf, rows = [], []
+            r = self.header_row
+            try:
+                for r, values in enumerate(ws.iter_rows(min_row=self.header_row + 1, values_only=True),
+                                           start=self.header_row + 1):
+                    vals = tuple(values[:ncol]) + (None,) * max(0, ncol - len(values))
+                    if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals):
+                        continue
+                    buf.append(tuple(_nfc(v) if isinstance(v, str) else v for v in vals))
+                    rows.append(r)
+                    if len(buf) >= size:
+                        yield Batch(np.array(rows, dtype=np.int64),
+                                    pd.DataFrame(buf, columns=self.columns, dtype=object))
+                        buf, rows = [], []
+            except Exception as exc:  # noqa: BLE001  (openpyxl or the XML parser on a damaged sheet)
+                raise ReadError(f"cannot read sheet {self.sheet!r} past row {r:,} (damaged?): {_gdal_msg(exc)}",
+                                field="file", value=self.path.name) from None
             if buf:
                 yield Batch(np.array(rows, dtype=np.int64), pd.DataFrame(buf, columns=self.columns, dtype=object))
         finally:
@@ -218,19 +246,81 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def _check_zip(path: Path) -> list[zipfile.ZipInfo]:
+def _check_zip(path: Path, what: str = "zip archive", floor: int = ZIP_FLOOR,
+               cap: Callable[[str], int | None] | None = None) -> list[zipfile.ZipInfo]:
+    """The archive's members, once every one has been inflated here and its bytes counted.
+
+    Declared sizes are the attacker's to write: a KMZ may declare 2 KB and inflate to 1 GiB, and
+    GDAL's /vsizip/ inflates to the end of the stream whatever the header says. So the deflate
+    stream itself is inflated (in 1 MiB blocks, nothing kept) and reading stops as soon as the
+    archive passes its allowance: ``MAX_ZIP_RATIO`` times its size (at least ``floor``, at most
+    ``MAX_ZIP_BYTES``), or a member the ``cap(name)`` of its own. A member holding other than it
+    declares is refused too: the reader that comes next would believe the header."""
+    size = path.stat().st_size
+    allowance = min(MAX_ZIP_BYTES, max(floor, MAX_ZIP_RATIO * size))
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(path) as z, open(path, "rb") as f:
             infos = [i for i in z.infolist() if not i.is_dir()]
-    except zipfile.BadZipFile:
-        raise ReadError("the file is not a valid zip archive (damaged or truncated?)", field="file",
+            declared = sum(i.file_size for i in infos)
+            if declared > allowance:  # an honest bomb is refused without inflating anything
+                raise ReadError(f"the {what} declares {declared:,} bytes inflated from {size:,}: refused as a zip "
+                                "bomb", field="file", value=path.name)
+            total = 0
+            for info in infos:
+                own = cap(info.filename) if cap is not None else None
+                budget = allowance - total if own is None else min(allowance - total, own)
+                total += _inflated_size(z, f, info, budget, size, path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, struct.error) as exc:
+        raise ReadError(f"the file is not a valid {what} (damaged or truncated?): {_gdal_msg(exc)}", field="file",
                         value=path.name) from None
-    total = sum(i.file_size for i in infos)
-    if total > MAX_ZIP_BYTES or (path.stat().st_size and total / max(path.stat().st_size, 1) > MAX_ZIP_RATIO
-                                 and total > 64 * 1024**2):
-        raise ReadError(f"the zip expands to {total:,} bytes from {path.stat().st_size:,}: refused as a zip bomb",
-                        field="file", value=path.name)
+    except NotImplementedError as exc:  # a compression method Python (and GDAL) cannot read
+        raise ReadError(f"the {what} uses a compression it cannot be read with: {_gdal_msg(exc)}", field="file",
+                        value=path.name) from None
     return infos
+
+
+def _inflated_size(z: zipfile.ZipFile, f: Any, info: zipfile.ZipInfo, budget: int, size: int, path: Path) -> int:
+    """Bytes ``info`` really inflates to, raising :class:`ReadError` as soon as they pass ``budget``."""
+    if info.flag_bits & 0x1:
+        raise ReadError(f"{info.filename} in the archive is encrypted", field="file", value=path.name)
+    if info.compress_type != zipfile.ZIP_DEFLATED:  # stored (bounded by the file) or bz2/lzma: bounded by zipfile
+        n = 0
+        with z.open(info) as member:
+            while block := member.read(_INFLATE_BLOCK):
+                n += len(block)
+                if n > budget:
+                    raise _bomb(info, n, path)
+        return n
+    f.seek(info.header_offset)
+    head = f.read(30)
+    if len(head) < 30 or head[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"no local header for {info.filename}")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    start = info.header_offset + 30 + name_len + extra_len
+    f.seek(start)
+    left = size - start  # the stream may run on past its declared compressed size, never past the file
+    d = zlib.decompressobj(-zlib.MAX_WBITS)
+    n, data = 0, b""
+    while not d.eof:
+        if not data:
+            data = f.read(min(_INFLATE_BLOCK, left))
+            left -= len(data)
+            if not data:
+                n += len(d.flush())
+                break
+        n += len(d.decompress(data, _INFLATE_BLOCK))
+        data = d.unconsumed_tail
+        if n > budget:
+            raise _bomb(info, n, path)
+    if not d.eof or n != info.file_size:
+        raise zipfile.BadZipFile(f"{info.filename} declares {info.file_size:,} bytes but "
+                                 + ("its data is cut short" if not d.eof else f"inflates to {n:,}"))
+    return n
+
+
+def _bomb(info: zipfile.ZipInfo, n: int, path: Path) -> ReadError:
+    return ReadError(f"{info.filename} in the archive inflates past {n:,} bytes (it declares {info.file_size:,}) "
+                     f"from a {path.stat().st_size:,}-byte file: refused as a zip bomb", field="file", value=path.name)
 
 
 def open_source(path: str | Path, *, sheet: str | None = None, encoding: str | None = None,
@@ -244,7 +334,17 @@ def open_source(path: str | Path, *, sheet: str | None = None, encoding: str | N
     if p.is_file() and p.stat().st_size == 0:
         raise ReadError("the file is empty", field="file", value=p.name)
     fmt = detect_format(p)
-    known = known_columns or set()
+    try:
+        return _open(p, fmt, sheet, encoding, max_rows, known_columns or set())
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (a damaged or hostile file can make any parser fail)
+        raise ReadError(f"cannot read the file as {fmt.upper()} (damaged, or not what its name says?): "
+                        f"{_gdal_msg(exc)}", field="file", value=p.name) from None
+
+
+def _open(p: Path, fmt: str, sheet: str | None, encoding: str | None, max_rows: int | None,
+          known: set[str]) -> Source:
     if fmt == "csv":
         return _open_csv(p, encoding, max_rows, known)
     if fmt == "xlsx":
@@ -369,7 +469,8 @@ def _open_vector(p: Path, gdal_path: str, fmt: str, layer: str | None, encoding:
                   layer=layer, open_options=opts)
 
 
-def _gdal_msg(exc: Exception) -> str:
+def _gdal_msg(exc: BaseException) -> str:
+    """The first line of what the parser said (the exception's name when it said nothing)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -432,6 +533,9 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
 def _open_xlsx(p: Path, sheet: str | None, max_rows: int | None, known: set[str]) -> Source:
     import openpyxl
 
+    part_cap = max(XLSX_FLOOR, XLSX_PART_RATIO * p.stat().st_size)
+    _check_zip(p, "XLSX workbook", XLSX_FLOOR,
+               lambda name: None if name.lower().startswith("xl/worksheets/") else part_cap)
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001  (zipfile/XML errors: damaged workbook)

@@ -10,16 +10,23 @@ sensible column widths; typed cells, and text never read as a formula or a link.
 ``constant_memory`` mode streams rows to disk, so a million sites do not sit in memory.
 Export layers go through the same two (:func:`csv_chunks`, :func:`layer_sheet`); so do the
 inspection lists, the plan report, the statistics and the CLI's tables.
+
+Every text cell passes :func:`neutral` (formula injection, OWASP's CSV-injection guidance): any firm
+can name a site or title a plan, and a department user opens the download in Excel, so a text that
+a spreadsheet would read as a formula gets a leading ``'``. Numbers are written as numbers and never
+touched (a negative distance stays a number); only text is. CSV cells holding ``;`` are quoted too:
+Excel in a locale whose list separator is ``;`` (usual where the decimal mark is a comma) splits an
+unquoted ``x;=HYPERLINK(…)`` into a second cell that starts with ``=``.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import json
 import math
 import numbers
+import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +41,20 @@ DECIMALS = {"lon": 9, "lat": 9}
 #: the one line end of every CSV written (RFC 4180), and the byte-order mark that tells Excel it is UTF-8
 CSV_NEWLINE = "\r\n"
 BOM = "\ufeff"
+#: first characters that make Excel, LibreOffice or Google Sheets read a text cell as a formula
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a CSV cell holding one of these is quoted: the RFC 4180 ones, plus ``;`` and tab, which some
+#: locales' spreadsheets split on
+_CSV_QUOTED = re.compile(r'[",;\t\r\n]')
+
+
+def neutral(text: str) -> str:
+    """``text`` as a spreadsheet shows it literally: a leading ``'`` when it would start a formula.
+
+    Text that already starts with quotes before a formula character gets one more, so the escape
+    can be undone exactly (:func:`geodata.io.import_values.unquote_formula` on import: an exported
+    file re-imports unchanged)."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
 
 
 def _cell(col: Column, v: Any) -> Any:
@@ -70,7 +91,12 @@ def _text(col: Column, v: Any) -> str:
         return "true" if c else "false"
     if isinstance(c, float):
         return f"{c:.{DECIMALS.get(col.name, 3)}f}".rstrip("0").rstrip(".") if c != int(c) or abs(c) < 1e15 else str(c)
-    return str(c)
+    return neutral(c) if isinstance(c, str) else str(c)  # an int is a number, a text is neutralised
+
+
+def _safe(row: Sequence[Any]) -> list[Any]:
+    """A row of typed values with its text neutralised (numbers, booleans and blanks as they are)."""
+    return [neutral(v) if isinstance(v, str) else v for v in row]
 
 
 def _wkt_column(layer: ExportLayer) -> bool:
@@ -78,24 +104,28 @@ def _wkt_column(layer: ExportLayer) -> bool:
     return layer.geometry_type != "Point"
 
 
+def _csv_field(v: Any) -> str:
+    s = "" if v is None else str(v)
+    return '"' + s.replace('"', '""') + '"' if _CSV_QUOTED.search(s) else s
+
+
 def _csv_rows(rows: Iterable[Sequence[Any]]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator=CSV_NEWLINE).writerows(["" if v is None else v for v in r] for r in rows)
-    return buf.getvalue()
+    """RFC 4180 lines of cells already made safe (a lone empty cell quoted, or the line would be blank)."""
+    return "".join((",".join(map(_csv_field, r)) or ('""' if r else "")) + CSV_NEWLINE for r in rows)
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = True) -> str:
     """The whole CSV as text (``None`` cells empty); ``bom`` for files and downloads, not for a terminal."""
-    return (BOM if bom else "") + _csv_rows([header, *rows])
+    return (BOM if bom else "") + _csv_rows([_safe(header), *map(_safe, rows)])
 
 
 def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = True,
                block_rows: int = 500) -> Iterator[bytes]:
     """The CSV as UTF-8 byte blocks of ``block_rows`` rows, for a streamed HTTP response."""
-    yield ((BOM if bom else "") + _csv_rows([header])).encode("utf-8")
+    yield ((BOM if bom else "") + _csv_rows([_safe(header)])).encode("utf-8")
     it = iter(rows)
     while block := list(itertools.islice(it, block_rows)):
-        yield _csv_rows(block).encode("utf-8")
+        yield _csv_rows(map(_safe, block)).encode("utf-8")
 
 
 def csv_chunks(layer: ExportLayer) -> Iterator[bytes]:
@@ -103,7 +133,7 @@ def csv_chunks(layer: ExportLayer) -> Iterator[bytes]:
     cols = layer.columns
     yield csv_text([c.name for c in cols] + (["wkt"] if _wkt_column(layer) else []), []).encode("utf-8")
     for df in layer.chunks():
-        yield _csv_rows([_text(c, v) for c, v in zip(cols, row, strict=False)] + row[len(cols):]
+        yield _csv_rows([_text(c, v) for c, v in zip(cols, row, strict=False)] + _safe(row[len(cols):])
                         for row in _layer_rows(df, layer)).encode("utf-8")
 
 
@@ -200,16 +230,16 @@ def _write_sheet(ws: Any, sheet: Sheet, styles: dict[str, Any]) -> None:
         ws.set_column(i, i, min(width, 60), styles["date"] if i in sheet.dates else None)
     r = 0
     if sheet.title is not None:
-        ws.write_string(r, 0, sheet.title, styles["title"])
+        ws.write_string(r, 0, neutral(sheet.title), styles["title"])
         r += 1
     if labels:
         for i, lb in enumerate(labels):
-            ws.write_string(r, i, lb, styles["label"])
+            ws.write_string(r, i, neutral(lb), styles["label"])
         r += 1
     head_row = r
     if header:
         for i, name in enumerate(header):
-            ws.write_string(r, i, name, styles["head"])
+            ws.write_string(r, i, neutral(name), styles["head"])
         r += 1
         if sheet.frozen_columns is not None:
             ws.freeze_panes(r, sheet.frozen_columns)
@@ -223,7 +253,8 @@ def _write_sheet(ws: Any, sheet: Sheet, styles: dict[str, Any]) -> None:
 
 
 def _put(ws: Any, r: int, c: int, v: Any, style: Any) -> None:
-    """One typed cell: booleans and numbers as such, everything else as text; nothing for a blank."""
+    """One typed cell: booleans and numbers as such, everything else as neutralised text (never
+    ``write()``, which would turn '=…' into a formula and a URL into a link); nothing for a blank."""
     if v is None or (isinstance(v, str) and not v) or (isinstance(v, float) and math.isnan(v)):
         return
     if isinstance(v, bool | np.bool_):
@@ -231,4 +262,4 @@ def _put(ws: Any, r: int, c: int, v: Any, style: Any) -> None:
     elif isinstance(v, numbers.Real) and math.isfinite(v):
         ws.write_number(r, c, v, style)
     else:
-        ws.write_string(r, c, str(v), style)
+        ws.write_string(r, c, neutral(str(v)), style)
