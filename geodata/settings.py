@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_import_rows: int = Field(default=2_000_000, ge=1)
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins; empty = CORS off")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL the service is published at (https://gis.example.gov.vn/btsplan); every link, "
+                    "paging URL and TileJSON is built from it. Empty: from the request's Host when it is in "
+                    "allowed_hosts, else from the address the server listens on")
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description="Host names (without port) whose Host header may be echoed in links when public_url is empty")
     tile_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     report_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0,
                                     description="Rendered appraisal reports kept per process; 0 = off")

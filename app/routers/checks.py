@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from app import downloads, schemas
 from app.auth import OptionalPrincipal, PlannerOrAdmin
 
-from app.deps import EngineDep, SettingsDep
+from app.deps import EngineDep, SettingsDep, public_base
 from app.errors import Problem
 from geodata.errors import InvalidParameter
 from geodata.work import checks as gchecks
@@ -194,7 +194,7 @@ def _stored_findings(request: Request, engine: Any, check: str, fmt: str, limit:
     if len(records) == q.limit:
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
         params.append(("offset", str(q.offset + q.limit)))
-        body["next"] = f"{str(request.base_url).rstrip('/')}{request.url.path}?{urlencode(params)}"
+        body["next"] = f"{public_base(request)}{request.url.path}?{urlencode(params)}"
     return JSONResponse(body)
 
 

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import schemas
-from app.deps import ReadEngineDep, SettingsDep
+from app.deps import ReadEngineDep, SettingsDep, public_base
 from app.errors import Problem
 from geodata.errors import InvalidParameter
 from geodata.serve import features as gf
@@ -56,10 +56,6 @@ CollectionId = Annotated[str, Path(alias="collectionId", description="Collection
 FeatureId = Annotated[str, Path(alias="featureId", description="Feature id (or the code, for sites and cable sections)",
                                 max_length=60)]
 Format = Annotated[str | None, Query(description="Output format: `json` (the only one besides the map page)")]
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def _json(body: Any, media_type: str = JSON, headers: dict[str, str] | None = None) -> Response:
@@ -121,7 +117,7 @@ def landing(request: Request, f: Format = None) -> Response:
         if STATIC_INDEX.is_file():
             return HTMLResponse(STATIC_INDEX.read_text(encoding="utf-8"))
         return HTMLResponse(_FALLBACK_HTML)
-    b = _base(request)
+    b = public_base(request)
     body = schemas.LandingPage(
         title="btsplan — quy hoạch hạ tầng viễn thông thụ động",
         description="BTS sites and mast classes, A1-only zones and routes, cable undergrounding "
@@ -202,7 +198,7 @@ def conformance(f: Format = None) -> Response:
 # --------------------------------------------------------------------------------------------
 
 def _collection_doc(request: Request, engine: Any, settings: Any, coll: gf.CollectionDef) -> dict[str, Any]:
-    b = f"{_base(request)}/collections/{coll.id}"
+    b = f"{public_base(request)}/collections/{coll.id}"
     ext = gf.extent(engine, coll)
     extent: dict[str, Any] = {}
     if ext["bbox"]:
@@ -230,7 +226,7 @@ def _collection_doc(request: Request, engine: Any, settings: Any, coll: gf.Colle
     if extent:
         doc["extent"] = extent
     if coll.id in _TILE_LAYERS:
-        doc["links"].append({"href": f"{_base(request)}/tiles/{coll.id}/tilejson.json", "rel": "tiles",
+        doc["links"].append({"href": f"{public_base(request)}/tiles/{coll.id}/tilejson.json", "rel": "tiles",
                              "type": JSON, "title": "Vector tiles (TileJSON)"})
     return doc
 
@@ -242,7 +238,7 @@ _TILE_LAYERS = {"sites", "zones", "routes", "cable-segments", "admin-units", "fi
 @router.get("/collections", summary="Feature collections", response_model=schemas.Collections)
 def collections(request: Request, engine: ReadEngineDep, settings: SettingsDep, f: Format = None) -> Response:
     _check_format(f)
-    b = _base(request)
+    b = public_base(request)
     return _json({
         "links": [{"href": f"{b}/collections", "rel": "self", "type": JSON, "title": "Collections"}],
         "collections": [_collection_doc(request, engine, settings, c) for c in gf.COLLECTIONS.values()],
@@ -274,7 +270,7 @@ def _schema_doc(request: Request, collection_id: str, f: str | None,
     (and forbids others), ``schema`` every published one; each names its own URL as ``$id``."""
     _check_format(f)
     coll = _collection_def(collection_id)
-    url = f"{_base(request)}/collections/{coll.id}/{kind}"
+    url = f"{public_base(request)}/collections/{coll.id}/{kind}"
     return _json(gf.json_schema(coll, url, queryables_only=kind == "queryables"), SCHEMA_JSON)
 
 
@@ -286,7 +282,7 @@ def _schema_doc(request: Request, collection_id: str, f: str | None,
 def _page_url(request: Request, offset: int, limit: int) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
     params += [("limit", str(limit)), ("offset", str(offset))]
-    return f"{_base(request)}{request.url.path}?{urlencode(params)}"
+    return f"{public_base(request)}{request.url.path}?{urlencode(params)}"
 
 
 def _now() -> str:
@@ -342,7 +338,7 @@ def items(
     page = gf.query_items(engine, coll, q, out_crs)
     n = len(page.ids)
     links = [{"href": _page_url(request, q.offset, q.limit), "rel": "self", "type": GEOJSON, "title": "This page"},
-             {"href": f"{_base(request)}/collections/{coll.id}", "rel": "collection", "type": JSON,
+             {"href": f"{public_base(request)}/collections/{coll.id}", "rel": "collection", "type": JSON,
               "title": "The collection"}]
     more = n == q.limit and (page.matched is None or q.offset + n < page.matched)
     if more:
@@ -382,7 +378,7 @@ def item(
     page = gf.get_item(engine, coll, feature_id, out_crs)
     if page is None:
         raise Problem(404, "Feature not found", f"no feature {feature_id!r} in collection {coll.id!r}")
-    b = f"{_base(request)}/collections/{coll.id}"
+    b = f"{public_base(request)}/collections/{coll.id}"
     fid = page.ids[0]
     feat = json.loads(gf.feature_json(fid, page.geometries[0], page.properties[0]))
     feat["links"] = [{"href": f"{b}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},

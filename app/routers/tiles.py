@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.deps import ReadEngineDep
+from app.deps import ReadEngineDep, public_base
 from app.errors import Problem
 from geodata.serve import features as gf
 from geodata.serve import tiles as gt
@@ -106,7 +106,7 @@ router.add_api_route(TILE_PATH, tile, methods=["HEAD"], include_in_schema=False)
 
 
 def _tilejson(request: Request, engine: Any, lyr: gt.Layer, version: int) -> dict[str, Any]:
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     ext = gf.extent(engine, gf.COLLECTIONS[lyr.id])["bbox"]
     if not ext:
         ext = list(province(request.app.state.settings.province).extent)
@@ -137,7 +137,7 @@ def tilejson(request: Request, engine: ReadEngineDep, layer: LayerId) -> JSONRes
 
 @router.get("/tiles", summary="Tile layers and their TileJSON links")
 def tile_layers(request: Request) -> JSONResponse:
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     return JSONResponse({"layers": [
         {"id": lyr.id, "description": lyr.description, "minzoom": lyr.minzoom, "maxzoom": lyr.maxzoom,
          "tilejson": f"{base}/tiles/{lyr.id}/tilejson.json"} for lyr in gt.LAYERS.values()]})
