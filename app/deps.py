@@ -12,6 +12,11 @@ from sqlalchemy.orm import Session
 from geodata.settings import Settings
 
 
+#: Largest ``offset`` any paged endpoint takes: beyond it no client pages, and an unbounded integer would
+#: overflow the database's 64-bit parameters (a 500 instead of a 422).
+MAX_OFFSET = 10_000_000
+
+
 def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 

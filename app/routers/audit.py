@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from app.auth import AdminOnly
-from app.deps import EngineDep
+from app.deps import MAX_OFFSET, EngineDep
 from geodata.store import audit
 
 router = APIRouter(tags=["audit"])
@@ -24,7 +24,7 @@ def read_audit(
     entity: Annotated[str | None, Query(max_length=50, description="plan, site, cable_segment, api_key, …")] = None,
     id: Annotated[str | None, Query(max_length=100, description="Entity id (plan id, site code, …)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     with engine.connect() as conn:
         rows = audit.entries(conn, entity or None, id, limit=limit, offset=offset)

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from app import downloads, schemas
 from app.auth import OptionalPrincipal, PlannerOrAdmin
 
-from app.deps import EngineDep, SettingsDep, public_base
+from app.deps import MAX_OFFSET, EngineDep, SettingsDep, public_base
 from app.errors import Problem
 from geodata.errors import InvalidParameter
 from geodata.work import checks as gchecks
@@ -207,7 +207,7 @@ _FINDING_DOWNLOADS: dict[int | str, dict[str, Any]] = {200: {"content": {
     "application/geo+json": {}}}}
 Fmt = Annotated[Literal["json", "csv", "xlsx", "geojson"], Query(description="Output format")]
 Limit = Annotated[int, Query(ge=1, le=gf.MAX_LIMIT, description="Findings per page (json)")]
-Offset = Annotated[int, Query(ge=0, description="Findings to skip (json)")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Findings to skip (json)")]
 Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")]
 
 

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import schemas
-from app.deps import ReadEngineDep, SettingsDep, public_base
+from app.deps import MAX_OFFSET, ReadEngineDep, SettingsDep, public_base
 from app.errors import Problem
 from geodata.errors import InvalidParameter
 from geodata.serve import features as gf
@@ -307,7 +307,7 @@ def items(
     collection_id: CollectionId,
     limit: Annotated[int, Query(ge=1, description="Features per page (above the maximum, the maximum is used)",
                                 json_schema_extra={"maximum": gf.MAX_LIMIT})] = gf.DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Features to skip")] = 0,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in `bbox-crs` (default CRS84 lon/lat)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of `bbox` (see the collection's `crs`)")] = None,
     datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval (`a/b`, `../b`, `a/..`)")] = None,

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import AnyKey, AnyKeyExpensiveRead, OperatorOnly, PlannerOnly, Principal
-from app.deps import EngineDep, SettingsDep
+from app.deps import MAX_OFFSET, EngineDep, SettingsDep
 from app.errors import Problem
 from app.plan_report import XLSX, cached_render
 from geodata.work import appraisal as gapp
@@ -172,7 +172,7 @@ def list_plans(
     status: Annotated[PlanStatus | None, Query()] = None,
     operator: Annotated[str | None, Query(max_length=20, description="Staff only: one firm")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     scope = _scope(who) or operator
     with transaction(engine) as session:
