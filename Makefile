@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export BTSPLAN_DATABASE_URL ?= sqlite:///data/btsplan.sqlite
+# The checkout is the data's home (BTSPLAN_HOME), so the CLI finds this database from any folder.
+export BTSPLAN_DATABASE_URL ?= sqlite:///$(CURDIR)/data/btsplan.sqlite
 
 .PHONY: run test venv sysdeps db demo bench fuzz clean
 

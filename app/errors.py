@@ -7,8 +7,9 @@ its status and title, and one handler renders any of them, so routers never catc
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geodata.store.migrate import NotMigrated, require_current
 from geodata.errors import (
     BtsplanError,
     Conflict,
@@ -59,6 +61,16 @@ class Problem(Exception):
         self.headers = headers
 
 
+V = TypeVar("V")
+
+
+def one_of(table: Mapping[str, V], key: str, title: str, detail: str) -> V:
+    """``table[key]``, else a 404 problem saying what is offered (``detail`` names what was asked)."""
+    if key not in table:
+        raise Problem(404, title, f"{detail}; offered: {', '.join(table)}")
+    return table[key]
+
+
 def problem_response(status: int, title: str, detail: str | None = None, instance: str | None = None,
                      headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
@@ -68,6 +80,18 @@ def problem_response(status: int, title: str, detail: str | None = None, instanc
         body["instance"] = instance
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _not_migrated(request: Request, exc: DBAPIError) -> JSONResponse | None:
+    """A missing table (SpatiaLite's "no such table", PostgreSQL's UndefinedTable) on a database without
+    its schema: answer what fixes it, `btsplan db upgrade`, rather than "retry shortly" or a 500."""
+    if "no such table" not in str(exc.orig) and type(exc.orig).__name__ != "UndefinedTable":
+        return None
+    try:
+        require_current(request.app.state.engine)
+    except NotMigrated as why:
+        return problem_response(503, "Database not migrated", str(why), str(request.url.path))
+    return None
 
 
 @lru_cache(maxsize=8)
@@ -138,6 +162,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        if (unmigrated := _not_migrated(request, exc)) is not None:
+            return unmigrated
         return problem_response(503, "Database unavailable", "the database did not answer; retry shortly",
                                 str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})
 
@@ -149,6 +175,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if (unmigrated := _not_migrated(request, exc)) is not None:
+            return unmigrated
         if exc.connection_invalidated:
             return problem_response(503, "Database unavailable", "the database connection was lost; retry",
                                     str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})

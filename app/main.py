@@ -13,6 +13,7 @@ from app import __version__, errors, openapi
 from app.routers import cables as cables_router
 from app.routers import features as features_router
 from app.routers import tiles as tiles_router
+from app.routers import ogc_tiles as ogc_tiles_router
 from app.routers import checks as checks_router
 from app.routers import stats as stats_router
 from app.routers import exports as exports_router
@@ -38,7 +39,7 @@ CORS_EXPOSED = ["ETag", "Location", "Retry-After", "Content-Disposition", "X-Dat
 
 #: in inclusion order: where two routers could answer the same path, the one included first does
 _ROUTERS = (health, audit_router, programmes_router, inspections_router, monitoring_router, features_router,
-            tiles_router, checks_router, stats_router, exports_router, plans_router, cables_router, map_router)
+            tiles_router, ogc_tiles_router, checks_router, stats_router, exports_router, plans_router, cables_router, map_router)
 
 
 @asynccontextmanager
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Quy hoạch hạ tầng kỹ thuật viễn thông thụ động — passive telecom infrastructure planning: "
             "BTS sites and mast classes, A1-only zones and routes, spacing, cable undergrounding."
         ),
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc: app.openapi serves them from vendored assets (offline, strict CSP)
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
     )

@@ -3,7 +3,8 @@
 The map page loads only local assets; the CSP makes that a browser-enforced fact (the optional
 OpenStreetMap raster base layer, off by default, is the single allowed remote source: an image
 source, and a connect source because MapLibre downloads raster tiles with ``fetch``). MapLibre needs
-``worker-src blob:`` and inline style attributes.
+``worker-src blob:`` and inline style attributes. The API documentation pages (Swagger UI, ReDoc)
+live under the same policy: their scripts are vendored files, started without inline script.
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ CSP = "; ".join([
     "frame-ancestors 'none'",
     "form-action 'self'",
 ])
-
-#: Swagger UI/ReDoc pages come from FastAPI and load their assets from a CDN; they keep a looser policy.
-DOC_PATHS = ("/docs", "/redoc")
-
 
 class SecurityHeaders:
     """Pure ASGI middleware (no body buffering, so streamed exports stay streamed).
@@ -63,7 +60,7 @@ class SecurityHeaders:
                 add("x-frame-options", "DENY")
                 add("cross-origin-opener-policy", "same-origin")
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if ctype.startswith(b"text/html") and not path.startswith(DOC_PATHS):
+                if ctype.startswith(b"text/html"):  # /docs and /redoc too: their assets are vendored
                     add("content-security-policy", CSP)
                 message["headers"] = headers
             await send(message)

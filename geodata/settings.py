@@ -7,19 +7,52 @@ CRS is in use.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from sqlalchemy.engine import make_url
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_home() -> Path:
+    """Where the data lives when ``BTSPLAN_HOME`` is not set: the checkout itself when btsplan runs from
+    one (so ``make run`` and the CLI share ``data/btsplan.sqlite`` whatever folder the CLI is started
+    from), else the platform's data folder (``$XDG_DATA_HOME/btsplan``, ``~/.local/share/btsplan``)
+    because an installed package's folder is not writable and not the user's."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "migrations").is_dir():
+        return checkout
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "btsplan"
+
+
+def _under_home(home: Path, url: str) -> str:
+    """A relative SQLite path means the same file from every working directory: the one under the home."""
+    try:
+        u = make_url(url)
+    except Exception:  # noqa: BLE001 — a malformed URL is reported, in one line, where an engine is made
+        return url
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or Path(u.database).is_absolute():
+        return url
+    return u.set(database=str(home / u.database)).render_as_string(hide_password=False)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BTSPLAN_", env_file=".env", extra="ignore")
 
+    home: Path = Field(
+        default_factory=default_home,
+        description="Folder the data lives under: relative SQLite URLs and upload_dir resolve against it, so "
+                    "every command finds the same database from any working directory. Default: the checkout "
+                    "when run from one, else $XDG_DATA_HOME/btsplan (~/.local/share/btsplan)")
     database_url: str = Field(
         default="sqlite:///data/btsplan.sqlite",
-        description="SQLAlchemy URL: sqlite:///path (SpatiaLite) or postgresql+psycopg://user:pass@host/db (PostGIS)",
+        description="SQLAlchemy URL: sqlite:///path (SpatiaLite; a relative path is under home) or "
+                    "postgresql+psycopg://user:pass@host/db (PostGIS)",
     )
     migrate_database_url: str | None = Field(
         default=None,
@@ -56,7 +89,8 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Expensive reads an API key (or client address) may make in a burst")
     max_plan_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest plan submission body")
     max_plan_features: int = Field(default=5000, ge=1, description="Most items in one plan submission")
-    upload_dir: str = Field(default="data/uploads", description="Where inspection photos are stored")
+    upload_dir: str = Field(default="data/uploads",
+                            description="Where inspection photos are stored (a relative path is under home)")
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest inspection photo")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024,
                                 description="Largest request body of every route but plans and photos")
@@ -78,6 +112,16 @@ class Settings(BaseSettings):
         """The URL schema changes, backups and restores run with."""
         return self.migrate_database_url or self.database_url
 
+    @model_validator(mode="after")
+    def _resolve_under_home(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        self.database_url = _under_home(self.home, self.database_url)
+        if self.migrate_database_url:
+            self.migrate_database_url = _under_home(self.home, self.migrate_database_url)
+        if not Path(self.upload_dir).expanduser().is_absolute():
+            self.upload_dir = str(self.home / self.upload_dir)
+        return self
+
     @field_validator("read_database_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
@@ -94,4 +138,7 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; the home's ``.env`` is read too (the working directory's wins), so a
+    checkout's configuration applies to commands started from any folder."""
+    home = Path(os.environ.get("BTSPLAN_HOME") or default_home()).expanduser()
+    return Settings(_env_file=(home / ".env", ".env"))  # type: ignore[call-arg]

@@ -355,7 +355,7 @@ def test_only_migrate_connects_as_the_schemas_owner() -> None:
     assert _command(services["migrate"])[-1].startswith("btsplan db upgrade")
     example = (ROOT / "deploy" / "env.example").read_text(encoding="utf-8")
     assert re.search(r"^APP_DB_PASSWORD=$", example, re.M), "the app's password is a required secret"
-    assert Settings(database_url="sqlite:///x", migrate_database_url="").owner_database_url == "sqlite:///x", \
+    assert Settings(database_url="sqlite:////srv/x", migrate_database_url="").owner_database_url == "sqlite:////srv/x", \
         "empty = the app's URL"
 
 

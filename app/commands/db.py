@@ -15,10 +15,12 @@ app = typer.Typer(help="Database schema: upgrade, downgrade, current revision.",
 
 
 def engine_from_settings():  # type: ignore[no-untyped-def]
-    """Engine for ``BTSPLAN_DATABASE_URL``, connection checked so errors surface as one line."""
+    """Engine for ``BTSPLAN_DATABASE_URL``, connection and schema revision checked so errors surface as
+    one line (an un-migrated database says to run `btsplan db upgrade`, not which table is missing)."""
     s = get_settings()
     engine = make_engine(s.database_url, statement_timeout_ms=s.statement_timeout_ms)
     check_connection(engine)
+    migrate.require_current(engine)
     return engine
 
 

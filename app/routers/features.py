@@ -4,8 +4,10 @@ What real clients need, from QGIS's and GDAL's OAPIF sources: a landing page who
 link is typed ``application/vnd.oai.openapi+json;version=3.0`` (served at ``/api``: FastAPI's
 OpenAPI 3.1 document rewritten to 3.0), a ``data`` link, paging only through ``next`` links typed
 ``application/geo+json``, a top-level integer feature ``id``, queryables/schema documents with
-stable property types, and the ``limit`` maximum declared in the OpenAPI. ``GET /`` is the map page
-for browsers and the JSON landing page for API clients (``?f=json`` or ``Accept: application/json``).
+stable property types, and the ``limit`` maximum declared in the OpenAPI. Every resource answers JSON
+unless the client prefers HTML (``?f=html`` or ``text/html`` ranked first, see :mod:`app.negotiation`):
+OWSLib sends ``Accept: */*`` and must get JSON. ``GET /`` is the map page for browsers; the other
+resources' HTML is their JSON document as a page.
 
 Errors in OGC query parameters answer 400 problem+json naming the parameter (the OGC requirement);
 unknown parameters are refused the same way, so a typo never silently returns everything.
@@ -13,10 +15,8 @@ unknown parameters are refused the same way, so a typo never silently returns ev
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
-from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -24,11 +24,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app import schemas
+from app import openapi, schemas
+from app.negotiation import html_page, json_response, wants_html
+from app.routers import ogc_tiles
 from app.deps import MAX_OFFSET, ReadEngineDep, SettingsDep, public_base
-from app.errors import Problem
+from app.errors import Problem, one_of
 from geodata.errors import InvalidParameter
+from geodata.serve import cql2
 from geodata.serve import features as gf
+from geodata.serve.cql2 import FILTER_LANGS
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -46,62 +50,46 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+    # Part 3 filtering with CQL2 (geodata/serve/cql2.py); no temporal-functions class: pygeofilter
+    # reads T_AFTER etc. only infix in CQL2 text, and S_DWITHIN not at all
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
 
 #: Parameters every ``/items`` request may carry besides the collection's queryables.
-ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f")
+ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "filter", "filter-lang", "filter-crs", "f")
 
 CollectionId = Annotated[str, Path(alias="collectionId", description="Collection id, e.g. `sites`",
                                    examples=list(gf.COLLECTIONS))]
 FeatureId = Annotated[str, Path(alias="featureId", description="Feature id (or the code, for sites and cable sections)",
                                 max_length=60)]
-Format = Annotated[str | None, Query(description="Output format: `json` (the only one besides the map page)")]
-
-
-def _json(body: Any, media_type: str = JSON, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type=media_type,
-                    headers=headers)
+Format = Annotated[str | None, Query(description="Output format: `json` or `html` (default: JSON unless the "
+                                                 "Accept header prefers text/html)")]
 
 
 def _collection_def(collection_id: str) -> gf.CollectionDef:
-    coll = gf.COLLECTIONS.get(collection_id)
-    if coll is None:
-        raise Problem(404, "Collection not found", f"no collection {collection_id!r}; "
-                      f"collections: {', '.join(gf.COLLECTIONS)}")
-    return coll
+    return one_of(gf.COLLECTIONS, collection_id, "Collection not found", f"no collection {collection_id!r}")
 
 
-def _check_format(f: str | None) -> None:
-    if f is not None and f.lower() not in ("json", "geojson", JSON, GEOJSON):
-        raise Problem(400, "Unsupported format", f"f: {f!r} is not offered; use f=json", param="f")
+def _answer(request: Request, html: bool, title: str, resp: Response) -> Response:
+    """``resp`` (JSON), or the same document as an HTML page (``html``, from :func:`wants_html`, asked
+    before any work so that a bad ``f`` costs nothing); either way varying by ``Accept``."""
+    out = html_page(request, title, json.loads(resp.body)) if html else resp
+    out.headers["Vary"] = "Accept"
+    return out
 
 
 # --------------------------------------------------------------------------------------------
 # landing page, API description, conformance
 # --------------------------------------------------------------------------------------------
-
-def _accepts_json(request: Request, f: str | None) -> bool:
-    """JSON when ``f=json`` or the Accept header ranks JSON above HTML (browsers and curl get HTML)."""
-    if f is not None:
-        return f.lower() in ("json", JSON)
-    best = {"json": 0.0, "html": 0.0}
-    for part in request.headers.get("accept", "").split(","):
-        media, _, params = part.strip().partition(";")
-        q = 1.0
-        for p in params.split(";"):
-            k, _, v = p.strip().partition("=")
-            if k == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = 0.0
-        media = media.strip().lower()
-        if media in (JSON, GEOJSON) or media.endswith("+json"):
-            best["json"] = max(best["json"], q)
-        elif media in ("text/html", "application/xhtml+xml", "*/*", "text/*"):
-            best["html"] = max(best["html"], q)
-    return best["json"] > best["html"]
-
 
 _FALLBACK_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>btsplan</title></head>
 <body><h1>btsplan</h1><p>Quy hoạch hạ tầng kỹ thuật viễn thông thụ động — passive telecom infrastructure planning.</p>
@@ -113,10 +101,9 @@ _FALLBACK_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><
             response_model=schemas.LandingPage,
             responses={200: {"content": {"text/html": {}, JSON: {}}}})
 def landing(request: Request, f: Format = None) -> Response:
-    if not _accepts_json(request, f):
-        if STATIC_INDEX.is_file():
-            return HTMLResponse(STATIC_INDEX.read_text(encoding="utf-8"))
-        return HTMLResponse(_FALLBACK_HTML)
+    if wants_html(request, f):
+        html = STATIC_INDEX.read_text(encoding="utf-8") if STATIC_INDEX.is_file() else _FALLBACK_HTML
+        return HTMLResponse(html, headers={"Vary": "Accept"})
     b = public_base(request)
     body = schemas.LandingPage(
         title="btsplan — quy hoạch hạ tầng viễn thông thụ động",
@@ -129,68 +116,24 @@ def landing(request: Request, f: Format = None) -> Response:
             schemas.Link(href=f"{b}/docs", rel="service-doc", type="text/html", title="API documentation"),
             schemas.Link(href=f"{b}/conformance", rel="conformance", type=JSON, title="Conformance classes"),
             schemas.Link(href=f"{b}/collections", rel="data", type=JSON, title="Collections"),
+            schemas.Link(href=f"{b}/tileMatrixSets", rel=ogc_tiles.REL_TILING_SCHEMES, type=JSON,
+                         title="Tile matrix sets (OGC API Tiles)"),
         ],
     )
-    return _json(body.model_dump(exclude_none=True))
-
-
-def _downgrade(node: Any) -> Any:
-    """Rewrite the JSON-Schema 2020-12 bits FastAPI emits (OpenAPI 3.1) into their OpenAPI 3.0 form."""
-    if isinstance(node, list):
-        return [_downgrade(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    node = dict(node)
-    nullable = False
-    for key in ("anyOf", "oneOf"):
-        alts = node.get(key)
-        if isinstance(alts, list) and any(a == {"type": "null"} for a in alts):
-            rest = [a for a in alts if a != {"type": "null"}]
-            del node[key]
-            if len(rest) == 1:
-                node = {**rest[0], **node}
-            elif rest:
-                node[key] = rest
-            nullable = True
-    out = {k: _downgrade(v) for k, v in node.items()}
-    if nullable:
-        out["nullable"] = True
-    if out.get("type") == "null":
-        out.pop("type")
-        out["nullable"] = True
-    if isinstance(out.get("examples"), list) and "in" not in out and "schema" not in out:
-        ex = out.pop("examples")
-        if ex:
-            out["example"] = ex[0]
-    if "const" in out:
-        out["enum"] = [out.pop("const")]
-    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if isinstance(out.get(bound), int | float) and not isinstance(out.get(bound), bool):
-            out[flag] = out.pop(bound)
-            out[bound] = True
-    out.pop("$schema", None)
-    out.pop("contentMediaType", None)
-    return out
-
-
-@lru_cache(maxsize=4)
-def _openapi30(doc_json: str) -> str:
-    doc = _downgrade(copy.deepcopy(json.loads(doc_json)))
-    doc["openapi"] = "3.0.3"
-    return json.dumps(doc, ensure_ascii=False)
+    return json_response(body.model_dump(exclude_none=True), headers={"Vary": "Accept"})
 
 
 @router.get("/api", summary="API definition as OpenAPI 3.0 (for OGC clients; /openapi.json is 3.1)",
             response_class=Response, responses={200: {"content": {OPENAPI_30: {}}}})
 def api_definition(request: Request) -> Response:
-    text = _openapi30(json.dumps(request.app.openapi(), sort_keys=True))
-    return Response(text, media_type=OPENAPI_30)
+    return Response(openapi.openapi30(request.app), media_type=OPENAPI_30)
 
 
 @router.get("/conformance", summary="Conformance classes", response_model=schemas.Conformance)
-def conformance(f: Format = None) -> Response:
-    _check_format(f)
-    return _json({"conformsTo": CONFORMANCE})
+def conformance(request: Request, f: Format = None) -> Response:
+    html = wants_html(request, f)
+    body = {"conformsTo": CONFORMANCE + ogc_tiles.CONFORMANCE}
+    return _answer(request, html, "Conformance classes", json_response(body))
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,6 +171,8 @@ def _collection_doc(request: Request, engine: Any, settings: Any, coll: gf.Colle
     if coll.id in _TILE_LAYERS:
         doc["links"].append({"href": f"{public_base(request)}/tiles/{coll.id}/tilejson.json", "rel": "tiles",
                              "type": JSON, "title": "Vector tiles (TileJSON)"})
+        doc["links"].append({"href": f"{b}/tiles", "rel": ogc_tiles.REL_TILESETS_VECTOR, "type": JSON,
+                             "title": "Vector tilesets (OGC API Tiles)"})
     return doc
 
 
@@ -237,19 +182,20 @@ _TILE_LAYERS = {"sites", "zones", "routes", "cable-segments", "admin-units", "fi
 
 @router.get("/collections", summary="Feature collections", response_model=schemas.Collections)
 def collections(request: Request, engine: ReadEngineDep, settings: SettingsDep, f: Format = None) -> Response:
-    _check_format(f)
+    html = wants_html(request, f)
     b = public_base(request)
-    return _json({
+    return _answer(request, html, "Collections", json_response({
         "links": [{"href": f"{b}/collections", "rel": "self", "type": JSON, "title": "Collections"}],
         "collections": [_collection_doc(request, engine, settings, c) for c in gf.COLLECTIONS.values()],
-    })
+    }))
 
 
 @router.get("/collections/{collectionId}", summary="One feature collection", response_model=schemas.Collection)
 def collection(request: Request, engine: ReadEngineDep, settings: SettingsDep, collection_id: CollectionId,
                f: Format = None) -> Response:
-    _check_format(f)
-    return _json(_collection_doc(request, engine, settings, _collection_def(collection_id)))
+    html = wants_html(request, f)
+    coll = _collection_def(collection_id)
+    return _answer(request, html, coll.title, json_response(_collection_doc(request, engine, settings, coll)))
 
 
 @router.get("/collections/{collectionId}/queryables", summary="Queryable properties (JSON Schema)",
@@ -268,10 +214,11 @@ def _schema_doc(request: Request, collection_id: str, f: str | None,
                 kind: Literal["queryables", "schema"]) -> Response:
     """Both JSON Schema documents of a collection: ``queryables`` lists only the filterable properties
     (and forbids others), ``schema`` every published one; each names its own URL as ``$id``."""
-    _check_format(f)
+    html = wants_html(request, f)
     coll = _collection_def(collection_id)
     url = f"{public_base(request)}/collections/{coll.id}/{kind}"
-    return _json(gf.json_schema(coll, url, queryables_only=kind == "queryables"), SCHEMA_JSON)
+    doc = json_response(gf.json_schema(coll, url, queryables_only=kind == "queryables"), SCHEMA_JSON)
+    return _answer(request, html, f"{coll.title}: {kind}", doc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,9 +259,17 @@ def items(
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of `bbox` (see the collection's `crs`)")] = None,
     datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval (`a/b`, `../b`, `a/..`)")] = None,
     crs: Annotated[str | None, Query(description="Output CRS (default CRS84), e.g. http://www.opengis.net/def/crs/EPSG/0/9210")] = None,
+    filter: Annotated[str | None, Query(description="CQL2 filter on the queryables, numeric and date properties and `geometry`, e.g. "
+                                        "`operator = 'VTL' AND mast_height_m BETWEEN 20 AND 40`")] = None,
+    filter_lang: Annotated[str | None, Query(
+        alias="filter-lang", description="Encoding of `filter`: `cql2-text` (default) or `cql2-json` "
+        "(`cql-text` is the draft name older GDAL sends, and finds in this enum)",
+        json_schema_extra={"enum": list(FILTER_LANGS)})] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of the geometries in `filter` "
+                                            "(default CRS84; EPSG:4326 is lat/lon)")] = None,
     f: Format = None,
 ) -> Response:
-    _check_format(f)
+    html = wants_html(request, f)
     coll = _collection_def(collection_id)
     allowed = set(ITEMS_PARAMS) | set(coll.queryables)
     q = gf.ItemsQuery(limit=min(limit, gf.MAX_LIMIT), offset=offset)
@@ -328,6 +283,11 @@ def items(
         raise InvalidParameter("bbox-crs", "given without bbox")
     if datetime is not None:
         q.interval = gf.parse_datetime(datetime)
+    if filter is not None:
+        fcrs = gf.parse_crs_param(filter_crs or gf.CRS84, "filter-crs", settings.metric_crs)
+        q.cql = cql2.parse(filter, filter_lang or "cql2-text", fcrs)
+    elif filter_lang is not None or filter_crs is not None:
+        raise InvalidParameter("filter-lang" if filter_lang is not None else "filter-crs", "given without filter")
     for name, prop in coll.queryables.items():
         values = request.query_params.getlist(name)
         if len(values) > 1:
@@ -354,7 +314,8 @@ def items(
         head = {"numberMatched": page.matched, **head}
     tail = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[1:]
     body = f'{{"type":"FeatureCollection","features":[{feats}],{tail}'
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
+    resp = Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
+    return _answer(request, html, f"{coll.title}: features", resp)
 
 
 @router.get(
@@ -372,7 +333,7 @@ def item(
     crs: Annotated[str | None, Query(description="Output CRS (default CRS84)")] = None,
     f: Format = None,
 ) -> Response:
-    _check_format(f)
+    html = wants_html(request, f)
     coll = _collection_def(collection_id)
     out_crs = gf.parse_crs_param(crs or gf.CRS84, "crs", settings.metric_crs)
     page = gf.get_item(engine, coll, feature_id, out_crs)
@@ -383,4 +344,5 @@ def item(
     feat = json.loads(gf.feature_json(fid, page.geometries[0], page.properties[0]))
     feat["links"] = [{"href": f"{b}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
                      {"href": b, "rel": "collection", "type": JSON, "title": "The collection"}]
-    return _json(feat, GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
+    resp = json_response(feat, GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
+    return _answer(request, html, f"{coll.title}: {fid}", resp)

@@ -14,6 +14,7 @@ from app import __version__
 from app.deps import EngineDep
 from app.errors import problem_response
 from geodata.store.db import engine_backend
+from geodata.store.migrate import NotMigrated, require_current
 
 router = APIRouter(tags=["health"])
 
@@ -24,9 +25,12 @@ def health(request: Request, engine: EngineDep) -> JSONResponse:
     reads = request.app.state.reads
     extra = {"replicas": reads.status()} if reads.replicas else {}
     try:
+        require_current(engine)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             sites = conn.execute(text("SELECT count(*) FROM sites")).scalar()
+    except NotMigrated as exc:
+        return problem_response(503, "Database not migrated", str(exc), "/health", backend=backend, **extra)
     except Exception as exc:  # noqa: BLE001 — any failure here means "not healthy"
         return problem_response(503, "Database unavailable", str(exc).splitlines()[0], "/health",
                                 backend=backend, **extra)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from app.auth import AnyStaff, InspectorOrPlanner
 from app.deps import EngineDep, SettingsDep
@@ -33,7 +33,9 @@ class SiteFilter(BaseModel):
     operator: list[str] | None = Field(None, max_length=20, description="Operator codes, e.g. [VTL, VNP, MBF]")
     district: list[str] | None = Field(None, max_length=100)
     commune: list[str] | None = Field(None, max_length=500)
-    mast_class: list[MastClass] | None = None
+    derived_class: list[MastClass] | None = Field(
+        None, validation_alias=AliasChoices("derived_class", "mast_class", "type"),
+        description="Mast class (derived, else declared); `mast_class` and `type` are accepted too")
     status: list[SiteStatus] | None = None
     codes: list[str] | None = Field(None, max_length=10000)
     max_sites: int | None = Field(None, ge=1, le=100000, description="Keep the first N sites by code")

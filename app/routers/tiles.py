@@ -60,15 +60,17 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 TILE_PATH = "/tiles/{layer}/{z}/{x}/{y}.mvt"
 
 
-@router.get(
-    TILE_PATH,
-    summary="One vector tile (Mapbox Vector Tile, WebMercatorQuad)",
-    response_class=Response,
-    responses={200: {"content": {MVT: {}}, "description": "The tile (gzip when accepted)"},
-               204: {"description": "Empty tile"}, 304: {"description": "Not modified (If-None-Match)"},
-               404: {"description": "Unknown layer, or tile outside the matrix / beyond maxzoom"},
-               503: {"description": "The tile took too long (statement timeout)"}},
-)
+def tile_route(summary: str, not_found: str) -> dict[str, Any]:
+    """How a tile operation is declared, the same on both tile paths but for what 404 means there."""
+    return {"summary": summary, "response_class": Response,
+            "responses": {200: {"content": {MVT: {}}, "description": "The tile (gzip when accepted)"},
+                          204: {"description": "Empty tile"}, 304: {"description": "Not modified (If-None-Match)"},
+                          404: {"description": not_found},
+                          503: {"description": "The tile took too long (statement timeout)"}}}
+
+
+@router.get(TILE_PATH, **tile_route("One vector tile (Mapbox Vector Tile, WebMercatorQuad)",
+                                    "Unknown layer, or tile outside the matrix / beyond maxzoom"))
 def tile(
     request: Request,
     engine: ReadEngineDep,
@@ -78,6 +80,11 @@ def tile(
     y: Annotated[int, Path(ge=0)],
     v: Annotated[int | None, Query(description="Data version (cache buster from the TileJSON)")] = None,
 ) -> Response:
+    return tile_response(request, engine, layer, z, x, y, v)
+
+
+def tile_response(request: Request, engine: Any, layer: str, z: int, x: int, y: int, v: int | None) -> Response:
+    """The one way a tile is answered, here and on the OGC API Tiles path: bytes, ETag/304, 204, caching."""
     lyr = _layer(layer)
     if not gt.valid_tile(z, x, y) or z > lyr.maxzoom:
         raise Problem(404, "Tile not found", f"{layer}/{z}/{x}/{y} is outside the tile matrix "

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import shapely
@@ -45,6 +45,9 @@ from planning.vocab import (
     SITE_STATUSES,
     ZONE_POLICIES,
 )
+
+if TYPE_CHECKING:
+    from geodata.serve.cql2 import Cql2Filter
 
 PropType = Literal["string", "number", "integer", "boolean", "date", "date-time", "array"]
 
@@ -100,6 +103,13 @@ class CollectionDef:
     @property
     def queryables(self) -> dict[str, Prop]:
         return {p.name: p for p in self.props if p.queryable}
+
+    @property
+    def filterables(self) -> dict[str, Prop]:
+        """What a CQL2 ``filter`` may name: the queryables plus numeric and date properties, which
+        only ranges (BETWEEN, <, T_AFTER) filter usefully, so ``?name=value`` does not offer them."""
+        return {p.name: p for p in self.props
+                if p.queryable or p.type in ("number", "integer", "date", "date-time")}
 
 
 #: properties that several collections publish the same way
@@ -415,6 +425,8 @@ class ItemsQuery:
     interval: tuple[dt.datetime | None, dt.datetime | None] | None = None
     #: keyset paging for streamed exports: only ids above this one (cheaper than a deep OFFSET)
     after_id: int | None = None
+    #: an OGC API Features Part 3 ``filter`` (CQL2), ANDed with the other conditions
+    cql: Cql2Filter | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,6 +467,8 @@ def _conditions(coll: CollectionDef, backend: str, q: ItemsQuery, conn: Any) -> 
             where.append(t.c[prop.unit_column or prop.column].in_(codes) if codes else col == value)
         else:
             where.append(col == value)
+    if q.cql is not None:
+        where.append(q.cql.condition(coll, backend))
     if q.after_id is not None:
         where.append(t.c.id > q.after_id)
     if q.interval is not None and coll.temporal is not None:
@@ -529,7 +543,7 @@ def iter_pages(engine: Engine, coll: CollectionDef, q: ItemsQuery, crs: OutputCr
     after = None
     while True:
         page_q = ItemsQuery(limit=page_size, offset=0, area=q.area, filters=q.filters, interval=q.interval,
-                            after_id=after)
+                            after_id=after, cql=q.cql)
         backend = engine_backend(engine)
         with engine.connect() as conn:
             where = _conditions(coll, backend, page_q, conn)

@@ -6,9 +6,17 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from geodata.errors import Unavailable
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class NotMigrated(Unavailable):
+    """The database has no schema, or an older one than this code: nothing works until the owner runs
+    ``btsplan db upgrade``, so every command and ``/health`` say exactly that instead of a missing table."""
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -37,3 +45,25 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _scripts() -> ScriptDirectory:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg)
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse, in one line, a database whose schema is missing or not at this code's revision."""
+    where = engine.url.render_as_string(hide_password=True)
+    rev = current(engine)
+    scripts = _scripts()
+    expected = scripts.get_current_head()
+    if rev == expected:
+        return
+    if rev is None:
+        raise NotMigrated(f"the database {where} has no schema yet: run `btsplan db upgrade`")
+    if rev not in {s.revision for s in scripts.walk_revisions()}:
+        raise NotMigrated(f"the database {where} is at revision {rev}, newer than this btsplan: upgrade btsplan")
+    raise NotMigrated(f"the database {where} is at revision {rev}, this btsplan needs {expected}: "
+                      "run `btsplan db upgrade`")

@@ -48,8 +48,9 @@ def select_sites(session: Session, flt: dict[str, Any]) -> list[str]:
         q = q.where(Site.district_code.in_(_unit_codes(session, "district", flt["district"])))
     if flt.get("commune"):
         q = q.where(Site.commune_code.in_(_unit_codes(session, "commune", flt["commune"])))
-    if flt.get("mast_class"):
-        q = q.where(func.coalesce(Site.derived_class, Site.declared_class).in_(flt["mast_class"]))
+    classes = flt.get("derived_class") or flt.get("mast_class")  # campaigns stored before the rename
+    if classes:
+        q = q.where(func.coalesce(Site.derived_class, Site.declared_class).in_(classes))
     if flt.get("codes"):
         q = q.where(Site.code.in_(flt["codes"]))
     codes = list(session.execute(q.order_by(Site.code)).scalars())

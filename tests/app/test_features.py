@@ -57,7 +57,10 @@ def test_landing_page_json_for_clients_and_html_for_browsers(client: TestClient)
     assert client.get("/?f=json").json()["links"] == r.json()["links"]
     html = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert html.headers["content-type"].startswith("text/html")
-    assert client.get("/", headers={"Accept": "*/*"}).headers["content-type"].startswith("text/html")
+    # OWSLib sends */* (or no Accept) and parses JSON: a wildcard never selects the map
+    for accept in ("*/*", None):
+        r2 = client.get("/", headers={"Accept": accept} if accept else {})
+        assert r2.headers["content-type"].startswith("application/json"), accept
 
     api = client.get(links["service-desc"]["href"])
     assert api.headers["content-type"].startswith("application/vnd.oai.openapi+json")
@@ -68,6 +71,39 @@ def test_landing_page_json_for_clients_and_html_for_browsers(client: TestClient)
     assert params["limit"]["schema"]["default"] == gf.DEFAULT_LIMIT
     assert "anyOf" not in json.dumps(params["bbox"])  # 3.1 null unions rewritten as nullable
     assert params["bbox"]["schema"].get("nullable") is True
+
+
+NEGOTIATED = ("/conformance", "/collections", "/collections/sites", "/collections/sites/items?limit=2",
+              "/collections/zones/items/1", "/collections/sites/queryables", "/collections/sites/schema")
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", NEGOTIATED)
+def test_every_resource_answers_json_unless_html_is_preferred(client: TestClient, path: str) -> None:
+    sep = "&" if "?" in path else "?"
+    for headers in ({}, {"Accept": "*/*"}, {"Accept": "application/json"},
+                    {"Accept": "text/html;q=0.5,application/json"}):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 200 and "json" in r.headers["content-type"], (path, headers)
+        assert "Accept" in r.headers["vary"]
+    doc = client.get(path).json()
+    forced = client.get(f"{path}{sep}f=json", headers={"Accept": BROWSER}).json()
+    # f wins over Accept (page links keep f=json, so a browser paging stays in JSON)
+    assert {**forced, "timeStamp": None, "links": None} == {**doc, "timeStamp": None, "links": None}
+    for r in (client.get(path, headers={"Accept": BROWSER}), client.get(f"{path}{sep}f=html")):
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+        assert "<script" not in r.text.lower()
+        assert r.text.count("<li><a href=") == len(doc.get("links", [])) + 1  # its links, and the JSON
+    assert client.get(f"{path}{sep}f=pdf").json()["param"] == "f"
+
+
+def test_html_pages_escape_what_they_show(client: TestClient) -> None:
+    r = client.get("/collections/sites/items/<b>x</b>?f=html")
+    assert r.status_code == 404  # no such feature: the problem, not a page
+    page = client.get("/collections/sites/items", params={"f": "html", "limit": 1, "operator": "<i>VTL</i>"})
+    assert page.status_code == 200 and "<i>" not in page.text and "%3Ci%3EVTL" in page.text
+    assert "limit=1&amp;" in page.text and "limit=1&o" not in page.text  # & in hrefs escaped
+    assert "&quot;type&quot;: &quot;FeatureCollection&quot;" in page.text  # the JSON, escaped
 
 
 def test_conformance_and_collections(client: TestClient, demo_db: Engine) -> None:

@@ -79,6 +79,15 @@ def test_inspection_campaign_results_findings(demo_db: Engine, tmp_path: Path) -
     camp = r.json()
     assert camp["sites"] == 93 and set(camp["operators"]) <= {"VTL", "VNP", "MBF"}
     assert c.post("/inspections/campaigns", json=body, headers=k.h("planner")).status_code == 409
+    # the filter model of exports and features: derived_class (mast_class still accepted), district by name
+    by_name = {**body, "name": "Lê Chân A1", "filter": {"district": ["le chan"], "derived_class": ["A1a", "A1b"]}}
+    r = c.post("/inspections/campaigns", json=by_name, headers=k.h("planner"))
+    assert r.status_code == 201, r.text
+    old_name = {**by_name, "name": "Lê Chân A1 (old)", "filter": {"district": ["Lê Chân"], "mast_class": ["A1a", "A1b"]}}
+    r2 = c.post("/inspections/campaigns", json=old_name, headers=k.h("planner"))
+    assert r2.status_code == 201 and r2.json()["sites"] == r.json()["sites"], r2.text
+    ex = c.get("/exports/sites.csv?district=le%20chan&derived_class=A1a,A1b&status=built", headers=k.h("planner"))
+    assert len(ex.content.decode("utf-8-sig").splitlines()) - 1 == r.json()["sites"]
     empty = {**body, "name": "x", "filter": {"codes": ["NOPE"]}}
     assert c.post("/inspections/campaigns", json=empty, headers=k.h("planner")).status_code == 422
     cid = camp["id"]

@@ -272,3 +272,47 @@ def test_lru_cache_is_capped_by_bytes() -> None:
     off: LRUCache[bytes] = LRUCache(0)
     off.put(1, b"a")
     assert off.get(1) is None
+
+
+# ----------------------------------------------------------------------------------------------
+# OGC API Tiles: the same tiles at /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}
+# ----------------------------------------------------------------------------------------------
+
+def test_ogc_tiles_path_answers_the_same_tile_etag_and_304(client: TestClient) -> None:
+    z, x, y = KNOWN
+    legacy = client.get(f"/tiles/sites/{z}/{x}/{y}.mvt")
+    ogc = client.get(f"/collections/sites/tiles/WebMercatorQuad/{z}/{y}/{x}")  # row (y) before column (x)
+    assert ogc.status_code == 200 and ogc.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert ogc.content == legacy.content and ogc.headers["etag"] == legacy.headers["etag"]
+    assert ogc.headers["cache-control"] == legacy.headers["cache-control"]
+    again = client.get(f"/collections/sites/tiles/WebMercatorQuad/{z}/{y}/{x}",
+                       headers={"If-None-Match": ogc.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    empty = client.get("/collections/sites/tiles/WebMercatorQuad/12/0/0")
+    assert empty.status_code == 204 == client.get("/tiles/sites/12/0/0.mvt").status_code
+    assert client.head(f"/collections/sites/tiles/WebMercatorQuad/{z}/{y}/{x}").headers["etag"] == ogc.headers["etag"]
+    for url in ("/collections/sites/tiles/WebMercatorQuad/12/5000/0", "/collections/operators/tiles/WebMercatorQuad/12/0/0",
+                "/collections/sites/tiles/WorldCRS84Quad/12/0/0", f"/collections/sites/tiles/WebMercatorQuad/30/{y}/{x}"):
+        assert client.get(url).status_code == 404, url
+
+
+def test_ogc_tiles_metadata_links_to_the_tiles(client: TestClient) -> None:
+    sets = client.get("/tileMatrixSets").json()["tileMatrixSets"]
+    assert [s["id"] for s in sets] == ["WebMercatorQuad"]
+    tms = client.get(sets[0]["links"][0]["href"]).json()
+    assert tms["id"] == "WebMercatorQuad" and len(tms["tileMatrices"]) == len(TMS.tileMatrices)
+    assert morecantile.TileMatrixSet.model_validate(tms).matrix(12).matrixWidth == 4096
+    coll = client.get("/collections/sites").json()
+    href = next(ln["href"] for ln in coll["links"] if ln["rel"].endswith("/tilesets-vector"))
+    tilesets = client.get(href).json()["tilesets"]
+    assert tilesets[0]["dataType"] == "vector"
+    meta = client.get(next(ln["href"] for ln in tilesets[0]["links"] if ln["rel"] == "self")).json()
+    template = next(ln["href"] for ln in meta["links"] if ln["rel"] == "item")
+    z, x, y = KNOWN
+    url = template.format(tileMatrix=z, tileRow=y, tileCol=x).removeprefix("http://testserver")
+    assert client.get(url).content == client.get(f"/tiles/sites/{z}/{x}/{y}.mvt").content
+    assert {m["tileMatrix"] for m in meta["tileMatrixSetLimits"]} == {str(z) for z in range(
+        gt.LAYERS["sites"].minzoom, gt.LAYERS["sites"].maxzoom + 1)}
+    conf = client.get("/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in conf
+    assert client.get("/tileMatrixSets?f=html").json()["param"] == "f"

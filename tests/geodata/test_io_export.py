@@ -186,3 +186,18 @@ def test_cables_export_lines(demo_db: Engine, tmp_path: Path) -> None:
     with demo_db.connect() as c:
         done = c.execute(text("SELECT count(*) FROM cable_segments WHERE status = 'done'")).scalar()
     assert pyogrio.read_info(tmp_path / "cables.gpkg")["features"] == done
+
+
+def test_geopackage_is_version_1_2(demo_db: Engine, tmp_path: Path) -> None:
+    """GDAL ≤ 3.6 and older QGIS warn on 1.4 (GDAL's default); the header says 'GPKG' 1.2.0."""
+    import sqlite3
+
+    path = writers.write(open_export(demo_db, "sites", ExportFilter(district=["Lê Chân"])), "gpkg",
+                         tmp_path / "sites.gpkg")
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10200
+    finally:
+        con.close()
+    assert pyogrio.read_info(path)["features"] > 0

@@ -70,25 +70,33 @@ def _frame(layer: ExportLayer, df: pd.DataFrame, short: bool) -> Any:
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
 
-def _write_ogr(layer: ExportLayer, path: Path, driver: str, short: bool, **opts: Any) -> int:
+def _write_ogr(layer: ExportLayer, path: Path, driver: str, short: bool,
+               dataset_options: dict[str, str] | None = None, **opts: Any) -> int:
     import pyogrio
 
     n = 0
     for df in layer.chunks():
         gdf = _frame(layer, df, short)
         pyogrio.write_dataframe(gdf, path, layer=layer.name, driver=driver, append=n > 0, promote_to_multi=
-                                layer.geometry_type != "Point", **opts)
+                                layer.geometry_type != "Point",
+                                dataset_options=None if n else dataset_options, **opts)
         n += len(gdf)
     if n == 0:  # an empty export is still a valid, typed layer
         gdf = _frame(layer, pd.DataFrame({**{c.name: [] for c in layer.columns}, "geometry": []}), short)
         pyogrio.write_dataframe(gdf, path, layer=layer.name, driver=driver, geometry_type=
-                                "Point" if layer.geometry_type == "Point" else "MultiLineString", **opts)
+                                "Point" if layer.geometry_type == "Point" else "MultiLineString",
+                                dataset_options=dataset_options, **opts)
     return n
 
 
-def write_gpkg(layer: ExportLayer, path: Path) -> int:
+#: GeoPackage version written unless asked: 1.2 opens without warnings in GDAL ≤ 3.6 and older QGIS,
+#: which flag GDAL's newer default (1.4) as unknown; nothing we write needs a later version
+GPKG_VERSION = "1.2"
+
+
+def write_gpkg(layer: ExportLayer, path: Path, version: str = GPKG_VERSION) -> int:
     path.unlink(missing_ok=True)
-    return _write_ogr(layer, path, "GPKG", False)
+    return _write_ogr(layer, path, "GPKG", False, dataset_options={"VERSION": version})
 
 
 def _check_short_names(cols: list[Column]) -> None:

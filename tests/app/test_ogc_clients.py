@@ -1,0 +1,77 @@
+"""OGC API clients nobody here wrote, against a live server on loopback: OWSLib with its default
+headers (it sends no JSON Accept, so a server that answers HTML to ``*/*`` breaks it) and GDAL's MVT
+driver on a tile from the OGC API Tiles path."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from owslib.ogcapi.features import Features
+from sqlalchemy import Engine, func, select
+
+from geodata.store import models as m
+from tests.app.live import live_server
+
+CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+KNOWN = (12, 1805, 3261)  # z, row (y), column (x): central Hải Phòng
+
+
+@pytest.fixture
+def base(demo_db: Engine) -> Iterator[str]:
+    with live_server(demo_db) as url:
+        yield url
+
+
+def test_owslib_with_default_headers(base: str, demo_db: Engine) -> None:
+    api = Features(base)
+    assert "Accept" not in api.headers  # the defaults, as scripts use them
+    assert any(ln["rel"] == "data" for ln in api.links)
+    assert CORE in api.conformance()["conformsTo"]
+    ids = [c["id"] for c in api.collections()["collections"]]
+    assert {"sites", "zones", "routes"} <= set(ids)
+    assert api.collection("sites")["id"] == "sites"
+    page = api.collection_items("sites", limit=5, bbox=[106.6, 20.8, 106.75, 20.9])
+    assert len(page["features"]) == 5
+    assert all(106.6 <= f["geometry"]["coordinates"][0] <= 106.75 for f in page["features"])
+
+
+def test_owslib_pages_to_the_end_through_next_links(base: str, demo_db: Engine) -> None:
+    with demo_db.connect() as c:
+        total = c.execute(select(func.count()).select_from(m.Zone)).scalar_one()
+    api = Features(base)
+    ids: list[object] = []
+    params: dict[str, object] = {"limit": 3}
+    for _ in range(100):
+        page = api.collection_items("zones", **params)
+        ids += [f["id"] for f in page["features"]]
+        nxt = [ln["href"] for ln in page["links"] if ln["rel"] == "next"]
+        if not nxt:
+            break
+        query = parse_qs(urlsplit(nxt[0]).query)
+        params = {"limit": int(query["limit"][0]), "offset": int(query["offset"][0])}
+    assert total > 3 and len(ids) == len(set(ids)) == total
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL command-line tools not installed")
+def test_gdal_mvt_driver_reads_a_tile_from_the_ogc_tiles_path(base: str, tmp_path: Path) -> None:
+    """Downloaded as a client would (gzip accepted), then stored as z/x/y.pbf, the layout from which
+    the MVT driver georeferences a single tile."""
+    z, y, x = KNOWN
+    r = httpx.get(f"{base}/collections/sites/tiles/WebMercatorQuad/{z}/{y}/{x}", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+    tile = tmp_path / str(z) / str(x) / f"{y}.pbf"
+    tile.parent.mkdir(parents=True)
+    tile.write_bytes(r.content)  # decompressed by httpx
+    info = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"MVT:{tile}"], capture_output=True, text=True,
+                          timeout=60)
+    assert info.returncode == 0, info.stdout[-500:] + info.stderr
+    assert "Layer name: sites" in info.stdout
+    assert int(info.stdout.split("Feature Count: ")[1].split()[0]) > 0
+    extent = info.stdout.split("Extent: ")[1].splitlines()[0]  # EPSG:3857 metres around Hải Phòng
+    assert extent.startswith("(118")
