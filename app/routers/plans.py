@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth import AnyKey, AnyKeyExpensiveRead, OperatorOnly, PlannerOnly, Principal
 from app.deps import MAX_OFFSET, EngineDep, SettingsDep
 from app.errors import Problem
+from app.negotiation import prefers_html
 from app.plan_report import XLSX, cached_render
 from geodata.work import appraisal as gapp
 from geodata.work import plans as gp
@@ -311,9 +312,6 @@ def plan_report(
 
 
 def _negotiate(accept: str) -> str:
-    a = accept.lower()
-    if XLSX in a:
+    if XLSX in accept.lower():
         return "xlsx"
-    if "text/html" in a and "application/json" not in a:
-        return "html"
-    return "json"
+    return "html" if prefers_html(accept) else "json"
