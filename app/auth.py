@@ -29,6 +29,7 @@ from app.errors import Problem
 from geodata.store import keys
 from geodata.store.ratelimit import Limit, TokenBuckets
 from planning.vocab import ROLES
+from planning.i18n import N_
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -67,7 +68,7 @@ class Principal:
 # --------------------------------------------------------------------------------------------
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="btsplan"'})
+    return Problem(401, N_("Unauthorized"), detail, headers={"WWW-Authenticate": 'Bearer realm="btsplan"'})
 
 
 def lookup_key(engine: Engine, key: str) -> Principal | None:
@@ -92,7 +93,7 @@ def check_role(principal: Principal | None, allowed: frozenset[str]) -> Principa
     if principal is None:
         raise _unauthorized("this endpoint needs an API key: `Authorization: Bearer <api key>`")
     if principal.role not in allowed:
-        raise Problem(403, "Forbidden", f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}")
+        raise Problem(403, N_("Forbidden"), f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}")
     return principal
 
 
@@ -160,7 +161,7 @@ def _take(request: Request, bucket: str, limit: Limit, what: str) -> None:
     wait = rate_limits(request).buckets.take(bucket, limit)
     if wait > 0:
         retry = max(1, math.ceil(wait))
-        raise Problem(429, "Too many requests", f"{what}; retry in {retry} s", headers={"Retry-After": str(retry)})
+        raise Problem(429, N_("Too many requests"), f"{what}; retry in {retry} s", headers={"Retry-After": str(retry)})
 
 
 def _enforce_rate_limit(request: Request, principal: Principal | None) -> None:

@@ -18,8 +18,11 @@ from app.commands import io as io_cmd
 from app.commands import keys as keys_cmd
 from app.commands import programmes as programmes_cmd
 from app.commands import serve as serve_cmd
+from app.commands import users as users_cmd
 from app.console import refused
 from geodata.errors import BtsplanError
+from geodata.settings import get_settings
+from planning import i18n
 
 
 class _Commands(TyperGroup):
@@ -52,8 +55,13 @@ def _version(value: bool) -> None:
 @cli.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    lang: str | None = typer.Option(None, "--lang", metavar="vi|en",
+                                    help="Language of messages, reports and exports (default: BTSPLAN_LANG, else vi)."),
 ) -> None:
     """Plan BTS masts and street cables: imports, checks, statistics, exports, API and map."""
+    if lang is not None and i18n.parse_language(lang) is None:
+        raise typer.BadParameter(f"{lang!r}: one of {', '.join(i18n.LANGUAGES)}", param_hint="--lang")
+    i18n.set_language(lang or get_settings().lang)
 
 
 cli.add_typer(db_cmd.app, name="db")
@@ -62,6 +70,7 @@ cli.add_typer(cables_cmd.app, name="cables")
 cli.command("demo")(demo_cmd.demo)
 cli.command("serve")(serve_cmd.serve)
 cli.add_typer(keys_cmd.app, name="keys")
+cli.add_typer(users_cmd.app, name="users")
 cli.command("import")(io_cmd.import_cmd)
 cli.command("export")(io_cmd.export_cmd)
 cli.add_typer(programmes_cmd.app, name="programmes")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from geodata.errors import BtsplanError, Unavailable
+from planning.i18n import _, gettext
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -34,20 +35,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one clear error line and exit non-zero (no traceback)."""
     import typer
 
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    label = _("error")
+    err_console.print(f"[bold red]{label}:[/] {message}", highlight=False)
     raise typer.Exit(code)
 
 
 def refused(exc: BtsplanError) -> NoReturn:
     """The command line's answer to any refusal: its message on one line; exit 2 when the setup
     (database, its URL) is at fault rather than what was asked, 1 otherwise."""
-    fail(str(exc), 2 if isinstance(exc, Unavailable) else 1)
+    fail(gettext(str(exc)), 2 if isinstance(exc, Unavailable) else 1)
 
 
 def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     """``value`` if it is one of ``allowed``, else one clear error naming the option and the choices."""
     if value not in allowed:
-        fail(f"{option} {value!r} is not one of {', '.join(allowed)}")
+        fail(_("{option} {value!r} is not one of {allowed}", option=option, value=value, allowed=", ".join(allowed)))
     return value
 
 
@@ -58,4 +60,4 @@ def parse_date_option(value: str | None, option: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
+        fail(_("{option} {value!r} is not a date (use YYYY-MM-DD)", option=option, value=value))

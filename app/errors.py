@@ -30,6 +30,7 @@ from geodata.errors import (
     Unavailable,
     UnsupportedType,
 )
+from planning.i18n import N_, gettext
 
 PROBLEM = "application/problem+json"
 #: Seconds a client should wait before retrying a 503 (the database or a query was too slow).
@@ -38,16 +39,16 @@ RETRY_AFTER_S = "5"
 #: Each kind of refusal → (HTTP status, default title). A subclass without a row answers as the
 #: nearest kind above it; the base row catches a refusal raised without a kind.
 KINDS: dict[type[BtsplanError], tuple[int, str]] = {
-    BtsplanError: (400, "Bad request"),
-    InvalidField: (422, "Invalid request"),
-    InvalidParameter: (400, "Invalid query parameter"),
-    UnsupportedType: (415, "Unsupported media type"),
-    NotFound: (404, "Not found"),
-    Conflict: (409, "Conflict"),
-    StaleVersion: (409, "Version conflict"),
-    Forbidden: (403, "Forbidden"),
-    TooLarge: (413, "Too large"),
-    Unavailable: (503, "Service unavailable"),
+    BtsplanError: (400, N_("Bad request")),
+    InvalidField: (422, N_("Invalid request")),
+    InvalidParameter: (400, N_("Invalid query parameter")),
+    UnsupportedType: (415, N_("Unsupported media type")),
+    NotFound: (404, N_("Not found")),
+    Conflict: (409, N_("Conflict")),
+    StaleVersion: (409, N_("Version conflict")),
+    Forbidden: (403, N_("Forbidden")),
+    TooLarge: (413, N_("Too large")),
+    Unavailable: (503, N_("Service unavailable")),
 }
 
 
@@ -73,9 +74,12 @@ def one_of(table: Mapping[str, V], key: str, title: str, detail: str) -> V:
 
 def problem_response(status: int, title: str, detail: str | None = None, instance: str | None = None,
                      headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    """The problem in the request's language: titles (and fixed details) are English msgids marked
+    where they are written, translated here, so no raise site has to; a detail already translated
+    where it was raised (``_("…", field=…)``) or built from data passes through unchanged."""
+    body: dict[str, Any] = {"type": "about:blank", "title": gettext(title), "status": status}
     if detail:
-        body["detail"] = detail
+        body["detail"] = gettext(detail)
     if instance:
         body["instance"] = instance
     body.update(extra)
@@ -90,7 +94,7 @@ def _not_migrated(request: Request, exc: DBAPIError) -> JSONResponse | None:
     try:
         require_current(request.app.state.engine)
     except NotMigrated as why:
-        return problem_response(503, "Database not migrated", str(why), str(request.url.path))
+        return problem_response(503, N_("Database not migrated"), str(why), str(request.url.path))
     return None
 
 
@@ -156,33 +160,33 @@ def install(app: FastAPI) -> None:
             {"field": _field(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        first = errors[0] if errors else {"field": "?", "message": "invalid request"}
-        return problem_response(422, "Invalid request", f"{first['field']}: {first['message']}",
+        first = errors[0] if errors else {"field": "?", "message": N_("invalid request")}
+        return problem_response(422, N_("Invalid request"), f"{first['field']}: {first['message']}",
                                 str(request.url.path), errors=errors)
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
         if (unmigrated := _not_migrated(request, exc)) is not None:
             return unmigrated
-        return problem_response(503, "Database unavailable", "the database did not answer; retry shortly",
+        return problem_response(503, N_("Database unavailable"), N_("the database did not answer; retry shortly"),
                                 str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})
 
     @app.exception_handler(DataError)
     async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
         # a value the database cannot hold (NUL characters, out-of-range numbers): the client's input
         msg = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
-        return problem_response(400, "Invalid value", msg, str(request.url.path))
+        return problem_response(400, N_("Invalid value"), msg, str(request.url.path))
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         if (unmigrated := _not_migrated(request, exc)) is not None:
             return unmigrated
         if exc.connection_invalidated:
-            return problem_response(503, "Database unavailable", "the database connection was lost; retry",
+            return problem_response(503, N_("Database unavailable"), N_("the database connection was lost; retry"),
                                     str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})
         if "statement timeout" in str(exc.orig) or "canceling statement" in str(exc.orig):
-            return problem_response(503, "Query took too long", "the query hit the statement timeout",
+            return problem_response(503, N_("Query took too long"), N_("the query hit the statement timeout"),
                                     str(request.url.path), headers={"Retry-After": RETRY_AFTER_S})
-        return problem_response(500, "Database error", None, str(request.url.path))
+        return problem_response(500, N_("Database error"), None, str(request.url.path))
 
     _ = HTTPException  # re-exported type for routers

@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import SAFE_METHODS, Principal, check_role, principal_from_header
 from app.errors import RETRY_AFTER_S, Problem, problem_response
 from geodata.settings import Settings
+from planning.i18n import N_
 
 #: Deepest nesting of arrays and objects a JSON body may have. A plan's deepest value, a MultiPolygon
 #: coordinate, sits 8 levels down; Python's parsers and encoders recurse once per level and fail
@@ -213,7 +214,7 @@ class Gate:
         try:
             return await anyio.to_thread.run_sync(principal_from_header, engine, header)
         except DBAPIError:  # outside the app's handlers here: answer as they would, not with a 500
-            raise Problem(503, "Database unavailable", "the database did not answer; retry shortly",
+            raise Problem(503, N_("Database unavailable"), N_("the database did not answer; retry shortly"),
                           headers={"Retry-After": RETRY_AFTER_S}) from None
 
     @staticmethod
@@ -267,7 +268,7 @@ async def _checked_json(receive: Receive) -> Receive:
             break
     body = b"".join(chunks)
     if json_depth(body) > MAX_JSON_DEPTH:
-        raise Problem(400, "JSON nested too deeply",
+        raise Problem(400, N_("JSON nested too deeply"),
                       f"arrays and objects may nest at most {MAX_JSON_DEPTH} levels deep")
     return _replay({"type": "http.request", "body": body, "more_body": False}, receive)
 

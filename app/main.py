@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
-from app import __version__, errors, openapi
+from app import __version__, errors, openapi, web
 from app.routers import cables as cables_router
 from app.routers import features as features_router
 from app.routers import tiles as tiles_router
@@ -24,7 +24,11 @@ from app.routers import inspections as inspections_router
 from app.routers import monitoring as monitoring_router
 from app.routers import plans as plans_router
 from app.routers import map as map_router
+from app.routers import staff_auth as staff_auth_router
+from app.routers import workspace as workspace_router
+from app.routers import workspace_admin as workspace_admin_router
 from app.gate import Gate
+from app.language import Language
 from app.security import RejectMalformedQuery, SecurityHeaders
 from geodata.store.db import make_engine, session_factory
 from geodata.store.replicas import ReadEngines
@@ -39,7 +43,8 @@ CORS_EXPOSED = ["ETag", "Location", "Retry-After", "Content-Disposition", "X-Dat
 
 #: in inclusion order: where two routers could answer the same path, the one included first does
 _ROUTERS = (health, audit_router, programmes_router, inspections_router, monitoring_router, features_router,
-            tiles_router, ogc_tiles_router, checks_router, stats_router, exports_router, plans_router, cables_router, map_router)
+            tiles_router, ogc_tiles_router, checks_router, stats_router, exports_router, plans_router, cables_router, map_router,
+            staff_auth_router, workspace_router, workspace_admin_router)
 
 
 @asynccontextmanager
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reads = ReadEngines(app.state.engine, settings.read_database_urls,
                                   statement_timeout_ms=settings.statement_timeout_ms)
     errors.install(app)
+    web.install(app)  # the workspace's sign-in redirect
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RejectMalformedQuery)
     # keys, roles, body caps and JSON depth before any route reads the body
@@ -79,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=CORS_METHODS,
                            allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED)
+    app.add_middleware(Language, default=settings.lang)  # ?lang= / Accept-Language for everything inside, error answers too
     app.add_middleware(SecurityHeaders)  # outermost: its headers are on every answer, early ones too
     for module in _ROUTERS:
         app.include_router(module.router)

@@ -1,7 +1,8 @@
 """The appraisal report of a plan as a printable HTML page (A4, PDF-ready) and as an XLSX workbook.
 
 Both render the JSON report of :func:`planning.appraisal.appraise` unchanged, so the dossier copy,
-the spreadsheet and the API can never tell different stories. Headings are bilingual (vi / en).
+the spreadsheet and the API can never tell different stories. Words are in the reader's language
+(``?lang=`` / ``Accept-Language``; the report cache keys on it).
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from app.documents import issuer_of
+from app.documents.appraisal import appraisal_document
+from app.documents.model import Issuer
+from app.documents.to_docx import document_docx
+from app.documents.to_pdf import document_pdf
 from geodata.io.writers import tabular
 from geodata.store.cache import LRUCache
+from planning import labels
+from planning.i18n import N_, _, get_language
+from planning.vocab import SEVERITIES
 
-SEVERITY_VI = {"violation": "Vi phạm", "warning": "Cảnh báo", "info": "Thông tin"}
-ITEM_VI = {"new_site": "Trạm mới", "change_site": "Thay đổi trạm", "remove_site": "Dỡ bỏ trạm",
-           "share_site": "Dùng chung cột", "cable_route": "Tuyến cáp"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MEDIA_TYPES = {"json": "application/json", "html": "text/html", "xlsx": XLSX}
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MEDIA_TYPES = {"json": "application/json", "html": "text/html", "xlsx": XLSX, "docx": DOCX, "pdf": "application/pdf"}
 _init_lock = threading.Lock()
 
 
@@ -32,8 +39,14 @@ class Rendered:
     media_type: str
 
 
-def render(report: Mapping[str, Any], fmt: str) -> Rendered:
-    if fmt == "html":
+def render(report: Mapping[str, Any], fmt: str, issuer: Issuer | None = None) -> Rendered:
+    """``docx`` and ``pdf`` are the Báo cáo kết quả thẩm định issued by ``issuer`` (one document model)."""
+    if fmt in ("docx", "pdf"):
+        if issuer is None:
+            raise ValueError("an issued document needs its issuing authority")
+        doc = appraisal_document(report, issuer)
+        body = document_docx(doc) if fmt == "docx" else document_pdf(doc)
+    elif fmt == "html":
         body = report_html(report).encode("utf-8")
     elif fmt == "xlsx":
         body = report_xlsx(report)
@@ -63,22 +76,23 @@ def cached_render(state: Any, key: Hashable, build: Callable[[], Mapping[str, An
     """The report under ``key`` in ``fmt``, appraising (``build()``) only when no format of it is
     cached: the page and the workbook are rendered from the cached JSON, never from a new appraisal."""
     cache = report_cache(state)
+    key = (key, get_language())  # the words of every format follow the reader's language
     hit = cache.get((key, fmt))
     if hit is None:
         source = cache.get((key, "json")) if fmt != "json" else None
         if source is None:
             source = render(build(), "json")
             cache.put((key, "json"), source)
-        hit = source if fmt == "json" else render(json.loads(source.body), fmt)
+        hit = source if fmt == "json" else render(json.loads(source.body), fmt, issuer_of(state.settings))
         if fmt != "json":
             cache.put((key, fmt), hit)
     return hit
 
 
 def _where(f: Mapping[str, Any]) -> str:
-    for k, label in (("zone", "khu vực"), ("route", "tuyến"), ("other_site_code", "trạm")):
+    for k, label in (("zone", N_("zone {name}")), ("route", N_("route {name}")), ("other_site_code", N_("site {name}"))):
         if f.get(k):
-            return f"{label} {f[k]}"
+            return _(label, name=f[k])
     return ""
 
 
@@ -90,34 +104,55 @@ def _subject(it: Mapping[str, Any]) -> str:
     return str(it.get("code") or it.get("site_code") or it.get("street") or it.get("key") or "")
 
 
+def _severity(value: Any) -> str:
+    return str(labels.label("severity", value or "")).capitalize()
+
+
 def report_html(report: Mapping[str, Any]) -> str:
+    """The page in the current language (the report's messages were localised when it was built)."""
     e = escape
     s = report.get("summary", {})
     sev = s.get("by_severity", {})
     pack = report.get("rule_pack", {})
-    title = report.get("title") or f"Hồ sơ quy hoạch #{report.get('plan_id')}"
+    title = report.get("title") or _("Plan #{plan_id}", plan_id=report.get("plan_id"))
     rows = []
+    none = _("No findings")
     for it in report.get("items", []):
         findings = it.get("findings", [])
+        declared = _("declared: {mast_class}", mast_class=it["declared_class"]) if it.get("declared_class") else ""
         f_html = "".join(
-            f'<li class="{e(f.get("severity", "info"))}"><b>{e(SEVERITY_VI.get(f.get("severity", ""), f.get("severity", "")))}'
+            f'<li class="{e(f.get("severity", "info"))}"><b>{e(_severity(f.get("severity")))}'
             f'</b> <code>{e(f.get("rule", ""))}</code> {e(f.get("message", ""))}'
             + (f" — {e(_where(f))}" if _where(f) else "") + (f" — {e(_dist(f))}" if _dist(f) else "")
             + (f' <span class="src">({e(f["legal_source"])})</span>' if f.get("legal_source") else "") + "</li>"
-            for f in findings) or '<li class="ok">Không có phát hiện / no findings</li>'
+            for f in findings) or f'<li class="ok">{e(none)}</li>'
         reasons = "".join(f"<li>{e(str(r.get('message', r)))}</li>" for r in it.get("reasons", []) or [])
         pos = f"{it['lat']:.6f}, {it['lon']:.6f}" if "lat" in it else ""
         rows.append(
-            f"<tr><td>{it['index'] + 1}</td><td>{e(ITEM_VI.get(it['item'], it['item']))}<br><small>{e(it['item'])}</small></td>"
+            f"<tr><td>{it['index'] + 1}</td><td>{e(labels.label('item', it['item'], labels.ITEM_KIND))}"
+            f"<br><small>{e(it['item'])}</small></td>"
             f"<td>{e(_subject(it))}<br><small>{e(pos)}</small></td>"
             f"<td><b>{e(str(it.get('derived_class') or ''))}</b>"
-            + (f"<br><small>khai báo / declared: {e(str(it['declared_class']))}</small>" if it.get("declared_class") else "")
+            + (f"<br><small>{e(declared)}</small>" if declared else "")
             + (f"<ul class='reasons'>{reasons}</ul>" if reasons else "")
             + f"</td><td><ul class='findings'>{f_html}</ul></td></tr>")
-    preview = '<p class="preview">BẢN XEM TRƯỚC — chưa nộp / PREVIEW — not submitted</p>' if report.get("preview") else ""
+    preview = _("PREVIEW — not submitted")
+    preview = f'<p class="preview">{e(preview)}</p>' if report.get("preview") else ""
+    summary, items = _("Summary"), _("Items")
+    heads = "".join(f"<th>{e(h)}</th>" for h in (_("Items"), _("Violations"), _("Warnings"), _("Information"),
+                                                   _("Items with violations"), _("Outside the area"), _("Conflicts")))
+    item_heads = "".join(f"<th>{e(h)}</th>" for h in ("#", _("Kind"), _("Site or route"), _("Mast class"),
+                                                       _("Findings")))
+    about = _("{title} · operator {operator} · version {version} · status {status} · generated {generated}",
+              title=title, operator=report.get("operator", ""), version=report.get("version", ""),
+              status=labels.label("status", report.get("status", ""), labels.PLAN_STATUS),
+              generated=report.get("generated_at", ""))
+    rules = _("Rule pack: {title} ({id} v{version}); distances in {crs}", title=pack.get("title", ""),
+              id=pack.get("id", ""), version=pack.get("version", ""), crs=report.get("metric_crs", ""))
+    heading = _("Appraisal report on passive telecommunications infrastructure")
     return f"""<!doctype html>
-<html lang="vi"><head><meta charset="utf-8">
-<title>Báo cáo thẩm định — {e(title)}</title>
+<html lang="{get_language()}"><head><meta charset="utf-8">
+<title>{e(heading)} — {e(title)}</title>
 <style>
 @page {{ size: A4 landscape; margin: 14mm; }}
 body {{ font-family: "Times New Roman", "DejaVu Serif", serif; font-size: 11pt; color: #111; }}
@@ -128,27 +163,24 @@ li.violation b {{ color: #b00; }} li.warning b {{ color: #a60; }} li.ok {{ color
 .preview {{ border: 2px solid #a60; padding: 4px; font-weight: bold; }}
 tr {{ page-break-inside: avoid; }}
 </style></head><body>
-<h1>Báo cáo thẩm định quy hoạch hạ tầng kỹ thuật viễn thông thụ động</h1>
-<p>Appraisal report — {e(title)} · doanh nghiệp / operator <b>{e(str(report.get('operator', '')))}</b> ·
-phiên bản / version {e(str(report.get('version', '')))} · trạng thái / status {e(str(report.get('status', '')))} ·
-lập lúc / generated {e(str(report.get('generated_at', '')))}</p>
-<p>Bộ quy tắc / rule pack: {e(str(pack.get('title', '')))} ({e(str(pack.get('id', '')))} v{e(str(pack.get('version', '')))});
-hệ tọa độ tính khoảng cách / metric CRS {e(str(report.get('metric_crs', '')))}</p>
+<h1>{e(heading)}</h1>
+<p>{e(about)}</p>
+<p>{e(rules)}</p>
 {preview}
-<h2>Tổng hợp / Summary</h2>
-<table><tr><th>Hạng mục / items</th><th>Vi phạm / violations</th><th>Cảnh báo / warnings</th><th>Thông tin / info</th>
-<th>Hạng mục có vi phạm</th><th>Ngoài tỉnh / outside</th><th>Xung đột / conflicts</th></tr>
+<h2>{e(summary)}</h2>
+<table><tr>{heads}</tr>
 <tr><td>{s.get('items', 0)}</td><td>{sev.get('violation', 0)}</td><td>{sev.get('warning', 0)}</td><td>{sev.get('info', 0)}</td>
 <td>{s.get('items_with_violations', 0)}</td><td>{s.get('outside_province', 0)}</td><td>{s.get('conflicts', 0)}</td></tr></table>
-<h2>Chi tiết / Items</h2>
-<table><tr><th>#</th><th>Loại / kind</th><th>Trạm, tuyến / subject</th><th>Loại cột / class</th><th>Phát hiện / findings</th></tr>
+<h2>{e(items)}</h2>
+<table><tr>{item_heads}</tr>
 {''.join(rows)}
 </table>
 </body></html>"""
 
 
 def report_xlsx(report: Mapping[str, Any]) -> bytes:
-    """Three sheets: the summary, one row per item, one row per finding (the same words as the page)."""
+    """Three sheets: the summary, one row per item, one row per finding (the same words as the page);
+    sheet names stay ASCII and fixed, so scripts find them in either language."""
     return tabular.xlsx_bytes([_summary_sheet(report), _items_sheet(report), _findings_sheet(report)])
 
 
@@ -156,27 +188,28 @@ def _summary_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
     s = report.get("summary", {})
     sev = s.get("by_severity", {})
     info = [
-        ("Hồ sơ / plan", report.get("plan_id")), ("Tiêu đề / title", report.get("title")),
-        ("Doanh nghiệp / operator", report.get("operator")), ("Phiên bản / version", report.get("version")),
-        ("Trạng thái / status", report.get("status")), ("Lập lúc / generated", report.get("generated_at")),
-        ("Bộ quy tắc / rule pack", (report.get("rule_pack") or {}).get("title")),
-        ("Xem trước / preview", "có" if report.get("preview") else "không"),
-        ("Số hạng mục / items", s.get("items", 0)), ("Vi phạm / violations", sev.get("violation", 0)),
-        ("Cảnh báo / warnings", sev.get("warning", 0)), ("Thông tin / info", sev.get("info", 0)),
-        ("Hạng mục có vi phạm", s.get("items_with_violations", 0)),
-        ("Ngoài tỉnh / outside province", s.get("outside_province", 0)),
-        ("Xung đột / conflicts", s.get("conflicts", 0)),
+        (_("Plan"), report.get("plan_id")), (_("Title"), report.get("title")),
+        (_("Operator"), report.get("operator")), (_("Version"), report.get("version")),
+        (_("Status"), labels.label("status", report.get("status"), labels.PLAN_STATUS)),
+        (_("Generated"), report.get("generated_at")),
+        (_("Rule pack"), (report.get("rule_pack") or {}).get("title")),
+        (_("Preview"), _("yes") if report.get("preview") else _("no")),
+        (_("Items"), s.get("items", 0)), (_("Violations"), sev.get("violation", 0)),
+        (_("Warnings"), sev.get("warning", 0)), (_("Information"), sev.get("info", 0)),
+        (_("Items with violations"), s.get("items_with_violations", 0)),
+        (_("Outside the area"), s.get("outside_province", 0)),
+        (_("Conflicts"), s.get("conflicts", 0)),
     ]
     return tabular.Sheet("Tong hop", rows=info, widths=[32, 60], row_heads=True)
 
 
 def _items_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
-    head = ["#", "Loại / kind", "Mã trạm / code", "Trạm liên quan / site", "Tuyến / street", "Vĩ độ / lat",
-            "Kinh độ / lon", "Loại cột suy ra / derived", "Khai báo / declared", "Lý do / reasons",
-            "Vi phạm", "Cảnh báo", "Thông tin"]
+    head = ["#", _("Kind"), _("Site code"), _("Other site"), _("Street"), _("Latitude (WGS84)"),
+            _("Longitude (WGS84)"), _("Derived class"), _("Declared class"), _("Reasons"),
+            _("Violations"), _("Warnings"), _("Information")]
     rows = []
     for it in report.get("items", []):
-        counts = {k: sum(1 for f in it.get("findings", []) if f.get("severity") == k) for k in SEVERITY_VI}
+        counts = {k: sum(1 for f in it.get("findings", []) if f.get("severity") == k) for k in SEVERITIES}
         rows.append([it["index"] + 1, it["item"], it.get("code"), it.get("site_code"), it.get("street"),
                      it.get("lat"), it.get("lon"), it.get("derived_class"), it.get("declared_class"),
                      "\n".join(str(x.get("message", x)) for x in it.get("reasons", []) or []),
@@ -185,9 +218,9 @@ def _items_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
 
 
 def _findings_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
-    head = ["#", "Mã / subject", "Mức / severity", "Quy tắc / rule", "Nội dung / message", "Khu vực, tuyến / where",
-            "Khoảng cách (m)", "Căn cứ pháp lý / legal source"]
-    rows = [[it["index"] + 1, _subject(it), f.get("severity"), f.get("rule"), f.get("message"), _where(f),
+    head = ["#", _("Site or route"), _("Severity"), _("Rule"), _("Message"), _("Where"), _("Distance (m)"),
+            _("Legal source")]
+    rows = [[it["index"] + 1, _subject(it), _severity(f.get("severity")), f.get("rule"), f.get("message"), _where(f),
              f.get("distance_m"), f.get("legal_source")]
             for it in report.get("items", []) for f in it.get("findings", [])]
     return tabular.Sheet("Phat hien", head, rows, widths=[5, 18, 18, 18, 70, 24, 24, 24], wrap=[4])

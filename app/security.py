@@ -10,6 +10,7 @@ live under the same policy: their scripts are vendored files, started without in
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from planning.i18n import N_
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -71,7 +72,7 @@ class SecurityHeaders:
             if not started:
                 from app.errors import problem_response
 
-                await problem_response(500, "Internal server error", None, path)(scope, receive, send_with_headers)
+                await problem_response(500, N_("Internal server error"), None, path)(scope, receive, send_with_headers)
             raise
 
 
@@ -90,7 +91,7 @@ class RejectMalformedQuery:
 
             pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
             if any(not k for k, _ in pairs):
-                response = problem_response(400, "Malformed query string", "a query parameter has no name",
+                response = problem_response(400, N_("Malformed query string"), N_("a query parameter has no name"),
                                             scope.get("path"))
                 await response(scope, receive, send)
                 return

@@ -220,7 +220,7 @@ def single_site_latency(url: str, n: int = 2000) -> dict[str, Any]:
     """In-process ``check_site`` latency against the same database (context built once)."""
     import numpy as np
 
-    from geodata.work.checks import load_context
+    from geodata.work.context_cache import load_context
     from geodata.store.db import make_engine
     from planning.checks import check_site
     from planning.rules import load_pack

@@ -1,5 +1,6 @@
 """Scale-out benchmark: the nightly national batch (classify, A1 check, spacing, counts by unit)
-on one process vs Dask with 1 and 2 workers, for 1, 5 and 10 million synthetic sites.
+on one process vs Dask with a sweep of worker counts (``--workers 1,2,4,8,16``, clipped to the
+cores of the machine), for 1, 5 and 10 million synthetic sites.
 
 Every run is a fresh child process; the parent samples the resident memory of the child and of
 its descendants (the Dask workers) every 0.2 s. Each process gets the same memory limit
@@ -8,12 +9,21 @@ that goes over it is stopped and reported as not fitting. Both engines check the
 same plan's partitions; see ``synthetic_country.py``) and each run reports a digest of its
 findings and counts, so the results are compared for identity at every size that both complete.
 
-Figures: wall time, peak RSS per process, scaling efficiency = T(1 worker) / (2 × T(2 workers)),
+Figures: wall time, peak RSS per process, scaling efficiency = T(1 worker) / (n × T(n workers)),
 speed-up of Dask over one process where one process fits. Timing is of the whole batch including
-drawing the masts (which the workers do, partition by partition).
+drawing the masts (which the workers do, partition by partition). Partitions are a whole number
+of waves of the workers (:func:`planning.distributed.partition_count`); the workers write their
+findings to Parquet themselves (the driver only receives row counts) and counts are summed as a
+tree. Where the time goes, per Dask run: the driver's CPU seconds during the batch (the
+scheduler runs in the driver process too, so this is everything serial the driver does) over the
+one-worker batch time (``driver_busy_fraction``), and from the task stream the workers' busy
+share and the compute seconds by task kind. The Amdahl serial fraction ``s`` is fitted by least
+squares to T(n) = T(1) · (s + (1 − s) / n) over the sweep; 16 workers reach efficiency ≥ 0.7 when
+s ≤ 0.0286 (E16 = 1 / (1 + 15 s)).
 
     python benchmarks/bench_scale.py                    # 1M, 5M, 10M → benchmarks/results/scale.json
     python benchmarks/bench_scale.py --sizes 200000     # a quick look
+    python benchmarks/bench_scale.py --sizes 10000000 --workers 1,2,4,8,16   # the sweep
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +49,8 @@ RESULT = ROOT / "benchmarks" / "results" / "scale.json"
 SITES_PER_PARTITION = 250_000
 MIN_PARTITIONS = 4
 GIB = 1024 ** 3
+#: 16 workers at efficiency ≥ 0.7 need 1 / (1 + 15 s) ≥ 0.7
+SERIAL_FRACTION_FOR_16_AT_0_7 = round((1 / 0.7 - 1) / 15, 4)
 
 
 def _limit_bytes(text: str) -> int:
@@ -62,11 +75,28 @@ def _digest(findings: Any, counts: Any) -> dict[str, Any]:
     return {"digest": h.hexdigest(), "findings": {k: int(v) for k, v in by.items()}, "counted": counts.totals["total"]}
 
 
-def child(mode: str, n_sites: int, workers: int, memory_limit: str) -> dict[str, Any]:
-    import pandas as pd
+def _task_stream_summary(stream: list[dict[str, Any]], workers: int, wall_s: float) -> dict[str, Any]:
+    """Compute seconds by task kind and the workers' busy share, from Dask's task stream."""
+    from dask.utils import key_split
 
+    by: dict[str, float] = {}
+    busy = 0.0
+    for t in stream:
+        compute = sum(s["stop"] - s["start"] for s in t.get("startstops", ()) if s.get("action") == "compute")
+        prefix = key_split(t["key"])
+        by[prefix] = by.get(prefix, 0.0) + compute
+        busy += compute
+    return {"tasks": len(stream), "worker_busy_share": round(busy / (workers * wall_s), 3) if wall_s else None,
+            "compute_s_by_task": {k: round(v, 2) for k, v in sorted(by.items(), key=lambda kv: -kv[1])}}
+
+
+def child(mode: str, n_sites: int, workers: int, memory_limit: str, report: str | None = None) -> dict[str, Any]:
+    import pandas as pd
+    import psutil
+
+    from geodata.work.distributed import ParquetSink, read_parquet_findings
     from planning.aggregate import site_counts
-    from planning.distributed import dask_client, from_partitions, run_batch, with_classes
+    from planning.distributed import dask_client, from_partitions, partition_count, run_batch, with_classes
     from planning.findings import finalise
     from planning.rules import load_pack
     from planning.spacing import spacing_findings
@@ -75,7 +105,9 @@ def child(mode: str, n_sites: int, workers: int, memory_limit: str) -> dict[str,
 
     pack = load_pack("national-ttlt-15-2016")
     country = Country(n_sites)
-    npart = max(MIN_PARTITIONS, -(-n_sites // SITES_PER_PARTITION))  # the same plan (and masts) for every run
+    # masts are drawn from their global number, so every partitioning checks the same masts
+    npart = (max(MIN_PARTITIONS, -(-n_sites // SITES_PER_PARTITION)) if mode == "single"
+             else partition_count(n_sites, workers, per_partition=SITES_PER_PARTITION))
     t0 = time.perf_counter()
     plan = country.plan(npart)
     targets = build_a1_targets(country.a1_routes(), country.a1_zones(), pack, CRS)
@@ -102,18 +134,38 @@ def child(mode: str, n_sites: int, workers: int, memory_limit: str) -> dict[str,
         total = time.perf_counter() - t0
         partitions = 1
     else:
+        from contextlib import nullcontext
+
+        from distributed import get_task_stream, performance_report
+
+        me = psutil.Process()
+        spool = tempfile.mkdtemp(prefix="bench-scale-findings-")
         with dask_client(None, workers=workers, memory_limit=memory_limit) as client:
             client.wait_for_workers(workers, timeout=60)
             phases["cluster_start_s"] = time.perf_counter() - t0 - phases["prepare_s"]
-            t = time.perf_counter()
             loader = PartitionLoader(country, plan)
-            res = run_batch(from_partitions(loader, plan, country.empty()), pack, metric_crs=CRS, targets=targets,
-                            units=units, plan=plan, halo_source=loader)
-            phases["batch_s"] = time.perf_counter() - t
-            findings, counts, partitions = res.findings, res.counts, res.partitions
+            html = performance_report(filename=report) if report else nullcontext()
+            with html, get_task_stream(client) as ts:
+                cpu0, t = sum(me.cpu_times()[:2]), time.perf_counter()
+                res = run_batch(from_partitions(loader, plan, country.empty()), pack, metric_crs=CRS,
+                                targets=targets, units=units, plan=plan, halo_source=loader, sink=ParquetSink(spool))
+                phases["batch_s"] = time.perf_counter() - t
+                phases["driver_cpu_s"] = sum(me.cpu_times()[:2]) - cpu0
+            stream = _task_stream_summary(ts.data, workers, phases["batch_s"])
+            counts, partitions = res.counts, res.partitions
+        t = time.perf_counter()  # reading the findings back is the consumer's step, not the batch's
+        findings = read_parquet_findings(spool, ["a1-routes", "spacing"])
+        phases["read_back_s"] = time.perf_counter() - t
+        import shutil
+
+        shutil.rmtree(spool, ignore_errors=True)
         total = phases["prepare_s"] + phases["batch_s"]  # the cluster's start-up is reported, not counted
     out = {"mode": mode, "sites": n_sites, "workers": workers if mode == "dask" else 0, "partitions": partitions,
            "time_s": round(total, 2), "phases": {k: round(v, 2) for k, v in phases.items()}}
+    if mode == "dask":
+        # serial on the driver: preparing the run (plan, A1 targets, units) and its CPU during the batch
+        out["driver_busy_s"] = round(phases["prepare_s"] + phases["driver_cpu_s"], 2)
+        out["task_stream"] = stream
     out.update(_digest(findings, counts))
     out["spacing_pairs_across_partition_edges"] = country.pairs_across_edges(findings, plan)
     return out
@@ -123,13 +175,14 @@ def child(mode: str, n_sites: int, workers: int, memory_limit: str) -> dict[str,
 # parent: runs, memory sampling, report
 # --------------------------------------------------------------------------------------------
 
-def measure(mode: str, n_sites: int, workers: int, memory_limit: str, timeout_s: float) -> dict[str, Any]:
+def measure(mode: str, n_sites: int, workers: int, memory_limit: str, timeout_s: float,
+            report: str | None = None) -> dict[str, Any]:
     import psutil
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
            "OMP_NUM_THREADS": "1", "MALLOC_TRIM_THRESHOLD_": "65536"}
     cmd = [sys.executable, str(Path(__file__)), "--child", mode, "--sites", str(n_sites), "--workers", str(workers),
-           "--memory-limit", memory_limit]
+           "--memory-limit", memory_limit, *(["--report", report] if report else [])]
     limit = _limit_bytes(memory_limit)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     parent = psutil.Process(proc.pid)
@@ -180,6 +233,22 @@ def machine() -> dict[str, Any]:
     return {**machine_basics(), "dask": dask.__version__, "distributed": distributed.__version__}
 
 
+def amdahl_fit(times: dict[int, float]) -> float | None:
+    """Least-squares serial fraction ``s`` of T(n) = T(1) · (s + (1 − s) / n) over the measured
+    worker counts (T(1) taken as measured): T(n)/T(1) − 1/n = s · (1 − 1/n), linear in s."""
+    if 1 not in times or len(times) < 2:
+        return None
+    t1 = times[1]
+    a = [1 - 1 / n for n in times if n > 1]
+    y = [times[n] / t1 - 1 / n for n in times if n > 1]
+    s = sum(ai * yi for ai, yi in zip(a, y, strict=True)) / sum(ai * ai for ai in a)
+    return round(min(1.0, max(0.0, s)), 4)
+
+
+def efficiency_at(n: int, s: float) -> float:
+    return round(1 / (n * s + 1 - s), 3)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000000,5000000,10000000")
@@ -191,21 +260,33 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=RESULT)
     ap.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
     ap.add_argument("--sites", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--workers", default="1,2,4,8,16",
+                    help="Dask worker counts to sweep (clipped to the machine's cores)")
+    ap.add_argument("--report", help="write Dask's performance report (HTML) of each Dask run to "
+                                     "REPORT-<sites>-<workers>w.html (needs bokeh, not a dependency: "
+                                     "the task-stream summary in the results needs nothing)")
+    ap.add_argument("--machine-label", default="", help="a word on the machine, kept in the results")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.sites, args.workers, args.memory_limit)))
+        print(json.dumps(child(args.child, args.sites, int(args.workers), args.memory_limit,
+                               args.report)))
         return 0
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    cores = os.cpu_count() or 1
+    asked = sorted({int(w) for w in args.workers.split(",")})
+    sweep = [w for w in asked if w <= cores] or [1]
+    if 1 not in sweep:
+        sweep = [1, *sweep]
     runs: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     for n in sizes:
         by: dict[str, dict[str, Any]] = {}
-        for mode, workers in (("single", 1), ("dask", 1), ("dask", 2)):
+        for mode, workers in (("single", 1), *(("dask", w) for w in sweep)):
             key = "single" if mode == "single" else f"dask_{workers}"
             log(f"{n:,} sites: {key} …")
-            r = measure(mode, n, workers, args.memory_limit, args.timeout)
+            rep = f"{args.report}-{n}-{workers}w.html" if args.report and mode == "dask" else None
+            r = measure(mode, n, workers, args.memory_limit, args.timeout, rep)
             if mode == "single" and not r["completed"] and args.reference_limit:
                 # the time one process would take with memory to spare: the baseline for the ratio
                 log(f"{n:,} sites: single, with {args.reference_limit} …")
@@ -230,25 +311,45 @@ def main() -> int:
                                     if v["mode"] == "dask"), None)}
         for k, v in by.items():
             row[f"{k}_s"] = v["time_s"] if v["completed"] else None
-        if "dask_1" in done and "dask_2" in done:
-            row["scaling_efficiency_2_workers"] = round(done["dask_1"]["time_s"] / (2 * done["dask_2"]["time_s"]), 3)
-            row["speedup_2_vs_1_worker"] = round(done["dask_1"]["time_s"] / done["dask_2"]["time_s"], 3)
+        times = {w: done[f"dask_{w}"]["time_s"] for w in sweep if f"dask_{w}" in done}
+        if 1 in times:
+            t1 = times[1]
+            row["scaling_efficiency"] = {str(w): round(t1 / (w * t), 3) for w, t in times.items()}
+            row["speedup_vs_1_worker"] = {str(w): round(t1 / t, 3) for w, t in times.items()}
+            one = done["dask_1"]
+            row["driver_busy_s"] = {str(w): done[f"dask_{w}"]["driver_busy_s"] for w in times}
+            row["driver_busy_fraction"] = round(max(row["driver_busy_s"].values()) / one["time_s"], 4)
+            s_fit = amdahl_fit(times)
+            row["serial_fraction_fit"] = s_fit
+            row["serial_fraction_fit_from"] = sorted(times)
+            if s_fit is not None:
+                row["predicted_efficiency_16_workers"] = efficiency_at(16, s_fit)
+            row["worker_busy_share"] = {str(w): done[f"dask_{w}"]["task_stream"]["worker_busy_share"] for w in times}
         base = done.get("single") or done.get("single_reference")
         if base is not None:
             row["baseline"] = "single" if "single" in done else f"single_reference ({args.reference_limit})"
-            for k in ("dask_1", "dask_2"):
+            for k in (f"dask_{w}" for w in sweep):
                 if k in done:
                     row[f"ratio_single_over_{k}"] = round(base["time_s"] / done[k]["time_s"], 3)
         row["single_peak_rss_mb"] = (by.get("single_reference") or by["single"])["peak_rss_driver_mb"]
         row["single_fits_limit"] = by["single"]["completed"]
-        row["dask_2_peak_rss_per_worker_mb"] = by["dask_2"].get("peak_rss_per_worker_mb")
-        row["dask_2_peak_rss_driver_mb"] = by["dask_2"]["peak_rss_driver_mb"]
+        last = by[f"dask_{sweep[-1]}"]
+        row[f"dask_{sweep[-1]}_peak_rss_per_worker_mb"] = last.get("peak_rss_per_worker_mb")
+        row[f"dask_{sweep[-1]}_peak_rss_driver_mb"] = last["peak_rss_driver_mb"]
         summary.append(row)
         log(f"{n:,} sites: {json.dumps(row)}")
+    top = next((r for r in reversed(summary) if r.get("serial_fraction_fit") is not None), {})
     doc = {
         "benchmark": "scale",
         "date": dt.date.today().isoformat(),
-        "machine": machine(),
+        "machine": {**machine(), **({"label": args.machine_label} if args.machine_label else {})},
+        "workers_swept": sweep,
+        "workers_asked": asked,
+        "sites_for_headline": top.get("sites"),
+        "driver_busy_fraction": top.get("driver_busy_fraction"),
+        "serial_fraction_fit": top.get("serial_fraction_fit"),
+        "predicted_efficiency_16_workers": top.get("predicted_efficiency_16_workers"),
+        "serial_fraction_needed_for_16_workers_at_0_7": SERIAL_FRACTION_FOR_16_AT_0_7,
         "memory_limit_per_process": args.memory_limit,
         "workload": ("classify (where no class), A1-only routes/zones check, spacing with halos, counts by "
                      "province × class; national rule pack; 20,000 A1-only routes + 2,000 zones in 63 cities; "
@@ -257,7 +358,10 @@ def main() -> int:
         "baseline": "the same functions on one process, the whole country in memory; where that does not fit the "
                     "per-process limit, the same run with --reference-limit (memory to spare) gives the time",
         "ratio_definition": "ratio = single-process time / Dask time (>1: Dask faster); scaling efficiency = "
-                            "T(1 worker) / (2 × T(2 workers))",
+                            "T(1 worker) / (n × T(n workers)); driver_busy_fraction = the largest driver busy "
+                            "seconds of the sweep (preparing the run + the driver process's CPU during the "
+                            "batch, scheduler included) / T(1 worker); serial_fraction_fit = Amdahl s fitted to "
+                            "the sweep, predicted E(16) = 1 / (1 + 15 s)",
         "summary": summary,
         "runs": runs,
     }

@@ -156,13 +156,14 @@ def _wait(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float = 
     raise SystemExit(f"server on {port} did not answer {path}")
 
 
-def start_ours(url: str, cache_bytes: int) -> tuple[subprocess.Popen[bytes], int]:
-    """``btsplan serve --workers 2``, as deployed (access log on, sent nowhere)."""
+def start_ours(url: str, cache_bytes: int, workers: int | None = 2) -> tuple[subprocess.Popen[bytes], int]:
+    """``btsplan serve --workers 2``, as deployed (access log on, sent nowhere); ``workers=None``: the
+    command's default (the cores available)."""
     port = _free_port()
     env = {**os.environ, "BTSPLAN_DATABASE_URL": url, "BTSPLAN_TILE_CACHE_BYTES": str(cache_bytes)}
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                             *(["--workers", str(workers)] if workers else [])], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait(port, "/health", proc)
     return proc, port
 

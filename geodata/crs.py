@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
 from pyproj import CRS, Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.errors import InvalidField
+from planning import provinces
 from planning.names import fold
 
 WGS84 = "EPSG:4326"
@@ -29,55 +29,66 @@ TM3_BY_MERIDIAN: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True)
-class ProvinceProfile:
-    key: str
-    name: str
-    metric_epsg: int
-    #: lon_min, lat_min, lon_max, lat_max — generous, for "outside the province" row errors.
-    extent: tuple[float, float, float, float]
+#: EPSG's "VN-2000 to WGS 84 (2)" (EPSG:6960 in PROJ's database; the Bộ TN&MT 2007 parameters):
+#: tx, ty, tz (m), rx, ry, rz (arc-seconds, coordinate-frame convention as EPSG publishes them), ds (ppm).
+VN2000_TO_WGS84 = (-191.90441429, -39.30318279, -111.45032835, -0.00928836, 0.01975479, -0.00427372, 0.252906278)
+
+TM3_SCALE = 0.9999
+TM3_FALSE_EASTING = 500_000.0
+
+#: Custom SRIDs of the VN-2000 / TM-3 zones that have no EPSG code: ``970000 + 100 · degrees + minutes``
+#: (107°45' → 980745), inside PostGIS's user range (≤ 998999) and clear of EPSG's codes. Every
+#: quarter-degree meridian from 102°00' to 109°45' without an EPSG code gets one.
+CUSTOM_SRID_BASE = 970_000
+TM3_MERIDIANS = tuple(f"{d}-{m:02d}" for d in range(102, 110) for m in (0, 15, 30, 45))
 
 
-#: Provincial TM-3 central meridians (Thông tư 973/2001/TT-TCĐC), for provinces with an EPSG zone.
-PROVINCES: dict[str, ProvinceProfile] = {
-    p.key: p
-    for p in (
-        # lat from 20.0: Bạch Long Vĩ island district (≈ 107.72 E, 20.13 N) is part of Hải Phòng
-        ProvinceProfile("haiphong", "Hải Phòng", 9210, (106.3, 20.0, 107.9, 21.1)),
-        ProvinceProfile("thaibinh", "Thái Bình", 9209, (106.0, 20.2, 106.8, 20.8)),
-        ProvinceProfile("haiduong", "Hải Dương", 9209, (106.0, 20.6, 106.7, 21.3)),
-        ProvinceProfile("namdinh", "Nam Định", 9209, (105.9, 19.9, 106.6, 20.6)),
-        ProvinceProfile("hungyen", "Hưng Yên", 9209, (105.8, 20.5, 106.3, 21.1)),
-        ProvinceProfile("bacninh", "Bắc Ninh", 9209, (105.9, 20.9, 106.3, 21.3)),
-        ProvinceProfile("hatinh", "Hà Tĩnh", 9209, (105.1, 17.8, 106.6, 18.8)),
-        ProvinceProfile("hochiminh", "Hồ Chí Minh", 9210, (106.3, 10.3, 107.1, 11.2)),
-        ProvinceProfile("binhduong", "Bình Dương", 9210, (106.3, 10.8, 107.0, 11.5)),
-        ProvinceProfile("quangbinh", "Quảng Bình", 9211, (105.6, 16.9, 107.0, 18.1)),
-        ProvinceProfile("quangtri", "Quảng Trị", 9212, (106.5, 16.2, 107.4, 17.2)),
-        ProvinceProfile("thuathienhue", "Thừa Thiên Huế", 9214, (107.0, 15.9, 108.3, 16.8)),
-        ProvinceProfile("langson", "Lạng Sơn", 9215, (106.0, 21.3, 107.4, 22.5)),
-        ProvinceProfile("kiengiang", "Kiên Giang", 9207, (103.4, 9.2, 105.6, 10.6)),
-        ProvinceProfile("laichau", "Lai Châu", 9205, (102.2, 21.6, 103.9, 22.9)),
-        ProvinceProfile("dienbien", "Điện Biên", 9205, (102.1, 20.8, 103.6, 22.5)),
-        ProvinceProfile("sonla", "Sơn La", 9206, (103.2, 20.6, 105.1, 22.1)),
-        ProvinceProfile("laocai", "Lào Cai", 9208, (103.5, 21.8, 104.7, 22.9)),
-        ProvinceProfile("nghean", "Nghệ An", 9208, (103.8, 18.5, 105.9, 20.0)),
-        ProvinceProfile("khanhhoa", "Khánh Hòa", 9217, (108.6, 11.7, 109.5, 12.9)),
-        ProvinceProfile("binhdinh", "Bình Định", 9217, (108.5, 13.4, 109.4, 14.8)),
-        ProvinceProfile("ninhthuan", "Ninh Thuận", 9217, (108.5, 11.2, 109.3, 12.2)),
-        ProvinceProfile("gialai", "Gia Lai", 9218, (107.4, 12.9, 108.9, 14.7)),
-        ProvinceProfile("daklak", "Đắk Lắk", 9218, (107.4, 12.1, 108.9, 13.5)),
-        ProvinceProfile("phuyen", "Phú Yên", 9218, (108.6, 12.6, 109.5, 13.8)),
-        ProvinceProfile("binhthuan", "Bình Thuận", 9218, (107.3, 10.5, 108.9, 11.6)),
-    )
-}
+def _meridian_key(meridian_deg: float) -> str:
+    deg = int(meridian_deg)
+    return f"{deg}-{int(round((meridian_deg - deg) * 60)):02d}"
 
 
-def province(key: str) -> ProvinceProfile:
-    try:
-        return PROVINCES[key.lower()]
-    except KeyError:
-        raise ValueError(f"unknown province profile {key!r}; known: {', '.join(sorted(PROVINCES))}") from None
+def _meridian_deg(key: str) -> float:
+    d, m = key.split("-")
+    return int(d) + int(m) / 60.0
+
+
+def tm3_srid(meridian: str) -> int:
+    """The SRID of a TM-3 zone ("107-45"): its EPSG code, else our custom one."""
+    if meridian in TM3_BY_MERIDIAN:
+        return TM3_BY_MERIDIAN[meridian]
+    d, m = meridian.split("-")
+    return CUSTOM_SRID_BASE + 100 * int(d) + int(m)
+
+
+def tm3_proj(meridian: str) -> str:
+    """PROJ definition of a VN-2000 / TM-3 zone: ellipsoid WGS84 (the VN-2000 ellipsoid), scale 0.9999,
+    false easting 500 km, and the official 7-parameter shift to WGS84.
+
+    PROJ's ``+towgs84`` takes rotations in the position-vector convention, so EPSG's coordinate-frame
+    rotations change sign here (tests compare with EPSG:9205–9218 to 1 cm).
+    """
+    tx, ty, tz, rx, ry, rz, ds = VN2000_TO_WGS84
+    towgs84 = ",".join(format(v, ".12g") for v in (tx, ty, tz, -rx, -ry, -rz, ds))
+    return (f"+proj=tmerc +lat_0=0 +lon_0={_meridian_deg(meridian):.10g} +k={TM3_SCALE:g} "
+            f"+x_0={TM3_FALSE_EASTING:.0f} +y_0=0 +ellps=WGS84 +towgs84={towgs84} +units=m +no_defs +type=crs")
+
+
+def custom_tm3_zones() -> dict[int, str]:
+    """Custom SRID → meridian of the TM-3 zones without an EPSG code."""
+    return {tm3_srid(k): k for k in TM3_MERIDIANS if k not in TM3_BY_MERIDIAN}
+
+
+def zone_srs(meridian: str) -> str:
+    """What pyproj is given for a zone: ``EPSG:NNNN`` where EPSG has it, else :func:`tm3_proj`."""
+    code = TM3_BY_MERIDIAN.get(meridian)
+    return f"EPSG:{code}" if code else tm3_proj(meridian)
+
+
+def province_metric_crs(key: str) -> str:
+    """The default metric CRS of a registry province: the TM-3 zone of its seat (see
+    :func:`planning.provinces.default_meridian`)."""
+    return zone_srs(provinces.default_meridian(provinces.province(key)).meridian)
 
 
 @lru_cache(maxsize=64)
@@ -113,26 +124,41 @@ def unregister_postgis_srids(conn: Connection) -> None:
     )
 
 
+def _srid_rows() -> list[dict[str, object]]:
+    """spatial_ref_sys rows of every TM-3 zone: the EPSG ones (SpatiaLite's table lacks them) under
+    authority EPSG, the others under our custom SRIDs with authority ``BTSPLAN``."""
+    rows: list[dict[str, object]] = []
+    for meridian in TM3_MERIDIANS:
+        srid = tm3_srid(meridian)
+        epsg = meridian in TM3_BY_MERIDIAN
+        crs = CRS.from_epsg(srid) if epsg else CRS.from_user_input(tm3_proj(meridian))
+        rows.append({"srid": srid, "auth": "EPSG" if epsg else "BTSPLAN", "name": f"VN-2000 / TM-3 {meridian}",
+                     "wkt": crs.to_wkt("WKT1_GDAL"), "proj": tm3_proj(meridian).replace(" +type=crs", "")})
+    return rows
+
+
+def register_tm3_srids(conn: Connection) -> int:
+    """Register every VN-2000 / TM-3 zone in ``spatial_ref_sys`` (PostGIS or SpatiaLite); rows already
+    there are left alone. Answers how many rows were added."""
+    postgres = conn.dialect.name == "postgresql"
+    sql = ("INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
+           "VALUES (:srid, :auth, :srid, :wkt, :proj) ON CONFLICT (srid) DO NOTHING" if postgres else
+           "INSERT OR IGNORE INTO spatial_ref_sys (srid, auth_name, auth_srid, ref_sys_name, proj4text, srtext) "
+           "VALUES (:srid, :auth, :srid, :name, :proj, :wkt)")
+    added = 0
+    for row in _srid_rows():
+        added += conn.execute(text(sql), row).rowcount or 0
+    return added
+
+
+def unregister_custom_srids(conn: Connection) -> None:
+    """Remove the custom (``BTSPLAN``) zones again; the EPSG rows may predate us and stay."""
+    conn.execute(text("DELETE FROM spatial_ref_sys WHERE auth_name = 'BTSPLAN'"))
+
+
 # --------------------------------------------------------------------------------------------
 # CRS names people write, and plausibility checks of coordinates (imports)
 # --------------------------------------------------------------------------------------------
-
-#: Central meridians of the provincial VN-2000 / TM-3 zones (Thông tư 973/2001/TT-TCĐC, Phụ lục), in
-#: degrees, for provinces whose zone has no EPSG code. Zones with an EPSG code resolve to it.
-TM3_MERIDIAN_BY_PROVINCE: dict[str, float] = {
-    "quangninh": 107.75, "hanoi": 105.0, "vinhphuc": 105.0, "thanhhoa": 105.0, "ninhbinh": 105.0,
-    "hagiang": 105.5, "caobang": 105.75, "backan": 106.5, "tuyenquang": 106.0, "thainguyen": 106.5,
-    "phutho": 104.75, "yenbai": 104.75, "hoabinh": 106.0, "bacgiang": 107.0, "hanam": 105.0,
-    "danang": 107.75, "quangnam": 107.75, "quangngai": 108.0, "kontum": 107.5, "lamdong": 107.75,
-    "dongnai": 107.75, "baria": 107.75, "vungtau": 107.75, "tayninh": 105.5, "binhphuoc": 106.25,
-    "longan": 105.75, "tiengiang": 105.75, "bentre": 105.75, "travinh": 105.5, "vinhlong": 105.5,
-    "dongthap": 105.0, "angiang": 104.75, "cantho": 105.0, "haugiang": 105.0, "soctrang": 105.5,
-    "baclieu": 105.0, "camau": 104.5, "daknong": 108.5,
-}
-
-TM3_SCALE = 0.9999
-TM3_FALSE_EASTING = 500_000.0
-
 
 @dataclass(frozen=True)
 class ResolvedCRS:
@@ -152,10 +178,9 @@ CRS_FORMS = ("EPSG:9210 or 9210", "WGS84", "VN-2000", "VN-2000 Hải Phòng", "V
 
 
 def _province_key(text: str) -> str | None:
-    """The province profile named in ``text`` ("Hải Phòng", "TP Hai Phong", "haiphong"), if any."""
+    """The registry province named in ``text`` ("Hải Phòng", "TP Hai Phong", "haiphong"), if any."""
     squeezed = "".join(ch for ch in fold(text) if ch.isalnum())
-    keys = set(PROVINCES) | set(TM3_MERIDIAN_BY_PROVINCE)
-    hits = [k for k in keys if k in squeezed]
+    hits = [k for k in provinces.keys() if k in squeezed]
     return max(hits, key=len) if hits else None
 
 
@@ -167,31 +192,22 @@ def _from_crs(crs: CRS) -> ResolvedCRS:
 
 
 def tm3_zone(meridian_deg: float) -> ResolvedCRS:
-    """VN-2000 / TM-3 zone with this central meridian: the EPSG code when one exists, else a WKT2
-    built on the EPSG VN-2000 datum (so PROJ still applies the official VN-2000 → WGS84 shift)."""
-    deg = int(meridian_deg)
-    minutes = int(round((meridian_deg - deg) * 60))
-    key = f"{deg}-{minutes:02d}"
+    """VN-2000 / TM-3 zone with this central meridian: the EPSG code when one exists, else our
+    definition (:func:`tm3_proj`, registered in the database under :func:`tm3_srid`)."""
+    key = _meridian_key(meridian_deg)
     if key in TM3_BY_MERIDIAN:
         return _from_crs(CRS.from_epsg(TM3_BY_MERIDIAN[key]))
-    from pyproj.crs import ProjectedCRS
-    from pyproj.crs.coordinate_operation import TransverseMercatorConversion
-
-    crs = ProjectedCRS(
-        conversion=TransverseMercatorConversion(
-            latitude_natural_origin=0.0, longitude_natural_origin=meridian_deg,
-            false_easting=TM3_FALSE_EASTING, false_northing=0.0, scale_factor_natural_origin=TM3_SCALE),
-        geodetic_crs=CRS.from_epsg(4756), name=f"VN-2000 / TM-3 {key}")
-    return ResolvedCRS(crs.to_wkt(), f"VN-2000 / TM-3 {key} (no EPSG code; VN-2000 datum EPSG:4756)", False)
+    return ResolvedCRS(tm3_proj(key), f"VN-2000 / TM-3 {key} (SRID {tm3_srid(key)}, no EPSG code)", False)
 
 
 def province_tm3(key: str) -> ResolvedCRS:
-    """The TM-3 zone of a province (EPSG code from its profile, else the meridian table)."""
-    if key in PROVINCES:
-        return _from_crs(CRS.from_epsg(PROVINCES[key].metric_epsg))
-    if key in TM3_MERIDIAN_BY_PROVINCE:
-        return tm3_zone(TM3_MERIDIAN_BY_PROVINCE[key])
-    raise CRSNameError(f"no TM-3 zone known for province {key!r}")
+    """The TM-3 zone a province's survey data is in: a former province's own zone; for a merged one,
+    its default zone (name the former province, e.g. 'VN-2000 Hải Dương', for another part's)."""
+    try:
+        p = provinces.province(key)
+    except InvalidField:
+        raise CRSNameError(f"no TM-3 zone known for province {key!r}") from None
+    return tm3_zone(provinces.default_meridian(p).degrees)
 
 
 _MERIDIAN = r"(10[2-9])(?:\s*(?:°|º|o|d|deg|-|\s|_|:)\s*(\d{1,2}(?:\.\d+)?)\s*(?:'|′|m|phut)?|\.(\d+))?"
@@ -214,7 +230,10 @@ def parse_crs(text: str, province: str = "haiphong") -> ResolvedCRS:
     m = re.fullmatch(r"(?:epsg)?\s*[:\s]?\s*(\d{4,6})", t)
     if m:
         try:
-            return _from_crs(CRS.from_epsg(int(m.group(1))))
+            code = int(m.group(1))
+            if code in custom_tm3_zones():
+                return tm3_zone(_meridian_deg(custom_tm3_zones()[code]))
+            return _from_crs(CRS.from_epsg(code))
         except Exception:
             raise CRSNameError(f"EPSG:{m.group(1)} is not a known CRS") from None
     compact = re.sub(r"[\s_\-/.]", "", t)
@@ -264,19 +283,6 @@ def resolve_file_crs(crs_text: str | None) -> ResolvedCRS | None:
     if not crs_text:
         return None
     return _from_crs(CRS.from_user_input(crs_text))
-
-
-def in_extent(lon: np.ndarray, lat: np.ndarray, extent: tuple[float, float, float, float]) -> np.ndarray:
-    """Which points fall inside ``extent`` (lon_min, lat_min, lon_max, lat_max); NaN → False."""
-    x0, y0, x1, y1 = extent
-    with np.errstate(invalid="ignore"):
-        return (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
-
-
-def swapped_lonlat(lon: np.ndarray, lat: np.ndarray, extent: tuple[float, float, float, float]) -> np.ndarray:
-    """Points outside ``extent`` that would be inside with lat and lon exchanged (the GPS-table
-    mistake: a column headed 'lat' holding longitudes)."""
-    return ~in_extent(lon, lat, extent) & in_extent(lat, lon, extent)
 
 
 #: Coordinates larger than this (in absolute value) cannot be degrees; smaller cannot be TM-3/UTM metres.

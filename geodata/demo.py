@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 import shapely.ops
 from shapely import LineString, MultiPolygon, Point, Polygon
-from shapely.affinity import rotate
+from shapely.affinity import rotate, translate
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from geodata.errors import Conflict
@@ -112,6 +112,11 @@ def _to_wgs84(geom: Any) -> Any:
     return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
+def _to_metric(geom: Any) -> Any:
+    t = transformer("EPSG:4326", METRIC)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
 def _ewkt(geom: Any) -> str:
     return "SRID=4326;" + shapely.to_wkt(_to_wgs84(geom), rounding_precision=8)
 
@@ -139,6 +144,8 @@ class World:
     routes: list[dict[str, Any]]
     zones: list[dict[str, Any]]
     a1_area: Any  # union of A1-only corridors and zones (with a safety margin), metric
+    #: union of the corridors of streets where A2a is the bulkiest class allowed (same margin), metric
+    a2a_area: Any = None
 
 
 def build_world(rng: np.random.Generator, n_routes: int | None = None, n_zones: int | None = None) -> World:
@@ -189,7 +196,10 @@ def build_world(rng: np.random.Generator, n_routes: int | None = None, n_zones: 
     a1_parts += [_zone_area(z).buffer(3.0) for z in zones if z["policy"] == "a1_only"]
     a1_area = shapely.union_all(a1_parts)
     shapely.prepare(a1_area)
-    return World(cx, cy, outline, districts, communes, routes, zones, a1_area)
+    a2a_area = shapely.union_all([shapely.buffer(r["geom"], r["corridor_m"] + 3.0) for r in routes
+                                  if r["policy"] == "a2a_allowed"] or [Polygon()])
+    shapely.prepare(a2a_area)
+    return World(cx, cy, outline, districts, communes, routes, zones, a1_area, a2a_area)
 
 
 def _district_of(districts: list[dict[str, Any]], p: Point) -> str | None:
@@ -328,7 +338,7 @@ def _site_attributes(rng: np.random.Generator, cls: np.ndarray) -> dict[str, np.
     reach[a1a] = rng.uniform(0.15, 0.45, a1a.sum()).round(2)
     camo[hidden] = True
     a1b = cls == "A1b"
-    mh[a1b] = rng.uniform(9, 24, a1b.sum()).round(1)
+    mh[a1b] = rng.uniform(9, 20, a1b.sum()).round(1)  # the pack caps A1b poles at 20 m
     reach[a1b] = rng.uniform(0.3, 1.0, a1b.sum()).round(2)
     camo[a1b] = True
     a2a = cls == "A2a"
@@ -397,12 +407,18 @@ def generate_sites(rng: np.random.Generator, w: World, n: int, chunk: int = 50_0
         declared = cls.copy()
         mism = rng.random(k) < 0.04
         declared[mism] = rng.choice(MAST_CLASSES, mism.sum())
-        # no A2a (derived or declared) in A1-only areas except the planted ones: such masts were
-        # converted to non-bulky A1a under Kế hoạch 153/KH-UBND in this story
+        # no bulky mast (derived or declared A2a/A2b/A2c) in A1-only areas except the planted ones:
+        # such masts were converted to non-bulky A1a under Kế hoạch 153/KH-UBND in this story; and
+        # no ground A2b/A2c on streets where A2a is the bulkiest class allowed (they stand on roofs)
+        bulky = np.array(["A2a", "A2b", "A2c"])
         in_a1 = shapely.contains_xy(w.a1_area, xy[:, 0], xy[:, 1])
-        fix = in_a1 & ((cls == "A2a") | (declared == "A2a"))
+        fix = in_a1 & (np.isin(cls, bulky) | np.isin(declared, bulky))
         cls[fix] = "A1a"
         declared[fix] = "A1a"
+        in_a2a = shapely.contains_xy(w.a2a_area, xy[:, 0], xy[:, 1]) & ~in_a1
+        fix = in_a2a & (np.isin(cls, bulky[1:]) | np.isin(declared, bulky[1:]))
+        cls[fix] = "A2a"
+        declared[fix] = "A2a"
         planted_here: list[str] = []
         rows_planted = [g - start for g in plant_at if start <= g < start + k]
         for row in rows_planted:
@@ -412,6 +428,7 @@ def generate_sites(rng: np.random.Generator, w: World, n: int, chunk: int = 50_0
         attrs = _site_attributes(rng, cls)
         missing = rng.random(k) < 0.01
         missing[rows_planted] = False
+        missing[in_a1 | in_a2a] = False  # a site of unknown class there would be told "cannot confirm"
         planted_set = set(rows_planted)
         status_planned = rng.random(k) < 0.03
         status_planned[rows_planted] = False
@@ -496,7 +513,7 @@ def _cable_rows(rng: np.random.Generator, w: World) -> tuple[list[dict[str, Any]
         status = str(rng.choice(["done", "done", "in_progress", "planned"]))
         if year >= 2026:
             status = str(rng.choice(["planned", "in_progress"]))
-        method = str(rng.choice(["underground", "underground", "bracketed", "removed"], p=[0.35, 0.25, 0.32, 0.08]))
+        method = str(rng.choice(["ha_ngam", "chinh_trang", "chinh_trang_ha_ngam"], p=[0.35, 0.45, 0.20]))
         code = f"CAP-{dcode}-{n:03d}"
         rows.append({
             "code": code, "street": name, "from_desc": f"từ ngã tư số {int(rng.integers(1, 40))}",
@@ -569,7 +586,7 @@ def _cable_rows(rng: np.random.Generator, w: World) -> tuple[list[dict[str, Any]
 
 
 
-DEMO_TABLES = [m.ProgrammeSite, m.Programme, m.Inspection, m.InspectionCampaign, m.PlanEvent, m.PlanSubmission,
+DEMO_TABLES = [m.UnitMapping, m.ProgrammeSite, m.Programme, m.Inspection, m.InspectionCampaign, m.PlanEvent, m.PlanSubmission,
                m.ApiKey, m.Complaint, m.CableStatusChange, m.CableSegment, m.CablePlan, m.DuctLease,
                m.RelocationProject, m.Finding, m.Site, m.Route, m.Zone, m.AdminUnit, m.Operator]
 
@@ -593,16 +610,103 @@ def _prepare(conn: Connection, params: dict[str, Any], replace: bool) -> DemoRes
 
 
 def _write_units(conn: Connection, w: World) -> None:
-    """The province, its districts and communes, valid until the 2025 reform (the seeds' world)."""
-    version = {"valid_from": dt.date(1900, 1, 1), "valid_to": dt.date(2025, 6, 30)}
+    """Both vintages: the province, its districts and communes (and a made-up former Hải Dương
+    district in the west) until 30/6/2025, the merged province and its new communes from 1/7/2025,
+    and the mapping between them (see :func:`reform_units`)."""
+    version = {"valid_from": dt.date(1900, 1, 1), "valid_to": OLD_END}
+    west = _west_part(w)
+    west_geom = shapely.union_all([c["geom"] for c in west])
     units = [{"code": "31", "name": "Thành phố Hải Phòng", "level": "province", "unit_type": "Thành phố",
-              "parent_code": None, "urban": True, **version, "geom": _ewkt(_multi(w.outline))}]
+              "parent_code": None, "urban": True, **version, "geom": _ewkt(_multi(w.outline))},
+             {"code": HAI_DUONG[0], "name": HAI_DUONG[1], "level": "province", "unit_type": "Tỉnh",
+              "parent_code": None, "urban": False, **version, "geom": _ewkt(_multi(west_geom))},
+             {"code": HAI_DUONG[2], "name": HAI_DUONG[3], "level": "district", "unit_type": "Thành phố",
+              "parent_code": HAI_DUONG[0], "urban": True, **version, "geom": _ewkt(_multi(west_geom))}]
     units += [{"code": d["code"], "name": d["name"], "level": "district", "unit_type": "Quận", "parent_code": "31",
                "urban": True, **version, "geom": _ewkt(_multi(d["geom"]))} for d in w.districts]
     units += [{"code": c["code"], "name": c["name"], "level": "commune", "unit_type": c["unit_type"],
                "parent_code": c["parent_code"], "urban": c["urban"], **version,
-               "geom": _ewkt(_multi(c["geom"]))} for c in w.communes]
+               "geom": _ewkt(_multi(c["geom"]))} for c in [*w.communes, *west]]
+    new, mapping = reform_units(w)
+    after = {"valid_from": REFORM_DAY, "valid_to": None}
+    units.append({"code": "31", "name": "Thành phố Hải Phòng", "level": "province", "unit_type": "Thành phố",
+                  "parent_code": None, "urban": True, **after, "geom": _ewkt(_multi(w.outline.union(west_geom)))})
+    units += [{"code": n["code"], "name": n["name"], "level": "commune", "unit_type": n["name"].split(" ")[0],
+               "parent_code": "31", "urban": n["urban"], **after, "geom": _ewkt(_multi(n["geom"]))} for n in new]
     conn.execute(insert(m.AdminUnit), units)
+    conn.execute(insert(m.UnitMapping), [{**r, "effective_on": REFORM_DAY} for r in mapping])
+
+
+#: The day the demo's two-level administration begins, and the made-up former Hải Dương part.
+REFORM_DAY = dt.date(2025, 7, 1)
+OLD_END = REFORM_DAY - dt.timedelta(days=1)
+HAI_DUONG = ("30", "Tỉnh Hải Dương", "288", "Thành phố Hải Dương")
+HAI_DUONG_COMMUNES = ["Phường Cẩm Thượng", "Phường Bình Hàn", "Xã Liên Hồng", "Xã Gia Xuyên"]
+#: Old communes split between two new units (one in this many groups gives a part to a neighbour).
+PARTIAL_EVERY = 5
+
+
+def _west_part(w: World) -> list[dict[str, Any]]:
+    """Four made-up communes of former Hải Dương west of the outline (metric), one district."""
+    band = shapely.box(w.cx - 21000, w.cy - 9000, w.cx - 9000, w.cy + 6000).difference(w.outline.buffer(1.0))
+    band = max(getattr(band, "geoms", [band]), key=lambda g: g.area)
+    minx, miny, maxx, maxy = band.bounds
+    midx, midy = (minx + maxx) / 2, (miny + maxy) / 2
+    quads = [shapely.box(minx, midy, midx, maxy), shapely.box(midx, midy, maxx, maxy),
+             shapely.box(minx, miny, midx, midy), shapely.box(midx, miny, maxx, midy)]
+    return [{"code": f"{10801 + 3 * i}", "name": name, "unit_type": name.split(" ")[0], "urban": i < 2,
+             "parent_code": HAI_DUONG[2], "geom": band.intersection(q)} for i, (name, q) in enumerate(
+                 zip(HAI_DUONG_COMMUNES, quads, strict=True))]
+
+
+def reform_units(w: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The new communes of 1/7/2025 (metric polygons) and the old → new mapping that made them.
+
+    Made up, but shaped like the real reform: within each former district the old communes merge
+    two by two (full merges), every :data:`PARTIAL_EVERY`-th group hands the half of one old commune
+    nearest a neighbouring new unit to that unit (a partial merge of that old commune into both),
+    and the former Hải Dương communes merge pairwise into Hải Phòng. No random draws: the demo's
+    other data stay the same for a seed.
+    """
+    olds = [*w.communes, *_west_part(w)]
+    groups: list[list[dict[str, Any]]] = []
+    for parent in dict.fromkeys(c["parent_code"] for c in olds):
+        members = sorted((c for c in olds if c["parent_code"] == parent), key=lambda c: c["code"])
+        chunks = [members[i:i + 2] for i in range(0, len(members), 2)]
+        if len(chunks) > 1 and len(chunks[-1]) == 1:
+            last = chunks.pop()
+            chunks[-1] = chunks[-1] + last
+        groups += chunks
+    new = [{"code": f"{11600 + 3 * j}", "members": g, "geom": shapely.union_all([c["geom"] for c in g]),
+            "urban": any(c["urban"] for c in g)} for j, g in enumerate(groups)]
+    for n in new:
+        first = n["members"][0]
+        n["name"] = ("Phường " if n["urban"] else "Xã ") + first["name"].split(" ", 1)[1]
+    merges = [(c, n, "full") for n in new for c in n["members"]]
+    for j in range(0, len(new), PARTIAL_EVERY):
+        give = new[j]
+        if len(give["members"]) < 2:
+            continue
+        old = give["members"][-1]
+        near = [k for k, o in enumerate(new) if k != j and o["geom"].intersection(old["geom"]).length > 50]
+        if not near:
+            continue
+        take = new[near[0]]
+        c0, c1 = old["geom"].centroid, take["geom"].centroid
+        half = shapely.box(-1e5, 0, 1e5, 1e5)  # the side of the cut facing the neighbour
+        ang = float(np.degrees(np.arctan2(c1.y - c0.y, c1.x - c0.x))) - 90.0
+        half = translate(rotate(half, ang, origin=(0, 0)), c0.x, c0.y)
+        piece = old["geom"].intersection(half)
+        give["geom"] = give["geom"].difference(piece)
+        take["geom"] = take["geom"].union(piece)
+        merges = [(c, n, "partial" if c is old and n is give else k) for c, n, k in merges]
+        merges.append((old, take, "partial"))
+    mapping = [{"old_code": c["code"], "old_name": c["name"], "new_code": n["code"], "new_name": n["name"],
+                "new_level": "commune", "new_parent_code": "31", "kind": k} for c, n, k in merges]
+    mapping += [{"old_code": code, "old_name": name, "new_code": "31", "new_name": "Thành phố Hải Phòng",
+                 "new_level": "province", "new_parent_code": None, "kind": "full"}
+                for code, name in (("31", "Thành phố Hải Phòng"), HAI_DUONG[:2])]
+    return new, mapping
 
 
 def _write_zoning(conn: Connection, w: World) -> None:
@@ -613,11 +717,14 @@ def _write_zoning(conn: Connection, w: World) -> None:
 
 
 def _write_sites(conn: Connection, rng: np.random.Generator, w: World, n_sites: int,
-                 progress: Callable[[int, int], None] | None) -> list[str]:
-    """Sites in chunks (bounded memory, a progress bar); returns the codes planted on A1-only routes."""
+                 progress: Callable[[int, int], None] | None, made_up_units: bool = True) -> list[str]:
+    """Sites in chunks (bounded memory, a progress bar); returns the codes planted on A1-only routes.
+    On real boundaries (``made_up_units`` false) the made-up units' codes are not stored."""
     planted: list[str] = []
     done = 0
     for rows, planted_here in generate_sites(rng, w, n_sites):
+        if not made_up_units:
+            rows = [{**r, "commune_code": None, "district_code": None} for r in rows]
         conn.execute(insert(m.Site), rows)
         planted += planted_here
         done += len(rows)
@@ -666,13 +773,18 @@ def _write_cables(conn: Connection, rng: np.random.Generator, w: World) -> int:
 
 def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int | None = None,
               n_zones: int | None = None, replace: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> DemoResult:
+              progress: Callable[[int, int], None] | None = None, outline: Any | None = None) -> DemoResult:
     """Write the demo dataset in one transaction; a second identical call is a no-op.
 
     The steps draw from one random generator in a fixed order (world, sites, cables), which is what
-    makes a seed reproduce the same dataset byte for byte.
+    makes a seed reproduce the same dataset byte for byte. ``outline`` (WGS84) is the province of
+    real boundaries the user gives (``btsplan demo --admin``): sites are drawn inside it and no
+    made-up unit is written, so the caller imports the real units and assigns each site to them.
     """
-    params = {"version": DEMO_VERSION, "seed": seed, "sites": n_sites, "routes": n_routes, "zones": n_zones}
+    params: dict[str, Any] = {"version": DEMO_VERSION, "seed": seed, "sites": n_sites, "routes": n_routes,
+                              "zones": n_zones}
+    if outline is not None:
+        params["admin"] = hashlib.sha256(shapely.to_wkb(outline)).hexdigest()[:16]
     with engine.begin() as conn:
         earlier = _prepare(conn, params, replace)
         if earlier is not None:
@@ -680,9 +792,12 @@ def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int 
         rng = np.random.default_rng(seed)
         w = build_world(rng, n_routes, n_zones)
         conn.execute(insert(m.Operator), [{"code": c, "name": nm, "short_name": s} for c, nm, s in OPERATORS])
-        _write_units(conn, w)
+        if outline is None:
+            _write_units(conn, w)
+        else:
+            w.outline = _to_metric(outline)
         _write_zoning(conn, w)
-        planted = _write_sites(conn, rng, w, n_sites, progress)
+        planted = _write_sites(conn, rng, w, n_sites, progress, made_up_units=outline is None)
         n_segments = _write_cables(conn, rng, w)
         meta_set(conn, "demo", params)
         meta_set(conn, "demo.planted_a2a_on_a1", planted)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
@@ -59,8 +59,24 @@ class Settings(BaseSettings):
         description="URL of the role that owns the schema, used by `btsplan db upgrade|downgrade|backup|restore`; "
                     "on PostGIS the application's own role (database_url) then gets only the privileges it "
                     "needs. Empty = database_url")
-    province: str = Field(default="haiphong", description="Rule and CRS profile of the province")
-    metric_crs: str = Field(default="EPSG:9210", description="Projected CRS for distances, lengths, buffers")
+    province: str = Field(
+        default="haiphong",
+        description="Registry key of the province (planning/data/provinces.yaml, e.g. haiphong, danang, hungyen; "
+                    "pre- or post-2025-reform): its rule pack, TM-3 zone and fallback extent")
+    authority: str = Field(
+        default="Sở Khoa học và Công nghệ thành phố Hải Phòng",
+        description="Issuing department printed in the header of appraisal documents and statistics tables")
+    authority_parent: str = Field(
+        default="UBND THÀNH PHỐ HẢI PHÒNG",
+        description="Governing body printed above the issuing department (line 1 of the header, Decree 30/2020)")
+    authority_place: str = Field(default="Hải Phòng", description="Place name before the date of issued documents")
+    lang: Literal["vi", "en"] = Field(
+        default="vi", description="Language of messages, reports and exports when a request or command names "
+                                  "none (`?lang=`, `Accept-Language`, `btsplan --lang`)")
+    metric_crs: str = Field(
+        default="",
+        description="Projected CRS for distances, lengths, buffers. Empty: the province's VN-2000 / TM-3 zone "
+                    "(EPSG:9210 for haiphong)")
     statement_timeout_ms: int = Field(default=30_000, ge=100, description="PostGIS statement timeout")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_import_rows: int = Field(default=2_000_000, ge=1)
@@ -87,6 +103,11 @@ class Settings(BaseSettings):
                                         "or per client address without one")
     expensive_read_burst: int = Field(
         default=10, ge=1, description="Expensive reads an API key (or client address) may make in a burst")
+    session_hours: float = Field(default=10.0, gt=0, description="How long a staff sign-in lasts (a working day)")
+    session_idle_minutes: float = Field(default=60.0, gt=0,
+                                        description="A staff session unused this long is over, whatever its age")
+    signin_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins before an account is locked")
+    signin_lockout_minutes: float = Field(default=15.0, gt=0, description="How long a locked account stays locked")
     max_plan_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest plan submission body")
     max_plan_features: int = Field(default=5000, ge=1, description="Most items in one plan submission")
     upload_dir: str = Field(default="data/uploads",
@@ -111,6 +132,18 @@ class Settings(BaseSettings):
     def owner_database_url(self) -> str:
         """The URL schema changes, backups and restores run with."""
         return self.migrate_database_url or self.database_url
+
+    @model_validator(mode="after")
+    def _province_and_metric_crs(self) -> Settings:
+        """Refuse an unknown province at start-up (listing the known keys) and default the metric CRS
+        to its TM-3 zone, so distances in Đà Nẵng are not measured in Hải Phòng's zone."""
+        from geodata.crs import province_metric_crs
+        from planning.provinces import province
+
+        self.province = province(self.province).key
+        if not self.metric_crs.strip():
+            self.metric_crs = province_metric_crs(self.province)
+        return self
 
     @model_validator(mode="after")
     def _resolve_under_home(self) -> Settings:

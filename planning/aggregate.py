@@ -18,7 +18,8 @@ import pandas as pd
 import shapely
 
 from planning.geometry import crs_string, project_xy
-from planning.units import in_force
+from planning.i18n import _
+from planning.units import Merge, in_force, old_unit_fates
 from planning.vocab import DERIVED_CLASSES, MAST_CLASSES, UNKNOWN_CLASS
 
 LEVELS = ("district", "commune")
@@ -69,6 +70,7 @@ class SiteCounts:
     totals: dict[str, int] = field(default_factory=dict)
     shares: dict[str, float] = field(default_factory=dict)
     note: str | None = None
+    not_placed: int = 0  #: sites in partially merged old units of a unit without polygons
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON of docs/architecture.md, "Machine-readable outputs": ``{"by", "as_of", "rows",
@@ -81,6 +83,8 @@ class SiteCounts:
                "shares": self.shares}
         if self.note:
             out["note"] = self.note
+        if self.not_placed:
+            out["not_placed"] = self.not_placed
         return out
 
 
@@ -96,7 +100,8 @@ class CountingUnits:
     columns: tuple[str, ...] = DERIVED_CLASSES
 
 
-def counting_units(units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None) -> CountingUnits:
+def counting_units(units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None,
+                   mapping: pd.DataFrame | None = None) -> CountingUnits:
     """Pick the units to count in. Without ``as_of`` the date is today — or, when no unit of that
     level is valid today (all stored versions ended, e.g. districts after the 2025 reform), the
     last day of the latest version, said in ``note``."""
@@ -114,8 +119,53 @@ def counting_units(units: pd.DataFrame, *, by: str = "district", as_of: dt.date 
             as_of = last
     valid = units_valid_on(units, as_of)
     level = valid[valid["level"] == by].sort_values("code", kind="stable")
+    if by == "commune" and mapping is not None and len(mapping):
+        level = with_mapped_units(level, units, mapping, as_of)
     districts = valid[valid["level"] == "district"]
     return CountingUnits(by, as_of, note, level, dict(zip(districts["code"], districts["name"], strict=True)))
+
+
+def with_mapped_units(level: Any, units: pd.DataFrame, mapping: pd.DataFrame, as_of: dt.date) -> Any:
+    """The communes of ``as_of`` plus those a unit mapping names but no polygon of that day draws.
+
+    Units are often known by code and name before anyone publishes their polygons (Hải Phòng's 114
+    units of 2025-07-01). Such a unit is drawn as the union of the old units that went *wholly* into
+    it, so every site in them is counted there; a partially merged old unit is one row of its own
+    (``placement`` = ``partial``) whose sites are "not placed", never guessed. Units with polygons
+    come first, so with real new polygons loaded placement is exact and the mapping is not used.
+    """
+    mp = mapping.copy()
+    mp["effective_on"] = pd.to_datetime(mp["effective_on"]).dt.date
+    mp = mp[(mp["effective_on"] <= as_of) & (mp["new_level"] == "commune")]
+    if not len(mp):
+        return level
+    day = max(mp["effective_on"])
+    mp = mp[mp["effective_on"] == day]
+    drawn = set(level["code"])
+    missing = mp[~mp["new_code"].isin(drawn)]
+    if not len(missing):
+        return level
+    merges = [Merge(r.old_code, r.old_name, r.new_code, r.new_name, r.kind) for r in mp.itertuples()]
+    whole, split = old_unit_fates(merges)
+    before = units_valid_on(units, day - dt.timedelta(days=1))
+    old = before[before["level"] == "commune"].drop_duplicates("code")
+    old_geom = dict(zip(old["code"], old.geometry, strict=True))
+    gname = level.geometry.name
+    recs: list[dict[str, Any]] = []
+    for code, grp in missing.groupby("new_code", sort=True):
+        parts = [old_geom[o] for o, n in whole.items() if n == code and o in old_geom]
+        first = grp.iloc[0]
+        recs.append({"code": code, "name": first["new_name"], "level": "commune", "parent_code": first["new_parent_code"],
+                     "placement": "derived", gname: shapely.union_all(parts) if parts else None})
+    missing_codes = set(missing["new_code"])
+    for o, news in sorted(split.items()):
+        if o in old_geom and missing_codes.intersection(news):
+            name = str(mp.loc[mp["old_code"] == o, "old_name"].iloc[0])
+            recs.append({"code": o, "name": name, "level": "commune", "parent_code": None, "placement": "partial",
+                         gname: old_geom[o]})
+    extra = type(level)(pd.DataFrame(recs), geometry=gname, crs=level.crs or units.crs)
+    base = level.assign(placement="exact")
+    return type(level)(pd.concat([base, extra], ignore_index=True), geometry=gname, crs=extra.crs)
 
 
 def count_matrix(sites: pd.DataFrame, level: Any, *, class_column: str = "derived_class") -> np.ndarray:
@@ -144,6 +194,7 @@ def counts_table(counts: np.ndarray, units: CountingUnits) -> SiteCounts:
     n_units = len(level)
     codes = level["code"].tolist()
     names = level["name"].tolist()
+    placement = level["placement"].tolist() if "placement" in level else ["exact"] * n_units
     recs: list[dict[str, Any]] = []
     for i in range(n_units + 1):
         if i == n_units and counts[i].sum() == 0:
@@ -152,10 +203,15 @@ def counts_table(counts: np.ndarray, units: CountingUnits) -> SiteCounts:
         if by == "district":
             rec["district_code"] = codes[i] if i < n_units else None
             rec["district"] = names[i] if i < n_units else "(outside every district)"
+        elif i < n_units and placement[i] == "partial":
+            rec["district_code"] = rec["district"] = rec["commune_code"] = None
+            rec["commune"] = _("not placed (partial merge of {unit})", unit=names[i])
+            rec["partial_merge_of"] = codes[i]
         else:
+            # after the 2025 reform a commune's parent is the province: no district to name
             parent = level["parent_code"].iloc[i] if i < n_units else None
-            rec["district_code"] = parent
-            rec["district"] = dnames.get(parent, parent) if parent else None
+            rec["district_code"] = parent if parent in dnames else None
+            rec["district"] = dnames.get(parent) if parent else None
             rec["commune_code"] = codes[i] if i < n_units else None
             rec["commune"] = names[i] if i < n_units else "(outside every commune)"
         rec.update({c: int(v) for c, v in zip(DERIVED_CLASSES, counts[i], strict=True)})
@@ -168,17 +224,19 @@ def counts_table(counts: np.ndarray, units: CountingUnits) -> SiteCounts:
     totals = {c: int(v) for c, v in zip(DERIVED_CLASSES, counts.sum(axis=0), strict=True)}
     totals["total"] = int(counts.sum())
     shares = {c: (round(100.0 * totals[c] / totals["total"], 2) if totals["total"] else 0.0) for c in DERIVED_CLASSES}
-    return SiteCounts([by, "type"], units.as_of, rows, totals, shares, units.note)
+    not_placed = int(sum(counts[i].sum() for i in range(n_units) if placement[i] == "partial"))
+    return SiteCounts([by, "type"], units.as_of, rows, totals, shares, units.note, not_placed)
 
 
 def site_counts(sites: pd.DataFrame, units: pd.DataFrame, *, by: str = "district", as_of: dt.date | None = None,
-                class_column: str = "derived_class") -> SiteCounts:
+                class_column: str = "derived_class", mapping: pd.DataFrame | None = None) -> SiteCounts:
     """Count sites per unit × class.
 
     ``sites``: GeoDataFrame of points (any CRS) with ``class_column``; ``units``: GeoDataFrame with
     ``code``, ``name``, ``level``, ``parent_code``, ``valid_from``, ``valid_to``. ``by``:
     ``district`` or ``commune`` (rows then also name the commune's district). Without ``as_of``
-    the date is today (see :func:`counting_units`).
+    the date is today (see :func:`counting_units`). ``mapping``: a unit mapping (old → new, see
+    :func:`with_mapped_units`) for new communes that have no polygons yet.
     """
-    setup = counting_units(units, by=by, as_of=as_of)
+    setup = counting_units(units, by=by, as_of=as_of, mapping=mapping)
     return counts_table(count_matrix(sites, setup.level, class_column=class_column), setup)

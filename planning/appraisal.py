@@ -29,6 +29,8 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from planning.geometry import project_xy, to_crs
+from planning.i18n import msg_ref, render
+from planning.labels import ITEM_KIND
 from planning.plan_items import item_key
 from planning.vocab import SEVERITIES
 #: check_site(properties, lon, lat) → {"derived_class", "reasons", "findings", "colocation_candidates"}
@@ -41,7 +43,7 @@ CROSS_PLAN_RULES = ("plan.pending_conflict", "plan.pending_same_site", "plan.sha
 #: Side of the grid cells (metric CRS) on which a firm is told about other firms' pending masts and
 #: cables; at least the conflict radius, so every real conflict is told (see :func:`_told_rules`).
 DISCLOSURE_CELL_M = 100.0
-_SITE_ATTRS = ("mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class",
+_SITE_ATTRS = ("mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class",
                "tech", "transmitters", "name")
 
 
@@ -72,8 +74,12 @@ class AppraisalContext:
     rule_pack: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _finding(rule: str, severity: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"rule": rule, "severity": severity, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+def _finding(rule: str, severity: str, message: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A finding with its sentence rendered now and kept as ``msg`` (:func:`planning.i18n.msg_ref`), so
+    the report frozen at submission reads in the language of whoever opens it
+    (:func:`planning.findings.localise_messages`)."""
+    return {"rule": rule, "severity": severity, "message": render(message), "msg": message,
+            **{k: v for k, v in extra.items() if v is not None}}
 
 
 def _point_of(feature: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> tuple[float, float] | None:
@@ -175,13 +181,18 @@ def _appraise_share(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[str
     tenants = [t for t in (site.get("shared_by") or []) if t != site.get("operator")]
     cap = site.get("max_tenants")
     if plan.operator in tenants:
-        return [_finding("plan.share_existing", "info", f"{plan.operator} already shares site {code}")]
+        return [_finding("plan.share_existing", "info", msg_ref("{operator} already shares site {code}",
+                                                                 operator=plan.operator, code=code))]
     if cap is not None and 1 + len(tenants) >= int(cap):
         return [_finding("plan.share_capacity", "warning",
-                         f"site {code} already carries {1 + len(tenants)} operator(s), its capacity is {cap}",
+                         msg_ref("site {code} already carries {n} operator(s), its capacity is {cap}", code=code,
+                                 n=1 + len(tenants), cap=cap),
                          tenants=1 + len(tenants), max_tenants=cap)]
-    return [_finding("plan.share", "info", f"shares {site.get('operator')}'s mast {code}"
-                     + (f" ({site.get('derived_class')})" if site.get("derived_class") else ""))]
+    cls = site.get("derived_class")
+    return [_finding("plan.share", "info",
+                     msg_ref("shares {operator}'s mast {code} ({mast_class})", operator=site.get("operator"), code=code,
+                             mast_class=cls) if cls else
+                     msg_ref("shares {operator}'s mast {code}", operator=site.get("operator"), code=code))]
 
 
 def _appraise_removal(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -194,8 +205,9 @@ def _appraise_removal(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[s
     if not others:
         return []
     return [_finding("plan.remove_shared", "warning",
-                     f"site {plan.features[i]['properties']['site_code']} is shared by {', '.join(others)}; "
-                     "their equipment must be moved before the mast is removed", tenants=others)]
+                     msg_ref("site {code} is shared by {tenants}; their equipment must be moved before the mast is "
+                             "removed", code=plan.features[i]["properties"]["site_code"], tenants=", ".join(others)),
+                     tenants=others)]
 
 
 def _appraise_cable(plan: _Plan, i: int, entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -226,10 +238,11 @@ def _outside_province(plan: _Plan) -> Found:
         pos = plan.points[i]
         geom = shape(f["geometry"]) if f.get("geometry") else (shapely.Point(pos) if pos else None)
         if geom is not None and not prov.covers(geom):
-            where = "partly outside" if prov.intersects(geom) else "outside"
-            yield i, _finding(OUTSIDE_RULE, "violation",
-                              f"the item lies {where} {plan.ctx.province_name or 'the province'}; "
-                              "the department appraises only items within its province")
+            province = plan.ctx.province_name or msg_ref("the province")
+            yield i, _finding(OUTSIDE_RULE, "violation", msg_ref(
+                "the item lies partly outside {province}; the department appraises only items within its "
+                "province", province=province) if prov.intersects(geom) else msg_ref(
+                "the item lies outside {province}; the department appraises only items within its province", province=province))
 
 
 def _pending_conflicts(plan: _Plan) -> Found:
@@ -249,8 +262,8 @@ def _pending_conflicts(plan: _Plan) -> Found:
                 continue
             yield i, _finding(
                 "plan.pending_conflict", "warning",
-                f"{d[j]:.0f} m from a mast in another firm's pending plan (minimum spacing "
-                f"{ctx.conflict_radius_m:.0f} m): agree on one shared mast",
+                msg_ref("{distance:.0f} m from a mast in another firm's pending plan (minimum spacing {minimum:.0f} m): "
+                        "agree on one shared mast", distance=float(d[j]), minimum=ctx.conflict_radius_m),
                 distance_m=round(float(d[j]), 1), other_plan_id=other.plan_id, other_operator=other.operator,
                 other_item=other.index, legal_source=ctx.spacing_source)
 
@@ -267,7 +280,9 @@ def _pending_same_site(plan: _Plan) -> Found:
             if op.get("site_code") == p["site_code"] and not (kind == op["item"] == "share_site"):
                 yield i, _finding(
                     "plan.pending_same_site", "warning",
-                    f"site {p['site_code']} is also the subject of another firm's pending plan ({op['item']})",
+                    msg_ref("site {code} is also the subject of another firm's pending plan ({action})",
+                            code=p["site_code"], action=msg_ref(ITEM_KIND[op["item"]]) if op["item"] in ITEM_KIND
+                            else op["item"]),
                     other_plan_id=other.plan_id, other_operator=other.operator, other_item=other.index)
 
 
@@ -280,8 +295,8 @@ def _shared_trenches(plan: _Plan) -> Found:
                 other = plan.ctx.pending[j]
                 yield i, _finding(
                     "plan.shared_trench", "info",
-                    f"another firm's pending cable route runs within {dist:.0f} m: coordinate one trench "
-                    "or bracket set", distance_m=round(dist, 1), other_plan_id=other.plan_id,
+                    msg_ref("another firm's pending cable route runs within {distance:.0f} m: coordinate one trench "
+                            "or bracket set", distance=dist), distance_m=round(dist, 1), other_plan_id=other.plan_id,
                     other_operator=other.operator, other_item=other.index)
 
 
@@ -302,7 +317,8 @@ def _internal_spacing(plan: _Plan) -> Found:
         for me, other in ((ia, ib), (ib, ia)):
             yield me, _finding(
                 "plan.internal_spacing", "warning",
-                f"{dist:.0f} m from item {other} of the same plan (minimum spacing {ctx.conflict_radius_m:.0f} m)",
+                msg_ref("{distance:.0f} m from item {other} of the same plan (minimum spacing {minimum:.0f} m)",
+                        distance=dist, other=other, minimum=ctx.conflict_radius_m),
                 distance_m=round(dist, 1), other_item=other, legal_source=ctx.spacing_source)
 
 
@@ -375,14 +391,15 @@ def told_finding(rule: str, entry: Mapping[str, Any], radius_m: float, legal_sou
     """The finding a firm sees for a cross-plan rule: the rule, its severity and a fixed message —
     no distance, position, firm, plan id or the other plan's action."""
     if rule == "plan.pending_conflict":
-        return _finding(rule, "warning", "another firm's pending plan has a mast near this position; the "
-                        f"department checks the minimum spacing ({radius_m:.0f} m) between the two: agree on "
-                        "one shared mast", legal_source=legal_source)
+        return _finding(rule, "warning", msg_ref(
+            "another firm's pending plan has a mast near this position; the department checks the minimum spacing "
+            "({minimum:.0f} m) between the two: agree on one shared mast", minimum=radius_m), legal_source=legal_source)
     if rule == "plan.pending_same_site":
-        return _finding(rule, "warning", f"site {entry.get('site_code')} is also the subject of another "
-                        "firm's pending plan; the department reconciles the two before deciding")
-    return _finding(rule, "info", "another firm's pending cable route runs near this route: coordinate one "
-                    "trench or bracket set")
+        return _finding(rule, "warning", msg_ref(
+            "site {code} is also the subject of another firm's pending plan; the department reconciles the two "
+            "before deciding", code=entry.get("site_code")))
+    return _finding(rule, "info", msg_ref("another firm's pending cable route runs near this route: coordinate one "
+                                          "trench or bracket set"))
 
 
 def _entry(plan: _Plan, i: int) -> dict[str, Any]:

@@ -31,10 +31,12 @@ import pandas as pd
 import shapely
 
 from planning.errors import Conflict
-from planning.vocab import SEGMENT_STATUSES
+from planning.vocab import CABLE_METHODS, SEGMENT_STATUSES
+from planning.i18n import N_
 
-Grouping = Literal["district", "plan", "operator"]
-#: Ways progress is broken down: by administrative unit first, the department's usual report.
+Grouping = Literal["district", "commune", "method", "plan", "operator"]
+#: Ways progress is broken down: by administrative unit first, the department's usual report; by method
+#: (chỉnh trang / hạ ngầm / both) as the plans count it.
 GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
 
 #: Residues of boundary splitting up to this length (metres) are digitising noise, not "outside".
@@ -54,7 +56,7 @@ class TransitionError(Conflict, ValueError):
     """A status change that the programme's workflow does not allow; the message says why, and the
     members say where the segment stands and where it may go, so a client can offer the right choice."""
 
-    title = "Illegal status transition"
+    title = N_("Illegal status transition")
 
     def __init__(self, message: str, *, current: str | None = None, requested: str | None = None) -> None:
         moves = {"allowed_next": allowed_next(current)} if current in SEGMENT_STATUSES else {}
@@ -299,9 +301,13 @@ class ProgressRow:
     planned_m: float = 0.0
     overdue_m: float = 0.0
     segments: int = 0
+    #: distinct street names: the plans count work in streets next to kilometres ("11 tuyến … Lê Chân")
+    streets: set[str] = field(default_factory=set)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, status: str, length: float, overdue: bool) -> None:
+    def add(self, status: str, length: float, overdue: bool, street: Any = None) -> None:
+        if isinstance(street, str) and street.strip():
+            self.streets.add(street.strip())
         self.total_m += length
         setattr(self, f"{status}_m", getattr(self, f"{status}_m") + length)
         if overdue:
@@ -340,6 +346,7 @@ class Progress:
         else:  # the totals row is the column sums of the rounded rows: everything adds up
             totals = _sum_rows(out_rows)
             totals["segments"] = self.totals.segments  # a segment split across districts counts once
+        totals["streets"] = len(self.totals.streets)  # a street in two districts is one street of the plan
         totals.pop(self.by, None)
         for k in ("name", "code", f"{self.by}_code"):
             totals.pop(k, None)
@@ -373,13 +380,13 @@ def _row_dict(by: str, r: ProgressRow, total_m: int) -> dict[str, Any]:
     done, prog, plan = apportion([r.done_m, r.in_progress_m, r.planned_m], total_m)
     overdue = min(round(r.overdue_m), total_m - done)
     pct = _percentages(done, prog, plan)
-    d: dict[str, Any] = {by: r.name if by == "district" else r.key}
-    if by == "district":
-        d["district_code"] = r.key
+    d: dict[str, Any] = {by: r.name if by in UNIT_LEVELS else r.key}
+    if by in UNIT_LEVELS:
+        d[f"{by}_code"] = r.key
     d.update({
         "total_km": _km(total_m), "done_km": _km(done), "in_progress_km": _km(prog), "planned_km": _km(plan),
         "done_pct": pct[0], "in_progress_pct": pct[1], "planned_pct": pct[2], "overdue_km": _km(overdue),
-        "segments": r.segments,
+        "segments": r.segments, "streets": len(r.streets),
     })
     d.update(r.extra)
     return d
@@ -419,18 +426,20 @@ class _Measured:
     lengths: np.ndarray
 
 
-def _by_district(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame | None,
-                 plans: pd.DataFrame | None) -> tuple[list[ProgressRow], bool]:
-    """Segments cut at district boundaries: each part counts where it lies (outside ones last)."""
+def _by_unit(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame | None,
+             plans: pd.DataFrame | None) -> tuple[list[ProgressRow], bool]:
+    """Segments cut at unit (district or commune) boundaries: each part counts where it lies (outside
+    ones last); a street crossing a boundary is a street of both units."""
     if districts is None:
-        raise ValueError("per-district progress needs the district polygons")
+        raise ValueError("per-unit progress needs the unit polygons")
     names = dict(zip(districts["code"], districts["name"], strict=True))
     parts = split_by_units(m.segs.geometry, districts)
     idx = parts["line"].to_numpy(dtype=int)
     frame = pd.DataFrame({"unit": parts["unit"].map(lambda u: _OUTSIDE if u is None else u),
                           "status": m.status.to_numpy(dtype=object)[idx],
                           "overdue": m.overdue.to_numpy(dtype=bool)[idx],
-                          "length": parts["length_m"].to_numpy(dtype=float), "line": idx})
+                          "length": parts["length_m"].to_numpy(dtype=float), "line": idx,
+                          "street": _streets(m.segs).to_numpy(dtype=object)[idx]})
     rows: dict[Any, ProgressRow] = {}
     for key, g in frame.groupby("unit", sort=False):
         unit = None if key == _OUTSIDE else key
@@ -440,6 +449,7 @@ def _by_district(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame 
         row.total_m = float(g["length"].sum())
         row.overdue_m = float(g.loc[g["overdue"], "length"].sum())
         row.segments = int(g["line"].nunique())
+        row.streets = {s.strip() for s in g["street"] if isinstance(s, str) and s.strip()}
     order = [d for d in districts["code"] if d in rows] + ([None] if None in rows else [])
     return [rows[k] for k in order], False
 
@@ -449,14 +459,15 @@ def _by_plan(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame | No
     """One row per plan (labelled from ``plans``), in the order the plans were issued."""
     info = {} if plans is None else {r["ref"]: r for r in plans.to_dict("records")}
     rows: dict[Any, ProgressRow] = {}
-    for ref, s, ln, od in zip(m.segs["plan_ref"], m.status, m.lengths, m.overdue, strict=True):
+    for ref, s, ln, od, st in zip(m.segs["plan_ref"], m.status, m.lengths, m.overdue, _streets(m.segs),
+                                  strict=True):
         k = ref if isinstance(ref, str) and ref else None
         row = rows.get(k)
         if row is None:
             meta = info.get(k, {})
             extra = {"title": meta.get("title"), "issued_on": _iso(meta.get("issued_on"))} if k else {}
             row = rows[k] = ProgressRow(key=k if k else NO_PLAN, name=k or NO_PLAN, extra=extra)
-        row.add(s, float(ln), bool(od))
+        row.add(s, float(ln), bool(od), st)
         row.segments += 1
     order = sorted(rows, key=lambda k: (k is None, str(_plan_sort_key(k, info))))
     return [rows[k] for k in order], False
@@ -466,12 +477,13 @@ def _by_operator(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame 
                  plans: pd.DataFrame | None) -> tuple[list[ProgressRow], bool]:
     """One row per operator on the segments; a shared segment counts for each (rows overlap)."""
     rows: dict[Any, ProgressRow] = {}
-    for ops, s, ln, od in zip(m.segs["operators"], m.status, m.lengths, m.overdue, strict=True):
+    for ops, s, ln, od, st in zip(m.segs["operators"], m.status, m.lengths, m.overdue, _streets(m.segs),
+                                  strict=True):
         for code in sorted(set(_as_list(ops))) or [None]:
             row = rows.get(code)
             if row is None:
                 row = rows[code] = ProgressRow(key=code if code else NO_OPERATOR, name=code or NO_OPERATOR)
-            row.add(s, float(ln), bool(od))
+            row.add(s, float(ln), bool(od), st)
             row.segments += 1
     for row in rows.values():  # the operator's share of the tracked network
         row.extra["share_pct"] = round(100.0 * row.total_m / totals.total_m, 1) if totals.total_m else 0.0
@@ -479,7 +491,26 @@ def _by_operator(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame 
     return [rows[k] for k in order], True
 
 
-_GROUPERS = {"district": _by_district, "plan": _by_plan, "operator": _by_operator}
+def _by_method(m: _Measured, totals: ProgressRow, districts: gpd.GeoDataFrame | None,
+               plans: pd.DataFrame | None) -> tuple[list[ProgressRow], bool]:
+    """One row per method (chỉnh trang, hạ ngầm, both), in the vocabulary's order; each segment has one."""
+    rows: dict[Any, ProgressRow] = {}
+    for meth, s, ln, od, st in zip(m.segs["method"], m.status, m.lengths, m.overdue, _streets(m.segs), strict=True):
+        row = rows.get(meth)
+        if row is None:
+            row = rows[meth] = ProgressRow(key=meth, name=str(meth))
+        row.add(s, float(ln), bool(od), st)
+        row.segments += 1
+    unknown = sorted(set(rows) - set(CABLE_METHODS), key=str)
+    if unknown:
+        raise ValueError(f"segments carry unknown methods: {', '.join(map(str, unknown))}")
+    return [rows[k] for k in CABLE_METHODS if k in rows], False
+
+
+#: Levels whose rows are administrative units cut from polygons (name and ``<level>_code`` in the JSON).
+UNIT_LEVELS = ("district", "commune")
+_GROUPERS = {"district": _by_unit, "commune": _by_unit, "method": _by_method, "plan": _by_plan,
+             "operator": _by_operator}
 
 
 def _measure(segments: gpd.GeoDataFrame, plan: str | None, history: pd.DataFrame | None,
@@ -505,20 +536,22 @@ def compute_progress(
     plans: pd.DataFrame | None = None,
     plan: str | None = None,
 ) -> Progress:
-    """Length-weighted progress of cable segments grouped by district, plan or operator.
+    """Length-weighted progress of cable segments grouped by district, commune, method, plan or operator;
+    every row also counts its streets (distinct ``street`` names), as the plans report them.
 
     ``segments``: indexed by segment id, geometry in a metric CRS, columns ``status``,
-    ``target_year``, ``plan_ref``, ``operators`` (list of codes). ``history``: see
-    :func:`status_as_of` (optional; without it the current status is used). ``districts``: polygons
-    in the same CRS with ``code`` and ``name`` (required for ``by="district"``). ``plans``: optional
+    ``target_year``, ``plan_ref``, ``operators`` (list of codes), ``method`` and ``street``. ``history``:
+    see :func:`status_as_of` (optional; without it the current status is used). ``districts``: the unit
+    polygons of the grouping level in the same CRS with ``code`` and ``name`` (districts for
+    ``by="district"``, communes for ``by="commune"``; required for those two). ``plans``: optional
     ``ref``/``title``/``issued_on`` to label plan rows. ``plan`` keeps only that plan's segments.
     """
     if by not in GROUPINGS:
         raise ValueError(f"cannot group cable progress by {by!r}; use one of {', '.join(GROUPINGS)}")
     m = _measure(segments, plan, history, as_of)
     totals = ProgressRow(key=None, name="total")
-    for s, ln, od in zip(m.status, m.lengths, m.overdue, strict=True):
-        totals.add(s, float(ln), bool(od))
+    for s, ln, od, st in zip(m.status, m.lengths, m.overdue, _streets(m.segs), strict=True):
+        totals.add(s, float(ln), bool(od), st)
     totals.segments = len(m.segs)
     rows, overlap = _GROUPERS[by](m, totals, districts, plans)
     return Progress(by=by, as_of=as_of, plan=plan, rows=rows, totals=totals, rows_overlap=overlap)
@@ -543,6 +576,11 @@ def _as_list(v: Any) -> list[str]:
     if isinstance(v, Iterable):
         return [str(x) for x in v if x]
     return [str(v)]
+
+
+def _streets(segs: pd.DataFrame) -> pd.Series:
+    """Each segment's street name (``None`` where the table has none)."""
+    return segs["street"] if "street" in segs else pd.Series([None] * len(segs), index=segs.index, dtype=object)
 
 
 def _empty_history() -> pd.DataFrame:

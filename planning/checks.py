@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planning.classify import classify_one, mismatch_finding, normalise_class, rule_sources
+from planning.classify import classify_one, mismatch_finding, normalise_class, open_inputs, rule_sources
 from planning.findings import to_record
 from planning.geometry import WGS84, crs_string, project_xy, to_crs
-from planning.rules import RulePack
+from planning.rules import CLASSIFIER_FIELDS, RulePack
 from planning.spacing import SiteIndex, build_site_index, spacing_finding, spacing_matches
 from planning.units import frame_in_force
 from planning.vocab import SEVERITY_RANK, UNKNOWN_CLASS
-from planning.zoning import A1Targets, a1_records, build_a1_targets
+from planning.zoning import A1Targets, a1_records, build_a1_targets, subject_classes
 
 
 @dataclass(frozen=True)
@@ -163,15 +163,20 @@ def _subject(ctx: PlanningContext, properties: Mapping[str, Any], lon: float, la
 
 
 def _a1_findings(ctx: PlanningContext, s: _Subject) -> list[dict[str, Any]]:
-    """A1-only routes and zones near a subject-class mast (declared class counts where the pack says)."""
-    wanted = set(ctx.pack.zoning.subject_classes)
-    if not (s.derived in wanted or (ctx.pack.zoning.use_declared_class and s.declared in wanted)):
+    """Routes and zones whose policy keeps out the mast's class (declared class counts where the pack
+    says), or that a mast of unknown class may break ("cannot confirm, missing: …")."""
+    wanted = set(subject_classes(ctx.pack))
+    if not (s.derived in wanted or s.derived == UNKNOWN_CLASS
+            or (ctx.pack.zoning.use_declared_class and s.declared in wanted)):
         return []
     si, ti, dist = ctx.a1.match(s.x, s.y)
     if not si.size:
         return []
+    opened = open_inputs({f: np.array([s.properties.get(f)], dtype=object) for f in CLASSIFIER_FIELDS},
+                         ctx.pack)[0] if s.derived == UNKNOWN_CLASS else None
     return a1_records(ctx.a1, ti, dist, ctx.pack, derived=s.derived, declared=s.declared, code=s.code,
-                      operator=s.operator, district=s.where["district"], commune=s.where["commune"])
+                      operator=s.operator, district=s.where["district"], commune=s.where["commune"],
+                      open_inputs=opened)
 
 
 def _spacing(ctx: PlanningContext, s: _Subject) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -14,16 +14,20 @@ row, once per distinct decision pattern (a few dozen patterns for a million site
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from planning.findings import empty_findings, finalise, no_gc, unit_label
+from planning.i18n import msg_ref, render
+from planning.names import fold
 from planning.rules import CLASSIFIER_FIELDS, FIELD_KINDS, ClassRule, Condition, RulePack
-from planning.vocab import CLASS_MISMATCH_CHECK, DERIVED_CLASSES, MAST_CLASSES, UNKNOWN_CLASS
+from planning.vocab import CLASS_MISMATCH_CHECK, DERIVED_CLASSES, MAST_CLASSES, MOUNTS, STRUCTURES, UNKNOWN_CLASS
 
 CLASS_INDEX = {c: i for i, c in enumerate(MAST_CLASSES)}
 FIELD_BIT = {f: 1 << i for i, f in enumerate(CLASSIFIER_FIELDS)}
@@ -99,16 +103,19 @@ def read_inputs(frame: Mapping[str, Any] | pd.DataFrame, pack: RulePack) -> Inpu
     n = _length(frame)
     values: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
-    aliases = pack.classification.mount_aliases
-
-    def norm_text(v: Any) -> str | None:
-        if not isinstance(v, str) or not v.strip():
-            return None
-        t = v.strip().lower()
-        return aliases.get(t, t)
+    mounts = pack.classification.mount_aliases
+    structures = pack.classification.structure_aliases
+    norm_mount = partial(placement_words, mounts=mounts, structures=structures, want="mount")
+    norm_structure = partial(placement_words, mounts=mounts, structures=structures, want="structure")
+    # a structure is read from its own column, else from the placement text ("cột tự đứng trên mái")
+    structure_raw = _column(frame, "structure", n)
+    if "mount" in frame:
+        absent = pd.isna(pd.Series(structure_raw, dtype=object)).to_numpy()
+        if absent.any():
+            structure_raw = np.where(absent, _column(frame, "mount", n), structure_raw)
 
     for f, kind in FIELD_KINDS.items():
-        raw = _column(frame, f, n)
+        raw = structure_raw if f == "structure" else _column(frame, f, n)
         if kind == "number":
             if raw.dtype.kind == "f":
                 v = raw.astype(float, copy=False)
@@ -124,8 +131,42 @@ def read_inputs(frame: Mapping[str, Any] | pd.DataFrame, pack: RulePack) -> Inpu
                 v, miss = _factorized(raw, _norm_bool)
                 values[f], missing[f] = np.where(miss, False, v).astype(bool), miss
         else:
-            values[f], missing[f] = _factorized(raw, norm_text)
+            values[f], missing[f] = _factorized(raw, norm_mount if f == "mount" else norm_structure)
     return Inputs(values, missing, n)
+
+
+def _phrase_in(words: str, phrases: Mapping[str, str]) -> str | None:
+    """The value of the longest alias phrase found as whole words inside ``words``."""
+    padded = f" {words} "
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if f" {phrase} " in padded:
+            return phrases[phrase]
+    return None
+
+
+def placement_words(v: Any, *, mounts: Mapping[str, str], structures: Mapping[str, str],
+                    want: Literal["mount", "structure"]) -> str | None:
+    """Placement (``building``/``ground``/``structure``) or structure (``self_supporting``…) named by
+    a text, in Vietnamese or English, with or without diacritics.
+
+    A canonical value is itself; an alias maps whole; a longer text is searched for the phrases of
+    both kinds ("cột tự đứng trên mái" → building, self_supporting). A text that names only a
+    structure gives no placement (None), and an unrecognised text is kept as written for the
+    placement (the reasons show it; no rule matches it) but gives no structure.
+    """
+    if not isinstance(v, str) or not v.strip():
+        return None
+    t = " ".join(re.sub(r"[_\-/,;()]+", " ", fold(v)).split())
+    canon = MOUNTS if want == "mount" else STRUCTURES
+    table = mounts if want == "mount" else structures
+    if t.replace(" ", "_") in canon:
+        return t.replace(" ", "_")
+    if t in table:
+        return table[t]
+    found = _phrase_in(t, table)
+    if found is not None or want == "structure":
+        return found
+    return None if _phrase_in(t, structures) is not None or t in STRUCTURES else v.strip().lower()
 
 
 def _cond(c: Condition, inp: Inputs, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +194,7 @@ class _RuleEval:
     true: np.ndarray
     undecided: np.ndarray
     in_scope: np.ndarray  # scope holds
+    out_of_scope: np.ndarray  # scope fails (the rule's inputs do not matter for the row)
     first_failed: np.ndarray  # index of the first failing condition (-1: none) where in scope
     missing_bits: np.ndarray  # fields that made the rule undecidable
 
@@ -188,7 +230,7 @@ def _eval_rule(rule: ClassRule, inp: Inputs, tol: float) -> _RuleEval:
         _add_missing(miss_bits, u, c, inp)
     undecided = ~true & ~false
     miss_bits[~undecided] = 0
-    return _RuleEval(true, undecided, scope_true, first_failed, miss_bits)
+    return _RuleEval(true, undecided, scope_true, scope_false, first_failed, miss_bits)
 
 
 @dataclass(frozen=True)
@@ -200,6 +242,10 @@ class Decision:
     missing_bits: np.ndarray
     pending_rules: np.ndarray  # bitmask of rules that could not be decided before the decision
     failed: np.ndarray  # (n, n_rules) first failed condition of earlier in-scope rules, else -1
+    #: decided rows: inputs the pack's rules read that were missing but not needed (bitmask of fields)
+    not_needed_bits: np.ndarray
+    #: unknown rows: the classes some values of the missing inputs would give (bitmask of classes)
+    possible_bits: np.ndarray
 
     @property
     def classes(self) -> np.ndarray:
@@ -219,9 +265,11 @@ def decide(inp: Inputs, pack: RulePack) -> Decision:
     pending_rules = np.zeros(n, dtype=np.int64)
     missing = np.zeros(n, dtype=np.int64)
     failed = np.full((n, len(rules)), -1, dtype=np.int64)
+    read = np.zeros(n, dtype=np.int64)  # inputs of the rules whose scope held or was undecided
     for ri, rule in enumerate(rules):
         ev = _eval_rule(rule, inp, tol)
         active = ~decided
+        read[~ev.out_of_scope] |= sum(FIELD_BIT[f] for f in rule.fields)
         bit = 1 << CLASS_INDEX[rule.mast_class]
         t = ev.true & active
         ok = t & ((pending_cls & ~bit) == 0)
@@ -234,10 +282,19 @@ def decide(inp: Inputs, pack: RulePack) -> Decision:
         missing[u] |= ev.missing_bits[u]
         nf = active & ~t & ~u & ev.in_scope & (ev.first_failed >= 0)
         failed[nf, ri] = ev.first_failed[nf]
-    # rows decided without pending conflicts carry no missing fields in their reason
-    missing[cls >= 0] = 0
-    pending_rules[cls >= 0] = 0
-    return Decision(cls, rule_idx, missing, pending_rules, failed)
+    # rows decided without pending conflicts carry no missing fields in their reason, but say which
+    # of the inputs the rules read were absent and not needed (a 45 m ground tower needs no camouflage)
+    absent = np.zeros(n, dtype=np.int64)
+    for f in CLASSIFIER_FIELDS:
+        absent[inp.missing[f]] |= FIELD_BIT[f]
+    known = cls >= 0
+    not_needed = np.where(known, absent & read, 0)
+    missing[known] = 0
+    pending_rules[known] = 0
+    class_bits = np.array([1 << CLASS_INDEX[r.mast_class] for r in rules] + [0], dtype=np.int64)
+    possible = np.where(known, 0, pending_cls | class_bits[rule_idx])
+    possible[~known & (possible == 0)] = (1 << len(MAST_CLASSES)) - 1  # no rule applies: anything
+    return Decision(cls, rule_idx, missing, pending_rules, failed, not_needed, possible)
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,7 +336,7 @@ class _Entry:
 def _entries(pattern: tuple[int, ...], pack: RulePack) -> list[_Entry]:
     """The reason entries of one decision pattern: earlier rules not met, then what decided."""
     rules = pack.classification.rules
-    cls_i, rule_i, miss_bits, pending, *failed = pattern
+    cls_i, rule_i, miss_bits, pending, not_needed, *failed = pattern
     out: list[_Entry] = []
     for ri, fc in enumerate(failed):
         if fc < 0:
@@ -296,9 +353,13 @@ def _entries(pattern: tuple[int, ...], pack: RulePack) -> list[_Entry]:
         amb = pack.ambiguity_text(r.ambiguity)
         if amb or r.status == "provisional":
             static["ambiguity"] = amb or f"rule {r.id} is provisional"
+        unneeded = [f for f in CLASSIFIER_FIELDS if not_needed & FIELD_BIT[f]]
+        text = f"→ {r.mast_class}: " + ("; ".join(t for t, _ in parts) or "always")
+        if unneeded and cls_i >= 0:
+            static["not_needed"] = unneeded
+            text += f" (not needed: {', '.join(unneeded)})"
         fields = tuple(f for _, fs in parts for f in fs)
-        out.append(_Entry(static, f"→ {r.mast_class}: " + ("; ".join(t for t, _ in parts) or "always"),
-                          fields, r.fields))
+        out.append(_Entry(static, text, fields, r.fields))
     if cls_i < 0:
         miss = [f for f in CLASSIFIER_FIELDS if miss_bits & FIELD_BIT[f]]
         if miss:
@@ -354,7 +415,8 @@ def _format_one(field: str, v: Any, missing: bool, how: str) -> str:
 def _pattern_groups(dec: Decision) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct decision patterns and the rows of each. The pattern columns are small integers,
     packed into one int64 (mixed radix) so grouping is a single hash pass, not a row sort."""
-    pattern = np.column_stack([dec.class_index, dec.rule_index, dec.missing_bits, dec.pending_rules, dec.failed])
+    pattern = np.column_stack([dec.class_index, dec.rule_index, dec.missing_bits, dec.pending_rules,
+                               dec.not_needed_bits, dec.failed])
     if len(pattern) == 1:
         return pattern, [np.zeros(1, dtype=np.int64)]
     low = pattern.min(axis=0)
@@ -371,7 +433,7 @@ def _pattern_groups(dec: Decision) -> tuple[np.ndarray, list[np.ndarray]]:
     return np.array([pattern[g[0]] for g in groups]), groups
 
 
-_STORED_KEYS = ("rule", "result", "missing")
+_STORED_KEYS = ("rule", "result", "missing", "not_needed")
 
 
 def _json_template(entries: list[_Entry]) -> tuple[str, list[tuple[str, str]]]:
@@ -485,6 +547,17 @@ def classify_sites(sites: pd.DataFrame, pack: RulePack, *,
     return out
 
 
+def open_inputs(frame: Mapping[str, Any] | pd.DataFrame, pack: RulePack,
+                ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per row: (missing inputs, classes those inputs could still give) — both empty where the class
+    is decided. What a check needs to say "cannot confirm, missing: …" only where it matters."""
+    dec = decide(read_inputs(frame, pack), pack)
+    fields = [(f, FIELD_BIT[f]) for f in CLASSIFIER_FIELDS]
+    classes = [(c, 1 << i) for i, c in enumerate(MAST_CLASSES)]
+    return [(tuple(f for f, b in fields if m & b), tuple(c for c, b in classes if p & b))
+            for m, p in zip(dec.missing_bits.tolist(), dec.possible_bits.tolist(), strict=True)]
+
+
 def classify_one(properties: Mapping[str, Any], pack: RulePack) -> tuple[str, list[dict[str, Any]], bool]:
     """Class, reasons and ambiguity of one proposed site (``POST /checks/site``)."""
     frame = {f: np.array([properties.get(f)], dtype=object) for f in CLASSIFIER_FIELDS}
@@ -523,8 +596,9 @@ def mismatch_finding(*, code: Any, operator: Any, declared: Any, derived: Any, c
         "check": CLASS_MISMATCH_CHECK, "rule": MISMATCH_RULE, "severity": "warning", "site_code": code,
         "operator": operator, "zone": None, "route": None, "other_site_code": None, "distance_m": float("nan"),
         "district": district, "commune": commune, "district_code": district_code, "commune_code": commune_code,
-        "legal_source": legal_source, "message": f"declared {declared}, but the rules give {derived}",
-        "details": {"declared_class": declared, "derived_class": derived, "class_rule": class_rule},
+        "legal_source": legal_source, "message": render(ref := msg_ref("declared {declared}, but the rules give {derived}",
+                                                                         declared=declared, derived=derived)),
+        "details": {"msg": ref, "declared_class": declared, "derived_class": derived, "class_rule": class_rule},
         "x_m": x_m, "y_m": y_m,
     }
 

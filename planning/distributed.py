@@ -50,11 +50,37 @@ from planning.zoning import a1_findings as _a1
 HALO_PAD_M = 1.0
 
 
+#: partitions each worker gets at least: with one partition per worker a slow one idles the rest at
+#: the end; with a few, the scheduler hands the stragglers' share to whoever is free
+PARTITIONS_PER_WORKER = 2
+
+
 @dataclass(frozen=True)
 class BatchResult:
+    """What a batch made. With a sink the findings stayed on the workers (``findings`` is empty) and
+    ``written`` says how many rows of each check the sink took; otherwise ``written`` is None."""
+
     findings: pd.DataFrame
     counts: SiteCounts | None
     partitions: int
+    written: dict[str, int] | None = None
+
+
+def partition_count(n_sites: int, workers: int, *, per_partition: int, per_worker: int = PARTITIONS_PER_WORKER,
+                    ) -> int:
+    """Partitions for ``n_sites`` on ``workers``: a whole number of waves (a multiple of the worker
+    count), each partition at most ``per_partition`` sites and each worker at least ``per_worker``
+    partitions. The first round cut 10M sites into 40 partitions for 16 workers: 2.5 waves, so the
+    last half-wave ran on 8 workers while 8 idled."""
+    w = max(1, int(workers))
+    waves = max(per_worker, -(-max(0, int(n_sites)) // (per_partition * w)))
+    return w * waves
+
+
+FindingsSink = Callable[[int, str, pd.DataFrame], int]
+"""``sink(partition, check, findings) -> rows written``: run on the worker that made the findings
+(pickled to it), so findings never travel to the driver. See
+:class:`geodata.work.distributed.ParquetSink`."""
 
 
 def dask_options() -> dict[str, Any]:
@@ -253,6 +279,26 @@ def _counts_part(part: pd.DataFrame, units: Any, class_column: str, statuses: Se
 # the batch run
 # --------------------------------------------------------------------------------------------
 
+def _sink_part(sink: FindingsSink, partition: int, check: str, findings: pd.DataFrame) -> dict[str, int]:
+    return {check: int(sink(partition, check, findings))}
+
+
+def _add(a: Any, b: Any) -> Any:
+    return a + b
+
+
+def tree_sum(items: list[Any], zero: Any) -> Any:
+    """The sum of delayed ``items`` as a binary tree of additions: depth log2(n), and each addition
+    runs on a worker next to its inputs instead of one task waiting for every partition."""
+    level = list(items)
+    if not level:
+        return dask.delayed(zero)
+    while len(level) > 1:
+        level = [dask.delayed(_add)(level[k], level[k + 1]) if k + 1 < len(level) else level[k]
+                 for k in range(0, len(level), 2)]
+    return level[0]
+
+
 def _gather(tasks: list[Any], count_task: Any) -> tuple[list[Any], Any]:
     """Compute the findings tasks and the count; on a distributed cluster each partition's
     findings are fetched as soon as they are ready and released on the worker, so a worker's
@@ -320,7 +366,8 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
               urban_by_commune: dict[str, bool] | None = None, unit_names: dict[str, str] | None = None,
               units: Any = None, by: str = "district", as_of: dt.date | None = None,
               count_statuses: Sequence[str] | None = None, plan: HilbertPartitions | None = None,
-              halo_source: Any = None, boxes: np.ndarray | None = None) -> BatchResult:
+              halo_source: Any = None, boxes: np.ndarray | None = None, sink: FindingsSink | None = None,
+              ) -> BatchResult:
     """Classify (where no class is stored), run ``checks`` and, when ``units`` are given, count
     sites by ``by`` × class — over every partition of ``ddf``, in one graph.
 
@@ -338,8 +385,10 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
       frame partitioned by someone else — any partitioning is correct, a spatial one keeps halos
       small.
 
-    ``count_statuses``: count only sites with these statuses (default all). Runs on the current
-    Dask scheduler — a ``distributed`` client when one is active.
+    ``count_statuses``: count only sites with these statuses (default all). ``sink``: each partition's
+    findings are handed to it on the worker (e.g. :class:`geodata.work.distributed.ParquetSink`) and only their row counts
+    come back, so the driver never holds the country's findings. Runs on the current Dask scheduler —
+    a ``distributed`` client when one is active.
     """
     unknown = [c for c in checks if c not in CHECK_NAMES]
     if unknown:
@@ -349,22 +398,34 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
     with dask.config.set(dask_options()):
         parts = [dask.delayed(with_classes)(p, pack) for p in ddf.to_delayed()]
         findings: list[Any] = []
+        labels: list[tuple[int, str]] = []
         names = _shared(unit_names) if checks else None
         if "a1-routes" in checks:
             t = _shared(targets)
             findings += [dask.delayed(_a1_part)(p, t, pack, metric_crs, classes, names) for p in parts]
+            labels += [(i, "a1-routes") for i in range(len(parts))]
         if "spacing" in checks:
             findings += _spacing_tasks(ddf, parts, pack, metric_crs, plan, halo_source, boxes,
                                        _shared(urban_by_commune), names)
+            labels += [(i, "spacing") for i in range(len(parts))]
+        if sink is not None:
+            shared_sink = _shared(sink)
+            findings = [dask.delayed(_sink_part)(shared_sink, i, c, f) for (i, c), f in zip(labels, findings, strict=True)]
         count_task = None
         setup = None
         if units is not None:
             setup = counting_units(units, by=by, as_of=as_of)
             level = _shared(setup.level)
             mats = [dask.delayed(_counts_part)(p, level, "derived_class", count_statuses) for p in parts]
-            count_task = dask.delayed(sum)(mats, np.zeros((len(setup.level) + 1, len(setup.columns)), dtype=np.int64))
-        frames, matrix = _gather(findings, count_task)
-    frames = [f for f in frames if len(f)]
-    out = finalise(pd.concat(frames, ignore_index=True)) if frames else empty_findings()
+            count_task = tree_sum(mats, np.zeros((len(setup.level) + 1, len(setup.columns)), dtype=np.int64))
+        results, matrix = _gather(findings, count_task)
     counts = counts_table(matrix, setup) if setup is not None else None
+    if sink is not None:
+        written = {c: 0 for c in checks}
+        for r in results:
+            for c, n in r.items():
+                written[c] += n
+        return BatchResult(empty_findings(), counts, len(parts), written)
+    frames = [f for f in results if len(f)]
+    out = finalise(pd.concat(frames, ignore_index=True)) if frames else empty_findings()
     return BatchResult(out, counts, len(parts))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planning.i18n import render
 from planning.vocab import SEVERITY_RANK
 
 FINDING_COLUMNS = [
@@ -100,10 +101,23 @@ def to_record(row: Mapping[str, Any]) -> dict[str, Any]:
     rec["legal_source"] = _clean(row.get("legal_source"))
     if _clean(row.get("other_site_code")) is not None:
         rec["other_site_code"] = row["other_site_code"]
-    rec["message"] = _clean(row.get("message"))
+    rec["message"] = message_text(row)
     if isinstance(row.get("details"), dict):
         rec["details"] = row["details"]
     return rec
+
+
+def message_text(row: Mapping[str, Any]) -> Any:
+    """A finding's sentence in the reader's language (from ``msg``, else ``details["msg"]``).
+
+    Checks store the sentence twice, by design: ``message`` rendered in the language of the run (what
+    SQL, old scripts and findings without a stored form read) and ``details["msg"]``, the message id
+    with its parameters (:func:`planning.i18n.msg_ref`), which every read path renders here in the
+    reader's language. This needs no schema change (``details`` is a JSON column already) and a
+    finding computed once reads in Vietnamese and English alike."""
+    details = row.get("details")
+    ref = row.get("msg") or (details.get("msg") if isinstance(details, Mapping) else None)
+    return render(ref) if ref is not None else _clean(row.get("message"))
 
 
 def unit_label(codes: Any, names: dict[str, str] | None) -> np.ndarray:
@@ -112,3 +126,18 @@ def unit_label(codes: Any, names: dict[str, str] | None) -> np.ndarray:
     if not names:
         return arr
     return np.array([names.get(c, c) if c is not None else None for c in arr.tolist()], dtype=object)
+
+
+def localise_messages(obj: Any) -> Any:
+    """``obj`` (a report, a list of findings: any JSON) with each finding's ``message`` rendered in
+    the reader's language from its ``details["msg"]`` (a report frozen at submission reads in the
+    language of whoever opens it). Returns new containers; ``obj`` is left as it was."""
+    if isinstance(obj, list):
+        return [localise_messages(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: localise_messages(v) for k, v in obj.items()}
+    if "message" in out and ("msg" in out or (isinstance(out.get("details"), dict) and "msg" in out["details"])):
+        out["message"] = message_text(out)
+    return out
+

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planning.errors import TooLarge
-from planning.vocab import ITEM_KINDS, MAST_CLASSES, MOUNTS, PROPOSED_CABLE_METHODS
+from planning.vocab import ITEM_KINDS, LEGACY_CABLE_METHODS, MAST_CLASSES, MOUNTS, PROPOSED_CABLE_METHODS, STRUCTURES
+from planning.i18n import N_
 
 #: property → (kind, bounds) for site attributes shared by new_site and change_site.
 _SITE_ITEM_FIELDS: dict[str, tuple[str, tuple[float, float] | tuple[str, ...] | None]] = {
@@ -27,6 +28,7 @@ _SITE_ITEM_FIELDS: dict[str, tuple[str, tuple[float, float] | tuple[str, ...] | 
     "name": ("text", (1, 200)),
     "address": ("text", (1, 300)),
     "mount": ("choice", MOUNTS),
+    "structure": ("choice", STRUCTURES),
     "mast_height_m": ("number", (0.1, 300.0)),
     "building_height_m": ("number", (0.0, 600.0)),
     "reach_m": ("number", (0.0, 50.0)),
@@ -47,7 +49,9 @@ _FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
                    "transmitters": ("int", (0, 1000)), "target_date": ("date", None)},
     "cable_route": {**_COMMON, "street": ("text", (1, 200)), "from_desc": ("text", (1, 200)),
                     "to_desc": ("text", (1, 200)), "district": ("text", (1, 20)),
-                    "method": ("choice", PROPOSED_CABLE_METHODS), "target_year": ("int", (2000, 2100))},
+                    # the schema lists the old words too: plans written before issue 16 stay valid
+                    "method": ("choice", (*PROPOSED_CABLE_METHODS, *LEGACY_CABLE_METHODS)),
+                    "target_year": ("int", (2000, 2100))},
 }
 _REQUIRED = {
     "new_site": ("mount", "mast_height_m"),
@@ -199,6 +203,8 @@ def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list
             continue
         if value is None:
             continue
+        if key == "method" and isinstance(value, str):
+            value = LEGACY_CABLE_METHODS.get(value, value)  # plans written before the chỉnh trang / hạ ngầm split
         v, msg = _check_value(*spec[key], value)
         if msg:
             errs.append(ItemError(index, f"properties.{key}", msg))
@@ -212,7 +218,7 @@ def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list
             errs.append(ItemError(index, "properties.building_height_m", "is required when mount is building"))
         out.setdefault("camouflaged", False)
     if kind == "cable_route":
-        out.setdefault("method", "underground")
+        out.setdefault("method", "ha_ngam")
     mode, allowed = _GEOMETRY[kind]
     geom = feature.get("geometry")
     norm_geom = None
@@ -281,7 +287,7 @@ def parse_plan(body: Any, max_features: int | None = None) -> ParseResult:
 class TooManyItems(TooLarge):
     """More features than one submission may hold: the firm splits the plan."""
 
-    title = "Too many items"
+    title = N_("Too many items")
 
     def __init__(self, count: int, limit: int) -> None:
         super().__init__(f"the plan has {count} features; at most {limit} are accepted per submission",

@@ -16,11 +16,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import shapely
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planning.errors import InvalidField
-from planning.vocab import MastClass, Mount, Severity
+from planning.vocab import MAST_CLASSES, MastClass, Mount, Severity, Structure, ZonePolicy
 
 RULES_DIR = Path(__file__).with_name("rules")
 
@@ -31,6 +32,7 @@ Op = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 #: names").
 FIELD_KINDS: dict[str, str] = {
     "mount": "text",
+    "structure": "text",
     "camouflaged": "bool",
     "mast_height_m": "number",
     "building_height_m": "number",
@@ -70,7 +72,7 @@ class Ambiguity(_Model):
 class Condition(_Model):
     """``field op value`` or ``field op factor × ref`` (e.g. mast height ≤ 0.20 × building height)."""
 
-    field: Literal["mount", "camouflaged", "mast_height_m", "building_height_m", "reach_m"]
+    field: Literal["mount", "structure", "camouflaged", "mast_height_m", "building_height_m", "reach_m"]
     op: Op
     value: float | bool | str | None = None
     ref: Literal["mast_height_m", "building_height_m", "reach_m"] | None = None
@@ -120,21 +122,88 @@ class ClassRule(_Model):
 class Classification(_Model):
     tolerance: float = Field(1e-6, ge=0, le=0.01)
     mount_aliases: dict[str, Mount] = Field(default_factory=dict)
+    structure_aliases: dict[str, Structure] = Field(default_factory=dict)
     rules: tuple[ClassRule, ...] = Field(min_length=1)
 
 
-class Zoning(_Model):
-    """The flagship check: bulky masts on A1-only routes and in A1-only zones."""
+class ZonePolicyRule(_Model):
+    """What one placement policy of routes and zones forbids, with the text that says so.
 
-    subject_classes: tuple[MastClass, ...] = ("A2a",)
+    Which classes an area keeps out is the plan's wording, not the program's: Quảng Nam's plan says
+    of its A1 areas "chỉ được lắp đặt cột ăng ten loại A1" (every A2 class is out) and keeps A2b out
+    of A1 and A2a areas, so an ``a2a_allowed`` area forbids A2b and A2c.
+    """
+
+    policy: ZonePolicy
+    forbidden: tuple[MastClass, ...] = Field(min_length=1)
+    route_rule: str
+    zone_rule: str
+    source: str
+    #: the sentence of the source that sets the rule, as written
+    quote: str | None = None
+    status: Status = "confirmed"
+    ambiguity: str | None = None
+
+
+class Zoning(_Model):
+    """The flagship check: masts of a class an area's policy forbids, on its routes and in its zones.
+
+    A site of ``unknown`` class inside an area whose policy forbids a class it could have gets a
+    finding of ``unknown_severity`` ("cannot confirm") naming the missing inputs.
+    """
+
+    policies: tuple[ZonePolicyRule, ...] = Field(min_length=1)
     use_declared_class: bool = True
-    route_rule: str = "A1.route_corridor"
-    zone_rule: str = "A1.zone"
     severity: Severity = "violation"
+    unknown_severity: Severity = "warning"
     default_corridor_m: float = Field(30.0, gt=0)
+    #: where the default corridor half-width comes from; provisional while no text sets it
+    corridor_status: Status = "provisional"
+    corridor_ambiguity: str | None = None
     source: str
     status: Status = "confirmed"
     ambiguity: str | None = None
+
+    def policy(self, name: str) -> ZonePolicyRule | None:
+        return next((p for p in self.policies if p.policy == name), None)
+
+    @property
+    def subject_classes(self) -> tuple[MastClass, ...]:
+        """Every class some policy forbids, in the circular's order."""
+        out = {c for p in self.policies for c in p.forbidden}
+        return tuple(c for c in MAST_CLASSES if c in out)
+
+
+class Scope(_Model):
+    """Where and when a rule holds: a set of (former) admin units and/or a polygon (WKT, WGS84
+    lon/lat), and validity dates. A rule with a scope applies to the sites inside it on the days in
+    its period (e.g. Hải Dương's QĐ 26/2018/QĐ-UBND spacing within former Hải Dương only)."""
+
+    units: tuple[str, ...] = ()
+    polygon: str | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Scope:
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        if self.polygon is not None:
+            try:
+                g = shapely.from_wkt(self.polygon)
+            except shapely.errors.GEOSException as exc:
+                raise ValueError(f"polygon is not valid WKT ({exc})") from None
+            if shapely.get_dimensions(g) != 2:
+                raise ValueError("polygon must be a (multi)polygon")
+        return self
+
+    @property
+    def spatial(self) -> bool:
+        return bool(self.units) or self.polygon is not None
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
 
 
 class SpacingRule(_Model):
@@ -146,6 +215,8 @@ class SpacingRule(_Model):
     max_mast_height_m: float | None = None
     urban_m: float = Field(gt=0)
     rural_m: float | None = Field(None, gt=0)
+    source: str | None = None
+    where: Scope | None = None
 
 
 class Spacing(_Model):
@@ -157,6 +228,9 @@ class Spacing(_Model):
     note: str | None = None
     subject_statuses: tuple[str, ...] = ("planned",)
     existing_statuses: tuple[str, ...] = ("built",)
+    #: the classes the source's distances are for (its tables cover bulky masts, not A1); a site of
+    #: unknown class is checked too, since it may be one of them
+    classes: tuple[MastClass, ...] = ("A2a", "A2b", "A2c")
     default: SpacingRule
     rules: tuple[SpacingRule, ...] = ()
     #: co-location candidates are looked for within factor × the minimum distance
@@ -200,11 +274,20 @@ class RulePack(_Model):
                 raise ValueError(f"classification.rules[{i}].source: unknown legal source {r.source!r}")
             if r.ambiguity is not None and r.ambiguity not in amb:
                 raise ValueError(f"classification.rules[{i}].ambiguity: unknown ambiguity {r.ambiguity!r}")
-        for key, part in (("zoning", self.zoning), ("spacing", self.spacing)):
+        parts: list[tuple[str, Any]] = [("zoning", self.zoning), ("spacing", self.spacing)]
+        parts += [(f"zoning.policies[{i}]", p) for i, p in enumerate(self.zoning.policies)]
+        for key, part in parts:
             if part.source not in src:
                 raise ValueError(f"{key}.source: unknown legal source {part.source!r}")
             if part.ambiguity is not None and part.ambiguity not in amb:
                 raise ValueError(f"{key}.ambiguity: unknown ambiguity {part.ambiguity!r}")
+        if self.zoning.corridor_ambiguity is not None and self.zoning.corridor_ambiguity not in amb:
+            raise ValueError(f"zoning.corridor_ambiguity: unknown ambiguity {self.zoning.corridor_ambiguity!r}")
+        if len({p.policy for p in self.zoning.policies}) != len(self.zoning.policies):
+            raise ValueError("zoning.policies: a policy is listed twice")
+        for i, r in enumerate((self.spacing.default, *self.spacing.rules)):
+            if r.source is not None and r.source not in src:
+                raise ValueError(f"spacing.rules[{i}].source: unknown legal source {r.source!r}")
         return self
 
     # -- look-ups used by the checks
@@ -221,6 +304,14 @@ class RulePack(_Model):
 
     def is_valid_on(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def on(self, day: dt.date) -> RulePack:
+        """The pack as it reads on ``day``: spacing rules whose scope period excludes the day are
+        left out (a rule valid only until a reform stops applying after it)."""
+        keep = tuple(r for r in self.spacing.rules if r.where is None or r.where.is_valid_on(day))
+        if len(keep) == len(self.spacing.rules):
+            return self
+        return self.model_copy(update={"spacing": self.spacing.model_copy(update={"rules": keep})})
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,9 +403,20 @@ def load_pack(name_or_path: str | Path) -> RulePack:
     return _load(path, path.stat().st_mtime)
 
 
-def pack_for_province(province: str) -> RulePack:
-    """The pack of ``settings.province``; the national pack when the province has none of its own."""
+NATIONAL_PACK = "national-ttlt-15-2016"
+
+
+def pack_for_province(province: str, on: dt.date | None = None) -> RulePack:
+    """The pack in force for ``province`` on ``on`` (default today), read as on that day.
+
+    Every pack naming the province counts (``province:`` in the file; the successor of a merged
+    province may come from another file, e.g. ``hungyen`` after ``thaibinh``); the one whose
+    validity covers the day wins, the latest ``valid_from`` first. Without one, the national pack.
+    """
+    day = on or dt.date.today()
     key = province.lower()
-    if (RULES_DIR / f"{key}.yaml").is_file():
-        return load_pack(key)
-    return load_pack("national-ttlt-15-2016")
+    mine = [p for p in (load_pack(n) for n in available_packs()) if p.province == key]
+    for p in sorted(mine, key=lambda p: p.valid_from, reverse=True):
+        if p.is_valid_on(day):
+            return p.on(day)
+    return load_pack(NATIONAL_PACK).on(day)

@@ -18,6 +18,8 @@ import pandas as pd
 from planning.classify import classify_sites
 from planning.findings import empty_findings, finalise, unit_label
 from planning.geometry import PointGrid, metric_xy
+from planning.i18n import msg_ref, render
+from planning.labels import SITE_STATUS
 from planning.rules import RulePack
 
 CHECK = "spacing"
@@ -249,17 +251,23 @@ def spacing_finding(res: SpacingResult, i: int, pack: RulePack, *, code: Any, op
     amb = pack.ambiguity_text(sp.ambiguity)
     near = res.nearest[i]
     first = near[0]
-    where = {1.0: "an urban", 0.0: "a non-urban"}.get(urban, "an unclassified")
+    where = {1.0: msg_ref("in an urban commune"), 0.0: msg_ref("in a non-urban commune")}.get(
+        urban, msg_ref("in a commune not classed urban or not"))
+    ref = msg_ref("{status} {derived} mast {code} is {distance:.1f} m from existing mast {other} ({operator}, "
+                  "{other_class}); minimum {minimum:g} m {where}: share an existing mast or move "
+                  "({closer} mast(s) closer)",
+                  status=msg_ref(SITE_STATUS[status]) if status in SITE_STATUS else status, derived=derived,
+                  code=code if code is not None else msg_ref("(proposed, no code yet)"),
+                  distance=first["distance_m"], other=first["site_code"], operator=first["operator"],
+                  other_class=first["derived_class"], minimum=float(res.min_distance_m[i]), where=where,
+                  closer=int(res.within_count[i]))
     return {
         "check": CHECK, "rule": sp.rule, "severity": sp.severity, "site_code": code, "operator": operator,
         "other_site_code": first["site_code"], "distance_m": first["distance_m"],
         "district_code": district_code, "commune_code": commune_code, "district": district, "commune": commune,
         "legal_source": pack.citation(sp.source),
-        "message": (f"{status} {derived} mast {code} is {first['distance_m']:.1f} m from existing mast "
-                    f"{first['site_code']} ({first['operator']}, {first['derived_class']}); minimum "
-                    f"{res.min_distance_m[i]:g} m in {where} commune: share an existing mast or move "
-                    f"({int(res.within_count[i])} mast(s) closer)"),
-        "details": {"min_distance_m": float(res.min_distance_m[i]), "spacing_rule": res.rule[i],
+        "message": render(ref),
+        "details": {"msg": ref, "min_distance_m": float(res.min_distance_m[i]), "spacing_rule": res.rule[i],
                     "urban": None if np.isnan(urban) else bool(urban),
                     "within_count": int(res.within_count[i]), "nearest": near,
                     "colocation_candidates": res.candidates[i], "status": sp.status,

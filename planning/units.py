@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from planning.i18n import _
 from planning.names import fold
 
 #: Words a unit's name may begin with that say its type, not which unit it is ("Quận Lê Chân" is
@@ -114,4 +116,67 @@ def frame_in_force(units: Any, on: dt.date) -> Any:
     return units[keep]
 
 
-__all__ = ["UNIT_TYPE_WORDS", "Versioned", "frame_in_force", "in_force", "match_units", "rows_in_force", "unit_key"]
+MERGE_KINDS = ("full", "partial")
+
+#: The day the two-level administration began (Nghị quyết 202/2025/QH15): no districts from then on.
+REFORM_2025 = dt.date(2025, 7, 1)
+
+
+@dataclass(frozen=True)
+class Merge:
+    """One old unit's share in one new unit (a row of a unit mapping): ``kind`` is ``full`` when the
+    whole old unit went into the new one, ``partial`` when only a part did."""
+
+    old_code: str
+    old_name: str
+    new_code: str
+    new_name: str
+    kind: str
+
+
+def merge_problems(merges: Sequence[Merge]) -> list[tuple[int, str, str, str]]:
+    """(index, field, value, message) for each merge that cannot be stored: an empty code, a kind
+    other than full/partial, a repeated (old, new) pair, or an old unit said to go *wholly* into a
+    new unit while it also goes (wholly or partly) into another one."""
+    out: list[tuple[int, str, str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
+    targets: dict[str, set[str]] = {}
+    for m in merges:
+        targets.setdefault(m.old_code, set()).add(m.new_code)
+    for i, m in enumerate(merges):
+        if not m.old_code:
+            out.append((i, "old_code", "", _("the old unit has no code")))
+        if not m.new_code:
+            out.append((i, "new_code", "", _("the new unit has no code")))
+        if m.kind not in MERGE_KINDS:
+            out.append((i, "type", m.kind, _("merge type must be full or partial")))
+        pair = (m.old_code, m.new_code)
+        if pair in seen:
+            out.append((i, "old_code", m.old_code, _("{old} is mapped to {new} twice (first at entry {first})",
+                                                      old=m.old_code, new=m.new_code, first=seen[pair] + 1)))
+        seen.setdefault(pair, i)
+        if m.kind == "full" and len(targets.get(m.old_code, ())) > 1:
+            others = ", ".join(sorted(targets[m.old_code] - {m.new_code}))
+            out.append((i, "type", m.kind, _("{old} is merged fully into {new} but also goes to {others}: "
+                                             "mark it partial", old=m.old_code, new=m.new_code, others=others)))
+    return out
+
+
+def old_unit_fates(merges: Iterable[Merge]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Where each old unit went: ``(whole, split)`` — ``whole`` maps an old unit that went entirely
+    into one new unit to that unit (every site in it belongs there, polygons or not); ``split`` maps
+    an old unit shared by several new units, or marked partial, to those units (a site in it can be
+    placed only by the new units' own polygons, never guessed)."""
+    targets: dict[str, set[str]] = {}
+    partial: set[str] = set()
+    for m in merges:
+        targets.setdefault(m.old_code, set()).add(m.new_code)
+        if m.kind != "full":
+            partial.add(m.old_code)
+    whole = {o: next(iter(t)) for o, t in targets.items() if len(t) == 1 and o not in partial}
+    split = {o: sorted(t) for o, t in targets.items() if o not in whole}
+    return whole, split
+
+
+__all__ = ["MERGE_KINDS", "REFORM_2025", "UNIT_TYPE_WORDS", "Merge", "Versioned", "frame_in_force", "in_force", "match_units",
+           "merge_problems", "old_unit_fates", "rows_in_force", "unit_key"]

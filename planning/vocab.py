@@ -43,9 +43,15 @@ SITE_STATUSES: Final[tuple[SiteStatus, ...]] = get_args(SiteStatus)
 #: Sites that stand or will stand: monitoring and the statistics count these; removed ones are history.
 LIVE_SITE_STATUSES: Final[tuple[SiteStatus, ...]] = SITE_STATUSES[:2]
 
-Mount = Literal["building", "ground"]
-#: Where a mast stands (the classifier reads it); the order only fixes how schemas list them.
+Mount = Literal["building", "ground", "structure"]
+#: Where a mast stands — on a building, on the ground, on another structure (water tower, bridge,
+#: pylon) — the placement the classifier reads; the order only fixes how schemas list them.
 MOUNTS: Final[tuple[Mount, ...]] = get_args(Mount)
+
+Structure = Literal["self_supporting", "guyed", "monopole", "pole"]
+#: What the mast is (cột tự đứng, cột dây co, cột đơn thân, cột trụ), independent of where it stands:
+#: a self-supporting mast may stand on a roof or on the ground.
+STRUCTURES: Final[tuple[Structure, ...]] = get_args(Structure)
 
 ZonePolicy = Literal["a1_only", "a2a_allowed", "any"]
 #: What a route or zone admits, strictest first.
@@ -56,11 +62,16 @@ SegmentStatus = Literal["planned", "in_progress", "done"]
 #: Order of the work on a street segment (the only forward path; see ``planning.cables``).
 SEGMENT_STATUSES: Final[tuple[SegmentStatus, ...]] = get_args(SegmentStatus)
 
-CableMethod = Literal["underground", "bracketed", "removed"]
-#: How a segment is tidied: undergrounding (the programme's aim) first, removal last.
+CableMethod = Literal["chinh_trang", "ha_ngam", "chinh_trang_ha_ngam"]
+#: How the plans count a street section: chỉnh trang (tidy-up: bundling, đưa cáp vào gông, taking down dead
+#: cable), hạ ngầm (undergrounding), or both on the same section — the split of 18/KH-BCĐ and 85/KH-BCĐ.
 CABLE_METHODS: Final[tuple[CableMethod, ...]] = get_args(CableMethod)
-#: Methods a firm may propose in a plan's ``cable_route`` item (removal is not a route to build).
-PROPOSED_CABLE_METHODS: Final[tuple[CableMethod, ...]] = CABLE_METHODS[:2]
+#: Methods a firm may propose in a plan's ``cable_route`` item.
+PROPOSED_CABLE_METHODS: Final[tuple[CableMethod, ...]] = CABLE_METHODS
+#: The methods of earlier releases, still read wherever a method is written (files, plans, the API); stored
+#: rows were rewritten by migration 0008. Taking cable down was always part of the tidy-up.
+LEGACY_CABLE_METHODS: Final[dict[str, CableMethod]] = {"underground": "ha_ngam", "bracketed": "chinh_trang",
+                                                        "removed": "chinh_trang"}
 
 ComplaintStatus = Literal["open", "in_progress", "resolved"]
 #: Order in which a citizen's complaint is handled.

@@ -15,13 +15,15 @@ from app.commands.db import engine_from_settings
 from app.console import REPORT_FORMATS, choice, console, parse_date_option
 from geodata.work import cables as gc
 from geodata.settings import get_settings
+from planning import labels
 from planning.cables import GROUPINGS
 from planning.vocab import SEGMENT_STATUSES
 
 app = typer.Typer(help="Cables (Kế hoạch 18/KH-BCĐ…): progress, status changes, relocations, history.",
                   no_args_is_help=True)
 
-BY_LABEL = {"district": "Quận/huyện", "plan": "Kế hoạch", "operator": "Doanh nghiệp"}
+BY_LABEL = {"district": "Quận/huyện", "commune": "Xã/phường/đặc khu", "method": "Phương án", "plan": "Kế hoạch",
+            "operator": "Doanh nghiệp"}
 
 
 def _json(data: Any) -> None:
@@ -30,12 +32,13 @@ def _json(data: Any) -> None:
 
 @app.command()
 def progress(
-    by: str = typer.Option("district", "--by", help="Group by district, plan or operator."),
+    by: str = typer.Option("district", "--by", help="Group by district, commune, method (chỉnh trang / hạ ngầm / "
+                                                    "both), plan or operator."),
     as_of: str = typer.Option(None, "--as-of", help="Report date YYYY-MM-DD (status rebuilt from history; default today)."),
     plan: str = typer.Option(None, "--plan", help="Only this plan, e.g. 18/KH-BCĐ."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
-    """Length-weighted progress (km and % done / in progress / planned, overdue km)."""
+    """Length-weighted progress (km and % done / in progress / planned, overdue km) and streets counted."""
     choice(by, GROUPINGS, "--by")
     choice(fmt, REPORT_FORMATS, "--format")
     day = parse_date_option(as_of, "--as-of")
@@ -55,15 +58,17 @@ def _progress_table(data: dict[str, Any]) -> None:
         title += f" — {data['plan']}"
     t = Table(title=title)
     t.add_column(BY_LABEL[by])
-    for head in ("Tổng km", "Xong km", "Đang làm km", "Chưa làm km", "Xong %", "Quá hạn km"):
+    for head in ("Số tuyến", "Tổng km", "Xong km", "Đang làm km", "Chưa làm km", "Xong %", "Quá hạn km"):
         t.add_column(head, justify="right")
 
     def cells(r: dict[str, Any]) -> list[str]:
-        return [f"{r['total_km']:.2f}", f"{r['done_km']:.2f}", f"{r['in_progress_km']:.2f}", f"{r['planned_km']:.2f}",
-                f"{r['done_pct']:.1f}", f"{r['overdue_km']:.2f}"]
+        return [str(r["streets"]), f"{r['total_km']:.2f}", f"{r['done_km']:.2f}", f"{r['in_progress_km']:.2f}",
+                f"{r['planned_km']:.2f}", f"{r['done_pct']:.1f}", f"{r['overdue_km']:.2f}"]
 
     for r in data["rows"]:
-        label = str(r[by]) + (f" ({r['district_code']})" if by == "district" and r.get("district_code") else "")
+        code = r.get(f"{by}_code")
+        name = labels.label("method", r[by]) if by == "method" else r[by]
+        label = str(name) + (f" ({code})" if code else "")
         t.add_row(label, *cells(r))
     t.add_section()
     t.add_row("Tổng cộng", *cells(data["totals"]), style="bold")

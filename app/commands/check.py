@@ -7,9 +7,11 @@ a pipe receives clean data.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.documents import issuer_of
+from app.documents.model import OfficialDocument
+from app.documents.statistics import stats_document
+from app.documents.to_pdf import document_pdf
+from app.documents.to_xlsx import document_xlsx
 from app.console import REPORT_FORMATS, choice, err_console, fail, parse_date_option, progress
 from geodata.io.writers import tabular
 from geodata.work import checks as gchecks
@@ -49,6 +56,17 @@ def _engine_choice(compute: str, scheduler: str | None) -> None:
     choice(compute, ENGINES, "--engine")
     if scheduler and compute != "dask":
         fail("--scheduler needs --engine dask")
+
+
+def _emit_document(doc: OfficialDocument, fmt: str, out: Path) -> None:
+    """An issued document (``xlsx`` or ``pdf``) written to ``out``."""
+    data = document_pdf(doc) if fmt == "pdf" else document_xlsx(doc)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    err_console.print(f"written to {out}", highlight=False)
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -219,8 +237,11 @@ def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: A
     from geodata.work.distributed import run_checks_dask
 
     def work(workers: int) -> tuple[Any, str]:
-        run = run_checks_dask(engine, pack, names, metric_crs=settings.metric_crs, store=store, classes=classes,
-                              npartitions=partitions, min_partitions=2 * max(workers, 1))
+        # a local cluster shares this machine's disk: its workers write their findings there themselves
+        with tempfile.TemporaryDirectory(prefix="btsplan-findings-") if scheduler is None \
+                else contextlib.nullcontext() as spool:
+            run = run_checks_dask(engine, pack, names, metric_crs=settings.metric_crs, store=store, classes=classes,
+                                  npartitions=partitions, workers=workers, spool=spool)
         return run.findings, f"{run.sites:,} sites in {run.partitions} spatial partition(s)"
 
     return _on_dask(f"checks {', '.join(names)}", scheduler, settings, work)
@@ -252,7 +273,8 @@ def _counts_table(c: SiteCounts) -> Table:
 def stats_sites(
     by: str = typer.Option("district,type", "--by", help="district,type or commune,type."),
     as_of: str = typer.Option(None, "--as-of", help="Date YYYY-MM-DD: units valid on that day (default today)."),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    fmt: str = typer.Option("table", "--format", help="table, csv, json, or the table the department issues "
+                                                      "(authority header) as xlsx or pdf (these need --out)."),
     out: Path = typer.Option(None, "--out", help="Write to this file instead of stdout."),
     pack_name: str = typer.Option(None, "--pack", help="Rule pack for sites not yet classified."),
     compute: str = typer.Option("python", "--engine", help="python (one process) or dask (partitions on a Dask "
@@ -265,7 +287,9 @@ def stats_sites(
     parts = [p.strip() for p in by.split(",") if p.strip()]
     if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
         fail(f"--by {by!r}: use district,type or commune,type")
-    choice(fmt, REPORT_FORMATS, "--format")
+    choice(fmt, (*REPORT_FORMATS, "xlsx", "pdf"), "--format")
+    if fmt in ("xlsx", "pdf") and out is None:
+        fail(f"--format {fmt} writes a file: give --out FILE")
     day = parse_date_option(as_of, "--as-of")
     _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
@@ -277,7 +301,7 @@ def stats_sites(
 
         def work(workers: int) -> tuple[Any, str]:
             table, n = site_counts_dask(engine, pack, metric_crs=settings.metric_crs, by=parts[0], as_of=day,
-                                        npartitions=partitions, min_partitions=2 * max(workers, 1))
+                                        npartitions=partitions, workers=workers)
             return table, f"counted in {n} spatial partition(s)"
 
         counts = _on_dask("site counts", scheduler or settings.dask_scheduler, settings, work)
@@ -285,7 +309,9 @@ def stats_sites(
         counts = gchecks.stored_site_counts(_engine(), pack, by=parts[0], as_of=day)
     if counts.note:
         err_console.print(f"note: {counts.note}", highlight=False)
-    if fmt == "json":
+    if fmt in ("xlsx", "pdf") and out is not None:
+        _emit_document(stats_document(counts.to_json(), parts[0], issuer_of(get_settings())), fmt, out)
+    elif fmt == "json":
         _emit(json.dumps(counts.to_json(), ensure_ascii=False, indent=2) + "\n", out)
     elif fmt == "csv":
         data = counts.to_json()

@@ -7,6 +7,7 @@ inspectors' filtered lists in the formats their tools open (Excel, QGIS, Google 
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from app.commands.db import engine_from_settings
 from app.console import console, err_console, fail, parse_date_option, progress
 from geodata.io import writers
 from geodata.io.readers.columns import KINDS
+from planning.i18n import _
 
 SHOW_ERRORS = 50
 
@@ -44,7 +46,8 @@ def _bar():  # type: ignore[no-untyped-def]
 
 
 def import_cmd(
-    kind: str = typer.Argument(..., help=f"What the file holds: {', '.join(KINDS)}."),
+    kind: str = typer.Argument(..., help=f"What the file holds: {', '.join(KINDS)}, unit-mapping (old → new units "
+                               "of a reform; --valid-from is its first day, default 2025-07-01)."),
     file: Path = typer.Argument(..., help="CSV, XLSX, GeoJSON, GPKG, Shapefile (.shp, .zip or folder), KML/KMZ."),
     crs: str = typer.Option(None, "--crs", help="CRS of the coordinates: EPSG:9210, 'VN-2000 Hải Phòng', "
                             "\"VN2000 TM3 105°45'\", 'UTM 48N', WGS84… (overrides a .prj)."),
@@ -61,25 +64,38 @@ def import_cmd(
     valid_from: str = typer.Option(None, "--valid-from", help="admin: units valid from YYYY-MM-DD."),
     valid_to: str = typer.Option(None, "--valid-to", help="admin: units valid until YYYY-MM-DD (e.g. 2025-06-30)."),
     as_of: str = typer.Option(None, "--as-of", help="Assign communes/districts valid on this date (default today)."),
+    method: str = typer.Option(None, "--method", help="cables: method of rows whose file gives none: chinh_trang "
+                               "(chỉnh trang), ha_ngam (hạ ngầm) or chinh_trang_ha_ngam (both)."),
 ) -> None:
     """Import a file: validate every row, then write all of it in one transaction (or nothing)."""
     from geodata.io.importer import ImportOptions, import_file
     from geodata.io.readers.columns import parse_overrides
     from geodata.settings import get_settings
 
+    if kind == "unit-mapping":
+        _import_unit_mapping(file, parse_date_option(valid_from, "--valid-from"), dry_run, errors_out)
+        return
     if kind not in KINDS:
-        fail(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+        fail(f"unknown kind {kind!r}; one of {', '.join(KINDS)}, unit-mapping")
     if on_conflict not in ("error", "skip", "update"):
         fail(f"--on-conflict {on_conflict!r} is not one of error, skip, update")
     if level is not None and level not in ("province", "district", "commune"):
         fail(f"--level {level!r} is not one of province, district, commune")
+    if method is not None:
+        from geodata.io.import_kinds import CABLE_METHOD_WORDS
+        from planning.names import fold
+
+        method = CABLE_METHOD_WORDS.get(fold(method))
+        if kind != "cables" or method is None:
+            fail("--method applies to cables: chinh_trang, ha_ngam or chinh_trang_ha_ngam")
     overrides = parse_overrides(mapping or [])
     s = get_settings()
     opts = ImportOptions(crs=crs, operator=operator, dry_run=dry_run, on_conflict=on_conflict,  # type: ignore[arg-type]
                          skip_bad_rows=skip_bad_rows, sheet=sheet, mapping=overrides, encoding=encoding,
                          actor=f"cli:{getpass.getuser()}", max_rows=s.max_import_rows, province=s.province,
                          metric_crs=s.metric_crs, as_of=parse_date_option(as_of, "--as-of"), level=level,
-                         valid_from=parse_date_option(valid_from, "--valid-from"), valid_to=parse_date_option(valid_to, "--valid-to"))
+                         valid_from=parse_date_option(valid_from, "--valid-from"), valid_to=parse_date_option(valid_to, "--valid-to"),
+                         method=method)
     engine = engine_from_settings()
     with _bar() as bar:
         tasks: dict[str, int] = {}
@@ -95,6 +111,34 @@ def import_cmd(
     _report(res, errors_out)
     if res.failed:
         raise typer.Exit(1)
+
+
+def _import_unit_mapping(file: Path, effective_on: dt.date | None, dry_run: bool, errors_out: Path | None) -> None:
+    """``import unit-mapping``: the same row-error report as the other kinds, then one summary line."""
+    from geodata.io.import_mapping import import_unit_mapping
+
+    engine = engine_from_settings()
+    res = import_unit_mapping(engine, file, effective_on, dry_run=dry_run)
+    engine.dispose()
+    shown = res.log.sorted()
+    if shown:
+        t = Table(title=_("{n} error(s) in {file}", n=res.log.n_errors, file=res.file))
+        for h in ("row", "field", "value", "message"):
+            t.add_column(h, overflow="fold")
+        for e in shown[:SHOW_ERRORS]:
+            t.add_row("" if e.row is None else str(e.row), e.field, e.value[:40], e.message)
+        err_console.print(t)
+    if errors_out is not None and shown:
+        res.log.to_csv(errors_out)
+    if res.log.n_errors:
+        fail(_("{file} not imported ({n} error(s); nothing written) — first: {first}", file=res.file,
+               n=res.log.n_errors, first=shown[0].line()))
+    if res.committed:
+        console.print(_("imported unit mapping from {file}: {rows} merges into {units} new units, valid from {day}",
+                        file=res.file, rows=res.inserted, units=res.new_units, day=res.effective_on.isoformat()),
+                      highlight=False)
+    else:
+        console.print(_("dry run: {rows} merges valid; nothing written", rows=res.rows), highlight=False)
 
 
 def _report(res, errors_out: Path | None) -> None:  # type: ignore[no-untyped-def]

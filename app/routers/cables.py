@@ -38,7 +38,7 @@ def _etag(version: int) -> str:
 # progress
 # --------------------------------------------------------------------------------------------
 
-@router.get("/cables/progress", summary="Length-weighted progress by district, plan or operator",
+@router.get("/cables/progress", summary="Length-weighted progress by district, commune, method, plan or operator",
             responses={200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
                              "description": "The report (JSON, or CSV with `format=csv`)"}})
 def progress(
@@ -50,9 +50,11 @@ def progress(
     as_of: Annotated[IsoDate | None, Query(description="Report date (status rebuilt from history); default today")] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv (UTF-8 with BOM for Excel)")] = "json",
 ) -> Response:
-    """``{"rows": [{district|plan|operator, total_km, done_km, in_progress_km, planned_km, done_pct,
-    overdue_km, …}], "totals": {…}}`` — kilometres in the metric CRS; per-district rows split
-    segments that cross district boundaries, so they add up to the total."""
+    """``{"rows": [{district|commune|method|plan|operator, total_km, done_km, in_progress_km, planned_km,
+    done_pct, overdue_km, segments, streets, …}], "totals": {…}}`` — kilometres in the metric CRS and the
+    streets counted next to them, as the plans report ("11 tuyến … Lê Chân"); per-unit rows split segments
+    that cross unit boundaries, so their kilometres add up to the total (a street in two units counts in
+    each, once in the total). ``method``: chinh_trang (chỉnh trang), ha_ngam (hạ ngầm), chinh_trang_ha_ngam."""
     data = gc.progress(engine, settings.metric_crs, by=by, as_of=as_of, plan=plan or None)
     if format == "csv":
         name = f"cables-progress-by-{by}-{data['as_of']}.csv"

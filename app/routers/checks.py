@@ -32,13 +32,14 @@ from geodata.errors import InvalidParameter
 from geodata.work import checks as gchecks
 from geodata.serve import features as gf
 from geodata.io import writers
-from geodata.crs import province
+from geodata.store.area import ProvinceArea, province_area
 from geodata.io.exports import FINDING_EXPORT_COLUMNS, Column, ExportLayer
 from planning.checks import check_site
 from planning.findings import FINDING_CSV_FIELDS
 from planning.plan_items import parse_feature
 from planning.rules import RulePack, pack_for_province
 from planning.vocab import CheckName
+from planning.i18n import N_, _
 
 router = APIRouter(tags=["planning checks"])
 
@@ -60,11 +61,11 @@ def _pack(name: str) -> RulePack:
 
 def _invalid(errors: list[dict[str, str]]) -> Problem:
     first = errors[0]
-    return Problem(422, "Invalid site", f"{first['field']}: {first['message']}", field=first["field"],
+    return Problem(422, N_("Invalid site"), f"{first['field']}: {first['message']}", field=first["field"],
                    errors=errors)
 
 
-def parse_site_feature(body: Any, province_key: str) -> tuple[dict[str, Any], float, float]:
+def parse_site_feature(body: Any, area: ProvinceArea) -> tuple[dict[str, Any], float, float]:
     """(properties, lon, lat) of a proposed-site Feature, or 422 naming the failing field."""
     if not isinstance(body, dict):
         raise _invalid([{"field": "body", "message": "must be a GeoJSON Feature object"}])
@@ -89,12 +90,10 @@ def parse_site_feature(body: Any, province_key: str) -> tuple[dict[str, Any], fl
     if errs or feature is None:
         raise _invalid([{"field": e.field, "message": e.message} for e in errs])
     lon, lat = feature["geometry"]["coordinates"][:2]
-    x0, y0, x1, y1 = province(province_key).extent
-    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
-        hint = " (longitude and latitude swapped?)" if x0 <= lat <= x1 and y0 <= lon <= y1 else ""
+    if not area.contains(lon, lat):
+        hint = " (longitude and latitude swapped?)" if area.contains(lat, lon) else ""
         raise _invalid([{"field": "geometry.coordinates",
-                         "message": f"[{lon:g}, {lat:g}] is outside the province's extent "
-                                    f"{x0:g}..{x1:g} E, {y0:g}..{y1:g} N{hint}"}])
+                         "message": f"[{lon:g}, {lat:g}] is outside {area.name} ({area.described}){hint}"}])
     out = {k: v for k, v in feature["properties"].items() if k != "item"}
     return {**out, **extra}, float(lon), float(lat)
 
@@ -113,7 +112,7 @@ def check_one_site(
     feature: Annotated[dict[str, Any], Body(description="GeoJSON Feature (Point, WGS84) with the site's properties",
                                              openapi_examples={"rooftop A2a": {"value": _EXAMPLE}})],
 ) -> JSONResponse:
-    props, lon, lat = parse_site_feature(feature, settings.province)
+    props, lon, lat = parse_site_feature(feature, province_area(engine, settings.province))
     pack = _pack(settings.province)
     t0 = time.perf_counter()
     ctx = gchecks.planning_context(engine, pack, metric_crs=settings.metric_crs)
@@ -163,8 +162,9 @@ def _records(page: gf.Page) -> list[dict[str, Any]]:
 
 def _download(engine: Any, coll: gf.CollectionDef, q: gf.ItemsQuery, check: str, fmt: str) -> Response:
     """Every matching finding through the I/O module's writers (the CLI's CSV columns)."""
-    labels = {c.name: c.label for c in FINDING_EXPORT_COLUMNS}
-    columns = [Column(f, labels.get(f, f), "float" if f == "distance_m" else "text") for f in FINDING_CSV_FIELDS]
+    known = {c.name: c for c in FINDING_EXPORT_COLUMNS}
+    columns = [Column(f, known[f].label if f in known else f, "float" if f == "distance_m" else "text",
+                      values=known[f].values if f in known else None) for f in FINDING_CSV_FIELDS]
 
     def chunks() -> Iterator[pd.DataFrame]:
         for page in gf.iter_pages(engine, coll, q, gf.OutputCrs(gf.CRS84, None, False)):
@@ -174,7 +174,7 @@ def _download(engine: Any, coll: gf.CollectionDef, q: gf.ItemsQuery, check: str,
             yield frame
 
     flt = "; ".join(f"{k}={v}" for k, v in q.filters.items())
-    layer = ExportLayer(f"findings-{check}", f"Kết quả kiểm tra / findings: {check}", columns, "Point", chunks, flt,
+    layer = ExportLayer(f"findings-{check}", _("Findings: {check}", check=check), columns, "Point", chunks, flt,
                         class_field="severity")
     fname = downloads.filename("findings", check, q.filters.get("district"), q.filters.get("operator"),
                                q.filters.get("severity"), ext=fmt)

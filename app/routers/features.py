@@ -33,6 +33,7 @@ from geodata.errors import InvalidParameter
 from geodata.serve import cql2
 from geodata.serve import features as gf
 from geodata.serve.cql2 import FILTER_LANGS
+from planning.i18n import N_
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -158,6 +159,8 @@ def _collection_doc(request: Request, engine: Any, settings: Any, coll: gf.Colle
             {"href": f"{b}/items", "rel": "items", "type": GEOJSON, "title": "Features (GeoJSON)"},
             {"href": f"{b}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
              "type": SCHEMA_JSON, "title": "Queryable properties"},
+            # the draft's name for the same link: GDAL 3.6 and older look for it (see _schema_doc)
+            {"href": f"{b}/queryables", "rel": "queryables", "type": JSON, "title": "Queryable properties"},
             {"href": f"{b}/schema", "rel": "describedby", "type": SCHEMA_JSON, "title": "Feature schema"},
             {"href": f"{b}/schema", "rel": "http://www.opengis.net/def/rel/ogc/1.0/schema",
              "type": SCHEMA_JSON, "title": "Feature schema"},
@@ -217,8 +220,21 @@ def _schema_doc(request: Request, collection_id: str, f: str | None,
     html = wants_html(request, f)
     coll = _collection_def(collection_id)
     url = f"{public_base(request)}/collections/{coll.id}/{kind}"
-    doc = json_response(gf.json_schema(coll, url, queryables_only=kind == "queryables"), SCHEMA_JSON)
-    return _answer(request, html, f"{coll.title}: {kind}", doc)
+    body = gf.json_schema(coll, url, queryables_only=kind == "queryables")
+    if kind == "queryables" and _draft_client(request.headers.get("accept", "")):
+        # Clients of the filtering draft (GDAL's OAPIF driver up to 3.6) accept only application/json
+        # and read the draft's list of queryable ids; without it they filter every feature locally
+        # instead of sending ``filter``. They get the same schema, as JSON, with that list added.
+        body["queryables"] = [{"id": name, "title": p.title, "type": p.type}
+                              for name, p in coll.filterables.items()]
+        return _answer(request, html, f"{coll.title}: {kind}", json_response(body, JSON))
+    return _answer(request, html, f"{coll.title}: {kind}", json_response(body, SCHEMA_JSON))
+
+
+def _draft_client(accept: str) -> bool:
+    """An Accept naming application/json but no JSON Schema type (and no wildcard)."""
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return JSON in types and not (types & {SCHEMA_JSON, "application/*", "*/*"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,7 +301,7 @@ def items(
         q.interval = gf.parse_datetime(datetime)
     if filter is not None:
         fcrs = gf.parse_crs_param(filter_crs or gf.CRS84, "filter-crs", settings.metric_crs)
-        q.cql = cql2.parse(filter, filter_lang or "cql2-text", fcrs)
+        q.cql = cql2.parse(filter, filter_lang or "cql2-text", fcrs, settings.metric_crs)
     elif filter_lang is not None or filter_crs is not None:
         raise InvalidParameter("filter-lang" if filter_lang is not None else "filter-crs", "given without filter")
     for name, prop in coll.queryables.items():
@@ -338,7 +354,7 @@ def item(
     out_crs = gf.parse_crs_param(crs or gf.CRS84, "crs", settings.metric_crs)
     page = gf.get_item(engine, coll, feature_id, out_crs)
     if page is None:
-        raise Problem(404, "Feature not found", f"no feature {feature_id!r} in collection {coll.id!r}")
+        raise Problem(404, N_("Feature not found"), f"no feature {feature_id!r} in collection {coll.id!r}")
     b = f"{public_base(request)}/collections/{coll.id}"
     fid = page.ids[0]
     feat = json.loads(gf.feature_json(fid, page.geometries[0], page.properties[0]))

@@ -15,6 +15,7 @@ from app.deps import EngineDep
 from app.errors import problem_response
 from geodata.store.db import engine_backend
 from geodata.store.migrate import NotMigrated, require_current
+from planning.i18n import N_
 
 router = APIRouter(tags=["health"])
 
@@ -30,8 +31,8 @@ def health(request: Request, engine: EngineDep) -> JSONResponse:
             conn.execute(text("SELECT 1"))
             sites = conn.execute(text("SELECT count(*) FROM sites")).scalar()
     except NotMigrated as exc:
-        return problem_response(503, "Database not migrated", str(exc), "/health", backend=backend, **extra)
+        return problem_response(503, N_("Database not migrated"), str(exc), "/health", backend=backend, **extra)
     except Exception as exc:  # noqa: BLE001 — any failure here means "not healthy"
-        return problem_response(503, "Database unavailable", str(exc).splitlines()[0], "/health",
+        return problem_response(503, N_("Database unavailable"), str(exc).splitlines()[0], "/health",
                                 backend=backend, **extra)
     return JSONResponse({"status": "ok", "backend": backend, "version": __version__, "sites": sites, **extra})

@@ -19,6 +19,7 @@ from geodata.io.writers import tabular
 from geodata.work import inspections as gi
 from geodata.store.db import transaction
 from planning.vocab import InspectionResult, MastClass, SiteStatus
+from planning.i18n import N_
 
 router = APIRouter(tags=["inspections"])
 
@@ -127,9 +128,9 @@ async def upload_photo(
     limit = settings.max_photo_bytes  # the whole body (limit + multipart framing) was capped by app.gate
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise Problem(413, "Photo too large", f"photos may be at most {limit:,} bytes", limit_bytes=limit)
+        raise Problem(413, N_("Photo too large"), f"photos may be at most {limit:,} bytes", limit_bytes=limit)
     if not data:
-        raise Problem(422, "Empty photo", "file: the upload is empty", field="file")
+        raise Problem(422, N_("Empty photo"), "file: the upload is empty", field="file")
     with transaction(engine) as s:
         photo = gi.add_photo(s, who.actor, inspection_id, data, file.content_type or "", file.filename,
                              FsPath(settings.upload_dir))

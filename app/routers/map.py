@@ -21,9 +21,10 @@ from starlette.staticfiles import StaticFiles
 
 from app.deps import ReadEngineDep
 from app.errors import Problem
-from geodata.store.meta import data_version
+from geodata.store.meta import data_version, meta_get
 from geodata.serve.search import admin_labels, search
 from geodata.serve.sitecard import site_card
+from planning.i18n import N_
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 INDEX_HTML = STATIC_DIR / "index.html"
@@ -46,7 +47,7 @@ async def static_file(path: str, request: Request) -> Response:
     try:
         response = await _static.get_response(path, request.scope)
     except StarletteHTTPException as exc:
-        raise Problem(exc.status_code, "Not found" if exc.status_code == 404 else str(exc.detail),
+        raise Problem(exc.status_code, N_("Not found") if exc.status_code == 404 else str(exc.detail),
                       f"no static file {path!r}") from None
     # Vendored MapLibre changes only with its version (it is in the file's directory's VERSION);
     # our own JS/CSS change with the code, so the browser revalidates them (cheap 304s via ETag).
@@ -66,6 +67,15 @@ def search_places(
     return JSONResponse({"q": q, "count": len(hits), "results": [h.as_dict() for h in hits]})
 
 
+@router.get("/map/about", summary="What the map shows: whether the data are the demo's illustrative geography")
+def about(engine: ReadEngineDep) -> JSONResponse:
+    """``{"demo", "illustrative"}``: ``illustrative`` is true for the demo on its made-up boundaries
+    (not for ``btsplan demo --admin`` on real ones), so the map can say so beside its table."""
+    demo = meta_get(engine, "demo")
+    return JSONResponse({"demo": demo is not None, "illustrative": demo is not None and "admin" not in demo},
+                        headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/map/labels", summary="One label point per district and commune (GeoJSON)",
             response_class=JSONResponse,
             responses={200: {"content": {"application/geo+json": {}}, "description": "FeatureCollection of points"},
@@ -83,5 +93,5 @@ def labels(engine: ReadEngineDep, request: Request) -> Response:
 def site_popup(engine: ReadEngineDep, code: Annotated[str, PathParam(max_length=50)]) -> JSONResponse:
     card = site_card(engine, code)
     if card is None:
-        raise Problem(404, "Site not found", f"no site with code {code!r}", field="code")
+        raise Problem(404, N_("Site not found"), f"no site with code {code!r}", field="code")
     return JSONResponse(card)

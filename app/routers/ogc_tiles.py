@@ -21,6 +21,7 @@ from app.routers.tiles import MVT, tile_response, tile_route
 from geodata.errors import InvalidParameter
 from geodata.serve import features as gf
 from geodata.serve import tiles as gt
+from planning.i18n import N_
 
 router = APIRouter(tags=["OGC API Tiles"])
 
@@ -49,7 +50,7 @@ Format = Annotated[str | None, Query(description="Output format: `json` (no HTML
 
 def _tms_id(tms_id: str) -> None:
     if tms_id != TMS_ID:
-        raise Problem(404, "Tile matrix set not found", f"no tile matrix set {tms_id!r}; offered: {TMS_ID}")
+        raise Problem(404, N_("Tile matrix set not found"), f"no tile matrix set {tms_id!r}; offered: {TMS_ID}")
 
 
 def _layer(collection_id: str) -> gt.Layer:

@@ -28,7 +28,7 @@ from app.auth import AnyKey, AnyKeyExpensiveRead, OperatorOnly, PlannerOnly, Pri
 from app.deps import MAX_OFFSET, EngineDep, SettingsDep
 from app.errors import Problem
 from app.negotiation import prefers_html
-from app.plan_report import XLSX, cached_render
+from app.plan_report import DOCX, XLSX, cached_render
 from geodata.work import appraisal as gapp
 from geodata.work import plans as gp
 from geodata.store.db import transaction
@@ -36,6 +36,9 @@ from geodata.store.meta import data_version
 from planning.appraisal import redact_for_operator
 from planning.plan_items import parse_plan, plan_json_schema
 from planning.vocab import DECISIONS_NEEDING_REASON, ItemDecisionValue, PlanDecision, PlanStatus
+from planning import i18n
+from planning.findings import localise_messages
+from planning.i18n import N_
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -67,7 +70,7 @@ def _if_match(if_match: IfMatch = None) -> int | None:
         return None
     v = if_match.strip().removeprefix("W/").strip('"')
     if not v.isdigit():
-        raise Problem(400, "Bad If-Match", 'If-Match must be the plan\'s ETag, e.g. "3"', field="If-Match")
+        raise Problem(400, N_("Bad If-Match"), 'If-Match must be the plan\'s ETag, e.g. "3"', field="If-Match")
     return int(v)
 
 
@@ -103,17 +106,17 @@ def _reject_constant(name: str) -> Any:
 async def _parse(request: Request, settings: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in GEOJSON_TYPES:
-        raise Problem(415, "Unsupported media type", "send the plan as application/geo+json or application/json",
+        raise Problem(415, N_("Unsupported media type"), "send the plan as application/geo+json or application/json",
                       field="Content-Type")
     raw = await request.body()  # at most max_plan_bytes and nested sanely: app.gate saw to it
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise Problem(400, "Invalid JSON", f"the body is not valid UTF-8 JSON: {exc}") from None
+        raise Problem(400, N_("Invalid JSON"), f"the body is not valid UTF-8 JSON: {exc}") from None
     res = parse_plan(body, max_features=settings.max_plan_features)
     if not res.ok:
         first = res.errors[0]
-        raise Problem(422, "Invalid plan", f"{first.path}: {first.message}"
+        raise Problem(422, N_("Invalid plan"), f"{first.path}: {first.message}"
                       + (f" (and {len(res.errors) - 1} more problem(s))" if len(res.errors) > 1 else ""),
                       errors=[e.as_dict() for e in res.errors])
     return body, res.features
@@ -122,7 +125,7 @@ async def _parse(request: Request, settings: Any) -> tuple[dict[str, Any], list[
 def _check_sites(session: Any, operator: str, features: list[dict[str, Any]]) -> None:
     errs = gp.check_against_sites(session, operator, features)
     if errs:
-        raise Problem(422, "Invalid plan", f"{errs[0].path}: {errs[0].message}"
+        raise Problem(422, N_("Invalid plan"), f"{errs[0].path}: {errs[0].message}"
                       + (f" (and {len(errs) - 1} more problem(s))" if len(errs) > 1 else ""),
                       errors=[e.as_dict() for e in errs])
 
@@ -276,15 +279,18 @@ def decide_plan(
                    lambda plan: {**gp.summary(plan), "applied": (plan.items or {}).get("applied")})
 
 
-@router.get("/plans/{plan_id}/report", summary="Appraisal report: JSON, printable HTML or XLSX",
-            responses={200: {"content": {"application/json": {}, "text/html": {}, XLSX: {}}}})
+@router.get("/plans/{plan_id}/report", summary="Appraisal report: JSON, printable HTML, XLSX, or the issued "
+                                               "document (Báo cáo kết quả thẩm định) as DOCX or PDF",
+            responses={200: {"content": {"application/json": {}, "text/html": {}, XLSX: {}, DOCX: {},
+                                         "application/pdf": {}}}})
 def plan_report(
     plan_id: PlanId,
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     who: AnyKeyExpensiveRead,
-    format: Annotated[Literal["json", "html", "xlsx"] | None, Query(description="Default: from Accept, else json")] = None,
+    format: Annotated[Literal["json", "html", "xlsx", "docx", "pdf"] | None,
+                      Query(description="Default: from Accept, else json")] = None,
 ) -> Response:
     """The report frozen at submission; for a draft, a live preview (``"preview": true``).
 
@@ -297,21 +303,24 @@ def plan_report(
         title, status, version = plan.title, plan.status, plan.version
         preview = stored is None or status in gp.EDITABLE
         key = (plan_id, plan.lock_version, data_version(session.connection()),
-               gp.pending_fingerprint(session, plan_id, operator) if preview else None, who.is_staff)
+               gp.pending_fingerprint(session, plan_id, operator) if preview else None, who.is_staff,
+               i18n.get_language())
 
     def build() -> dict[str, Any]:
         base = {**gapp.build_report(engine, settings, plan_id, operator, features), "preview": True} \
             if preview else stored
-        report = {**base, "plan_id": plan_id, "title": title, "status": status, "version": version}
+        report = {**localise_messages(base), "plan_id": plan_id, "title": title, "status": status, "version": version}
         return report if who.is_staff else redact_for_operator(report)
 
     out = cached_render(request.app.state, key, build, fmt)
-    headers = {"Content-Disposition": f'attachment; filename="plan-{plan_id}-v{version}-appraisal.xlsx"'} \
-        if fmt == "xlsx" else None
+    headers = {"Content-Disposition": f'attachment; filename="plan-{plan_id}-v{version}-appraisal.{fmt}"'} \
+        if fmt in ("xlsx", "docx", "pdf") else None
     return Response(out.body, media_type=out.media_type, headers=headers)
 
 
 def _negotiate(accept: str) -> str:
-    if XLSX in accept.lower():
-        return "xlsx"
+    accept = accept.lower()
+    for media, fmt in ((XLSX, "xlsx"), (DOCX, "docx"), ("application/pdf", "pdf")):
+        if media in accept:
+            return fmt
     return "html" if prefers_html(accept) else "json"

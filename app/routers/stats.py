@@ -11,24 +11,27 @@ import datetime as dt
 import threading
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from app import downloads
 from app.deps import ReadEngineDep, SettingsDep
+from app.documents import issuer_of
+from app.documents.statistics import stats_document
+from app.documents.to_pdf import document_pdf
+from app.documents.to_xlsx import document_xlsx
 from app.errors import Problem
 from app.schemas import IsoDate
 from geodata.work import checks as gchecks
-from geodata.io import writers
 from geodata.io.writers import tabular
 from geodata.store.cache import LRUCache
 from geodata.store.meta import data_version
-from geodata.io.exports import Column, ExportLayer
 from planning.rules import pack_for_province
 from planning.vocab import DERIVED_CLASSES
+from planning.i18n import N_
 
 router = APIRouter(tags=["statistics"])
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 _cache: LRUCache[dict[str, Any]] = LRUCache(64, size_of=lambda _v: 1)
 _lock = threading.Lock()
@@ -37,7 +40,7 @@ _lock = threading.Lock()
 def _level(by: str) -> str:
     parts = [p.strip() for p in by.split(",") if p.strip()]
     if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
-        raise Problem(422, "Invalid request", f"by: {by!r} — use district,type or commune,type", field="by")
+        raise Problem(422, N_("Invalid request"), f"by: {by!r} — use district,type or commune,type", field="by")
     return parts[0]
 
 
@@ -68,15 +71,16 @@ def table(data: dict[str, Any], level: str) -> tuple[list[str], list[list[Any]]]
 
 
 @router.get("/stats/sites", summary="Sites by district or commune × mast class (A1a … A2c, unknown)",
-            responses={200: {"content": {"text/csv": {},
-                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+            responses={200: {"content": {"text/csv": {}, XLSX_MEDIA: {}, "application/pdf": {}}}})
 def stats_sites(
     engine: ReadEngineDep,
     settings: SettingsDep,
     by: Annotated[str, Query(description="`district,type` or `commune,type`")] = "district,type",
     as_of: Annotated[IsoDate | None, Query(description="Units valid on this date (default today, or the last day "
                                                        "of the latest units when none is valid today)")] = None,
-    format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv (UTF-8 BOM) or xlsx")] = "json",
+    format: Annotated[Literal["json", "csv", "xlsx", "pdf"],
+                      Query(description="json, csv (UTF-8 BOM), or the table the department issues (authority "
+                                        "header, Decree 30/2020 layout) as xlsx or pdf")] = "json",
 ) -> Response:
     """``{"by", "as_of", "rows": [{"district", ("commune"), "A1a", …, "unknown", "total"}], "totals",
     "shares"}`` — derived classes; sites never classified are classified on the fly."""
@@ -88,13 +92,6 @@ def stats_sites(
     name = downloads.filename("sites-by", level, "class", ext=format, day=dt.date.fromisoformat(data["as_of"]))
     if format == "csv":
         return downloads.stream(tabular.csv_stream(header, rows), downloads.CSV_MEDIA, name)
-    columns = [Column(h, _LABELS.get(h, h), "text" if i < len(header) - len(DERIVED_CLASSES) - 1 else "float")
-               for i, h in enumerate(header)]
-    frame = pd.DataFrame(rows, columns=header).assign(geometry=None)
-    title = f"Số trạm BTS theo {'quận/huyện' if level == 'district' else 'xã/phường'} × loại cột / sites by {level} × class"
-    layer = ExportLayer(f"sites-by-{level}", title, columns, "Point", lambda: iter([frame]), f"as_of={data['as_of']}")
-    return downloads.stream(writers.stream(layer, "xlsx"), writers.FORMATS["xlsx"].media_type, name)
-
-
-_LABELS = {"district_code": "Mã quận/huyện", "district": "Quận/huyện", "commune_code": "Mã xã/phường",
-           "commune": "Xã/phường", "unknown": "Chưa xác định", "total": "Tổng"}
+    doc = stats_document(data, level, issuer_of(settings))
+    body, media = (document_pdf(doc), "application/pdf") if format == "pdf" else (document_xlsx(doc), XLSX_MEDIA)
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -20,7 +20,8 @@ from app.deps import ReadEngineDep, public_base
 from app.errors import Problem
 from geodata.serve import features as gf
 from geodata.serve import tiles as gt
-from geodata.crs import province
+from geodata.store.area import province_area
+from planning.i18n import N_
 
 router = APIRouter(tags=["vector tiles"])
 
@@ -45,7 +46,7 @@ def tile_service(request: Request) -> gt.TileService:
 def _layer(layer: str) -> gt.Layer:
     lyr = gt.LAYERS.get(layer)
     if lyr is None:
-        raise Problem(404, "Tile layer not found", f"no tile layer {layer!r}; layers: {', '.join(gt.LAYERS)}")
+        raise Problem(404, N_("Tile layer not found"), f"no tile layer {layer!r}; layers: {', '.join(gt.LAYERS)}")
     return lyr
 
 
@@ -87,7 +88,7 @@ def tile_response(request: Request, engine: Any, layer: str, z: int, x: int, y: 
     """The one way a tile is answered, here and on the OGC API Tiles path: bytes, ETag/304, 204, caching."""
     lyr = _layer(layer)
     if not gt.valid_tile(z, x, y) or z > lyr.maxzoom:
-        raise Problem(404, "Tile not found", f"{layer}/{z}/{x}/{y} is outside the tile matrix "
+        raise Problem(404, N_("Tile not found"), f"{layer}/{z}/{x}/{y} is outside the tile matrix "
                       f"(zoom {lyr.minzoom}–{lyr.maxzoom}, x and y below 2^z)")
     svc = tile_service(request)
     version = svc.version(engine)  # from the engine that renders the tile: see TileService
@@ -116,7 +117,7 @@ def _tilejson(request: Request, engine: Any, lyr: gt.Layer, version: int) -> dic
     base = public_base(request)
     ext = gf.extent(engine, gf.COLLECTIONS[lyr.id])["bbox"]
     if not ext:
-        ext = list(province(request.app.state.settings.province).extent)
+        ext = list(province_area(engine, request.app.state.settings.province).extent)
     x0, y0, x1, y1 = ext
     return {
         "tilejson": "3.0.0",

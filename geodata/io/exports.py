@@ -10,7 +10,7 @@ twice, and memory stays at one chunk whatever the table size.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +21,14 @@ from sqlalchemy import ColumnElement, Engine, FromClause, Select, and_, func, or
 
 from geodata.errors import InvalidField
 from geodata.store import models as m
-from geodata.crs import province, transformer
+from geodata.crs import province_metric_crs, transformer
 from geodata.store.repository import unit_names
 from geodata.store.units import unit_choices
 from planning.names import fold
 from planning.units import match_units
 from planning.vocab import DERIVED_CLASSES, SITE_STATUSES, UNKNOWN_CLASS
+from planning import labels
+from planning.i18n import N_, gettext
 
 LAYERS = ("sites", "findings", "cables")
 
@@ -34,10 +36,18 @@ LAYERS = ("sites", "findings", "cables")
 @dataclass(frozen=True)
 class Column:
     name: str  #: field name (the same in imports, the API and exports)
-    label: str  #: Vietnamese header for people (XLSX title/legend, Shapefile sidecar)
+    label: str  #: header for people (XLSX label row, Shapefile sidecar, KML): an English msgid, see caption
     kind: str = "text"  #: text | float | int | bool | date | list
     short: str | None = None  #: ≤ 10 characters for Shapefile .dbf
     width: int | None = None  #: XLSX column width hint
+    #: code → label msgid of the values people read in tables (``building`` → "on a building"); the
+    #: Vietnamese labels re-import (the importer knows them as words for the codes)
+    values: Mapping[str, str] | None = None
+
+    @property
+    def caption(self) -> str:
+        """The header in the current language."""
+        return gettext(self.label)
 
     @property
     def dbf(self) -> str:
@@ -45,40 +55,45 @@ class Column:
 
 
 SITE_EXPORT_COLUMNS = [
-    Column("code", "Mã trạm", width=18), Column("operator", "Doanh nghiệp", short="operator"),
-    Column("name", "Tên trạm", width=24), Column("address", "Địa chỉ", width=30),
-    Column("mount", "Vị trí lắp đặt"), Column("mast_height_m", "Độ cao cột (m)", "float", "mast_h_m"),
-    Column("building_height_m", "Chiều cao công trình (m)", "float", "bldg_h_m"),
-    Column("reach_m", "Tầm vươn (m)", "float"), Column("camouflaged", "Ngụy trang", "bool", "camouflag"),
-    Column("declared_class", "Loại cột khai báo", short="decl_cls"),
-    Column("derived_class", "Loại cột xác định", short="deriv_cls"), Column("tech", "Công nghệ"),
-    Column("transmitters", "Số thiết bị phát", "int", "trx"), Column("shared_by", "Dùng chung với", "list"),
-    Column("max_tenants", "Số DN tối đa", "int", "max_ten"), Column("status", "Trạng thái"),
-    Column("district_code", "Mã quận/huyện", short="dist_code"), Column("district", "Quận/huyện", width=20),
-    Column("commune_code", "Mã xã/phường", short="comm_code"), Column("commune", "Xã/phường", width=20),
-    Column("lon", "Kinh độ (WGS84)", "float"), Column("lat", "Vĩ độ (WGS84)", "float"),
-    Column("vn2000_x", "Tọa độ X VN-2000 (m, hướng Bắc)", "float"),
-    Column("vn2000_y", "Tọa độ Y VN-2000 (m, hướng Đông)", "float"),
-    Column("built_on", "Ngày xây dựng", "date"), Column("target_date", "Thời hạn", "date", "target_dt"),
+    Column("code", N_("Site code"), width=18), Column("operator", N_("Operator"), short="operator"),
+    Column("name", N_("Site name"), width=24), Column("address", N_("Address"), width=30),
+    Column("mount", N_("Placement"), values=labels.MOUNT), Column("mast_height_m", N_("Mast height (m)"), "float", "mast_h_m"),
+    Column("building_height_m", N_("Building height (m)"), "float", "bldg_h_m"),
+    Column("reach_m", N_("Reach from the mast centre to its outermost point (m)"), "float"),
+    Column("camouflaged", N_("Camouflaged"), "bool", "camouflag"),
+    Column("declared_class", N_("Declared class"), short="decl_cls"),
+    Column("derived_class", N_("Derived class"), short="deriv_cls", values=labels.CLASS), Column("tech", N_("Technology")),
+    Column("transmitters", N_("Transmitters"), "int", "trx"), Column("shared_by", N_("Shared with"), "list"),
+    Column("max_tenants", N_("Most operators"), "int", "max_ten"),
+    Column("status", N_("Status"), values=labels.SITE_STATUS),
+    Column("district_code", N_("District code"), short="dist_code"), Column("district", N_("District"), width=20),
+    Column("commune_code", N_("Commune code"), short="comm_code"), Column("commune", N_("Commune"), width=20),
+    Column("lon", N_("Longitude (WGS84)"), "float"), Column("lat", N_("Latitude (WGS84)"), "float"),
+    Column("vn2000_x", N_("VN-2000 X (m, northing)"), "float"),
+    Column("vn2000_y", N_("VN-2000 Y (m, easting)"), "float"),
+    Column("built_on", N_("Built on"), "date"), Column("target_date", N_("Deadline"), "date", "target_dt"),
 ]
 FINDING_EXPORT_COLUMNS = [
-    Column("check", "Kiểm tra"), Column("rule", "Quy tắc", width=24), Column("severity", "Mức độ"),
-    Column("site_code", "Mã trạm", width=18), Column("operator", "Doanh nghiệp"), Column("zone", "Khu vực", width=24),
-    Column("route", "Tuyến đường", width=24), Column("other_site_code", "Trạm liên quan", short="other_site"),
-    Column("distance_m", "Khoảng cách (m)", "float", "dist_m"), Column("district", "Quận/huyện", width=20),
-    Column("commune", "Xã/phường", width=20), Column("legal_source", "Căn cứ", width=30, short="legal_src"),
-    Column("message", "Nội dung", width=50), Column("lon", "Kinh độ (WGS84)", "float"),
-    Column("lat", "Vĩ độ (WGS84)", "float"), Column("vn2000_x", "Tọa độ X VN-2000 (m, hướng Bắc)", "float"),
-    Column("vn2000_y", "Tọa độ Y VN-2000 (m, hướng Đông)", "float"),
+    Column("check", N_("Check"), values=labels.CHECK), Column("rule", N_("Rule"), width=24),
+    Column("severity", N_("Severity"), values=labels.SEVERITY),
+    Column("site_code", N_("Site code"), width=18), Column("operator", N_("Operator")),
+    Column("zone", N_("Zone"), width=24),
+    Column("route", N_("Route"), width=24), Column("other_site_code", N_("Other site"), short="other_site"),
+    Column("distance_m", N_("Distance (m)"), "float", "dist_m"), Column("district", N_("District"), width=20),
+    Column("commune", N_("Commune"), width=20), Column("legal_source", N_("Legal source"), width=30, short="legal_src"),
+    Column("message", N_("Message"), width=50), Column("lon", N_("Longitude (WGS84)"), "float"),
+    Column("lat", N_("Latitude (WGS84)"), "float"), Column("vn2000_x", N_("VN-2000 X (m, northing)"), "float"),
+    Column("vn2000_y", N_("VN-2000 Y (m, easting)"), "float"),
 ]
 CABLE_EXPORT_COLUMNS = [
-    Column("code", "Mã đoạn", width=16), Column("street", "Tuyến đường", width=24), Column("from_desc", "Từ", width=20),
-    Column("to_desc", "Đến", width=20), Column("district_code", "Mã quận/huyện", short="dist_code"),
-    Column("district", "Quận/huyện", width=20), Column("commune_code", "Mã xã/phường", short="comm_code"),
-    Column("length_m", "Chiều dài (m)", "float"), Column("plan_ref", "Kế hoạch"),
-    Column("target_year", "Năm hoàn thành", "int", "target_yr"), Column("method", "Phương án"),
-    Column("operators", "Doanh nghiệp", "list"), Column("status", "Trạng thái"),
-    Column("status_changed_on", "Ngày cập nhật", "date", "status_on"),
+    Column("code", N_("Segment code"), width=16), Column("street", N_("Street"), width=24),
+    Column("from_desc", N_("From"), width=20),
+    Column("to_desc", N_("To"), width=20), Column("district_code", N_("District code"), short="dist_code"),
+    Column("district", N_("District"), width=20), Column("commune_code", N_("Commune code"), short="comm_code"),
+    Column("length_m", N_("Length (m)"), "float"), Column("plan_ref", N_("Plan")),
+    Column("target_year", N_("Target year"), "int", "target_yr"), Column("method", N_("Method"), values=labels.CABLE_METHOD),
+    Column("operators", N_("Operators"), "list"), Column("status", N_("Status"), values=labels.SEGMENT_STATUS),
+    Column("status_changed_on", N_("Status changed on"), "date", "status_on"),
 ]
 
 
@@ -98,13 +113,13 @@ class ExportFilter:
         parts = [f"{k}={','.join(v)}" for k, v in (("district", self.district), ("commune", self.commune),
                                                    ("type", self.type), ("operator", self.operator),
                                                    ("status", self.status), ("finding", self.finding)) if v]
-        return "; ".join(parts) or "tất cả / all"
+        return "; ".join(parts) or gettext("all")
 
 
 class ExportError(InvalidField):
     """A filter that does not apply to the layer or names nothing (one clear line); ``field`` is the filter."""
 
-    title = "Invalid filter"
+    title = N_("Invalid filter")
 
 
 @dataclass
@@ -126,7 +141,13 @@ class ExportLayer:
 
     @property
     def heading(self) -> str:
-        return f"{self.title} — lọc/filter: {self.filter_text or 'tất cả / all'} — ngày/date: {self.created.isoformat(' ')}"
+        return gettext("{title} — filter: {filter} — date: {date}", title=self.caption,
+                       filter=self.filter_text or gettext("all"), date=self.created.isoformat(" "))
+
+    @property
+    def caption(self) -> str:
+        """The title in the current language (``title`` is its English msgid)."""
+        return gettext(self.title)
 
 
 def layer_from_frame(name: str, frame: Any, *, title: str = "", filter_text: str = "", columns: Sequence[Column] | None = None,
@@ -201,8 +222,7 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
     if layer not in LAYERS:
         raise ExportError(f"unknown export {layer!r}; one of {', '.join(LAYERS)}", "layer")
     flt = flt or ExportFilter()
-    prov = province(province_key)
-    vn_crs = f"EPSG:{prov.metric_epsg}"
+    vn_crs = province_metric_crs(province_key)
     with engine.connect() as conn:
         districts = _match_units(conn, flt.district, "district") if flt.district else []
         communes = _match_units(conn, flt.commune, "commune") if flt.commune else []
@@ -280,7 +300,7 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
             df["geometry"] = shapely.points(lon, lat)
             yield df[[c.name for c in SITE_EXPORT_COLUMNS] + ["geometry"]]
 
-    return ExportLayer("sites", "Danh sách trạm BTS / BTS sites", SITE_EXPORT_COLUMNS, "Point", gen, flt.describe(),
+    return ExportLayer("sites", N_("BTS sites"), SITE_EXPORT_COLUMNS, "Point", gen, flt.describe(),
                        class_field="derived_class")
 
 
@@ -311,7 +331,7 @@ def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], com
             df["geometry"] = geoms
             yield df[[c.name for c in FINDING_EXPORT_COLUMNS] + ["geometry"]]
 
-    return ExportLayer("findings", "Kết quả kiểm tra / findings", FINDING_EXPORT_COLUMNS, "Point", gen, flt.describe(),
+    return ExportLayer("findings", N_("Findings of the planning checks"), FINDING_EXPORT_COLUMNS, "Point", gen, flt.describe(),
                        class_field="severity")
 
 
@@ -337,5 +357,5 @@ def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], commu
             df["geometry"] = shapely.from_wkb([bytes(b) for b in df["wkb"]]) if len(df) else np.zeros(0, object)
             yield df[[c.name for c in CABLE_EXPORT_COLUMNS] + ["geometry"]]
 
-    return ExportLayer("cables", "Đoạn cáp chỉnh trang, ngầm hóa / cable segments", CABLE_EXPORT_COLUMNS, "LineString",
+    return ExportLayer("cables", N_("Cable segments (tidy-up and undergrounding)"), CABLE_EXPORT_COLUMNS, "LineString",
                        gen, flt.describe(), class_field="status")

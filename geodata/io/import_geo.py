@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from geodata.store import models as m
-from geodata.crs import METRE_THRESHOLD, ProvinceProfile, ResolvedCRS, in_extent, swapped_lonlat, transformer
+from geodata.crs import METRE_THRESHOLD, ResolvedCRS, transformer
+from geodata.store.area import ProvinceArea
 from planning.units import rows_in_force
 
 #: Vietnamese TM-3/UTM northings are 950 km (Cà Mau) to 2,600 km (Hà Giang); eastings stay below this.
@@ -56,7 +57,7 @@ def to_wgs84(x: np.ndarray, y: np.ndarray, crs: ResolvedCRS) -> tuple[np.ndarray
 
 
 def check_lonlat(lon: np.ndarray, lat: np.ndarray, has: np.ndarray, crs: ResolvedCRS,
-                 prov: ProvinceProfile, *, names: tuple[str, str] = ("lon", "lat")) -> Positions:
+                 prov: ProvinceArea, *, names: tuple[str, str] = ("lon", "lat")) -> Positions:
     """Degrees in ``crs`` → WGS84, with the checks a GPS table needs (metres given as degrees,
     latitude over 90, outside the province, swapped columns)."""
     probs: Problems = []
@@ -71,17 +72,16 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, has: np.ndarray, crs: Resolve
     wlon, wlat = np.full(len(lon), np.nan), np.full(len(lat), np.nan)
     if ok.any():
         wlon[ok], wlat[ok] = to_wgs84(lon[ok], lat[ok], crs)
-    swapped = ok & swapped_lonlat(wlon, wlat, prov.extent)
+    swapped = ok & _swapped(wlon, wlat, prov)
     bad_lat = ok & ~swapped & (np.abs(wlat) > 90)
     if swapped.any():
         probs.append((swapped, names[1], f"outside {prov.name}: did you mean lat/lon swapped? "
                       f"({names[1]} holds a longitude)", shown_lat))
     if bad_lat.any():
         probs.append((bad_lat, names[1], "latitude must be between -90 and 90", shown_lat))
-    outside = ok & ~swapped & ~bad_lat & ~in_extent(wlon, wlat, prov.extent)
+    outside = ok & ~swapped & ~bad_lat & ~prov.contains(wlon, wlat)
     if outside.any():
-        probs.append((outside, names[0], f"outside {prov.name} (lon {prov.extent[0]}–{prov.extent[2]}, "
-                      f"lat {prov.extent[1]}–{prov.extent[3]})", shown))
+        probs.append((outside, names[0], f"outside {prov.name} ({prov.described})", shown))
     return Positions(wlon, wlat, probs)
 
 
@@ -104,7 +104,7 @@ def survey_convention(x: np.ndarray, y: np.ndarray, has: np.ndarray) -> Conventi
     return Convention(True, "X/Y columns: surveyors' convention applied (X = northing, Y = easting)")
 
 
-def check_metric(east: np.ndarray, north: np.ndarray, has: np.ndarray, crs: ResolvedCRS, prov: ProvinceProfile,
+def check_metric(east: np.ndarray, north: np.ndarray, has: np.ndarray, crs: ResolvedCRS, prov: ProvinceArea,
                  *, names: tuple[str, str], swap_hint: str, shown: Any = None) -> Positions:
     """Metres in ``crs`` → WGS84, with the checks: degrees given as metres, outside the province, and
     rows whose two values are exchanged relative to the rest (``swap_hint`` names the mistake)."""
@@ -123,12 +123,12 @@ def check_metric(east: np.ndarray, north: np.ndarray, has: np.ndarray, crs: Reso
     lon, lat = np.full(len(east), np.nan), np.full(len(east), np.nan)
     if ok.any():
         lon[ok], lat[ok] = to_wgs84(east[ok], north[ok], crs)
-    inside = in_extent(lon, lat, prov.extent)
+    inside = prov.contains(lon, lat)
     out = ok & ~inside
     if out.any():
         slon, slat = np.full(len(east), np.nan), np.full(len(east), np.nan)
         slon[out], slat[out] = to_wgs84(north[out], east[out], crs)
-        swapped = out & in_extent(slon, slat, prov.extent)
+        swapped = out & prov.contains(slon, slat)
         if swapped.any():
             probs.append((swapped, names[0], f"outside {prov.name}: did you mean {swap_hint}?", shown))
         rest = out & ~swapped
@@ -162,7 +162,7 @@ def geometries_to_wgs84(geoms: np.ndarray, crs: ResolvedCRS) -> np.ndarray:
     return shapely.transform(geoms, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def check_geometries(kind: str, geoms: np.ndarray, crs: ResolvedCRS, prov: ProvinceProfile,
+def check_geometries(kind: str, geoms: np.ndarray, crs: ResolvedCRS, prov: ProvinceArea,
                      ) -> tuple[np.ndarray, Problems, Problems]:
     """Validate and convert geometries to WGS84: (geometries, errors, warnings).
 
@@ -209,7 +209,7 @@ def _typed_2d(kind: str, geoms: np.ndarray, errs: Problems) -> tuple[np.ndarray,
     return np.where(ok, shapely.force_2d(np.where(ok, geoms, None)), None), tname, ok
 
 
-def _unit_matches_crs(b: np.ndarray, ok: np.ndarray, crs: ResolvedCRS, prov: ProvinceProfile,
+def _unit_matches_crs(b: np.ndarray, ok: np.ndarray, crs: ResolvedCRS, prov: ProvinceArea,
                       errs: Problems) -> np.ndarray:
     """CRS unit sanity on the bounds ``b`` (a .prj that says degrees on VN-2000 metres, or the reverse)."""
     n = len(ok)
@@ -261,23 +261,29 @@ def _repair_polygons(out: np.ndarray, poly: np.ndarray, ok: np.ndarray, errs: Pr
     return ok
 
 
-def _drop_outside(out: np.ndarray, ok: np.ndarray, b: np.ndarray, prov: ProvinceProfile, errs: Problems) -> None:
-    """Refuse geometries outside the province (by bounding-box centre: a road may leave the extent a
+def _drop_outside(out: np.ndarray, ok: np.ndarray, b: np.ndarray, prov: ProvinceArea, errs: Problems) -> None:
+    """Refuse geometries outside the province (by bounding-box centre: a road may leave the outline a
     little), naming swapped lat/lon where that is what happened."""
     if not ok.any():
         return
     c = shapely.centroid(np.where(ok, out, None))
     cx, cy = shapely.get_x(c), shapely.get_y(c)
-    outside = ok & ~in_extent(cx, cy, prov.extent)
+    outside = ok & ~prov.contains(cx, cy)
     if not outside.any():
         return
-    sw = outside & swapped_lonlat(cx, cy, prov.extent)
+    sw = outside & _swapped(cx, cy, prov)
     if sw.any():
         errs.append((sw, "geometry", f"outside {prov.name}: did you mean lat/lon swapped?", _bounds_text(b)))
     if (outside & ~sw).any():
         errs.append((outside & ~sw, "geometry", f"outside {prov.name}: wrong CRS or wrong coordinates?",
                      _bounds_text(b)))
     out[outside] = None
+
+
+def _swapped(lon: np.ndarray, lat: np.ndarray, prov: ProvinceArea) -> np.ndarray:
+    """Points outside the province that would be inside with lat and lon exchanged (the GPS-table
+    mistake: a column headed 'lat' holding longitudes)."""
+    return ~prov.contains(lon, lat) & prov.contains(lat, lon)
 
 
 def _bounds_text(b: np.ndarray) -> np.ndarray:

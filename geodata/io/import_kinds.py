@@ -4,6 +4,7 @@ write for its values. Pure declarations plus the vectorised parse of one batch i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,11 @@ import pandas as pd
 
 from geodata.io import import_values as iv
 from geodata.io.readers.errors import ErrorLog, RowError, as_text
+from planning import i18n, labels
+from planning.classify import placement_words
 from planning.names import fold
+from planning.rules import NATIONAL_PACK, load_pack
+from planning.vocab import MOUNTS, STRUCTURES
 
 
 def _words(d: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
@@ -26,12 +31,13 @@ def _words(d: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     return out
 
 
-MOUNT_WORDS = _words({
-    "building": ("rooftop", "roof", "tren nha", "tren mai", "mai nha", "nha", "toa nha", "cong trinh", "attached",
-                 "gan cong trinh", "tren cong trinh", "tren toa nha", "b", "building mounted"),
-    "ground": ("mat dat", "duoi dat", "tren mat dat", "dat", "tu dung", "cot tu dung", "tower", "tren dat", "g",
-               "ground based", "day co", "cot day co"),
-})
+#: Placement and structure words: the national rule pack's (what the classifier reads) plus a few short
+#: spreadsheet spellings. Structure words ("cột tự đứng", "dây co") are not placements: a self-supporting
+#: or guyed mast stands on roofs as well as on the ground (issue 16).
+_PACK = load_pack(NATIONAL_PACK).classification
+MOUNT_WORDS = {**_words({"building": ("nha", "cong trinh", "b"), "ground": ("dat", "g"), "structure": ()}),
+               **_PACK.mount_aliases}
+STRUCTURE_WORDS = {**_words({s: () for s in STRUCTURES}), **_PACK.structure_aliases}
 SITE_STATUS_WORDS = _words({
     "built": ("da xay", "da xay dung", "hien trang", "dang hoat dong", "hoat dong", "existing", "hien huu"),
     "planned": ("quy hoach", "du kien", "ke hoach", "xay moi", "chua xay", "planning", "proposed"),
@@ -48,9 +54,11 @@ CABLE_STATUS_WORDS = _words({
     "done": ("hoan thanh", "da hoan thanh", "da ngam hoa", "xong", "da thuc hien", "completed"),
 })
 CABLE_METHOD_WORDS = _words({
-    "underground": ("ngam", "ha ngam", "ngam hoa", "cap ngam"),
-    "bracketed": ("treo", "bo cap", "gia do", "chinh trang", "treo tren gia do"),
-    "removed": ("thu hoi", "thao do", "thao go"),
+    "ha_ngam": ("ngam", "ha ngam", "ngam hoa", "cap ngam", "ngam hoa cap", "underground", "undergrounding"),
+    "chinh_trang": ("chinh trang", "treo", "bo cap", "gia do", "treo tren gia do", "dua cap vao gong", "gong",
+                    "thu hoi", "thao do", "thao go", "bracketed", "removed", "tidy up", "tidy-up"),
+    "chinh_trang_ha_ngam": ("chinh trang va ha ngam", "chinh trang, ha ngam", "chinh trang, ngam hoa",
+                            "chinh trang, ngam hoa cap", "chinh trang va ngam hoa", "ca hai", "both"),
 })
 LEVEL_WORDS = _words({
     "province": ("tinh", "thanh pho truc thuoc trung uong", "cap tinh", "1"),
@@ -58,6 +66,22 @@ LEVEL_WORDS = _words({
     "commune": ("xa", "phuong", "thi tran", "dac khu", "ward", "cap xa", "3"),
 })
 URBAN_TYPES = {"quan", "phuong", "thi tran", "thi xa", "thanh pho"}
+
+
+def _add_labels(words: dict[str, str], table: Mapping[str, str]) -> None:
+    """Also read the labels exports write for the codes (:mod:`planning.labels`, in English and in
+    Vietnamese), so an exported table re-imports in either language."""
+    vi = i18n.catalog("vi")
+    for code, msgid in table.items():
+        for text in (msgid, vi.get(msgid)):
+            if isinstance(text, str):
+                words.setdefault(re.sub(r"[\s_\-]+", " ", fold(text)), code)
+
+
+for _words_of, _table in ((MOUNT_WORDS, labels.MOUNT), (SITE_STATUS_WORDS, labels.SITE_STATUS),
+                          (POLICY_WORDS, labels.POLICY), (CABLE_STATUS_WORDS, labels.SEGMENT_STATUS),
+                          (CABLE_METHOD_WORDS, labels.CABLE_METHOD)):
+    _add_labels(_words_of, _table)
 
 
 @dataclass(frozen=True)
@@ -79,7 +103,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "operator": Rule("text", 200),
         "name": Rule("text", 200),
         "address": Rule("text", 300),
-        "mount": Rule("choice", words=MOUNT_WORDS),
+        "mount": Rule("placement", words=MOUNT_WORDS),
+        "structure": Rule("placement", words=STRUCTURE_WORDS),
         "mast_height_m": Rule("number", lo=0.0, hi=300.0, unit="m"),
         "building_height_m": Rule("number", lo=0.0, hi=800.0, unit="m"),
         "reach_m": Rule("number", lo=0.0, hi=100.0, unit="m"),
@@ -138,7 +163,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "admin": {},
     "zones": {"kind": "area", "policy": "a1_only", "buffer_m": 0.0},
     "routes": {"corridor_m": 30.0, "policy": "any"},
-    "cables": {"method": "underground", "status": "planned"},
+    "cables": {"status": "planned"},  # never a method: a file without one is a row error unless --method
 }
 
 #: the key that identifies an existing record (for duplicates and --on-conflict)
@@ -220,6 +245,12 @@ def parse_fields(kind: str, frame: pd.DataFrame, column_of: Mapping[str, str], r
             vals, has, err = iv.choices(s, rule.words or {})
             allowed = sorted(set((rule.words or {}).values()))
             add_errors(log, rows, err, name, s, f"not one of {', '.join(allowed)}")
+        elif rule.kind == "placement":
+            vals, has, err, vague = _placements(s, fld)
+            allowed = MOUNTS if fld == "mount" else STRUCTURES
+            add_errors(log, rows, err, name, s, f"not one of {', '.join(allowed)}")
+            add_errors(log, rows, vague, name, s, "names what the mast is, not where it stands: placement left "
+                       "empty (give building, ground or structure)", severity="warning")
         elif rule.kind == "class":
             vals, has, err = iv.mast_classes(s)
             add_errors(log, rows, err, name, s, f"not {_EXPECT['class']}")
@@ -233,7 +264,34 @@ def parse_fields(kind: str, frame: pd.DataFrame, column_of: Mapping[str, str], r
             err = err | miss
         bad |= err
         out[fld] = vals
+    if kind == "sites" and "mount" in column_of:
+        # "cột tự đứng trên mái" in the placement column names the structure too (where no structure is given)
+        named = _placements(frame[column_of["mount"]], "structure")[0]
+        own = out.get("structure")
+        out["structure"] = named if own is None else np.where(pd.isna(pd.Series(own, dtype=object)), named, own)
     return out, bad
+
+
+def _placements(s: pd.Series, fld: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(values, present, error, vague) of a placement (``mount``) or ``structure`` column: whole
+    words or a phrase inside a longer text ("cột tự đứng trên mái" → building, self_supporting).
+    ``vague``: a placement text that names only a structure (kept empty, with a warning)."""
+    has = iv.present(s)
+    want = "mount" if fld == "mount" else "structure"
+    canon = set(MOUNTS if want == "mount" else STRUCTURES)
+
+    def pick(v: Any) -> str | None:
+        return placement_words(str(v), mounts=MOUNT_WORDS, structures=STRUCTURE_WORDS, want=want)
+
+    codes, uniques = pd.factorize(pd.Series(s, dtype=object).where(has, None), use_na_sentinel=True)
+    parsed = [pick(u) for u in uniques]
+    table = np.array([*(p if p in canon else None for p in parsed), None], dtype=object)
+    vague_t = np.array([*(want == "mount" and p is None for p in parsed), False], dtype=bool)
+    bad_t = np.array([*(p is not None and p not in canon for p in parsed), False], dtype=bool)
+    if want == "structure":  # a structure is optional: an unknown word is an error only in its own column
+        bad_t[:] = bad_t | np.array([*(p is None for p in parsed), False], dtype=bool)
+    vals = table[codes]
+    return vals, has, has & bad_t[codes], has & vague_t[codes]
 
 
 def operator_lookup(rows: list[tuple[str, str, str | None]]) -> dict[str, str]:

@@ -92,11 +92,11 @@ def existing(conn: Connection, table: Any, column: str, values: Sequence[str], e
 # --------------------------------------------------------------------------------------------
 
 #: The ``sites`` columns an import writes (all but the derived class and its reasons: classification sets those).
-SITE_IMPORT_COLUMNS = ["code", "operator", "name", "address", "mount", "mast_height_m", "building_height_m",
+SITE_IMPORT_COLUMNS = ["code", "operator", "name", "address", "mount", "structure", "mast_height_m", "building_height_m",
                        "reach_m", "camouflaged", "declared_class", "tech", "transmitters", "shared_by", "max_tenants",
                        "status", "commune_code", "district_code", "x_m", "y_m", "built_on", "target_date"]
 #: changing these makes a stored derived class stale (it is cleared; `btsplan classify` recomputes it)
-CLASSIFIER_INPUTS = {"mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged"}
+CLASSIFIER_INPUTS = {"mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged"}
 
 _POINT_HEADER = np.frombuffer(bytes.fromhex("0101000020") + (4326).to_bytes(4, "little"), np.uint8)
 

@@ -31,10 +31,11 @@ from geodata.io import import_geo as ig
 from geodata.io import import_kinds as ik
 from geodata.io import import_store as st
 from geodata.store import models as m
-from geodata.crs import ResolvedCRS, parse_crs, province, resolve_file_crs
+from geodata.crs import ResolvedCRS, parse_crs, resolve_file_crs
+from geodata.store.area import province_area, registry_area
 from geodata.store.meta import bump_data_version
 from geodata.store.units import unit_choices
-from geodata.io.readers.columns import KINDS, ColumnMap, fields_of, resolve
+from geodata.io.readers.columns import KINDS, KML_STANDARD, ColumnMap, fields_of, norm, resolve, why_ignored
 from geodata.io.readers.errors import ErrorLog, ReadError, RowError
 from geodata.io.readers.source import Batch, Source, open_source
 from planning.names import fold
@@ -63,6 +64,7 @@ class ImportOptions:
     level: str | None = None  #: admin: province | district | commune when the file does not say
     valid_from: dt.date | None = None  #: admin: default validity
     valid_to: dt.date | None = None
+    method: str | None = None  #: cables: method of every row whose file gives none (never assumed otherwise)
 
 
 @dataclass
@@ -79,6 +81,8 @@ class ImportResult:
     valid: int = 0
     rejected: int = 0
     notes: list[str] = field(default_factory=list)
+    #: every column of the file that was not read, with why (``why_ignored``)
+    ignored_columns: list[dict[str, str]] = field(default_factory=list)
     log: ErrorLog = field(default_factory=ErrorLog)
     # writing
     dry_run: bool = False
@@ -101,7 +105,7 @@ class ImportResult:
                 "inserted": self.inserted, "updated": self.updated, "skipped": self.skipped,
                 "rejected": self.rejected, "errors": self.log.n_errors, "warnings": self.log.n_warnings,
                 "crs": self.crs, "convention": self.convention, "committed": self.committed,
-                "dry_run": self.dry_run}
+                "dry_run": self.dry_run, "ignored_columns": self.ignored_columns}
 
 
 class SeenKeys:
@@ -280,7 +284,11 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
     """Resolve columns, CRS and coordinate mode; load operators and admin units (read-only)."""
     cmap = _columns(kind, src, opts, res)
     have = set(cmap.field_of.values())
-    prov = province(opts.province)
+    with engine.connect() as conn:
+        # an admin import brings boundaries (perhaps of a new vintage, larger than the stored one): the
+        # registry's extent of the province and all its former parts judges them, not the stored outline
+        prov = (registry_area(opts.province, opts.as_of) if kind == "admin"
+                else province_area(conn, opts.province, opts.as_of))
     mode = _placement(kind, have, src)
     crs = _crs(mode, src, opts, prov.name, res)
     res.crs = crs.label
@@ -300,6 +308,8 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
     else:
         res.notes.append(f"spatial join with {admin.vintage}")
     fields = set(have) - set(ig_positions())
+    if "mount" in fields:
+        fields.add("structure")  # read from the placement text too ("cột tự đứng trên mái")
     if opts.operator:
         fields.add("operator")
     ctx = _Context(kind, opts, prov, crs, cmap, mode, lookup, codes, admin, fields=fields, table_empty=table_empty)
@@ -314,8 +324,13 @@ def _columns(kind: str, src: Source, opts: ImportOptions, res: ImportResult) -> 
     what they are usually called."""
     cmap = resolve(src.columns, kind, opts.mapping, kml=src.fmt in ("kml", "kmz"))
     res.notes += cmap.notes
-    if cmap.unused:
-        res.notes.append(f"columns not used: {', '.join(cmap.unused)} (map one with --map 'COLUMN=field')")
+    asked = {norm(c) for c, f in (opts.mapping or {}).items() if f in ("", "-", "ignore")}
+    kml_fields = set(KML_STANDARD) if src.fmt in ("kml", "kmz") else set()  # GDAL's own, not the user's
+    for col in [str(c) for c in src.columns if str(c) in cmap.ignored or str(c) in cmap.unused]:
+        if col not in kml_fields or norm(col) in asked:
+            res.ignored_columns.append(why_ignored(kind, col, asked=norm(col) in asked))
+    for item in res.ignored_columns:
+        res.notes.append(f"column {item['column']!r} {item['message']}")
     have = set(cmap.field_of.values())
     required = [f for f, r in ik.RULES[kind].items() if r.required]
     if kind == "sites" and not opts.operator:
@@ -595,12 +610,28 @@ def _admin_level(vals: dict[str, Any], ctx: _Context, n: int) -> np.ndarray:
     need = pd.isna(level)
     if need.any():
         code_col = ctx.cmap.column_of.get("code", "")
-        from geodata.io.readers.columns import norm
-
         by_col = {"level1_id": "province", "level2_id": "district", "level3_id": "commune"}.get(norm(code_col))
         if by_col:
             level[need] = by_col
     return level
+
+
+def _cable_methods(frame: pd.DataFrame, rows: np.ndarray, ctx: _Context, log: ErrorLog,
+                   bad: np.ndarray) -> np.ndarray:
+    """Fill ``method`` from ``--method`` where the file gives none; rows still without one are errors.
+
+    Progress is reported split into chỉnh trang and hạ ngầm, so guessing a method would put kilometres
+    in the wrong column of the department's report without anyone noticing."""
+    n = len(rows)
+    method = frame["method"].to_numpy(dtype=object) if "method" in frame else np.full(n, None, dtype=object)
+    if ctx.opts.method:
+        method = np.where(pd.isna(method), ctx.opts.method, method)
+    miss = pd.isna(method)
+    ik.add_errors(log, rows, miss & ~bad, "method", None,
+                  "cable method missing: chinh_trang (chỉnh trang), ha_ngam (hạ ngầm) or chinh_trang_ha_ngam "
+                  "(both); add a 'method' column or pass --method")
+    frame["method"] = pd.Series(method, index=frame.index, dtype=object)
+    return miss
 
 
 def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.DataFrame, np.ndarray]:
@@ -613,6 +644,8 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
     frame = pd.DataFrame({k: v for k, v in vals.items()})
     for k, v in ik.DEFAULTS[kind].items():
         frame[k] = frame[k].where(frame[k].notna(), v) if k in frame else v
+    if kind == "cables":
+        bad |= _cable_methods(frame, rows, ctx, log, bad)
     if ctx.mode == "geometry":
         geoms, errs, warns = ig.check_geometries(kind, batch.geometry if batch.geometry is not None
                                                  else np.full(n, None, dtype=object), ctx.crs, ctx.prov)
@@ -777,18 +810,31 @@ def _write(engine: Engine, kind: str, path: Path, ctx: _Context, spool: st.Spool
         if progress:
             progress("write", k, spool.rows)
 
+    changes = None
     with engine.begin() as conn:
         if kind == "sites":
             res.inserted, res.updated = st.write_sites(conn, spool, ctx.fields, step)
+            if spool.rows <= CHANGED_CODES_MAX:  # the planning context re-reads just these masts
+                changes = {"sites": [c for chunk in spool for c in chunk["code"].tolist()]}
         else:
             res.inserted, res.updated = st.write_features(conn, kind, spool, ctx.fields, step)
-        _finish_write(conn, kind, path, ctx, res)
+        _finish_write(conn, kind, path, ctx, res, changes)
     res.committed = True
 
 
-def _finish_write(conn: Connection, kind: str, path: Path, ctx: _Context, res: ImportResult) -> None:
-    """Inside the import transaction: new data version (tile caches) and one audit entry."""
-    bump_data_version(conn)
+#: an import of at most this many sites records their codes with the data version (the planning
+#: context then updates those masts alone); a larger one counts as changing every site
+CHANGED_CODES_MAX = 100_000
+#: what an import of each kind changes, for the planning context (see geodata.store.meta)
+_CHANGES = {"sites": {"sites": "all"}, "routes": {"routes": True}, "zones": {"zones": True},
+            "cables": {"cables": True}, "admin": {"units": True}}
+
+
+def _finish_write(conn: Connection, kind: str, path: Path, ctx: _Context, res: ImportResult,
+                  changes: dict[str, Any] | None = None) -> None:
+    """Inside the import transaction: new data version (tile caches, with what changed) and one
+    audit entry."""
+    bump_data_version(conn, changes if changes is not None else _CHANGES.get(kind))
     audit.record(conn, ctx.opts.actor, "import", kind, path.name, after={
             **res.summary(), "committed": True, "sha256": file_sha256(path), "notes": res.notes[:20],
             "options": {"crs": ctx.opts.crs, "operator": ctx.opts.operator, "on_conflict": ctx.opts.on_conflict,

@@ -6,6 +6,11 @@ name through. Walking its AST here keeps the rules of ``?name=value`` filters: o
 queryables (plus its numeric and date properties) may be named, every value is a bound parameter
 typed after its property, and a spatial test uses the SpatiaLite R*Tree exactly as ``bbox`` does.
 Every error is an :class:`~geodata.errors.InvalidParameter` on ``filter`` saying where it went wrong.
+
+``S_DWITHIN(geometry, <literal>, <metres>)`` (text) and ``{"op": "s_dwithin", "args": [..., ..., m]}``
+(JSON) are read too: pygeofilter 0.4 (the newest release) has the AST node but neither grammar names
+it, so the text grammar is pygeofilter's own extended by that one rule, and the JSON form is taken
+apart around it. The distance is in metres in the province's metric CRS.
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
 import shapely.geometry
+from lark import Lark, v_args
 from lark.exceptions import UnexpectedInput
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
-from pygeofilter.parsers.cql2_text import parse as parse_text
+from pygeofilter.parsers.cql2_text import parser as text_parser
 from sqlalchemy import Table, and_, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,6 +43,8 @@ FILTER_LANGS = (*TEXT_LANGS, *JSON_LANGS)
 #: the names a filter may give the feature geometry
 GEOMETRY_NAMES = ("geometry", "geom")
 MAX_FILTER_CHARS = 20_000
+#: chord error of the circle arcs that stand for a distance around a literal, as a share of the distance
+_ARC_SEGMENTS = 64  # per quarter circle: 0.0075 % of the distance (7.5 cm at 1 km)
 
 _COMPARISONS = {
     ast.Equal: lambda c, v: c == v,
@@ -64,29 +73,50 @@ def _bad(message: str) -> InvalidParameter:
 
 @dataclass(frozen=True)
 class Cql2Filter:
-    """A parsed filter and the CRS of its geometry literals; compiled per collection and backend."""
+    """A parsed filter, the CRS of its geometry literals and the metric CRS distances are measured in;
+    compiled per collection and backend."""
 
     node: ast.Node
     crs: OutputCrs
+    metric_crs: str = "EPSG:9210"
 
     def condition(self, coll: CollectionDef, backend: str) -> ColumnElement[bool]:
-        return _Translator(coll, backend, self.crs).predicate(self.node)
+        return _Translator(coll, backend, self.crs, self.metric_crs).predicate(self.node)
 
 
-def parse(text: str, lang: str, crs: OutputCrs) -> Cql2Filter:
+def parse(text: str, lang: str, crs: OutputCrs, metric_crs: str = "EPSG:9210") -> Cql2Filter:
     """``filter`` in ``lang`` (one of :data:`FILTER_LANGS`), else a 400 naming the position."""
     if len(text) > MAX_FILTER_CHARS:
         raise _bad(f"longer than {MAX_FILTER_CHARS} characters")
     if lang in TEXT_LANGS:
-        return Cql2Filter(_parse_text(text), crs)
+        return Cql2Filter(_parse_text(text), crs, metric_crs)
     if lang in JSON_LANGS:
-        return Cql2Filter(_parse_json(text), crs)
+        return Cql2Filter(_parse_json(text), crs, metric_crs)
     raise InvalidParameter("filter-lang", f"{lang!r} is not offered; use cql2-text (default) or cql2-json")
+
+
+class _Transformer(text_parser.CQLTransformer):  # type: ignore[misc]
+    """pygeofilter's transformer, plus the one rule the grammar below adds."""
+
+    @v_args(inline=True)
+    def dwithin_spatial_predicate(self, lhs: Any, rhs: Any, distance: Any) -> ast.DistanceWithin:
+        return ast.DistanceWithin(lhs, rhs, distance, "meters")
+
+
+_DWITHIN_RULE = """
+%extend spatial_predicate: "S_DWITHIN"i "(" expression "," expression "," full_number ")" -> dwithin_spatial_predicate
+"""
+
+_TEXT_PARSER = Lark(
+    Path(text_parser.__file__).with_name("grammar.lark").read_text(encoding="utf-8") + _DWITHIN_RULE,
+    parser="lalr", maybe_placeholders=False, transformer=_Transformer(),
+    import_paths=[str(Path(text_parser.__file__).parents[1])],
+)
 
 
 def _parse_text(text: str) -> ast.Node:
     try:
-        return parse_text(text)  # type: ignore[no-any-return]
+        return _TEXT_PARSER.parse(text)
     except UnexpectedInput as e:
         near = text[max(0, e.pos_in_stream or 0):][:20] if e.pos_in_stream is not None else ""
         where = f"line {e.line}, column {e.column}"
@@ -101,12 +131,41 @@ def _parse_json(text: str) -> ast.Node:
     except json.JSONDecodeError as e:
         raise _bad(f"invalid JSON at line {e.lineno}, column {e.colno} (character {e.pos}): {e.msg}") from None
     try:
-        node = parse_json(_standard_between(doc))
+        node = _json_node(_standard_between(doc))
+    except InvalidParameter:
+        raise
     except Exception as e:
         raise _bad(f"invalid CQL2 JSON: {e}") from None
     if not isinstance(node, ast.Node):
         raise _bad("CQL2 JSON must be an operation object ({\"op\": …, \"args\": […]})")
     return node
+
+
+def _has_dwithin(doc: Any) -> bool:
+    if isinstance(doc, list):
+        return any(_has_dwithin(v) for v in doc)
+    return isinstance(doc, dict) and (str(doc.get("op", "")).lower() == "s_dwithin"
+                                      or any(_has_dwithin(v) for v in doc.values()))
+
+
+def _json_node(doc: Any) -> Any:
+    """pygeofilter's reading of a CQL2 JSON document, except around ``s_dwithin`` (which it does not
+    know): that operation and the and/or/not above it are built here, their operands by pygeofilter."""
+    if not _has_dwithin(doc):
+        return parse_json(doc)
+    op = str(doc.get("op", "")).lower() if isinstance(doc, dict) else ""
+    args = doc.get("args") if isinstance(doc, dict) else None
+    if not isinstance(args, list):
+        raise _bad("s_dwithin may appear only inside and, or and not operations")
+    if op == "s_dwithin":
+        if len(args) != 3 or isinstance(args[2], bool) or not isinstance(args[2], int | float):
+            raise _bad("s_dwithin takes three arguments: the geometry property, a geometry and a distance in metres")
+        return ast.DistanceWithin(parse_json(args[0]), parse_json(args[1]), args[2], "meters")
+    if op in ("and", "or"):
+        return (ast.And if op == "and" else ast.Or).from_items(*[_json_node(a) for a in args])
+    if op == "not" and len(args) == 1:
+        return ast.Not(_json_node(args[0]))
+    raise _bad("s_dwithin may appear only inside and, or and not operations")
 
 
 def _standard_between(node: Any) -> Any:
@@ -124,11 +183,12 @@ def _standard_between(node: Any) -> Any:
 
 
 class _Translator:
-    def __init__(self, coll: CollectionDef, backend: str, crs: OutputCrs) -> None:
+    def __init__(self, coll: CollectionDef, backend: str, crs: OutputCrs, metric_crs: str) -> None:
         self.coll = coll
         self.table: Table = coll.table
         self.backend = backend
         self.crs = crs
+        self.metric_crs = metric_crs
 
     # -- logic
     def predicate(self, node: Any) -> ColumnElement[bool]:
@@ -155,6 +215,8 @@ class _Translator:
             return col.is_not(None) if node.not_ else col.is_(None)
         if isinstance(node, ast.Like):
             return self._like(node)
+        if isinstance(node, ast.DistanceWithin):
+            return self._dwithin(node)
         if isinstance(node, ast.SpatialComparisonPredicate):
             return self._spatial(node)
         if isinstance(node, ast.BBox):
@@ -163,7 +225,7 @@ class _Translator:
         if isinstance(node, ast.TemporalPredicate):
             return self._temporal(node)
         raise _bad(f"{type(node).__name__} is not supported; use comparisons, LIKE, IN, BETWEEN, IS NULL, "
-                   "S_INTERSECTS and the other S_ functions, T_BEFORE/T_AFTER/T_DURING/T_EQUALS")
+                   "S_INTERSECTS and the other S_ functions, S_DWITHIN, T_BEFORE/T_AFTER/T_DURING/T_EQUALS")
 
     # -- operands
     def prop(self, node: Any) -> Prop:
@@ -229,14 +291,34 @@ class _Translator:
 
     def _spatial(self, node: Any) -> ColumnElement[bool]:
         self.geometry(node.lhs)
-        rhs = node.rhs
-        if isinstance(rhs, values.Geometry):
-            shape = shapely.geometry.shape(rhs.geometry)
-        elif isinstance(rhs, values.Envelope):
-            shape = shapely.box(rhs.x1, rhs.y1, rhs.x2, rhs.y2)
-        else:
-            raise _bad(f"the second argument of a spatial function must be a geometry literal, not {rhs!r}")
-        return self._spatial_area(shape, _SPATIAL[type(node)])
+        return self._spatial_area(_literal(node.rhs), _SPATIAL[type(node)])
+
+    def _dwithin(self, node: Any) -> ColumnElement[bool]:
+        """Features within ``distance`` metres of the literal, measured in the metric CRS: for sites
+        exactly, on their stored metric coordinates; for other geometries, as intersecting the
+        literal's buffer drawn in that CRS (its arcs within :data:`_ARC_SEGMENTS`' chord error)."""
+        self.geometry(node.lhs)
+        d = node.distance
+        if isinstance(d, bool) or not isinstance(d, int | float) or not np.isfinite(d) or d < 0:
+            raise _bad(f"the S_DWITHIN distance must be a number of metres, 0 or more, not {d!r}")
+        fwd = transformer("EPSG:4326", self.metric_crs)
+        inv = transformer(self.metric_crs, "EPSG:4326")
+        metric = shapely.transform(_to_lonlat(_literal(node.rhs), self.crs),
+                                   lambda xy: np.column_stack(fwd.transform(xy[:, 0], xy[:, 1])))
+
+        def lonlat_area(reach: float) -> Any:
+            ring = shapely.segmentize(metric.buffer(reach, quad_segs=_ARC_SEGMENTS), max(reach / 8, 1.0))
+            return shapely.transform(ring, lambda xy: np.column_stack(inv.transform(xy[:, 0], xy[:, 1])))
+
+        if "x_m" not in self.table.c:
+            area = lonlat_area(float(d))
+            return bbox_condition(self.table, self.backend, Area(tuple(shapely.bounds(area).tolist()), area))
+        # an index-using envelope a little larger than the reach, then the metric distance itself
+        x0, y0, x1, y1 = shapely.bounds(lonlat_area(float(d) * 1.001 + 1.0)).tolist()
+        near = bbox_condition(self.table, self.backend, Area((x0, y0, x1, y1), shapely.box(x0, y0, x1, y1)))
+        t = self.table
+        within = func.ST_Distance(func.ST_Point(t.c.x_m, t.c.y_m), func.ST_GeomFromText(literal(shapely.to_wkt(metric)), 0)) <= d
+        return and_(near, t.c.x_m.is_not(None), within)
 
     def _spatial_area(self, shape: Any, fn: str) -> ColumnElement[bool]:
         shape = _to_lonlat(shape, self.crs)
@@ -270,6 +352,15 @@ class _Translator:
             raise _bad(f"{type(node).__name__} is not supported on an instant property; "
                        "use T_BEFORE, T_AFTER, T_DURING (an interval) or T_EQUALS (an instant)")
         return and_(col.is_not(None), *conds)
+
+
+def _literal(rhs: Any) -> Any:
+    """The shapely geometry of a spatial function's literal (in ``filter-crs``)."""
+    if isinstance(rhs, values.Geometry):
+        return shapely.geometry.shape(rhs.geometry)
+    if isinstance(rhs, values.Envelope):
+        return shapely.box(rhs.x1, rhs.y1, rhs.x2, rhs.y2)
+    raise _bad(f"the second argument of a spatial function must be a geometry literal, not {rhs!r}")
 
 
 def _naive_utc(v: dt.datetime) -> dt.datetime:

@@ -34,6 +34,7 @@ from geodata.store.meta import data_version
 from geodata.crs import transformer
 from geodata.store.db import engine_backend
 from geodata.store.units import resolve_units
+from planning.findings import message_text
 from planning.vocab import (
     CABLE_METHODS,
     COMPLAINT_STATUSES,
@@ -270,7 +271,8 @@ class OutputCrs:
 def supported_crs(metric_crs: str) -> list[str]:
     """CRS84 (default), WGS 84 in EPSG axis order, the province's VN-2000 TM-3 zone, VN-2000
     geographic and UTM 48N/49N, and Web Mercator."""
-    codes = [4326, CRS.from_user_input(metric_crs).to_epsg() or 9210, 4756, 3405, 3406, 3857]
+    zone = CRS.from_user_input(metric_crs).to_epsg()  # None for a TM-3 zone without an EPSG code: not offered
+    codes = [4326, *([zone] if zone else []), 4756, 3405, 3406, 3857]
     seen: list[str] = [CRS84]
     for c in codes:
         uri = EPSG_URI.format(c)
@@ -502,9 +504,16 @@ class Page:
     shapes: Any = None  # the same geometries as shapely objects (for file writers)
 
 
+#: collections whose ``message`` is rendered from ``details["msg"]`` in the reader's language
+#: (:func:`planning.findings.message_text`): the stored text is in the language of the run
+_LOCALISED = ("findings",)
+
+
 def _select_cols(coll: CollectionDef) -> list[Any]:
     t = coll.table
-    return [t.c.id, func.ST_AsBinary(t.c.geom).label("_wkb"), *[t.c[p.column].label(p.name) for p in coll.props]]
+    extra = [t.c.details.label("_details")] if coll.id in _LOCALISED else []
+    return [t.c.id, func.ST_AsBinary(t.c.geom).label("_wkb"), *[t.c[p.column].label(p.name) for p in coll.props],
+            *extra]
 
 
 def _rows_to_page(coll: CollectionDef, rows: Sequence[Any], crs: OutputCrs, matched: int | None) -> Page:
@@ -515,7 +524,10 @@ def _rows_to_page(coll: CollectionDef, rows: Sequence[Any], crs: OutputCrs, matc
         geoms = shapely.set_precision(geoms, 0.001)  # millimetres in projected CRSs
     texts = shapely.to_geojson(geoms)
     names = [p.name for p in coll.props]
-    props = [{n: _jsonable(v) for n, v in zip(names, r[2:], strict=True)} for r in rows]
+    props = [{n: _jsonable(v) for n, v in zip(names, r[2:2 + len(names)], strict=True)} for r in rows]
+    if coll.id in _LOCALISED:
+        for p, r in zip(props, rows, strict=True):
+            p["message"] = message_text({"message": p.get("message"), "details": r[-1]})
     return Page([int(r[0]) for r in rows], [None if g is None else str(g) for g in texts], props, matched, geoms)
 
 
@@ -656,7 +668,8 @@ def prop_schema(p: Prop) -> dict[str, Any]:
 
 
 def json_schema(coll: CollectionDef, url: str, queryables_only: bool) -> dict[str, Any]:
-    props = [p for p in coll.props if p.queryable] if queryables_only else list(coll.props)
+    # the queryables are what a CQL2 filter may name (numbers and dates too), as clients read them
+    props = list(coll.filterables.values()) if queryables_only else list(coll.props)
     body: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": url,

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from geodata.store import models as m
 from geodata.store.repository import unit_names
+from planning.findings import message_text
 from planning.vocab import SEVERITY_RANK
 
 _CARD_SITE_FIELDS = ("code", "operator", "name", "address", "mount", "mast_height_m", "building_height_m",
@@ -42,7 +43,11 @@ def site_card(engine: Engine, code: str) -> dict[str, Any] | None:
         site["district"] = names.get(site["district_code"])
         site["commune"] = names.get(site["commune_code"])
         f = m.Finding
-        findings = [{c: v for c, v in zip(_CARD_FINDING_FIELDS, r, strict=True)} for r in conn.execute(
-            select(*[getattr(f, c) for c in _CARD_FINDING_FIELDS]).where(f.site_code == code).order_by(f.id))]
+        findings = []
+        for r in conn.execute(select(*[getattr(f, c) for c in _CARD_FINDING_FIELDS], f.details)
+                              .where(f.site_code == code).order_by(f.id)):
+            card = dict(zip(_CARD_FINDING_FIELDS, r[:-1], strict=True))
+            card["message"] = message_text({"message": card["message"], "details": r[-1]})  # reader's language
+            findings.append(card)
     findings.sort(key=lambda x: (SEVERITY_RANK.get(x["severity"], 9), x["distance_m"] if x["distance_m"] is not None else 0))
     return {"site": site, "findings": findings}

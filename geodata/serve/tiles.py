@@ -42,6 +42,7 @@ from geodata.store.meta import data_version, meta_get
 from geodata.crs import transformer
 from geodata.store.db import engine_backend
 from planning.vocab import MAST_CLASSES, SEVERITIES
+from planning.i18n import N_
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096
@@ -59,7 +60,7 @@ CELLS_TIMEOUT_MS = 600_000
 class TileTimeout(Unavailable):
     """A tile query ran past :data:`TILE_TIMEOUT_MS`: the map asks again later."""
 
-    title = "Tile took too long"
+    title = N_("Tile took too long")
 
 
 @dataclass(frozen=True)

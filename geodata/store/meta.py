@@ -35,8 +35,37 @@ def data_version(bind: Engine | Connection) -> int:
     return int(meta_get(bind, DATA_VERSION) or 0)
 
 
-def bump_data_version(conn: Connection) -> int:
-    """Increase the data version (tile caches key on it); call inside the writing transaction."""
+#: ``meta`` keys ``data_changes.<version>``: what the write that made that version changed
+CHANGES_PREFIX = "data_changes."
+#: journal entries kept; a cache further behind than this rebuilds from scratch
+JOURNAL_KEEP = 1000
+
+
+def bump_data_version(conn: Connection, changes: dict[str, Any] | None = None) -> int:
+    """Increase the data version (tile caches key on it); call inside the writing transaction.
+
+    ``changes`` says what the write changed, so the planning context can update itself instead of
+    being rebuilt: ``{"sites": [codes] | "all", "routes": True, "zones": True, "units": True}``,
+    and any other key (``"findings"``, ``"cables"``, …) for data the context does not hold. Without
+    ``changes`` the write counts as changing anything."""
     v = data_version(conn) + 1
     meta_set(conn, DATA_VERSION, v)
+    if changes is not None:
+        conn.execute(insert(Meta).values(key=f"{CHANGES_PREFIX}{v}", value=changes))
+    conn.execute(delete(Meta).where(Meta.key == f"{CHANGES_PREFIX}{v - JOURNAL_KEEP}"))
     return v
+
+
+def data_changes(bind: Engine | Connection, after: int, upto: int) -> list[dict[str, Any] | None] | None:
+    """What each version in (``after``, ``upto``] changed, oldest first (None for a write that did
+    not say); None when that stretch is longer than the journal keeps."""
+    if upto <= after:
+        return []
+    if upto - after >= JOURNAL_KEEP:
+        return None
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return data_changes(conn, after, upto)
+    keys = [f"{CHANGES_PREFIX}{v}" for v in range(after + 1, upto + 1)]
+    found = dict(bind.execute(select(Meta.key, Meta.value).where(Meta.key.in_(keys))).all())
+    return [found.get(k) for k in keys]

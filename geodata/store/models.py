@@ -75,6 +75,27 @@ class AdminUnit(Base):
     geom = mapped_column(geom("MULTIPOLYGON"), nullable=False)
 
 
+class UnitMapping(Base):
+    """One old unit's share in one new unit on a reform day (``full``: all of it; ``partial``: a part).
+
+    New units are often known by code and name only (the resolutions list them before anyone
+    publishes polygons), so the mapping is what places sites in them: a site in a fully merged old
+    unit belongs to the new one; a site in a partially merged one cannot be placed without a polygon.
+    """
+
+    __tablename__ = "unit_mappings"
+    __table_args__ = (UniqueConstraint("effective_on", "old_code", "new_code", name="uq_unit_mappings_old_new"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    effective_on: Mapped[dt.date] = mapped_column(Date, index=True)  # first day of the new units
+    old_code: Mapped[str] = mapped_column(String(20), index=True)
+    old_name: Mapped[str] = mapped_column(String(200))
+    new_code: Mapped[str] = mapped_column(String(20), index=True)
+    new_name: Mapped[str] = mapped_column(String(200))
+    new_level: Mapped[str] = mapped_column(String(20))  # province | commune
+    new_parent_code: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))  # full | partial
+
+
 class Zone(Base):
     """An area where placement rules apply (A1-only squares, heritage sites, headquarters…)."""
 
@@ -116,7 +137,8 @@ class Site(Base):
     operator: Mapped[str] = mapped_column(ForeignKey("operators.code"), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(300))
-    mount: Mapped[str | None] = mapped_column(String(20))
+    mount: Mapped[str | None] = mapped_column(String(20))  # placement: building / ground / structure
+    structure: Mapped[str | None] = mapped_column(String(20))  # what the mast is: self_supporting, guyed…
     mast_height_m: Mapped[float | None] = mapped_column(Float)
     building_height_m: Mapped[float | None] = mapped_column(Float)
     reach_m: Mapped[float | None] = mapped_column(Float)
@@ -188,7 +210,7 @@ class CableSegment(Base):
     length_m: Mapped[float] = mapped_column(Float, default=0.0)
     plan_ref: Mapped[str | None] = mapped_column(String(50), index=True)
     target_year: Mapped[int | None] = mapped_column(Integer)
-    method: Mapped[str] = mapped_column(String(20), default="underground")
+    method: Mapped[str] = mapped_column(String(20))  # chinh_trang | ha_ngam | chinh_trang_ha_ngam: no default
     operators: Mapped[list[Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
     status_changed_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -258,6 +280,46 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class StaffUser(Base):
+    """A department staff account for the browser workspace; the password is kept only as an Argon2 hash."""
+
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in browser: only the SHA-256 of its cookie is stored, so a leaked table opens nothing."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class SignInAttempt(Base):
+    """One sign-in attempt (the lockout counts the recent failures of a username)."""
+
+    __tablename__ = "sign_in_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class PlanSubmission(Base):

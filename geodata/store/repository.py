@@ -35,7 +35,7 @@ from planning.vocab import DERIVED_CLASSES, MAST_CLASSES
 STORED_METRIC_CRS = "EPSG:9210"
 META_SITES_CRS = "sites.metric_crs"
 
-SITE_FIELDS = ("id", "code", "operator", "name", "address", "mount", "mast_height_m", "building_height_m",
+SITE_FIELDS = ("id", "code", "operator", "name", "address", "mount", "structure", "mast_height_m", "building_height_m",
                "reach_m", "camouflaged", "declared_class", "derived_class", "tech", "transmitters", "shared_by",
                "max_tenants", "status", "commune_code", "district_code", "x_m", "y_m", "built_on", "target_date")
 
@@ -247,8 +247,8 @@ def load_site_points(bind: Engine | Connection, *, classes: Iterable[str] | None
     reads in place. SpatiaLite: the same query, rows fetched. Derived classes are expected in their
     canonical spelling (``A1a`` … ``A2c``, ``unknown``), which is all the classifier writes.
     """
-    cls = sorted(set(classes or MAST_CLASSES) & set(MAST_CLASSES))
-    variants = _class_variants(cls)
+    cls = sorted(set(classes or MAST_CLASSES) & set(DERIVED_CLASSES))  # "unknown" may be a subject too
+    variants = _class_variants(set(cls) & set(MAST_CLASSES))
     others = sorted(set(DERIVED_CLASSES) - set(cls))
     # Three disjoint parts, each an index range of ix_sites_class_cover (derived_class, declared_class,
     # status, id, x_m, y_m) read by an index-only scan: derived class is a subject class; derived
@@ -302,7 +302,7 @@ def load_site_points(bind: Engine | Connection, *, classes: Iterable[str] | None
             df["x_m"], df["y_m"] = xm, ym
         df["subject"] = pd.Series(np.where(unclassified, None, True), dtype=object)
         if unclassified.any():  # the caller classifies these from their fields
-            fields = ["mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class"]
+            fields = ["mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class"]
             extra = site_rows(conn, df["id"].to_numpy()[unclassified], fields)
             for c in fields:
                 col = np.full(len(df), None, dtype=object)
@@ -316,13 +316,14 @@ _SEP = "\x1f"  # ASCII unit separator: joins a text column into one value (never
 
 
 def load_existing_masts(bind: Engine | Connection, *, statuses: Sequence[str], metric_crs: str | None = None,
-                        ) -> pd.DataFrame:
+                        codes: Sequence[str] | None = None) -> pd.DataFrame:
     """What the spacing index needs of every existing mast: ``code``, ``operator``, ``derived_class``,
     ``mount``, ``free_slots`` (``max_tenants`` − 1 − tenants, −1 unknown), ``x_m``, ``y_m`` — plus
     the classifier fields of masts never classified.
 
     A million masts in about a second on PostGIS: numbers come as binary arrays, each text column
-    as one joined value split in Python, instead of a million rows of objects.
+    as one joined value split in Python, instead of a million rows of objects. ``codes``: only these
+    sites (an incremental update of the planning context).
     """
     free = ("coalesce(max_tenants - 1 - (CASE WHEN {typeof}(shared_by) = 'array' THEN json_array_length(shared_by) "
             "ELSE 0 END), -1)")
@@ -337,12 +338,13 @@ def load_existing_masts(bind: Engine | Connection, *, statuses: Sequence[str], m
                    f"array_agg(({free.format(typeof='json_typeof')})::int4), "
                    + ", ".join(f"string_agg(coalesce({c}, ''), %(sep)s)"
                                for c in ("code", "operator", "derived_class", "mount"))
-                   + " FROM sites WHERE status = ANY(%(statuses)s)")
+                   + " FROM sites WHERE status = ANY(%(statuses)s)"
+                   + (" AND code = ANY(%(codes)s)" if codes is not None else ""))
             with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
                 cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                 for oid, dt_ in _ARRAY_OIDS.items():
                     cur.adapters.register_loader(oid, _array_loader(dt_))
-                cur.execute(sql, {"statuses": list(statuses), "sep": _SEP})
+                cur.execute(sql, {"statuses": list(statuses), "sep": _SEP, "codes": list(codes or [])})
                 n, ids, xs, ys, free_slots, *texts = cur.fetchone()
             if not n:
                 return pd.DataFrame({c: pd.Series(dtype=object) for c in
@@ -362,10 +364,13 @@ def load_existing_masts(bind: Engine | Connection, *, statuses: Sequence[str], m
         else:
             from sqlalchemy import bindparam
 
+            only = " AND code IN :codes" if codes is not None else ""
             stmt = text(f"SELECT id, code, operator, derived_class, mount, {free.format(typeof='json_type')} "
-                        "AS free_slots, x_m, y_m FROM sites WHERE status IN :statuses ORDER BY id"
+                        f"AS free_slots, x_m, y_m FROM sites WHERE status IN :statuses{only} ORDER BY id"
                         ).bindparams(bindparam("statuses", expanding=True))
-            df = _frame(conn, stmt, {"statuses": list(statuses)})
+            if codes is not None:
+                stmt = stmt.bindparams(bindparam("codes", expanding=True))
+            df = _frame(conn, stmt, {"statuses": list(statuses), **({"codes": list(codes)} if codes is not None else {})})
             df["x_m"] = pd.to_numeric(df["x_m"], errors="coerce").astype(float)
             df["y_m"] = pd.to_numeric(df["y_m"], errors="coerce").astype(float)
         metric_crs = metric_crs or stored
@@ -379,7 +384,7 @@ def load_existing_masts(bind: Engine | Connection, *, statuses: Sequence[str], m
             df["x_m"], df["y_m"] = xm, ym
         unclassified = df["derived_class"].isna().to_numpy()
         if unclassified.any():
-            fields = ["mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class"]
+            fields = ["mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged", "declared_class"]
             extra = site_rows(conn, df["id"].to_numpy()[unclassified], fields)
             for c in fields:
                 col = df[c].to_numpy(dtype=object, copy=True) if c in df else np.full(len(df), None, dtype=object)
@@ -422,7 +427,7 @@ def load_site_classes(bind: Engine | Connection, *, statuses: Sequence[str]) -> 
                 df = pd.DataFrame({"id": pd.Series(dtype=np.int64), "derived_class": pd.Series(dtype=object)})
         todo = df["derived_class"].isna().to_numpy()
         if todo.any():
-            fields = ["mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged"]
+            fields = ["mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged"]
             extra = site_rows(conn, df["id"].to_numpy()[todo], fields)
             for c in fields:
                 col = np.full(len(df), None, dtype=object)
@@ -522,7 +527,7 @@ def store_classification(engine: Engine, ids: Sequence[int] | np.ndarray, derive
                 "OR sites.reasons IS NOT c.reasons)")
             changed = res.rowcount
             conn.exec_driver_sql("DROP TABLE _cls")
-        bump_data_version(conn)
+        bump_data_version(conn, {"sites": "all"})
     if engine.dialect.name == "postgresql" and changed > 10_000:
         # rewritten rows lose their all-visible bit, which index-only scans (the A1 check's read)
         # need; vacuum now rather than whenever autovacuum gets round to it
@@ -576,5 +581,5 @@ def replace_findings(engine: Engine, checks: Sequence[str], findings: pd.DataFra
         conn.execute(delete(m.Finding).where(m.Finding.check.in_(list(checks))))
         for lo in range(0, len(rows), 5000):
             conn.execute(insert(m.Finding), rows[lo:lo + 5000])
-        bump_data_version(conn)
+        bump_data_version(conn, {"findings": True})
     return len(rows)

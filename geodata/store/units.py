@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pandas as pd
 import shapely
 from shapely import union_all
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
 from geodata.store import models as m
@@ -64,4 +65,29 @@ def province_outline(conn: Bind, on: dt.date | None = None) -> tuple[Any, str | 
     return None, None
 
 
-__all__ = ["province_outline", "resolve_units", "unit_choices", "units_in_force"]
+MAPPING_COLUMNS = ("effective_on", "old_code", "old_name", "new_code", "new_name", "new_level", "new_parent_code", "kind")
+
+
+def unit_mapping_frame(bind: Bind | Engine) -> pd.DataFrame:
+    """Every stored old → new merge (columns :data:`MAPPING_COLUMNS`), as the site counts read it."""
+    t = m.UnitMapping.__table__
+    stmt = select(*(t.c[c] for c in MAPPING_COLUMNS)).order_by(t.c.effective_on, t.c.new_code, t.c.old_code)
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            rows = conn.execute(stmt).all()
+    else:
+        rows = bind.execute(stmt).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(MAPPING_COLUMNS))
+
+
+def replace_unit_mapping(conn: Connection, effective_on: dt.date, rows: list[dict[str, Any]]) -> int:
+    """Store the merges of one reform day in place of any stored for that day (the caller's transaction)."""
+    t = m.UnitMapping.__table__
+    conn.execute(delete(t).where(t.c.effective_on == effective_on))
+    if rows:
+        conn.execute(insert(t), [{**r, "effective_on": effective_on} for r in rows])
+    return len(rows)
+
+
+__all__ = ["MAPPING_COLUMNS", "province_outline", "replace_unit_mapping", "resolve_units", "unit_choices",
+           "unit_mapping_frame", "units_in_force"]

@@ -18,7 +18,7 @@ from geodata.work import checks
 from geodata.work import plans as gp
 from geodata.store.db import session_factory
 from geodata.store.models import Site
-from geodata.store.units import province_outline
+from geodata.store.area import province_area
 from geodata.settings import Settings
 from planning.appraisal import AppraisalContext, PendingItem, SiteChecker, appraise
 from planning.rules import RulePack, pack_for_province
@@ -61,15 +61,14 @@ def build_report(engine: Engine, settings: Settings, plan_id: int | None, operat
         pending_rows = gp.pending_items(s, plan_id, operator)
     pending = [PendingItem(r["plan_id"], r["operator"], r["index"], r["feature"]) for r in pending_rows]
     codes += [p.feature["properties"]["site_code"] for p in pending if p.feature["properties"].get("site_code")]
-    with engine.connect() as conn:
-        province, name = province_outline(conn)
+    area = province_area(engine, settings.province)
     spacing = pack.spacing
     ctx = AppraisalContext(
         metric_crs=settings.metric_crs,
         check_site=site_checker(engine, settings, pack),
         sites=referenced_sites(engine, codes),
-        province=province,
-        province_name=name,
+        province=area.outline,
+        province_name=area.name,
         pending=pending,
         conflict_radius_m=spacing.default.urban_m,
         spacing_source=pack.citation(spacing.source),

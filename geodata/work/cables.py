@@ -25,11 +25,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from geodata.errors import Conflict, InvalidField, NotFound, StaleVersion
 from geodata.store import audit
 from geodata.store import models as m
-from geodata.crs import province as province_profile
+from geodata.store.area import province_area
 from geodata.io.writers import tabular
 from geodata.store.db import session_factory, transaction
 from geodata.store.meta import bump_data_version
-from geodata.store.units import province_outline, units_in_force
+from geodata.store.units import units_in_force
 from planning import cables as pc
 from planning.geometry import to_crs
 from planning.vocab import COMPLAINT_STATUSES
@@ -144,22 +144,22 @@ def progress(engine: Engine, metric_crs: str, *, by: str = "district", as_of: dt
         plans = pd.DataFrame([tuple(r) for r in conn.execute(
             select(m.CablePlan.ref, m.CablePlan.title, m.CablePlan.issued_on)).all()],
             columns=["ref", "title", "issued_on"])
-        districts = None
+        units = None
         effective: dt.date | None = None
-        if by == "district":
-            districts, effective = load_admin_units(conn, "district", as_of, metric_crs)
-    result = pc.compute_progress(segs, by=by, as_of=as_of, history=history, districts=districts,  # type: ignore[arg-type]
+        if by in pc.UNIT_LEVELS:
+            units, effective = load_admin_units(conn, by, as_of, metric_crs)
+    result = pc.compute_progress(segs, by=by, as_of=as_of, history=history, districts=units,  # type: ignore[arg-type]
                                  plans=plans, plan=plan)
     out = result.to_dict()
-    if by == "district":
-        out["districts_as_of"] = effective.isoformat() if effective else None
+    if by in pc.UNIT_LEVELS:
+        out[f"{by}s_as_of"] = effective.isoformat() if effective else None
     out["unit"] = "km"
     out["metric_crs"] = metric_crs
     return out
 
 
 PROGRESS_FIELDS = ("total_km", "done_km", "in_progress_km", "planned_km", "done_pct", "in_progress_pct",
-                   "planned_pct", "overdue_km", "segments")
+                   "planned_pct", "overdue_km", "segments", "streets")
 
 
 def progress_csv(data: dict[str, Any], *, bom: bool = False) -> str:
@@ -168,7 +168,7 @@ def progress_csv(data: dict[str, Any], *, bom: bool = False) -> str:
     ``bom`` prefixes a UTF-8 byte-order mark so Excel shows Vietnamese names (for downloads).
     """
     by = data["by"]
-    head = [by, "district_code"] if by == "district" else [by]
+    head = [by, f"{by}_code"] if by in pc.UNIT_LEVELS else [by]
     rows = [[*(r.get(k) for k in head), *(r[k] for k in PROGRESS_FIELDS)] for r in data["rows"]]
     rows.append(["Tổng cộng (total)", *([""] * (len(head) - 1)), *(data["totals"][k] for k in PROGRESS_FIELDS)])
     return tabular.csv_text([*head, *PROGRESS_FIELDS], rows, bom=bom)
@@ -240,7 +240,7 @@ def set_status(engine: Engine, ref: int | str, status: str, *, actor: str, on: d
             after = {"status": seg.status, "status_changed_on": on.isoformat(), "version": seg.version,
                      "note": note, "reopen": reopen}
             audit.record(s, actor, "reopen" if reopen else "set_status", "cable_segment", seg.code, before, after)
-            bump_data_version(s.connection())
+            bump_data_version(s.connection(), {"cables": True})
             return StatusChange(seg.id, seg.code, previous, status, on, actor, note, seg.version)
     except StaleDataError:
         with engine.connect() as conn:
@@ -374,18 +374,16 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
         raise CableError("the complaint text is empty", "text")
     if reported_on > today:
         raise CableError(f"reported_on {reported_on.isoformat()} is in the future", "reported_on")
-    prof = province_profile(province)
-    swapped = " (longitude and latitude swapped?)" if _inside_extent(prof.extent, lat, lon) else ""
+    area = province_area(engine, province, reported_on)
+    swapped = " (longitude and latitude swapped?)" if area.contains(lat, lon) else ""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise CableError(f"({lon}, {lat}) is not a WGS84 longitude/latitude{swapped}", "geometry")
     pt = Point(lon, lat)
     pt_m = to_crs([pt], "EPSG:4326", metric_crs)[0]
     with transaction(engine) as s:
         conn = s.connection()
-        outline, _ = province_outline(conn, reported_on)
-        inside = outline.covers(pt) if outline is not None else _inside_extent(prof.extent, lon, lat)
-        if not inside:
-            raise CableError(f"the point ({lon:.6f}, {lat:.6f}) is outside {prof.name}{swapped}", "geometry")
+        if not area.contains(lon, lat):
+            raise CableError(f"the point ({lon:.6f}, {lat:.6f}) is outside {area.name}{swapped}", "geometry")
         # candidates in a small box (degrees, generous), exact distance in metres
         d = 0.002
         box = shapely.box(lon - d, lat - d, lon + d, lat + d)
@@ -403,12 +401,8 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
                "segment_id": segment_id, "segment_code": str(near.loc[segment_id, "code"]) if hit else None,
                "distance_m": round(hit[1], 1) if hit else None, "district_code": district, "lon": lon, "lat": lat}
         audit.record(s, actor, "create", "complaint", str(c.id), None, out)
-        bump_data_version(conn)
+        bump_data_version(conn, {"cables": True})
     return out
-
-
-def _inside_extent(ext: tuple[float, float, float, float], lon: float, lat: float) -> bool:
-    return ext[0] <= lon <= ext[2] and ext[1] <= lat <= ext[3]
 
 
 def complaints(engine: Engine, status: str | None = None, complaint_id: int | None = None) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """The planning checks run against the database: classify, A1 routes/zones, spacing, site counts,
-and the single-site checker with its planning context cached per data version.
+and the single-site checker with its planning context kept current per data version.
 
 The CLI (``btsplan classify|check|stats``), the HTTP layer (``/checks/…``, ``/stats/sites``) and
 plan appraisal call these, so every entry point reads the same data the same way; the rules
@@ -9,7 +9,6 @@ themselves live in ``planning`` (pure) and the rule pack.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,19 +19,21 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from geodata.store import repository as repo
-from geodata.store.cache import VersionedValue
-from geodata.store.meta import data_version
+from geodata.work.context_cache import context_holder
+from geodata.store.units import unit_mapping_frame
 from geodata.settings import Settings
 from planning.aggregate import SiteCounts, site_counts
-from planning.checks import PlanningContext, build_context, check_site
+from planning.checks import PlanningContext, check_site
 from planning.classify import classify_sites, mismatch_findings
 from planning.findings import empty_findings, finalise
 from planning.rules import RulePack
 from planning.spacing import spacing_findings
 from planning.vocab import CHECK_NAMES, CLASS_MISMATCH_CHECK, LIVE_SITE_STATUSES, UNKNOWN_CLASS
-from planning.zoning import a1_matches, a1_report, build_a1_targets
+from planning.zoning import a1_matches, a1_report, build_a1_targets, subject_classes
 
 Progress = Callable[[str, int, int], None]
+#: the stored site columns the classifier reads (``structure`` is read from ``mount`` where absent)
+CLASSIFIER_SITE_FIELDS = ("mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged")
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def classify_stored(engine: Engine, pack: RulePack, *, chunk: int = 200_000,
                     progress: Progress | None = None) -> ClassifySummary:
     """Classify every site from its stored fields; store derived class + reasons, and replace the
     ``class-mismatch`` findings (declared class ≠ derived class)."""
-    fields = ["code", "operator", "mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged",
-              "declared_class", "status", "district_code", "commune_code"]
+    fields = ["code", "operator", "mount", "structure", "mast_height_m", "building_height_m", "reach_m",
+              "camouflaged", "declared_class", "status", "district_code", "commune_code"]
     sites = repo.load_sites(engine, columns=fields)
     n = len(sites)
     derived = np.empty(n, dtype=object)
@@ -85,7 +86,9 @@ def run_a1_check(engine: Engine, pack: RulePack, *, metric_crs: str, classes: Se
     PostGIS); names, codes and classes are fetched for the matched sites alone. On PostGIS the
     subject read runs on a second connection while this thread prepares the A1 pieces.
     """
-    cls = tuple(classes or pack.zoning.subject_classes)
+    override = tuple(classes) if classes else None
+    # every class some policy keeps out, and unknown (a site that may be one of them is told so)
+    cls = (*subject_classes(pack, override), UNKNOWN_CLASS)
 
     def points() -> pd.DataFrame:
         return repo.load_site_points(engine, classes=cls, use_declared=pack.zoning.use_declared_class,
@@ -95,8 +98,8 @@ def run_a1_check(engine: Engine, pack: RulePack, *, metric_crs: str, classes: Se
     pending = pool.submit(points) if pool else None
     try:
         with engine.connect() as conn:
-            routes = repo.load_routes(conn, policy="a1_only")
-            zones = repo.load_zones(conn, policy="a1_only")
+            routes = repo.load_routes(conn)  # the pack says which policies are checked
+            zones = repo.load_zones(conn)
             names = repo.unit_names(conn)
         targets = build_a1_targets(routes, zones, pack, metric_crs)
         pts = pending.result() if pending else points()
@@ -105,13 +108,13 @@ def run_a1_check(engine: Engine, pack: RulePack, *, metric_crs: str, classes: Se
             pool.shutdown(wait=True)
     if len(targets.targets) == 0:
         return empty_findings()
-    matches = a1_matches(pts, pack, metric_crs=metric_crs, targets=targets, classes=cls)
+    matches = a1_matches(pts, pack, metric_crs=metric_crs, targets=targets, classes=override)
     if len(matches) == 0:
         return empty_findings()
     ids = pts["id"].to_numpy()[matches["site_pos"].to_numpy(dtype=np.int64)]
     info = repo.site_rows(engine, ids, ["code", "operator", "district_code", "commune_code", "derived_class",
-                                        "declared_class"])
-    return a1_report(matches, info, targets, pack, unit_names=names)
+                                        "declared_class", *CLASSIFIER_SITE_FIELDS])
+    return a1_report(matches, info, targets, pack, unit_names=names, classes=override)
 
 
 def run_spacing_check(engine: Engine, pack: RulePack, *, metric_crs: str) -> pd.DataFrame:
@@ -151,34 +154,18 @@ def stored_site_counts(engine: Engine, pack: RulePack, *, by: str = "district", 
     if todo.any():
         sites.loc[todo, "derived_class"] = classify_sites(sites[todo], pack, reasons="none")["derived_class"]
     units = repo.load_admin_units(engine)
-    return site_counts(sites, units, by=by, as_of=as_of)
+    return site_counts(sites, units, by=by, as_of=as_of, mapping=unit_mapping_frame(engine) if by == "commune" else None)
 
 
 # --------------------------------------------------------------------------------------------
 # single-site checks with a cached context
 # --------------------------------------------------------------------------------------------
 
-_contexts: dict[tuple[str, str, str, str], VersionedValue[PlanningContext]] = {}
-_contexts_lock = threading.Lock()
-
-
-def load_context(engine: Engine, pack: RulePack, *, metric_crs: str, version: int | None = None) -> PlanningContext:
-    """Build the planning context from the database (a few seconds for a million sites)."""
-    statuses = sorted(set(pack.spacing.existing_statuses))
-    sites = repo.load_existing_masts(engine, statuses=statuses, metric_crs=metric_crs)
-    sites["status"] = statuses[0]  # every row is an existing mast; the index keeps them all
-    return build_context(sites, repo.load_routes(engine, policy="a1_only"), repo.load_zones(engine, policy="a1_only"),
-                         repo.load_admin_units(engine), pack, metric_crs=metric_crs,
-                         data_version=version if version is not None else data_version(engine))
-
-
 def planning_context(engine: Engine, pack: RulePack, *, metric_crs: str) -> PlanningContext:
-    """The context for the current data version, built at most once per version and process."""
-    key = (engine.url.render_as_string(hide_password=False), pack.id, pack.version, metric_crs)
-    with _contexts_lock:
-        holder = _contexts.setdefault(key, VersionedValue())
-    version = data_version(engine)
-    return holder.get(version, lambda: load_context(engine, pack, metric_crs=metric_crs, version=version))
+    """The context for the current data version: built once per process, then updated by what each
+    write changed (:mod:`geodata.work.context_cache`); while a full rebuild runs in the background
+    the previous context answers, and its ``data_version`` says so."""
+    return context_holder(engine, pack, metric_crs).get()
 
 
 def site_checker(engine: Engine, settings: Settings, pack: RulePack,

@@ -10,10 +10,14 @@ the findings are stored exactly as the single-process path stores them.
 
 from __future__ import annotations
 
+import glob
+import json
 import math
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +26,7 @@ import shapely
 from sqlalchemy import Engine, text
 
 from geodata.store import repository as repo
-from planning.distributed import BatchResult, from_partitions, run_batch
+from planning.distributed import BatchResult, from_partitions, partition_count, run_batch
 from planning.findings import empty_findings, finalise
 from planning.geometry import WGS84, same_crs, to_crs
 from planning.partitions import HilbertPartitions, grid_for, hilbert_partitions
@@ -31,7 +35,7 @@ from planning.vocab import LIVE_SITE_STATUSES
 from planning.zoning import build_a1_targets
 
 #: the fields any check or the classifier reads from a site
-FIELDS = ["code", "operator", "mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged",
+FIELDS = ["code", "operator", "mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged",
           "declared_class", "derived_class", "shared_by", "max_tenants", "status", "district_code", "commune_code"]
 #: sites per partition the plan aims at: a few hundred MB in a worker with the check's arrays
 SITES_PER_PARTITION = 250_000
@@ -49,9 +53,12 @@ class DaskRun:
 
 
 def plan_partitions(engine: Engine, *, metric_crs: str, npartitions: int | None = None,
-                    min_partitions: int = 2, cell_m: float = MIN_CELL_M) -> HilbertPartitions:
+                    min_partitions: int = 2, cell_m: float = MIN_CELL_M, workers: int | None = None,
+                    ) -> HilbertPartitions:
     """Hilbert partitions of the stored sites in ``metric_crs`` (the histogram is computed in the
-    database when the stored coordinates are in that CRS, else from the projected positions)."""
+    database when the stored coordinates are in that CRS, else from the projected positions).
+    With ``workers`` (and no ``npartitions``) the count is a whole number of waves of that many
+    workers (:func:`planning.distributed.partition_count`)."""
     stored = repo.sites_metric_crs(engine)
     if same_crs(stored, metric_crs):
         with engine.connect() as conn:
@@ -81,7 +88,12 @@ def plan_partitions(engine: Engine, *, metric_crs: str, npartitions: int | None 
 
         counts = cell_histogram(x, y, x0, y0, ncols, nrows, cell)
         total = int(x.size)
-    n = npartitions or max(min_partitions, math.ceil(total / SITES_PER_PARTITION))
+    if npartitions:
+        n = npartitions
+    elif workers:
+        n = max(min_partitions, partition_count(total, workers, per_partition=SITES_PER_PARTITION))
+    else:
+        n = max(min_partitions, math.ceil(total / SITES_PER_PARTITION))
     return hilbert_partitions(counts, x0=x0, y0=y0, ncols=ncols, nrows=nrows, cell_m=cell, npartitions=n,
                               crs=metric_crs)
 
@@ -154,6 +166,44 @@ class SiteReader:
         return tuple(float(v) for v in shapely.bounds(to_crs([poly], self.metric_crs, WGS84)[0]))  # type: ignore[return-value]
 
 
+class ParquetSink:
+    """Writes each partition's findings of each check, on the worker that made them, to
+    ``<directory>/<check>/part-<i>.parquet`` (the ``sink`` of :func:`planning.distributed.run_batch`);
+    :func:`read_parquet_findings` reads the checks back for one bulk load into the store. The
+    directory must be reachable from every worker (a local cluster, or a shared disk). ``details``
+    (a dict per finding) is kept as JSON text: Parquet would turn it into a struct whose fields
+    differ from rule to rule (and the keys keep their order, as reports print them)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = str(directory)
+
+    def __call__(self, partition: int, check: str, findings: pd.DataFrame) -> int:
+        if len(findings) == 0:
+            return 0
+        folder = os.path.join(self.directory, check)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"part-{partition:06d}.parquet")
+        frame = findings.reset_index(drop=True)
+        if "details" in frame:
+            frame = frame.assign(details=[None if d is None else json.dumps(d, ensure_ascii=False)
+                                          for d in frame["details"].tolist()])
+        frame.to_parquet(path + ".tmp", index=False)  # a retried task never leaves half a file behind
+        os.replace(path + ".tmp", path)
+        return len(frame)
+
+
+def read_parquet_findings(directory: str | Path, checks: Sequence[str]) -> pd.DataFrame:
+    """The findings a :class:`ParquetSink` wrote for ``checks``, in report order."""
+    paths = sorted(p for c in checks for p in glob.glob(os.path.join(str(directory), c, "part-*.parquet")))
+    frames = [f for f in (pd.read_parquet(p) for p in paths) if len(f)]
+    if not frames:
+        return empty_findings()
+    out = pd.concat(frames, ignore_index=True)
+    if "details" in out:
+        out["details"] = [None if d is None else json.loads(d) for d in out["details"].tolist()]
+    return finalise(out)
+
+
 def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> tuple[Any, SiteReader]:
     """The stored sites as a lazily read, spatially partitioned ``dask_geopandas.GeoDataFrame``,
     and the reader behind it (which also reads halo cells)."""
@@ -163,9 +213,11 @@ def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> t
 
 def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str = "district",
                      as_of: Any = None, statuses: Sequence[str] = LIVE_SITE_STATUSES,
-                     npartitions: int | None = None, min_partitions: int = 2) -> tuple[Any, int]:
+                     npartitions: int | None = None, min_partitions: int = 2, workers: int | None = None,
+                     ) -> tuple[Any, int]:
     """:func:`geodata.work.checks.stored_site_counts` on Dask: (counts, partitions)."""
-    plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
+    plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions,
+                           workers=workers)
     ddf, _ = site_frame(engine, plan, metric_crs=metric_crs)
     result = run_batch(ddf, pack, metric_crs=metric_crs, checks=(),
                        units=repo.load_admin_units(engine), by=by, as_of=as_of, count_statuses=statuses, plan=plan)
@@ -174,24 +226,34 @@ def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str
 
 def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, metric_crs: str, store: bool = True,
                     classes: Sequence[str] | None = None, npartitions: int | None = None,
-                    min_partitions: int = 2) -> DaskRun:
+                    min_partitions: int = 2, workers: int | None = None, spool: str | Path | None = None,
+                    ) -> DaskRun:
     """The checks of :func:`geodata.work.checks.run_checks` on the active Dask client (or scheduler);
-    stores each check's findings the same way (one transaction per check)."""
-    plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions)
+    stores each check's findings the same way (one transaction per check).
+
+    ``spool``: a directory every worker can write — each partition's findings are written there as
+    Parquet by the worker that made them (:class:`ParquetSink`) and read back by check for the one
+    bulk load, instead of travelling to the driver as Python objects one partition at a time."""
+    plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions,
+                           workers=workers)
     ddf, source = site_frame(engine, plan, metric_crs=metric_crs)
     targets = None
     if "a1-routes" in which:
         with engine.connect() as conn:
-            targets = build_a1_targets(repo.load_routes(conn, policy="a1_only"), repo.load_zones(conn, policy="a1_only"),
+            targets = build_a1_targets(repo.load_routes(conn), repo.load_zones(conn),
                                        pack, metric_crs)
     result: BatchResult = run_batch(
         ddf, pack, metric_crs=metric_crs, checks=tuple(which), targets=targets,
         classes=tuple(classes) if classes else None, urban_by_commune=repo.urban_by_commune(engine),
-        unit_names=repo.unit_names(engine), plan=plan, halo_source=source)
+        unit_names=repo.unit_names(engine), plan=plan, halo_source=source,
+        sink=ParquetSink(spool) if spool is not None else None)
     frames = []
     for check in which:
-        f = result.findings[result.findings["check"] == check].reset_index(drop=True) if len(result.findings) \
-            else empty_findings()
+        if spool is not None:
+            f = read_parquet_findings(spool, [check])
+        else:
+            f = result.findings[result.findings["check"] == check].reset_index(drop=True) if len(result.findings) \
+                else empty_findings()
         if store:
             repo.replace_findings(engine, [check], f, metric_crs=metric_crs)
         frames.append(f)

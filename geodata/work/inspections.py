@@ -186,7 +186,7 @@ def record_result(session: Session, actor: str, camp: InspectionCampaign, site_c
         session.flush()
         audit.record(session, actor, "create", "finding", f.id, None,
                      {"check": INSPECTION_CHECK, "site_code": site_code, "inspection_id": ins.id})
-        bump_data_version(session)
+        bump_data_version(session, {"inspections": True})
     return ins
 
 

@@ -350,7 +350,11 @@ def decide(session: Session, plan: PlanSubmission, actor: str, decision: str, re
         items["applied"] = applied
         plan.items = items
         _flush(session, plan.id)
-        bump_data_version(session)
+        sites = [a["id"] for a in applied if a.get("entity") == "site"]
+        others = {a.get("entity") for a in applied} - {"site"}
+        # masts by code (the planning context updates just those); cable segments do not touch it
+        changes = {"sites": sites, **({"cables": True} if others else {})} if others <= {"cable_segment"} else None
+        bump_data_version(session, changes)
     _event(session, plan, "under_review", to_status, actor, reason,
            None, {"items": [d for d in item_out if d["decision"] or d["reason"]]})
     return plan
@@ -360,7 +364,7 @@ def decide(session: Session, plan: PlanSubmission, actor: str, decision: str, re
 # approved items → data
 # --------------------------------------------------------------------------------------------
 
-_SITE_ATTRS = ("name", "address", "mount", "mast_height_m", "building_height_m", "reach_m", "camouflaged",
+_SITE_ATTRS = ("name", "address", "mount", "structure", "mast_height_m", "building_height_m", "reach_m", "camouflaged",
                "declared_class", "tech", "transmitters")
 
 
@@ -462,7 +466,7 @@ def _apply_cable(session: Session, plan: PlanSubmission, i: int, p: Mapping[str,
     commune, district = _admin_codes(session, mid.x, mid.y)
     seg = CableSegment(code=code, street=p["street"], from_desc=p.get("from_desc"), to_desc=p.get("to_desc"),
                        district_code=p.get("district") or district, commune_code=commune, length_m=round(length, 2),
-                       plan_ref=f"plan-{plan.id}", target_year=p.get("target_year"), method=p.get("method", "underground"),
+                       plan_ref=f"plan-{plan.id}", target_year=p.get("target_year"), method=p.get("method", "ha_ngam"),
                        operators=[plan.operator], status="planned", geom=from_shape(geom, srid=SRID))
     session.add(seg)
     session.flush()

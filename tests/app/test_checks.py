@@ -68,7 +68,9 @@ def test_planted_a2a_on_a1_sites_are_flagged(client: TestClient, demo_db: Engine
 
 
 def test_a_compliant_site_has_no_a1_finding(client: TestClient, demo_db: Engine) -> None:
-    feat = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.80, 20.72]},
+    # inside the demo's made-up outline: a site check refuses points outside the province's imported
+    # boundaries (106.80, 20.72 lies ≈ 1.5 km beyond them, so it is no longer accepted)
+    feat = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.79, 20.73]},
             "properties": {"code": "RURAL-1", "operator": "VTL", "mount": "ground", "mast_height_m": 36.0,
                            "reach_m": 2.0, "camouflaged": False, "declared_class": "A2b"}}
     body = client.post("/checks/site", json=feat).json()
@@ -119,9 +121,11 @@ def test_context_follows_the_data_version(client: TestClient, demo_db: Engine) -
     first = client.post("/checks/site", json=feat).json()
     near = [c for c in first["colocation_candidates"]] + [f for f in first["findings"] if f["check"] == "spacing"]
     assert any(f.get("other_site_code") == code for f in first["findings"]) or near
+    # a write records what it changed (here one mast, by code), so the context updates that mast at
+    # once; a write that says nothing is rebuilt in the background (geodata.work.context_cache)
     with demo_db.begin() as c:
         c.execute(update(m.Site).where(m.Site.code == code).values(status="removed"))
-        v = bump_data_version(c)
+        v = bump_data_version(c, {"sites": [code]})
     second = client.post("/checks/site", json=feat).json()
     assert second["data_version"] == v == first["data_version"] + 1
     assert not any(f.get("other_site_code") == code for f in second["findings"])  # a removed mast is no obstacle

@@ -9,11 +9,14 @@ import shutil
 import subprocess
 from typing import Any
 
+import numpy as np
 import pytest
 import shapely
+import shapely.geometry
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from geodata.crs import transformer
 from tests.app.live import live_server, make_app
 
 FILTER = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter"
@@ -104,6 +107,59 @@ def test_s_intersects_equals_bbox(client: TestClient) -> None:
     # combined with a plain parameter and with bbox: all conditions hold
     vtl = _ids(client, "sites", operator="VTL")
     assert _text(client, "sites", f"S_INTERSECTS(geometry, {poly})", operator="VTL") == expect & vtl
+
+
+def _metric(geojson: dict[str, Any]) -> Any:
+    t = transformer("EPSG:4326", "EPSG:9210")
+    return shapely.transform(shapely.geometry.shape(geojson),
+                             lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+def test_s_dwithin_measures_metres_in_the_metric_crs(client: TestClient) -> None:
+    """S_DWITHIN (text and JSON) selects what a distance computed in VN-2000 metres selects, for the
+    sites (points) and the routes (lines), with the literal in lon/lat or in the metric CRS."""
+    lon, lat, d = 106.683, 20.858, 600.0
+    centre = _metric({"type": "Point", "coordinates": [lon, lat]})
+
+    def expected(collection: str) -> tuple[set[int], set[int]]:
+        """(ids within d, ids within 5 cm of the edge, where rounding may decide)"""
+        dist = {f["id"]: _metric(f["geometry"]).distance(centre) for f in _all(client, collection) if f["geometry"]}
+        return {i for i, v in dist.items() if v <= d}, {i for i, v in dist.items() if abs(v - d) < 0.05}
+
+    for collection in ("sites", "routes"):
+        want, edge = expected(collection)
+        assert want, collection
+        got = _text(client, collection, f"S_DWITHIN(geometry, POINT({lon} {lat}), {d})")
+        assert got - edge == want - edge, collection
+        point = {"type": "Point", "coordinates": [lon, lat]}
+        assert _json(client, collection, {"op": "s_dwithin", "args": [_prop("geometry"), point, d]}) == got
+    # the literal in the metric CRS itself; combined with other conditions
+    assert _text(client, "sites", f"S_DWITHIN(geometry, POINT({centre.x} {centre.y}), {d})",
+                 **{"filter-crs": "http://www.opengis.net/def/crs/EPSG/0/9210"}) == got_sites(client, lon, lat, d)
+    vtl = _ids(client, "sites", operator="VTL")
+    assert _text(client, "sites", f"S_DWITHIN(geometry, POINT({lon} {lat}), {d}) AND operator = 'VTL'") \
+        == got_sites(client, lon, lat, d) & vtl
+    both = {"op": "not", "args": [{"op": "s_dwithin", "args": [_prop("geometry"),
+                                                               {"type": "Point", "coordinates": [lon, lat]}, d]}]}
+    assert _json(client, "sites", both) == {f["id"] for f in _all(client, "sites")} - got_sites(client, lon, lat, d)
+    assert "distance" in _problem(client, "sites", filter=f"S_DWITHIN(geometry, POINT({lon} {lat}), -5)")
+    assert "s_dwithin" in _problem(client, "sites", **{"filter-lang": "cql2-json"}, filter=json.dumps(
+        {"op": "s_dwithin", "args": [_prop("geometry"), {"type": "Point", "coordinates": [lon, lat]}]}))
+
+
+def got_sites(client: TestClient, lon: float, lat: float, d: float) -> set[int]:
+    return _text(client, "sites", f"S_DWITHIN(geometry, POINT({lon} {lat}), {d})")
+
+
+def test_numeric_properties_filter_and_are_queryables(client: TestClient) -> None:
+    """Numbers and dates are filterable by CQL2 and listed in the queryables (which is what clients such
+    as GDAL read to decide what they may send); ``?mast_height_m=`` stays a 400 (a range is the useful
+    filter on a number, which a plain parameter cannot say)."""
+    props = client.get("/collections/sites/queryables").json()["properties"]
+    assert props["mast_height_m"]["type"] == "number" and props["built_on"]["format"] == "date"
+    heights = {f["id"]: f["properties"]["mast_height_m"] for f in _all(client, "sites")}
+    assert _text(client, "sites", "mast_height_m > 30") == {i for i, h in heights.items() if h is not None and h > 30}
+    assert client.get("/collections/sites/items?mast_height_m=12").status_code == 400
 
 
 def test_dates_compare_on_date_properties(client: TestClient) -> None:

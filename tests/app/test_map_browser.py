@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from playwright import sync_api
 from sqlalchemy import select
@@ -177,9 +178,10 @@ def test_class_filter_changes_the_count(server: str, watched: Watched) -> None:
     page.locator('#class-filter input[data-class="A2a"]').uncheck()
     without_a2a = watched.count()
     assert 0 < without_a2a < total
-    classes = page.evaluate("""() => [...new Set(window.btsplan.map.queryRenderedFeatures({layers: ['sites']})
+    # filtered, the sites are drawn from the filtered source's layers (the tiles' are emptied)
+    classes = page.evaluate("""() => [...new Set(window.btsplan.map.queryRenderedFeatures({layers: ['sites-f']})
         .map(f => f.properties.derived_class || 'unknown'))]""")
-    assert "A2a" not in classes
+    assert classes and "A2a" not in classes
     # only A2a: the two counts partition the total
     page.evaluate("() => window.btsplan.setClasses(['A2a'])")
     only_a2a = watched.count()
@@ -208,13 +210,14 @@ def test_export_downloads_what_the_map_shows(server: str, watched: Watched, tmp_
     path = tmp_path / "sites.csv"
     dl.value.save_as(path)
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    table = page.locator("#stats-table tbody tr[data-district='305'] td").all_text_contents()
-    a2a_in_table = int(table[2].replace(".", "").replace(",", ""))  # columns: A1a, A1b, A2a, …
+    # the side table shows today's communes (issue 15: no districts since 2025-07-01); the sites keep
+    # their pre-reform district code, so the count to match is the district table of 2025-06-30
+    stats = httpx.get(f"{server}/stats/sites", params={"by": "district,type", "as_of": "2025-06-30"}).json()
+    a2a_in_table = next(r["A2a"] for r in stats["rows"] if r["district_code"] == "305")
     assert len(rows) == a2a_in_table > 0
     assert {r["derived_class"] for r in rows} == {"A2a"}
-    # the map counts single sites exactly and clusters by their centre, so a cluster astride the
-    # district boundary counts on one side: close, not exact, at a zoom where dense streets cluster
-    assert abs(shown - len(rows)) <= 0.1 * len(rows), (shown, len(rows))
+    # filtered, the map clusters only the matching sites itself: its count is exact
+    assert shown == len(rows), (shown, len(rows))
     # findings only → the findings export of that district
     page.check("#f-findings")
     page.wait_for_function("() => document.querySelector('#export-link').getAttribute('href')"
@@ -224,6 +227,84 @@ def test_export_downloads_what_the_map_shows(server: str, watched: Watched, tmp_
     findings = tmp_path / "findings.csv"
     dl.value.save_as(findings)
     assert len(list(csv.DictReader(io.StringIO(findings.read_text(encoding="utf-8-sig"))))) > 0
+
+
+def api_matched(base: str, collection: str = "sites", **params: str) -> int:
+    """``numberMatched`` of the features API for a filter (one feature fetched)."""
+    r = httpx.get(f"{base}/collections/{collection}/items", params={**params, "limit": "1"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return int(r.json()["numberMatched"])
+
+
+def api_codes(base: str, collection: str, key: str, **params: str) -> set[str]:
+    r = httpx.get(f"{base}/collections/{collection}/items", params={**params, "limit": "10000"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return {f["properties"][key] for f in r.json()["features"] if f["properties"].get(key)}
+
+
+def shown_count(w: Watched) -> int:
+    """The panel's "N trạm hiển thị", once the last filter change is drawn."""
+    n = w.count()
+    text = w.page.text_content("#visible-count") or ""
+    assert int("".join(ch for ch in text if ch.isdigit())) == n, (text, n)
+    return n
+
+
+def in_list(codes: set[str]) -> str:
+    return ", ".join(f"'{c}'" for c in sorted(codes))
+
+
+def test_every_filter_shows_the_api_count(server: str, watched: Watched) -> None:
+    """For each filter, the number the map shows is the features API's ``numberMatched`` for it."""
+    assert watched.open_map(server) == api_matched(server) == 1000
+    page = watched.page
+    operator = page.locator("#f-operator option").nth(1).get_attribute("value")
+    assert operator
+    page.select_option("#f-operator", operator)
+    assert shown_count(watched) == api_matched(server, operator=operator) > 0
+    assert page.is_hidden("#cluster-note"), "every matching site is drawn"
+    page.select_option("#f-operator", "")
+    page.select_option("#f-status", "planned")
+    assert shown_count(watched) == api_matched(server, status="planned") > 0
+    page.select_option("#f-status", "")
+    assert shown_count(watched) == 1000
+
+    # findings only: the sites that have a finding
+    with_findings = api_codes(server, "findings", "site_code")
+    page.check("#f-findings")
+    assert shown_count(watched) == api_matched(server, filter=f"code IN ({in_list(with_findings)})") > 0
+    rings = page.evaluate("""() => window.btsplan.map.queryRenderedFeatures({layers: ['findings-f', 'findings-other-f']})
+        .map(f => f.properties.site_code)""")
+    assert rings and set(rings) <= with_findings
+    page.uncheck("#f-findings")
+
+    # a class: derived, else declared (as the map colours it), exactly, also inside clusters
+    page.evaluate("() => window.btsplan.setClasses(['A1b'])")
+    a1b = "derived_class = 'A1b' OR (derived_class IS NULL AND declared_class = 'A1b')"
+    assert shown_count(watched) == api_matched(server, filter=a1b) > 0
+    page.evaluate("() => window.btsplan.setClasses(['A1a', 'A1b', 'A2a', 'A2b', 'A2c', 'unknown'])")
+
+    # a district: sites, rings and the planning layers stay inside it
+    page.select_option("#f-district", "305")
+    assert shown_count(watched) == api_matched(server, district="305") > 0
+    district_sites = api_codes(server, "sites", "code", district="305")
+    rings = page.evaluate("""() => window.btsplan.map.queryRenderedFeatures({layers: ['findings-f', 'findings-other-f']})
+        .map(f => f.properties.site_code)""")
+    assert set(rings) <= district_sites
+    tile_rings = page.evaluate("""() => window.btsplan.map.queryRenderedFeatures({layers: ['findings', 'findings-other']}).length""")
+    assert tile_rings == 0, "the unfiltered rings from the tiles are not drawn"
+    others = page.evaluate("""() => [...new Set(window.btsplan.map.queryRenderedFeatures(
+        {layers: ['zones-fill', 'zones-point', 'routes-a1', 'cables', 'cables-planned']})
+        .map(f => f.properties.district).filter(d => d !== undefined))]""")
+    assert others and set(others) == {"305"}, others
+
+    # everything at once
+    page.select_option("#f-operator", operator)
+    page.evaluate("() => window.btsplan.setClasses(['A2a'])")
+    both = f"operator = '{operator}' AND district = '305' AND " \
+           "(derived_class = 'A2a' OR (derived_class IS NULL AND declared_class = 'A2a'))"
+    assert shown_count(watched) == api_matched(server, filter=both)
+    assert watched.console_errors == [], watched.console_errors
 
 
 def test_offline_load_and_osm_only_on_request(browser: Any, playwright: Any, server: str) -> None:
@@ -260,6 +341,9 @@ def test_same_map_on_postgis(db_factory: DatabaseFactory, watched: Watched) -> N
         only_a2a = watched.count()
         watched.page.evaluate("() => window.btsplan.setClasses(['A1a', 'A1b', 'A2b', 'A2c', 'unknown'])")
         assert 0 < only_a2a < total and only_a2a + watched.count() == total
+        watched.page.select_option("#f-status", "planned")
+        assert shown_count(watched) == api_matched(base, filter="status = 'planned' AND (derived_class <> 'A2a' "
+                                                   "OR derived_class IS NULL)") > 0
         assert watched.offsite() == []
 
 
@@ -319,7 +403,10 @@ def test_side_panel_and_language_toggle(server: str, watched: Watched) -> None:
     watched.open_map(server)
     page = watched.page
     page.wait_for_selector("#stats-table tbody tr")
-    assert page.locator("#stats-table tbody tr").count() == 7, "one row per demo district"
+    today = httpx.get(f"{server}/stats/sites", params={"by": "commune,type"}).json()
+    assert page.locator("#stats-table tbody tr").count() == len(today["rows"]) > 7, "one row per commune of today"
+    assert page.locator("#stats-table tbody tr[data-commune='11600']").count() == 1
+    assert page.is_visible("#demo-note"), "the demo's boundaries are marked as illustrative"
     total = page.locator("#stats-table tfoot td.total").text_content()
     assert total and total.replace(".", "").replace(",", "") == "1000"
     assert page.locator("#cable-chart svg rect").count() > 0
@@ -327,7 +414,7 @@ def test_side_panel_and_language_toggle(server: str, watched: Watched) -> None:
     page.click("#lang-toggle")
     assert "Passive telecom infrastructure map" in page.text_content("h1")
     assert page.evaluate("() => document.documentElement.lang") == "en"
-    assert page.text_content("#stats h2") == "Sites by district × mast class"
+    assert page.text_content("#stats h2") == "Sites by commune/ward × mast class"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """OGC API clients nobody here wrote, against a live server on loopback: OWSLib with its default
-headers (it sends no JSON Accept, so a server that answers HTML to ``*/*`` breaks it) and GDAL's MVT
-driver on a tile from the OGC API Tiles path."""
+headers (it sends no JSON Accept, so a server that answers HTML to ``*/*`` breaks it), GDAL's OAPIF
+driver turning ``-where`` into a CQL2 ``filter`` the server evaluates, and GDAL's MVT driver on a tile
+from the OGC API Tiles path."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -75,3 +79,60 @@ def test_gdal_mvt_driver_reads_a_tile_from_the_ogc_tiles_path(base: str, tmp_pat
     assert int(info.stdout.split("Feature Count: ")[1].split()[0]) > 0
     extent = info.stdout.split("Extent: ")[1].splitlines()[0]  # EPSG:3857 metres around Hải Phòng
     assert extent.startswith("(118")
+
+
+@contextmanager
+def recording_proxy(upstream: str) -> Iterator[tuple[str, list[str]]]:
+    """A loopback HTTP front for ``upstream`` that records every request target it passes on: what
+    a client really asked the server for. Links are built from the Host header, so a client that
+    follows them keeps going through the proxy."""
+    seen: list[str] = []
+
+    class Forward(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.path)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "accept-encoding")}
+            r = httpx.get(upstream + self.path, headers=headers, timeout=60)
+            self.send_response(r.status_code)
+            for k, v in r.headers.items():
+                if k.lower() not in ("transfer-encoding", "connection", "content-encoding", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(r.content)))
+            self.end_headers()
+            self.wfile.write(r.content)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL command-line tools not installed")
+def test_gdal_where_is_sent_to_the_server_as_cql2(base: str, demo_db: Engine) -> None:
+    """``ogrinfo OAPIF:… -where`` is not evaluated by GDAL over every feature: GDAL reads the declared
+    filtering conformance and queryables (numbers included) and sends the condition as ``filter``,
+    which the server answers; the count is what the same query with plain parameters gives."""
+    with demo_db.connect() as c:
+        want = c.execute(select(func.count()).select_from(m.Site)
+                         .where(m.Site.operator == "VTL", m.Site.mast_height_m > 30)).scalar_one()
+    assert want > 0
+    with recording_proxy(base) as (front, seen):
+        out = subprocess.run(["ogrinfo", "-ro", "-al", "-q", f"OAPIF:{front}", "sites",
+                              "-where", "operator = 'VTL' AND mast_height_m > 30"],
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("OGRFeature(sites)") == want
+    items = [parse_qs(urlsplit(p).query) for p in seen if urlsplit(p).path == "/collections/sites/items"]
+    filtered = [q for q in items if "filter" in q]
+    assert filtered and len(filtered) == len(items), f"every items request carries the filter: {seen}"
+    expr = filtered[0]["filter"][0]
+    assert "operator" in expr and "VTL" in expr and "mast_height_m" in expr and "30" in expr, expr
+    assert filtered[0].get("filter-lang", ["cql2-text"])[0] in ("cql2-text", "cql-text")
+

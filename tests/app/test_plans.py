@@ -265,6 +265,8 @@ def test_cable_route_approval_creates_planned_segment(demo_db: Engine) -> None:
     with transaction(demo_db) as s:
         seg = s.execute(select(CableSegment).where(CableSegment.plan_ref == f"plan-{pid}")).scalar_one()
         assert seg.status == "planned" and seg.operators == ["VTL"] and 400 < seg.length_m < 500
+        # issue 16: the plan's old word "underground" is read as today's hạ ngầm
+        assert seg.method == "ha_ngam"
         assert audit.entries(s, "cable_segment", seg.code)
 
 
@@ -320,9 +322,12 @@ def test_report_lists_planted_a2a_on_a1_and_too_close_mast(demo_db: Engine) -> N
     s = rep["summary"]
     assert s["items"] == 3 and s["by_severity"]["violation"] >= 2 and s["outside_province"] == 1
     # the same report, printable and as a workbook
-    html = c.get(f"/plans/{pid}/report?format=html", headers=k.h("vtl"))
+    html = c.get(f"/plans/{pid}/report?format=html&lang=vi", headers=k.h("vtl"))
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
-    assert "RPT-A2A" in html.text and "Báo cáo thẩm định" in html.text and "<script" not in html.text
+    # issue 16: the page reads in the chosen language, and "báo cáo kết quả thẩm định" is the term
+    assert "RPT-A2A" in html.text and "Báo cáo kết quả thẩm định" in html.text and "<script" not in html.text
+    en = c.get(f"/plans/{pid}/report?format=html", headers={**k.h("vtl"), "Accept-Language": "en"})
+    assert "Appraisal report" in en.text and "Báo cáo" not in en.text
     x = c.get(f"/plans/{pid}/report", headers={**k.h("planner"), "Accept": "application/vnd.openxmlformats-"
                                                 "officedocument.spreadsheetml.sheet"})
     assert x.status_code == 200

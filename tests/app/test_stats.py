@@ -68,15 +68,22 @@ def test_counts_add_up_and_follow_the_data(client: TestClient, demo_db: Engine) 
 
 
 def test_xlsx_and_bad_parameters(client: TestClient) -> None:
-    x = client.get("/stats/sites?by=commune,type&format=xlsx&as_of=2024-01-01")
+    x = client.get("/stats/sites?by=commune,type&format=xlsx&as_of=2024-01-01&lang=vi")
     assert x.status_code == 200
     rows = list(openpyxl.load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
-    h = next(i for i, r in enumerate(rows) if r and r[0] == "district_code")
-    assert list(rows[h][:4]) == ["district_code", "district", "commune_code", "commune"] and rows[h][-1] == "total"
-    assert rows[-2][1] == "total" and rows[-1][1] == "share %"
+    # the workbook is now the table the department issues (issue 16): the authority header above it,
+    # Vietnamese labels over field names, units by name, then "Tổng" and "Tỷ lệ (%)"
+    assert rows[0][0] == "UBND THÀNH PHỐ HẢI PHÒNG" and "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in rows[0]
+    h = next(i for i, r in enumerate(rows) if r and r[0] == "no")
+    assert list(rows[h][:3]) == ["no", "district", "commune"] and rows[h][-1] == "total"
+    assert rows[h - 1][2] == "Xã/phường/đặc khu"
+    assert rows[-2][1] == "Tổng" and rows[-1][1] == "Tỷ lệ (%)"
     data = [r for r in rows[h + 1:-2]]
     assert sum(r[-1] for r in data) == rows[-2][-1] > 0
-    for bad in ("by=province,type", "by=district,colour", "as_of=yesterday", "format=pdf"):
+    pdf = client.get("/stats/sites?by=commune,type&format=pdf&as_of=2024-01-01")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # pdf is a format now (issue 16): docx stands in as the format the table is not issued in
+    for bad in ("by=province,type", "by=district,colour", "as_of=yesterday", "format=docx"):
         r = client.get(f"/stats/sites?{bad}")
         assert r.status_code == 422, bad
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -37,7 +37,12 @@ def test_demo_refuses_to_overwrite(demo_db: Engine) -> None:
 def test_demo_content_is_plausible(demo_db: Engine) -> None:
     with demo_db.connect() as c:
         levels = dict(c.execute(select(m.AdminUnit.level, func.count()).group_by(m.AdminUnit.level)).all())
-        assert levels == {"province": 1, "district": 7, "commune": 60}
+        # both vintages (issue 15): until 2025-06-30 Hải Phòng (7 districts, 60 communes) and a made-up
+        # former Hải Dương part (province, 1 district, 4 communes); from 2025-07-01 the merged province
+        # and 31 new communes, linked by a mapping with full and partial merges
+        assert levels == {"province": 3, "district": 8, "commune": 95}
+        kinds = dict(c.execute(select(m.UnitMapping.kind, func.count()).group_by(m.UnitMapping.kind)).all())
+        assert kinds["full"] > kinds["partial"] > 0
         assert c.execute(select(func.count()).select_from(m.Operator)).scalar() >= 3
         assert c.execute(select(func.count()).where(m.Site.commune_code.is_(None))).scalar() == 0
         a1_routes = c.execute(select(func.count()).where(m.Route.policy == "a1_only")).scalar()

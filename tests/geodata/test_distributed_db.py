@@ -48,6 +48,19 @@ def test_dask_equals_single_process_on_the_demo(demo_db: Engine, client) -> None
     assert set(run.findings.loc[run.findings["check"] == "a1-routes", "site_code"]) == planted
 
 
+def test_findings_written_by_the_workers_are_all_stored(demo_db: Engine, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each worker writes its partitions' findings to Parquet and the driver bulk-loads them: the
+    stored set is the single-process one, for partitions sized from the worker count."""
+    checks.classify_stored(demo_db, PACK)
+    single = checks.run_checks(demo_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=True)
+    stored_single = _stored(demo_db)
+    run = run_checks_dask(demo_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=True, workers=2,
+                          spool=tmp_path / "spool")
+    assert run.partitions == 4
+    assert to_records(run.findings) == to_records(single)
+    assert _stored(demo_db) == stored_single
+
+
 def test_unclassified_sites_are_classified_in_the_workers(demo_db: Engine, client) -> None:  # type: ignore[no-untyped-def]
     checks.classify_stored(demo_db, PACK)
     single = checks.run_checks(demo_db, PACK, ["a1-routes", "spacing"], metric_crs=M, store=False)

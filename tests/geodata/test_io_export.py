@@ -21,6 +21,7 @@ from geodata.io import writers
 from geodata.crs import transformer
 from geodata.io.exports import ExportError, ExportFilter, layer_from_frame, open_export
 from geodata.io.importer import ImportOptions, import_file
+from planning import i18n
 from tests.conftest import plant_findings
 
 FORMATS = list(writers.FORMATS)
@@ -56,7 +57,8 @@ def test_csv_has_bom_and_vietnamese(demo_db: Engine, tmp_path: Path) -> None:
 
 def test_xlsx_title_header_freeze_filter_widths(demo_db: Engine, tmp_path: Path) -> None:
     flt = ExportFilter(district=["Lê Chân"], type=["A2a"])
-    path = writers.write(open_export(demo_db, "sites", flt), "xlsx", tmp_path / "s.xlsx")
+    with i18n.use_language("vi"):  # the department's default: the suite itself runs in English (tests/conftest.py)
+        path = writers.write(open_export(demo_db, "sites", flt), "xlsx", tmp_path / "s.xlsx")
     wb = openpyxl.load_workbook(path)
     ws = wb.active
     title = ws["A1"].value
@@ -72,7 +74,8 @@ def test_xlsx_title_header_freeze_filter_widths(demo_db: Engine, tmp_path: Path)
 
 
 def test_shapefile_zip_with_cpg_and_field_sidecar(demo_db: Engine, tmp_path: Path) -> None:
-    path = writers.write(open_export(demo_db, "sites"), "shp", tmp_path / "s.shp")
+    with i18n.use_language("vi"):
+        path = writers.write(open_export(demo_db, "sites"), "shp", tmp_path / "s.shp")
     assert path.name == "s.shp.zip"
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
@@ -80,7 +83,7 @@ def test_shapefile_zip_with_cpg_and_field_sidecar(demo_db: Engine, tmp_path: Pat
         assert z.read("sites.cpg").decode().strip().upper().replace("-", "") == "UTF8"
         side = z.read("sites_fields.csv").decode("utf-8-sig").splitlines()
     assert side[0] == "short_name,field,label_vi,type"
-    assert "decl_cls,declared_class,Loại cột khai báo,text" in side
+    assert "decl_cls,declared_class,Loại cột kê khai,text" in side  # issue 16: "kê khai" for declared
     fields = pyogrio.read_info(path)["fields"]
     assert all(len(f) <= 10 for f in fields) and "decl_cls" in fields
     df = pyogrio.read_dataframe(path)

@@ -268,7 +268,8 @@ def test_real_boundaries_admin_import_and_site_assignment(empty_db: Engine, tmp_
     pd.concat([df, sea]).to_csv(p, index=False)
     res = import_file(empty_db, "sites", p, ImportOptions(skip_bad_rows=True))
     assert res.committed and res.inserted == 15 and res.rejected == 1
-    assert res.log.errors[0].row == 17 and "not inside any administrative unit" in res.log.errors[0].message
+    # the sea point is outside the outline of the imported boundaries (no longer a bounding box)
+    assert res.log.errors[0].row == 17 and "outside Hải Phòng" in res.log.errors[0].message
     got = _sites(empty_db, "R-")
     assert all(got[f"R-{k}"]["district_code"] == k for k in pts)
     # the same boundaries again: conflicts on (code, valid_from)
@@ -326,3 +327,40 @@ def test_a_district_named_in_the_file_is_stored_as_its_code(demo_db: Engine, tmp
     with demo_db.connect() as c:
         got = dict(c.execute(select(m.Route.name, m.Route.district_code).where(m.Route.name.in_(names))).all())
     assert got == dict(zip(names, ["305", "305", "303", "Atlantis"], strict=True))
+
+
+def test_columns_not_read_are_listed_with_why(demo_db: Engine, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sites file with a district column (derived from the location, so not read), an unknown column
+    and one ignored with ``--map``: the summary (what the CLI prints and an HTTP answer returns) lists
+    each with why, and the district stored is the one the point lies in, not what the file says."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from geodata.settings import get_settings
+    from tests.conftest import db_url
+
+    p = tmp_path / "tram.csv"
+    SITES.assign(**{"Quận/huyện": ["Quận Hồng Bàng"] * 3, "Ghi chú": ["x"] * 3,
+                    "Số hộ": [1, 2, 3]}).to_csv(p, index=False)
+    res = import_file(demo_db, "sites", p, ImportOptions(dry_run=True, mapping={"Số hộ": "ignore"}))
+    got = {c["column"]: c for c in res.summary()["ignored_columns"]}
+    assert set(got) == {"Quận/huyện", "Ghi chú", "Số hộ"}
+    assert got["Quận/huyện"]["reason"] == "units derived from location"
+    assert "derived from each site's location" in got["Quận/huyện"]["message"]
+    assert got["Ghi chú"]["reason"] == "unknown" and "--map" in got["Ghi chú"]["message"]
+    assert got["Số hộ"]["reason"] == "asked"
+    assert json.loads(json.dumps(res.summary()))["ignored_columns"] == res.summary()["ignored_columns"]
+
+    monkeypatch.setenv("BTSPLAN_DATABASE_URL", db_url(demo_db))
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(cli, ["import", "sites", str(p)])
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "'Quận/huyện' not read: the district and commune are derived from each site's location" in out
+    assert "'Ghi chú' unknown column, not imported" in out
+    # T-001 lies in Lê Chân (305) although the file says Hồng Bàng
+    assert _sites(demo_db)["T-001"]["district_code"] == "305"

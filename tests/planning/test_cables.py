@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from shapely import LineString, box
 
 from planning import cables as pc
-from planning.vocab import SEGMENT_STATUSES
+from planning.vocab import CABLE_METHODS, SEGMENT_STATUSES
 
 AS_OF = dt.date(2026, 6, 1)
 
@@ -248,6 +248,33 @@ def test_progress_is_length_weighted_and_splits_crossing_segments() -> None:
     assert by_op["totals"]["total_km"] == 2.0  # operators overlap; the network is counted once
 
 
+def test_progress_by_method_and_by_commune_counts_streets_next_to_kilometres() -> None:
+    """The plans report "11 tuyến … Lê Chân": kilometres split into chỉnh trang and hạ ngầm, and streets."""
+    segs = _segments([
+        {"status": "done", "target_year": 2025, "plan_ref": None, "operators": [], "method": "ha_ngam",
+         "street": "Lạch Tray", "geometry": LineString([(100, 100), (300, 100)])},       # 200 m in A
+        {"status": "planned", "target_year": 2026, "plan_ref": None, "operators": [], "method": "chinh_trang",
+         "street": "Lạch Tray", "geometry": LineString([(900, 500), (1300, 500)])},      # 100 m A, 300 m B
+        {"status": "planned", "target_year": 2026, "plan_ref": None, "operators": [], "method": "chinh_trang",
+         "street": "Tô Hiệu", "geometry": LineString([(1500, 100), (1600, 100)])},       # 100 m in B
+        {"status": "in_progress", "target_year": 2026, "plan_ref": None, "operators": [],
+         "method": "chinh_trang_ha_ngam", "street": "Cầu Đất", "geometry": LineString([(1500, 800), (1800, 800)])},
+    ])
+    by_method = pc.compute_progress(segs, by="method", as_of=AS_OF).to_dict()
+    rows = {r["method"]: r for r in by_method["rows"]}
+    assert list(rows) == ["chinh_trang", "ha_ngam", "chinh_trang_ha_ngam"]  # the vocabulary's order
+    assert rows["chinh_trang"]["total_km"] == 0.5 and rows["chinh_trang"]["streets"] == 2
+    assert rows["ha_ngam"]["done_km"] == 0.2 and rows["ha_ngam"]["streets"] == 1
+    assert by_method["totals"]["streets"] == 3 and by_method["totals"]["total_km"] == 1.0
+    communes = DISTRICTS.assign(code=["30301", "30501"], name=["Phường An Biên", "Phường Lê Chân"])
+    by_commune = pc.compute_progress(segs, by="commune", as_of=AS_OF, districts=communes).to_dict()
+    rows = {r["commune_code"]: r for r in by_commune["rows"]}
+    assert rows["30301"]["commune"] == "Phường An Biên" and rows["30301"]["streets"] == 1
+    assert rows["30501"]["streets"] == 3 and rows["30501"]["total_km"] == 0.7
+    # Lạch Tray runs through both communes: a street of each, one street of the programme
+    assert by_commune["totals"]["streets"] == 3
+
+
 def test_progress_rejects_degrees_and_unknown_groupings() -> None:
     segs = _segments([{"status": "done", "target_year": 2017, "plan_ref": None, "operators": [],
                        "geometry": LineString([(106.6, 20.8), (106.7, 20.8)])}], crs="EPSG:4326")
@@ -269,6 +296,9 @@ def segment_sets(draw: st.DrawFn) -> gpd.GeoDataFrame:
         rows.append({"status": draw(st.sampled_from(SEGMENT_STATUSES)), "target_year": draw(st.sampled_from([2017, 2030])),
                      "plan_ref": draw(st.sampled_from(["18/KH-BCĐ", "85/KH-BCĐ", None])),
                      "operators": draw(st.lists(st.sampled_from(["VTL", "VNP", "MBF"]), max_size=3)),
+                     # issue 16: a segment carries its method and street (progress by method, streets counted)
+                     "method": draw(st.sampled_from(CABLE_METHODS)),
+                     "street": draw(st.sampled_from(["Lạch Tray", "Tô Hiệu", "Cầu Đất", None])),
                      "geometry": geom})
     return _segments(rows)
 
@@ -289,6 +319,8 @@ def test_progress_figures_add_up(segs: gpd.GeoDataFrame, by: str) -> None:
         if r["total_km"] > 0:
             assert round(r["done_pct"] + r["in_progress_pct"] + r["planned_pct"], 6) == 100.0
         assert round(r["done_km"] + r["in_progress_km"] + r["planned_km"] - r["total_km"], 6) == 0.0
+    named = {st for st in segs["street"] if st}
+    assert d["totals"]["streets"] == len(named) and all(r["streets"] <= len(named) for r in d["rows"])
     if by != "operator":
         assert round(sum(r["total_km"] for r in d["rows"]) - d["totals"]["total_km"], 6) == 0.0
         assert d["totals"]["total_km"] == pytest.approx(total / 1000, abs=0.0005 * max(1, len(d["rows"])) + 1e-9)

@@ -106,8 +106,11 @@ def test_batch_and_single_site_give_identical_records(ctx) -> None:  # type: ign
     for check, batch in (("spacing", spacing), ("class-mismatch", mismatch)):
         single = [f for f in one["findings"] if f["check"] == check]
         assert single == to_records(batch), check
+    # details also carry the message's id and parameters, so a stored finding reads in the reader's language
     assert single[0]["details"] == {"declared_class": "A1a", "derived_class": one["derived_class"],
-                                    "class_rule": one["reasons"][-1]["rule"]}
+                                    "class_rule": one["reasons"][-1]["rule"],
+                                    "msg": {"msgid": "declared {declared}, but the rules give {derived}",
+                                            "params": {"declared": "A1a", "derived": one["derived_class"]}}}
     assert single[0]["district"] == "Quận Lê Chân" and single[0]["legal_source"]
 
 
@@ -125,7 +128,13 @@ def test_unknown_class_lists_missing_fields(ctx) -> None:  # type: ignore[no-unt
     r = check_site(ctx, {"mount": "building", "camouflaged": False}, x_m=CX, y_m=CY)
     assert r["derived_class"] == "unknown"
     assert r["reasons"][-1]["missing"] == ["mast_height_m", "building_height_m", "reach_m"]
-    assert not [f for f in r["findings"] if f["check"] == "a1-routes"]
+    # Changed by issue 16: on an A1-only route a site whose class cannot be decided is no longer
+    # silent: one warning, "cannot be confirmed", naming the missing inputs (it may be A2a)
+    a1 = [f for f in r["findings"] if f["check"] == "a1-routes"]
+    assert len(a1) == 1 and a1[0]["severity"] == "warning" and a1[0]["rule"].endswith(".unconfirmed")
+    assert a1[0]["details"]["missing"] == ["mast_height_m", "building_height_m", "reach_m"]
+    assert "cannot be confirmed, missing: mast_height_m, building_height_m, reach_m" in a1[0]["message"]
+    assert "None" not in a1[0]["message"]
 
 
 def test_check_site_point_geometry_matches_batch(ctx) -> None:  # type: ignore[no-untyped-def]

@@ -99,7 +99,43 @@ def test_a1b_camouflaged_ground_pole_is_reported_as_ambiguous() -> None:
     assert out["derived_class"][0] == "A1b" and bool(out["ambiguous"][0])
     d = deciding(out["reasons"][0])
     assert d["rule"] == "A1b.camouflaged_ground"
-    assert "usage" in d["status"] and "A1b" in d["ambiguity"]
+    # issue 16: the A1b rule carries a height cap no retrieved text sets, so it is provisional (was usage)
+    assert d["status"] == "provisional" and "A1b" in d["ambiguity"] and "20 m" in d["ambiguity"]
+
+
+@pytest.mark.parametrize("height, cls", [(20.0, "A1b"), (20.01, "A2b"), (40.0, "A2b"), (55.0, "A2c")])
+def test_a1b_has_a_height_cap(height: float, cls: str) -> None:
+    """A 40 m camouflaged monopole is not a compact A1b pole: it is a bulky ground mast (issue 16)."""
+    got, reasons = one(mount="ground", structure="monopole", camouflaged=True, mast_height_m=height)
+    assert got == cls
+    if cls != "A1b":
+        assert not_met(reasons, "A1b.camouflaged_ground")["message"] == f"not met: mast_height_m={height:g} > 20"
+
+
+def test_a_decision_says_which_missing_inputs_were_not_needed() -> None:
+    """A 45 m ground tower is not A1 whatever its camouflage: decided, and the reason says so."""
+    got, reasons = one(mount="ground", mast_height_m=45.0)
+    assert got == "A2b"
+    d = deciding(reasons)
+    assert d["not_needed"] == ["camouflaged"] and "not needed: camouflaged" in d["message"]
+
+
+@pytest.mark.parametrize("mount, structure, want", [
+    ("cột tự đứng trên mái", None, "A2a"), ("trên mái", "cột tự đứng", "A2a"), ("trên nóc nhà", None, "A2a"),
+    ("Trên mái nhà", "self-supporting", "A2a"), ("on the ground", "guyed", "A2b"), ("mặt đất", "cột dây co", "A2b"),
+    ("structure", None, "A2a"), ("trên tháp nước", None, "A2a"),
+])
+def test_mount_is_placement_and_structure_is_separate(mount: str, structure: str | None, want: str) -> None:
+    """A rooftop "cột tự đứng" is a mast on a building (A2a when not non-bulky), not a ground tower."""
+    got, _ = one(mount=mount, structure=structure, camouflaged=False, mast_height_m=12.0, building_height_m=20.0,
+                 reach_m=1.0)
+    assert got == want
+
+
+def test_a_structure_word_alone_says_nothing_about_placement() -> None:
+    # "cột tự đứng" stands on roofs as well as on the ground (it used to mean ground, issue 16)
+    got, reasons = one(mount="cột tự đứng", camouflaged=False, mast_height_m=12.0)
+    assert got == "unknown" and deciding(reasons)["missing"] == ["mount"]
 
 
 @pytest.mark.parametrize("mast, cls", [(49.99, "A2b"), (50.0, "A2b"), (50.01, "A2c")])
@@ -127,7 +163,8 @@ def test_a2b_a2c_split_at_50_m(mast: float, cls: str) -> None:
     ({"mount": "building", "camouflaged": None, "mast_height_m": 8.0, "building_height_m": 20.0, "reach_m": 1.0},
      ["camouflaged"]),
     ({"mount": "ground", "camouflaged": False}, ["mast_height_m"]),
-    ({"mount": "ground", "mast_height_m": 30.0}, ["camouflaged"]),
+    # 30 m > the 20 m A1b cap (issue 16): decided A2b whatever the camouflage; 15 m could be A1b
+    ({"mount": "ground", "mast_height_m": 15.0}, ["camouflaged"]),
     ({"mast_height_m": 30.0, "camouflaged": False}, ["mount"]),
 ])
 def test_missing_inputs_give_unknown_with_the_fields(props: dict[str, Any], missing: list[str]) -> None:

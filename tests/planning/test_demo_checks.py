@@ -113,7 +113,10 @@ def test_aggregation_totals_equal_the_sites(demo_db: Engine) -> None:
         assert counts.totals["total"] == n == int(counts.rows["total"].sum())
         assert "(outside every district)" not in set(counts.rows["district"])
     d = checks.stored_site_counts(demo_db, PACK, by="district", as_of=dt.date(2024, 1, 1)).to_json()
-    assert len(d["rows"]) == 7 and {r["district_code"] for r in d["rows"]} == {str(c) for c in range(303, 310)}
+    # the seven Hải Phòng districts, and the made-up former Hải Dương district (288) of the demo's
+    # west, empty: the demo places no sites there
+    assert {r["district_code"] for r in d["rows"]} == {str(c) for c in range(303, 310)} | {"288"}
+    assert next(r["total"] for r in d["rows"] if r["district_code"] == "288") == 0
 
 
 def test_repository_reads(demo_db: Engine) -> None:
@@ -132,7 +135,8 @@ def test_repository_reads(demo_db: Engine) -> None:
     routes = repo.load_routes(demo_db, policy="a1_only")
     zones = repo.load_zones(demo_db)
     units = repo.load_admin_units(demo_db, level="commune")
-    assert len(routes) == 9 and len(zones) == 14 and len(units) == 60
+    # every version: 60 + 4 (former Hải Dương) communes until 2025-06-30, 31 new ones from 2025-07-01
+    assert len(routes) == 9 and len(zones) == 14 and len(units) == 95
     assert routes.geometry.geom_type.isin(["LineString", "MultiLineString"]).all()
     names = repo.unit_names(demo_db)
     assert names["305"] == "Quận Lê Chân"

@@ -36,7 +36,9 @@ def test_valid_items_are_normalised() -> None:
     assert f0["properties"] == {"item": "new_site", "code": "S-1", "mount": "ground", "mast_height_m": 30.0,
                                 "camouflaged": False}
     assert f2["properties"]["transmitters"] == 3 and isinstance(f2["properties"]["transmitters"], int)
-    assert f3["properties"]["method"] == "underground"
+    # issue 16: methods are chinh_trang / ha_ngam / both; a plan that names none keeps the old meaning
+    # (undergrounding), now spelled ha_ngam
+    assert f3["properties"]["method"] == "ha_ngam"
 
 
 def test_all_errors_reported_with_index_and_field() -> None:
@@ -133,7 +135,8 @@ def test_the_published_schema_accepts_what_the_parser_accepts(kind: str, props: 
     {"item": "new_site", "mount": "ground", "mast_height_m": 30, "code": "A", "target_date": "2027-06-30"},
     {"item": "remove_site", "site_code": "X", "reason": None},
     {"item": "share_site", "site_code": "X", "transmitters": 2},
-    {"item": "cable_route", "street": "Lạch Tray", "target_year": 2027, "method": "bracketed"},
+    # issue 16: "bracketed" became chinh_trang (old words are still read, but the schema lists today's)
+    {"item": "cable_route", "street": "Lạch Tray", "target_year": 2027, "method": "chinh_trang"},
     {"item": "change_site", "site_code": "X", "mast_height_m": 20},
 ])
 def test_schema_and_parser_agree_on_examples(props: dict) -> None:

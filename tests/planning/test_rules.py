@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from pathlib import Path
 
@@ -40,7 +41,12 @@ def test_province_packs_extend_the_national_one_and_flag_what_is_borrowed() -> N
     a2c = next(r for r in hp.classification.rules if r.mast_class == "A2c")
     assert a2c.status == "provisional" and hp.ambiguity_text(a2c.ambiguity)
     assert pack_for_province("HaiPhong").id == "haiphong"
-    assert pack_for_province("thaibinh").id == "thaibinh"
+    # issue 15 pt 5: pack validity is honoured. Thái Bình's pack ends on 2025-06-30 (the province merged
+    # into Hưng Yên); the Hưng Yên pack succeeds it from 2025-07-01.
+    assert pack_for_province("thaibinh", dt.date(2024, 5, 1)).id == "thaibinh"
+    assert pack_for_province("thaibinh", dt.date(2025, 7, 1)).id == "national-ttlt-15-2016"
+    assert pack_for_province("hungyen", dt.date(2025, 7, 1)).id == "hungyen"
+    assert pack_for_province("hungyen", dt.date(2025, 6, 30)).id == "national-ttlt-15-2016"
     assert pack_for_province("hatinh").id == "national-ttlt-15-2016"  # no pack of its own
 
 
@@ -56,7 +62,7 @@ title: t
 version: "1"
 valid_from: 2020-01-01
 legal_sources: [{id: src, document: Doc 1}]
-zoning: {source: src}
+zoning: {source: src, policies: [{policy: a1_only, forbidden: [A2a], route_rule: r, zone_rule: z, source: src}]}
 spacing: {source: src, default: {id: d, urban_m: 100}}
 """
 
@@ -82,7 +88,7 @@ def test_malformed_pack_names_the_key(tmp_path: Path, classification: str, key: 
 
 
 def test_missing_key_invalid_yaml_and_unknown_pack(tmp_path: Path) -> None:
-    p = _write(tmp_path, HEAD.replace("zoning: {source: src}\n", "zoning: {}\n")
+    p = _write(tmp_path, HEAD.replace("zoning: {source: src, ", "zoning: {")
                + "classification: {rules: [{id: a, class: A1a, source: src, description: d}]}\n")
     with pytest.raises(RulePackError, match=r"zoning\.source: Field required"):
         load_pack(p)

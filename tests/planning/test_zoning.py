@@ -81,7 +81,8 @@ def test_site_inside_zone_polygon_always_has_a_finding(pts: list[tuple[float, fl
     assume(poly.contains(Point(site)))
     f = a1_findings(sites_frame([site]), None, zones_frame([poly], [None]), PACK, metric_crs=M)
     assert len(f) == 1 and f["zone"][0] == "Khu 0" and f["distance_m"][0] == 0.0
-    assert f["message"][0].endswith("is inside A1-only zone Khu 0")
+    # issue 16: the message names what the area admits ("where only A1 masts may be installed")
+    assert "is inside zone Khu 0, where only A1 masts may be installed" in f["message"][0]
 
 
 @settings(max_examples=100, deadline=None)
@@ -151,12 +152,18 @@ def test_only_a1_only_routes_and_subject_classes_count() -> None:
     routes = pd.concat([routes_frame([line], [30.0]), routes_frame([line], [30.0], policy="a2a_allowed")],
                        ignore_index=True)
     f = a1_findings(sites, routes, None, PACK, metric_crs=M)
+    # Changed by issue 16 (rules as the plans write them): an A1-only route keeps out EVERY A2 class
+    # ("chỉ được lắp đặt cột ăng ten loại A1"), so the A2b mast S2 is flagged there too, and the
+    # a2a_allowed route (same line) keeps out A2b/A2c, so S2 is flagged once more on it.
     # S0 derived A2a; S3 declared A2a (planned); S5 never classified -> classified here as A2a;
-    # S4 removed; S1 A1a; S2 A2b; the a2a_allowed route never counts
-    assert sorted(f["site_code"]) == ["S0", "S3", "S5"]
-    assert set(f["route"]) == {"Đường 0"}
-    f_all = a1_findings(sites, routes, None, PACK, metric_crs=M, classes=("A2a", "A2b", "A2c"))
-    assert sorted(f_all["site_code"]) == ["S0", "S2", "S3", "S5"]
+    # S4 removed; S1 A1a allowed everywhere.
+    by_policy = {p: sorted(c for c, d in zip(f["site_code"], f["details"], strict=True) if d["policy"] == p)
+                 for p in ("a1_only", "a2a_allowed")}
+    assert by_policy == {"a1_only": ["S0", "S2", "S3", "S5"], "a2a_allowed": ["S2"]}
+    assert set(f["severity"]) == {"violation"}
+    # the CLI override replaces the A1-only list and narrows the others to it
+    only_a2a = a1_findings(sites, routes, None, PACK, metric_crs=M, classes=("A2a",))
+    assert sorted(only_a2a["site_code"]) == ["S0", "S3", "S5"] and set(only_a2a["route"]) == {"Đường 0"}
 
 
 def test_one_finding_per_site_and_route_with_the_nearest_piece() -> None:
@@ -179,7 +186,8 @@ def test_finding_fields_and_legal_source_fallback() -> None:
     assert len(f) == 2
     r = f[f["route"].notna()].iloc[0]
     z = f[f["zone"].notna()].iloc[0]
-    assert r["legal_source"] == PACK.citation(PACK.zoning.source)  # the route has none of its own
+    # the route has none of its own: the source of its policy's rule (issue 16: the plan wording)
+    assert r["legal_source"] == PACK.citation(PACK.zoning.policy("a1_only").source)
     assert z["legal_source"] == "QĐ test"
     for row in (r, z):
         assert row["severity"] == "violation" and row["site_code"] == "S0" and row["operator"] == "VTL"
@@ -250,7 +258,10 @@ def test_provisional_zoning_is_reported_on_each_finding() -> None:
     f = a1_findings(sites_frame([(CX, CY + 5)]), routes_frame([line], [30.0]), None, tb, metric_crs=M)
     assert f["details"][0]["status"] == "provisional" and "not retrieved" in f["details"][0]["ambiguity"]
     hp = a1_findings(sites_frame([(CX, CY + 5)]), routes_frame([line], [30.0]), None, PACK, metric_crs=M)
-    assert "ambiguity" not in hp["details"][0]
+    # Changed by issue 16: Hải Phòng's zoning is provisional too (the QĐ 2522 street list was never
+    # retrieved); the quoted plan sentence travels with the finding.
+    assert hp["details"][0]["status"] == "provisional" and "QĐ 2522" in hp["details"][0]["ambiguity"]
+    assert "chỉ được lắp đặt cột ăng ten loại A1" in hp["details"][0]["quote"]
 
 
 @pytest.mark.parametrize("dense", [True, False])

@@ -1,5 +1,8 @@
 // Small fetch helpers. Everything the map asks for comes from this server (same origin), so the
-// page keeps working offline and under the CSP `connect-src 'self'`.
+// page keeps working offline and under the CSP `connect-src 'self'`. Every request names the map's
+// language (Accept-Language), so findings, reasons and errors come back in it.
+
+import { currentLang } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, title, detail) {
@@ -25,14 +28,14 @@ export async function getJSON(path, params = {}) {
   for (const [k, v] of Object.entries(params)) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   }
-  const res = await fetch(url, { headers: { Accept: "application/json" } });
+  const res = await fetch(url, { headers: { Accept: "application/json", "Accept-Language": currentLang() } });
   return parse(res);
 }
 
 export async function postJSON(path, payload) {
   const res = await fetch(new URL(path, window.location.origin), {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": currentLang() },
     body: JSON.stringify(payload),
   });
   return parse(res);

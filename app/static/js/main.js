@@ -1,17 +1,19 @@
 // The planners' map: MapLibre GL JS (vendored, served by us) over our own vector tiles.
-// Filters act on the sites layer with MapLibre expressions (no re-download), the export link follows
-// the same filter, and the side panel shows /stats/sites and /cables/progress.
+// Unfiltered, sites come clustered from the tiles; with a filter on, the matching sites come from the
+// features API and MapLibre clusters them (filtered.js), so every number drawn counts matching sites.
+// The export link follows the same filter, and the side panel shows /stats/sites and /cables/progress.
 
 import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
 import { absolute, getJSON, tileSource } from "./api.js";
 import { checkForm } from "./check.js";
+import { CLONES, EMPTY, FINDINGS_SOURCE, SITES_SOURCE, filteredView, sitesSourceSpec } from "./filtered.js";
 import { applyStatic, currentLang, fmt, onLangChange, setLang, t } from "./i18n.js";
 import { classLabel, el, loadPanel, renderCables, renderStats } from "./panel.js";
 import { adminPopup, cablePopup, clusterPopup, findingPopup, routePopup, sitePopup, zonePopup } from "./popup.js";
 import { setupSearch } from "./search.js";
 import {
-  A1_CHECK, CABLE_COLORS, CLASSES, CLASS_COLORS, CLASS_EXPR, CLUSTER_COLOR, COUNT, FINDING_ORANGE, FINDING_RED, IS_CLUSTER, IS_SITE, P,
-  TILE_LAYERS, TOGGLES, buildStyle, clusterCount, clusterCountExpr, hatchImage,
+  A1_CHECK, CABLE_COLORS, CLASSES, CLASS_COLORS, CLUSTER_COLOR, FINDING_ORANGE, FINDING_RED, IS_CLUSTER, IS_SITE, P,
+  TILE_LAYERS, TOGGLES, buildStyle, hatchImage,
 } from "./style.js";
 
 const DEFAULT_CENTER = [106.68, 20.86]; // Hải Phòng
@@ -23,7 +25,8 @@ const state = {
   district: "",
   status: "",
   findingsOnly: false,
-  findingCodes: null, // Set of site codes with findings, loaded when first needed
+  filtered: false, // the filtered sources are what is drawn (set once their data are in)
+  partial: false, // too many matches for the whole province: the filtered sources hold the view only
   selected: "",
   checkMode: false,
   operators: [],
@@ -37,29 +40,21 @@ let popup;
 // filters
 // ------------------------------------------------------------------------------------------
 
-/** Filters that single sites can answer but clusters cannot (they carry no operator or status). */
-function siteOnlyFilters() {
-  return Boolean(state.operator || state.status || (state.findingsOnly && state.findingCodes));
+/** Whether any filter is on (the map then draws the filtered sources). */
+function isFiltered() {
+  return Boolean(state.operator || state.status || state.district || state.findingsOnly || state.classes.size < CLASSES.length);
 }
 
-/** The MapLibre filter of single sites for the current state. */
-export function siteFilter() {
-  const parts = ["all", IS_SITE];
-  if (state.classes.size < CLASSES.length) parts.push(["in", CLASS_EXPR, ["literal", [...state.classes]]]);
-  if (state.operator) parts.push(["==", ["get", P.operator], state.operator]);
-  if (state.district && districtShapes.has(state.district)) parts.push(["within", districtShapes.get(state.district)]);
-  if (state.status) parts.push(["==", ["get", P.status], state.status]);
-  if (state.findingsOnly && state.findingCodes) parts.push(["in", ["get", P.code], ["literal", [...state.findingCodes]]]);
-  return parts;
-}
+const NOTHING = ["boolean", false];
+/** Planning layers limited to the chosen district (features without a district stay: province-wide). */
+const DISTRICT_LAYERS = ["zones-fill", "zones-line", "zones-point", "routes-a1-corridor", "routes-a1", "cables", "cables-planned"];
+const baseFilters = new Map(); // layer id → its filter in the style
 
-/** Clusters: kept when they hold sites of the chosen classes (and lie in the chosen district). */
-export function clusterFilter() {
-  if (siteOnlyFilters()) return ["==", 1, 0]; // cannot be answered for a cluster: zoom in to see single sites
-  const parts = ["all", IS_CLUSTER];
-  if (state.classes.size < CLASSES.length) parts.push([">", clusterCountExpr(state.classes), 0]);
-  if (state.district && districtShapes.has(state.district)) parts.push(["within", districtShapes.get(state.district)]);
-  return parts;
+function districtFilter(id) {
+  const base = baseFilters.get(id);
+  if (!state.district) return base;
+  const inDistrict = ["any", ["!", ["has", P.district]], ["==", ["get", P.district], state.district]];
+  return base ? ["all", base, inDistrict] : inDistrict;
 }
 
 /**
@@ -81,15 +76,16 @@ function exportHref() {
 
 /**
  * Sites drawn on screen right now: single sites by code (a feature near a tile border is rendered
- * from both tiles) plus, for clusters, the number of sites of the chosen classes they hold.
+ * from both tiles) plus the number of sites each cluster holds.
  */
 export function visibleSiteCount() {
-  if (!map || !map.getLayer("sites")) return 0;
+  const [single, cluster] = state.filtered ? [CLONES.sites, CLONES["sites-cluster"]] : ["sites", "sites-cluster"];
+  if (!map || !map.getLayer(single)) return 0;
   const seen = new Map();
-  for (const f of map.queryRenderedFeatures({ layers: ["sites", "sites-cluster"] })) {
+  for (const f of map.queryRenderedFeatures({ layers: [single, cluster] })) {
     const p = f.properties;
-    if (f.layer.id === "sites") seen.set(`s:${p[P.code] ?? f.id}`, 1);
-    else seen.set(`c:${f.geometry.coordinates.map((v) => v.toFixed(6)).join(",")}:${p.count}`, clusterCount(p, state.classes));
+    if (f.layer.id === single) seen.set(`s:${p[P.code] ?? f.id}`, 1);
+    else seen.set(`c:${f.geometry.coordinates.map((v) => v.toFixed(6)).join(",")}:${p.count}`, Number(p.count) || 1);
   }
   let n = 0;
   for (const v of seen.values()) n += v;
@@ -100,37 +96,67 @@ function updateCount() {
   document.getElementById("visible-count").textContent = t("filters.visible", { n: fmt(visibleSiteCount()) });
 }
 
-async function ensureFindingCodes() {
-  if (state.findingCodes) return;
-  const codes = new Set();
-  try {
-    const fc = await getJSON("/collections/findings/items", { limit: 10000 });
-    for (const f of fc.features || []) if (f.properties && f.properties.site_code) codes.add(f.properties.site_code);
-  } catch (err) {
-    console.warn("findings unavailable", err);
-  }
-  state.findingCodes = codes;
+/** Draw from the tiles (``view`` null) or from the filtered sites and findings. */
+function showView(view) {
+  const on = Boolean(view);
+  map.setFilter("sites", on ? NOTHING : IS_SITE);
+  map.setFilter("sites-cluster", on ? NOTHING : IS_CLUSTER);
+  map.setFilter("sites-cluster-count", on ? NOTHING : IS_CLUSTER);
+  map.setFilter("findings", on ? NOTHING : ["==", ["get", "check"], A1_CHECK]);
+  map.setFilter("findings-other", on ? NOTHING : ["!=", ["get", "check"], A1_CHECK]);
+  map.getSource(SITES_SOURCE).setData(on ? view.sites : EMPTY);
+  map.getSource(FINDINGS_SOURCE).setData(on ? view.findings : EMPTY);
+  state.filtered = on;
+  state.partial = on && view.partial;
+  // one class chosen: clusters wear its colour
+  const only = state.classes.size === 1 ? [...state.classes][0] : null;
+  map.setPaintProperty(CLONES["sites-cluster"], "circle-color", only ? CLASS_COLORS[only] : CLUSTER_COLOR);
+  document.getElementById("cluster-note").hidden = !state.partial;
+  for (const id of DISTRICT_LAYERS) if (map.getLayer(id)) map.setFilter(id, districtFilter(id));
 }
 
-async function applyFilters() {
-  if (state.findingsOnly) await ensureFindingCodes();
-  if (!map || !map.getLayer("sites")) return;
-  map.setFilter("sites", siteFilter());
-  map.setFilter("sites-cluster", clusterFilter());
-  map.setFilter("sites-cluster-count", clusterFilter());
-  const label = state.classes.size < CLASSES.length ? clusterCountExpr(state.classes) : COUNT;
-  map.setLayoutProperty("sites-cluster-count", "text-field", ["to-string", label]);
-  // one class chosen: clusters wear its colour (their number counts only that class)
-  const only = state.classes.size === 1 ? [...state.classes][0] : null;
-  map.setPaintProperty("sites-cluster", "circle-color", only ? CLASS_COLORS[only] : CLUSTER_COLOR);
-  document.getElementById("cluster-note").hidden = !siteOnlyFilters();
-  const findingFilter = state.operator ? ["==", ["get", P.operator], state.operator] : null;
-  for (const [id, check] of [["findings", ["==", ["get", "check"], A1_CHECK]], ["findings-other", ["!=", ["get", "check"], A1_CHECK]]]) {
-    map.setFilter(id, findingFilter ? ["all", check, findingFilter] : check);
-  }
+function viewBbox() {
+  const b = map.getBounds();
+  return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+}
+
+let applied = Promise.resolve();
+let generation = 0;
+
+async function refresh() {
+  const mine = ++generation;
   document.getElementById("export-link").setAttribute("href", exportHref());
-  map.once("idle", updateCount);
+  if (!map || !map.getSource(SITES_SOURCE)) return;
+  const view = isFiltered() ? await filteredView(state, viewBbox()) : null;
+  if (mine !== generation) return; // a later change of filter is under way
+  showView(view);
+  const idle = new Promise((resolve) => map.once("idle", resolve));
   map.triggerRepaint();
+  await idle;
+  updateCount();
+}
+
+/** Apply the filter state; the promise (also kept for ``window.btsplan.whenIdle``) ends once drawn. */
+function applyFilters() {
+  applied = refresh().catch((err) => {
+    console.warn("filter failed", err);
+    toast(`${t("map.error")}: ${err.message}`);
+  });
+  return applied;
+}
+
+/** The filtered sources and copies of the site and findings layers drawing them, above their originals. */
+function addFilteredLayers() {
+  map.addSource(SITES_SOURCE, sitesSourceSpec());
+  map.addSource(FINDINGS_SOURCE, { type: "geojson", data: EMPTY });
+  const layers = map.getStyle().layers;
+  for (const [id, copy] of Object.entries(CLONES)) {
+    const i = layers.findIndex((l) => l.id === id);
+    const { "source-layer": _, ...spec } = layers[i];
+    const source = id.startsWith("findings") ? FINDINGS_SOURCE : SITES_SOURCE;
+    map.addLayer({ ...spec, id: copy, source }, layers[i + 1] ? layers[i + 1].id : undefined);
+  }
+  for (const id of DISTRICT_LAYERS) if (map.getLayer(id)) baseFilters.set(id, map.getFilter(id));
 }
 
 function buildClassFilter() {
@@ -159,7 +185,8 @@ function buildLayerToggles() {
     admin: el("span", { class: "swatch line", style: { background: "#6d6a63" } }),
   };
   const box = document.getElementById("layer-toggles");
-  box.replaceChildren(...Object.entries(TOGGLES).map(([key, ids]) => el("label", { class: "legend-item" },
+  const withCopies = (ids) => [...ids, ...ids.map((id) => CLONES[id]).filter(Boolean)];
+  box.replaceChildren(...Object.entries(TOGGLES).map(([key, ids]) => [key, withCopies(ids)]).map(([key, ids]) => el("label", { class: "legend-item" },
     el("input", {
       type: "checkbox", checked: ids.every((id) => !map.getLayer(id) || map.getLayoutProperty(id, "visibility") !== "none"),
       "data-layer": key,
@@ -184,7 +211,6 @@ function fillSelect(id, options) {
 // ------------------------------------------------------------------------------------------
 
 const districtBounds = new Map();
-const districtShapes = new Map(); // code → GeoJSON geometry, for the "within" filter
 
 function bboxOf(geometry) {
   let minx = Infinity; let miny = Infinity; let maxx = -Infinity; let maxy = -Infinity;
@@ -208,10 +234,7 @@ async function loadDistricts() {
       if (p.level && p.level !== "district") continue;
       if (seen.has(p.code)) continue;
       seen.add(p.code);
-      if (f.geometry) {
-        districtBounds.set(String(p.code), bboxOf(f.geometry));
-        districtShapes.set(String(p.code), f.geometry);
-      }
+      if (f.geometry) districtBounds.set(String(p.code), bboxOf(f.geometry));
       rows.push([String(p.code), p.name]);
     }
   } catch (err) {
@@ -260,9 +283,13 @@ function setOsm(on) {
 
 const CLICK_ORDER = [
   ["sites", (f) => sitePopup(f.properties)],
+  [CLONES.sites, (f) => sitePopup(f.properties)],
   ["sites-cluster", (f) => clusterPopup(f)],
+  [CLONES["sites-cluster"], (f) => clusterPopup(f)],
   ["findings", (f) => findingPopup(f.properties)],
+  [CLONES.findings, (f) => findingPopup(f.properties)],
   ["findings-other", (f) => findingPopup(f.properties)],
+  [CLONES["findings-other"], (f) => findingPopup(f.properties)],
   ["cables", (f) => cablePopup(f.properties)],
   ["cables-planned", (f) => cablePopup(f.properties)],
   ["zones-point", (f) => zonePopup(f.properties)],
@@ -282,7 +309,7 @@ function openPopup(lngLat, content, anchor) {
 
 function select(code) {
   state.selected = code || "";
-  map.setFilter("sites-selected", ["==", ["get", P.code], state.selected]);
+  for (const id of ["sites-selected", CLONES["sites-selected"]]) map.setFilter(id, ["==", ["get", P.code], state.selected]);
 }
 
 function onClick(ev) {
@@ -299,7 +326,7 @@ function onClick(ev) {
   for (const [id, render] of CLICK_ORDER) {
     const f = hits.find((h) => h.layer.id === id);
     if (f) {
-      select(id === "sites" ? f.properties[P.code] : "");
+      select(id === "sites" || id === CLONES.sites ? f.properties[P.code] : "");
       const at = f.geometry.type === "Point" ? f.geometry.coordinates : ev.lngLat;
       openPopup(at, render(f));
       return;
@@ -441,7 +468,10 @@ async function start() {
     map.on("mouseenter", id, () => { if (!state.checkMode) map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", id, () => { if (!state.checkMode) map.getCanvas().style.cursor = ""; });
   }
-  map.on("moveend", () => map.once("idle", () => { updateCount(); loadOperators(); }));
+  map.on("moveend", () => {
+    if (state.partial) applyFilters(); // the filtered sources hold the previous view only
+    map.once("idle", () => { updateCount(); loadOperators(); });
+  });
 
   wireControls();
   buildClassFilter();
@@ -449,10 +479,12 @@ async function start() {
   loadPanel();
 
   await whenLoaded();
+  addFilteredLayers();
   buildLayerToggles();
   await whenIdle();
   loadOperators();
   await loadDistricts();
+  if (isFiltered()) await applyFilters(); // a filter chosen while the map was starting
   updateCount();
   const mapEl = document.getElementById("map");
   mapEl.dataset.ready = "true";
@@ -463,10 +495,10 @@ async function start() {
 window.btsplan = {
   get map() { return map; },
   state,
-  siteFilter,
   visibleSiteCount,
   applyFilters,
-  whenIdle: () => whenIdle(),
+  /** Resolves once the last filter change is drawn and every visible tile is loaded. */
+  whenIdle: async () => { await applied; return whenIdle(); },
   setClasses(list) { state.classes = new Set(list); buildClassFilter(); return applyFilters(); },
   absolute,
   ready: null,

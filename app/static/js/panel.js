@@ -1,4 +1,5 @@
-// Side panel: the district × class table (GET /stats/sites) and cable progress by district
+// Side panel: the commune × class table of today (GET /stats/sites; since 2025-07-01 a province holds
+// communes, wards and special zones directly) and cable progress by district
 // (GET /cables/progress) as a small stacked bar chart. Everything is built with DOM calls and
 // textContent, never innerHTML, so names from the database cannot inject markup.
 
@@ -40,12 +41,12 @@ let cablesCache = null;
 
 /** The label of a row: district (and commune) name; the API may add codes beside names. */
 function rowLabel(row) {
-  return row.district_name || row.district || row.name || "—";
+  return row.commune || row.district_name || row.district || row.name || "—";
 }
 
 /** "Quận Lê Chân" → "Lê Chân": the unit type is the same on every row of a small table. */
 export function shortName(name) {
-  return String(name).replace(/^(Quận|Huyện|Thị xã|Thành phố|Phường|Xã|Thị trấn)\s+/u, "");
+  return String(name).replace(/^(Quận|Huyện|Thị xã|Thành phố|Phường|Xã|Thị trấn|Đặc khu)\s+/u, "");
 }
 
 export function renderStats(data) {
@@ -64,7 +65,7 @@ export function renderStats(data) {
   table.append(el("thead", {}, head));
   const body = el("tbody");
   for (const row of statsCache.rows) {
-    body.append(el("tr", { "data-district": row.district_code || row.district || "" },
+    body.append(el("tr", { "data-district": row.district_code || "", "data-commune": row.commune_code || "" },
       el("th", { scope: "row", text: shortName(rowLabel(row)), title: rowLabel(row) }),
       ...CLASSES.map((c) => el("td", { text: fmt(row[c] ?? 0) })),
       el("td", { class: "total", text: fmt(row.total ?? 0) })));
@@ -126,10 +127,12 @@ export function renderCables(data) {
 }
 
 export async function loadPanel() {
-  const [stats, cables] = await Promise.allSettled([
-    getJSON("/stats/sites", { by: "district,type" }),
+  const [stats, cables, about] = await Promise.allSettled([
+    getJSON("/stats/sites", { by: "commune,type" }),
     getJSON("/cables/progress", { by: "district" }),
+    getJSON("/map/about"),
   ]);
+  document.getElementById("demo-note").hidden = !(about.status === "fulfilled" && about.value.illustrative);
   renderStats(stats.status === "fulfilled" ? stats.value : null);
   renderCables(cables.status === "fulfilled" ? cables.value : null);
 }

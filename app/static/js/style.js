@@ -54,39 +54,12 @@ export const IS_SITE = ["<=", COUNT, 1];
 /** The class a single site is drawn with. */
 export const CLASS_EXPR = ["coalesce", ["get", "class"], ["get", P.cls], "unknown"];
 
-/**
- * How many sites of the selected classes a cluster holds. Clusters count A1a+A1b and A2b+A2c
- * together, so choosing one of a pair counts the pair (exact again once zoomed in to single sites).
- */
-export function clusterCountExpr(classes) {
-  const terms = [];
-  if (classes.has("A1a") || classes.has("A1b")) terms.push(["get", "a1"]);
-  if (classes.has("A2a")) terms.push(["get", "a2a"]);
-  if (classes.has("A2b") || classes.has("A2c")) terms.push(["-", ["get", "a2"], ["get", "a2a"]]);
-  if (classes.has("unknown")) terms.push(["-", COUNT, ["+", ["get", "a1"], ["get", "a2"]]]);
-  return terms.length ? ["+", 0, ...terms] : 0;
-}
-
 /** A cluster's colour: its dominant group — A2a (the flagship concern), A1, other A2 — or slate when mixed. */
 export const CLUSTER_COLOR = ["case",
   [">=", ["/", ["get", "a2a"], COUNT], 0.5], CLASS_COLORS.A2a,
   [">=", ["/", ["get", "a1"], COUNT], 0.5], CLASS_COLORS.A1a,
   [">=", ["/", ["-", ["get", "a2"], ["get", "a2a"]], COUNT], 0.5], CLASS_COLORS.A2b,
   "#546e7a"];
-
-/** The same count in JavaScript, for a rendered cluster's properties. */
-export function clusterCount(p, classes) {
-  const a1 = Number(p.a1) || 0;
-  const a2 = Number(p.a2) || 0;
-  const a2a = Number(p.a2a) || 0;
-  const n = Number(p.count) || 1;
-  let k = 0;
-  if (classes.has("A1a") || classes.has("A1b")) k += a1;
-  if (classes.has("A2a")) k += a2a;
-  if (classes.has("A2b") || classes.has("A2c")) k += a2 - a2a;
-  if (classes.has("unknown")) k += n - a1 - a2;
-  return k;
-}
 
 const FONT = ["DejaVu Sans", "Noto Sans", "Arial", "sans-serif"];
 

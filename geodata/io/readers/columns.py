@@ -46,6 +46,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "address": ("address", "dia_chi", "dia_diem", "dia_chi_lap_dat"),
         "mount": ("mount", "kieu_lap_dat", "vi_tri_lap_dat", "lap_dat", "hinh_thuc_lap_dat", "mounting",
                   "vi_tri_cot"),
+        "structure": ("structure", "ket_cau", "ket_cau_cot", "kieu_cot", "loai_ket_cau", "dang_cot", "mast_type_structure"),
         "mast_height_m": ("mast_height_m", "mast_h_m", "mast_heigh", "mast_height", "do_cao_cot", "do_cao_cot_m", "chieu_cao_cot",
                           "chieu_cao_cot_m", "cao_cot", "height", "height_m", "do_cao_cot_anten"),
         "building_height_m": ("building_height_m", "bldg_h_m", "building_h", "building_height", "chieu_cao_nha", "chieu_cao_nha_m",
@@ -100,17 +101,63 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+#: District and commune columns (codes or names) of a sites file: the units are derived from each
+#: site's location, so what the file says is not read.
+_SITE_UNIT_COLUMNS = ("district_c", "commune_co", "commune_code", "comm_code", "district_code", "dist_code", "commune",
+                      "district", "ma_huyen", "ma_quan_huyen", "ma_quan", "quan_huyen", "quan", "huyen",
+                      "ten_quan_huyen", "ma_xa", "ma_phuong_xa", "xa_phuong", "phuong_xa", "xa", "phuong",
+                      "ten_xa_phuong")
+
 #: Columns btsplan's own exports write that an import recognises but does not take from the file
 #: (derived values the program computes itself).
 IGNORED: dict[str, tuple[str, ...]] = {
-    "sites": ("derived_class", "deriv_cls", "derived_cl", "district_c", "commune_co", "reasons", "commune_code", "comm_code", "district_code", "dist_code",
-              "commune", "district", "updated_at", "id", "fid", "ogc_fid", "description", "wkt"),
+    "sites": ("derived_class", "deriv_cls", "derived_cl", "reasons", *_SITE_UNIT_COLUMNS,
+              "updated_at", "id", "fid", "ogc_fid", "description", "wkt"),
     "admin": ("id", "fid", "ogc_fid", "bbox", "area_km2", "name_20250301", "n_level3_20250301"),
     "zones": ("id", "fid", "ogc_fid", "area_m2"),
     "routes": ("id", "fid", "ogc_fid", "length_m"),
     "cables": ("id", "fid", "ogc_fid", "length_m", "version", "status_changed_on", "status_on", "commune_code",
                "comm_code", "district", "wkt"),
 }
+
+#: Why a recognised column is not read, by its normalised name (the rest: btsplan's own exports write it).
+_WHY_IGNORED: dict[str, str] = {
+    **{n: "derived class" for n in ("derived_class", "deriv_cls", "derived_cl", "reasons")},
+    **{n: "source row id" for n in ("id", "fid", "ogc_fid")},
+    **{n: "computed from the geometry" for n in ("length_m", "area_m2", "area_km2", "bbox")},
+    **{n: "kept by btsplan" for n in ("updated_at", "version", "status_changed_on", "status_on")},
+}
+
+#: The explanation shown for each reason (one message each, so they can be translated whole).
+_WHY_TEXT: dict[str, str] = {
+    "units derived from location": "not read: the district and commune are derived from each site's location "
+                                   "(the admin unit it lies in)",
+    "derived class": "not read: the mast class and its reasons are derived by the rule pack (btsplan classify)",
+    "source row id": "not read: a row id of the source file (btsplan numbers its own rows)",
+    "computed from the geometry": "not read: computed from the geometry",
+    "kept by btsplan": "not read: btsplan keeps this itself when a row is stored",
+    "export column": "not read: a column btsplan's exports write for information",
+    "asked": "ignored as asked (--map COLUMN=ignore)",
+    "unknown": "unknown column, not imported (map it to a field with --map 'COLUMN=field'; fields: {fields})",
+}
+
+
+def why_ignored(kind: str, column: str, asked: bool = False) -> dict[str, str]:
+    """``{"column", "reason", "message"}`` for a column an import of ``kind`` does not read: the
+    summary lists every such column, so a user learns that e.g. 'Quận/huyện' was seen and why it
+    does not count, rather than wondering whether the import read it."""
+    n = norm(column)
+    if asked:
+        reason = "asked"
+    elif kind == "sites" and n in _SITE_UNIT_COLUMNS:
+        reason = "units derived from location"
+    elif n in IGNORED.get(kind, ()):
+        reason = _WHY_IGNORED.get(n, "export column")
+    else:
+        reason = "unknown"
+    return {"column": column, "reason": reason,
+            "message": _WHY_TEXT[reason].format(fields=", ".join(sorted(fields_of(kind))))}
+
 
 #: dvhcvn (GSO) files name codes by level: the most specific one is the unit's own code.
 DVHCVN_LEVELS = ("level3_id", "level2_id", "level1_id")

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.io.exports import Column, ExportLayer
+from planning.i18n import gettext
 
 #: decimals per column kind: lon/lat to 1e-9° (0.1 mm), metres to the millimetre
 DECIMALS = {"lon": 9, "lat": 9}
@@ -129,12 +130,25 @@ def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: boo
 
 
 def csv_chunks(layer: ExportLayer) -> Iterator[bytes]:
-    """An export layer's CSV as byte blocks (BOM first), one block per chunk of the layer."""
+    """An export layer's CSV as byte blocks (BOM first), one block per chunk of the layer.
+
+    The header row keeps the field names (the contract scripts and the importer read); coded values
+    (mount, status, method, severity, check) are written as their labels in the current language."""
     cols = layer.columns
     yield csv_text([c.name for c in cols] + (["wkt"] if _wkt_column(layer) else []), []).encode("utf-8")
+    shown = _value_labels(cols)
     for df in layer.chunks():
-        yield _csv_rows([_text(c, v) for c, v in zip(cols, row, strict=False)] + _safe(row[len(cols):])
-                        for row in _layer_rows(df, layer)).encode("utf-8")
+        yield _csv_rows([_text(c, _shown(s, v)) for c, s, v in zip(cols, shown, row, strict=False)]
+                        + _safe(row[len(cols):]) for row in _layer_rows(df, layer)).encode("utf-8")
+
+
+def _value_labels(cols: Sequence[Column]) -> list[dict[str, str] | None]:
+    """Per column, code → label in the current language (translated once per export, not per cell)."""
+    return [{k: gettext(v) for k, v in c.values.items()} if c.values else None for c in cols]
+
+
+def _shown(labels: dict[str, str] | None, v: Any) -> Any:
+    return labels.get(v, v) if labels is not None and isinstance(v, str) else v
 
 
 def _layer_rows(df: pd.DataFrame, layer: ExportLayer) -> Iterator[list[Any]]:
@@ -173,17 +187,20 @@ class Sheet:
     row_heads: bool = False
     #: freeze the rows down to the header and this many columns (``None``: nothing frozen)
     frozen_columns: int | None = None
+    #: lines above the title, each (left, right): an issued document's authority | national heading
+    preamble: Sequence[tuple[str, str]] = ()
 
 
 def layer_sheet(layer: ExportLayer) -> Sheet:
-    """An export layer as a sheet: title (filter and date), Vietnamese labels, field names."""
+    """An export layer as a sheet: title (filter and date), labels in the current language, field names."""
     cols = layer.columns
     wkt = _wkt_column(layer)
     names = [c.name for c in cols] + (["wkt"] if wkt else [])
-    labels = [c.label for c in cols] + (["Hình học (WKT, WGS84)"] if wkt else [])
+    labels = [c.caption for c in cols] + ([gettext("Geometry (WKT, WGS84)")] if wkt else [])
     widths = [max(_auto_width(n, lb), c.width or 0) for n, lb, c in zip(names, labels, cols, strict=False)]
-    rows = ([_cell(c, v) for c, v in zip(cols, row, strict=False)] + [v or None for v in row[len(cols):]]
-            for df in layer.chunks() for row in _layer_rows(df, layer))
+    shown = _value_labels(cols)
+    rows = ([_cell(c, _shown(s, v)) for c, s, v in zip(cols, shown, row, strict=False)]
+            + [v or None for v in row[len(cols):]] for df in layer.chunks() for row in _layer_rows(df, layer))
     return Sheet(layer.name[:31], names, rows, title=layer.heading, labels=labels,
                  widths=[*widths, 60] if wkt else widths,
                  dates=[i for i, c in enumerate(cols) if c.kind == "date"], frozen_columns=1)
@@ -229,6 +246,11 @@ def _write_sheet(ws: Any, sheet: Sheet, styles: dict[str, Any]) -> None:
         width = given if given is not None else auto
         ws.set_column(i, i, min(width, 60), styles["date"] if i in sheet.dates else None)
     r = 0
+    for left, right in sheet.preamble:
+        for col, text in ((0, left), (max(len(header) // 2, 1), right)):
+            if text:
+                ws.write_string(r, col, neutral(text), styles["title"])
+        r += 1
     if sheet.title is not None:
         ws.write_string(r, 0, neutral(sheet.title), styles["title"])
         r += 1

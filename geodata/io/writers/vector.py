@@ -24,6 +24,7 @@ import shapely
 
 from geodata.io.exports import Column, ExportLayer
 from geodata.io.writers.tabular import _cell, csv_text
+from planning.i18n import get_language
 
 
 def _props(cols: list[Column], arrays: list[np.ndarray], i: int) -> dict[str, Any]:
@@ -115,8 +116,8 @@ def write_shp_zip(layer: ExportLayer, out: Path | IO[bytes]) -> int:
         cpg = shp.with_suffix(".cpg")
         if not cpg.exists():
             cpg.write_text("UTF-8")
-        side = csv_text(["short_name", "field", "label_vi", "type"],
-                        [[c.dbf, c.name, c.label, c.kind] for c in layer.columns])
+        side = csv_text(["short_name", "field", f"label_{get_language()}", "type"],
+                        [[c.dbf, c.name, c.caption, c.kind] for c in layer.columns])
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for f in sorted(Path(tmp).iterdir()):
                 z.write(f, f.name)
@@ -166,7 +167,7 @@ def kml_chunks(layer: ExportLayer) -> Iterator[bytes]:
     cols = layer.columns
     point = layer.geometry_type == "Point"
     head = ['<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>',
-            f"<name>{escape(layer.title)}</name><description>{escape(layer.heading)}</description>"]
+            f"<name>{escape(layer.caption)}</name><description>{escape(layer.heading)}</description>"]
     for sid, colour in STYLES.items():
         if point:
             head.append(f'<Style id="{sid}"><IconStyle><color>{colour}</color><scale>1.0</scale><Icon><href>'
@@ -175,7 +176,7 @@ def kml_chunks(layer: ExportLayer) -> Iterator[bytes]:
         else:
             head.append(f'<Style id="{sid}"><LineStyle><color>{colour}</color><width>3</width></LineStyle></Style>')
     head.append("<Schema name=\"{0}\" id=\"{0}\">".format(escape(layer.name)) + "".join(
-        f'<SimpleField name="{escape(_kml_field(c.name))}" type="{_kml_type(c)}"><displayName>{escape(c.label)}</displayName>'
+        f'<SimpleField name="{escape(_kml_field(c.name))}" type="{_kml_type(c)}"><displayName>{escape(c.caption)}</displayName>'
         "</SimpleField>" for c in cols) + "</Schema>")
     head.append(f"<Folder><name>{escape(layer.name)}</name>")
     yield "".join(head).encode("utf-8")
