@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 import typer
+from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from app import __version__
@@ -19,7 +20,7 @@ from app.commands import keys as keys_cmd
 from app.commands import programmes as programmes_cmd
 from app.commands import serve as serve_cmd
 from app.commands import users as users_cmd
-from app.console import refused
+from app.console import fail, refused
 from geodata.errors import BtsplanError
 from geodata.settings import get_settings
 from planning import i18n
@@ -61,7 +62,11 @@ def _root(
     """Plan BTS masts and street cables: imports, checks, statistics, exports, API and map."""
     if lang is not None and i18n.parse_language(lang) is None:
         raise typer.BadParameter(f"{lang!r}: one of {', '.join(i18n.LANGUAGES)}", param_hint="--lang")
-    i18n.set_language(lang or get_settings().lang)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # BTSPLAN_* values refused (an unknown province …): one line each, no traceback
+        fail("; ".join(f"BTSPLAN_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()), 2)
+    i18n.set_language(lang or settings.lang)
 
 
 cli.add_typer(db_cmd.app, name="db")

@@ -262,7 +262,11 @@ def run_step(port: int, server_pid: int, reqs: list[Request], rate: float, secon
     t0 = time.perf_counter()
     res = asyncio.run(_open_loop(port, reqs, rate, seconds, seed))
     wall = time.perf_counter() - t0
-    c1 = (_cpu_seconds(srv), _cpu_seconds(pg), time.process_time())
+    # processes that started during the step (a database backend for a new pooled connection, a
+    # respawned worker) count with all their CPU: reading only those alive at the start missed them
+    srv_end = sorted(set(_children(server_pid)) | set(srv))
+    pg_end = sorted(set(_postgres_pids()) | set(pg))
+    c1 = (_cpu_seconds(srv_end), _cpu_seconds(pg_end), time.process_time())
     out = summarise(res, wall)
     out["offered_rps"] = rate
     out["loadavg_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine shows up here

@@ -133,14 +133,21 @@ class Settings(BaseSettings):
         """The URL schema changes, backups and restores run with."""
         return self.migrate_database_url or self.database_url
 
-    @model_validator(mode="after")
-    def _province_and_metric_crs(self) -> Settings:
-        """Refuse an unknown province at start-up (listing the known keys) and default the metric CRS
-        to its TM-3 zone, so distances in Đà Nẵng are not measured in Hải Phòng's zone."""
-        from geodata.crs import province_metric_crs
+    @field_validator("province")
+    @classmethod
+    def _known_province(cls, value: str) -> str:
+        """Refuse an unknown province at start-up, listing the known keys (a typo would otherwise
+        surface as Hải Phòng's rules applied elsewhere)."""
         from planning.provinces import province
 
-        self.province = province(self.province).key
+        return province(value).key
+
+    @model_validator(mode="after")
+    def _province_metric_crs(self) -> Settings:
+        """Default the metric CRS to the province's TM-3 zone, so distances in Đà Nẵng are not
+        measured in Hải Phòng's zone."""
+        from geodata.crs import province_metric_crs
+
         if not self.metric_crs.strip():
             self.metric_crs = province_metric_crs(self.province)
         return self

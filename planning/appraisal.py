@@ -68,8 +68,13 @@ class AppraisalContext:
     province: BaseGeometry | None = None
     province_name: str | None = None
     pending: Sequence[PendingItem] = ()
-    #: masts of different firms' pending plans closer than this conflict (the pack's minimum spacing)
+    #: masts of different firms' pending plans closer than this conflict (the pack's minimum spacing,
+    #: urban communes; non-urban ones use ``conflict_radius_rural_m`` where given)
     conflict_radius_m: float = 100.0
+    conflict_radius_rural_m: float | None = None
+    #: whether a position (lon, lat) lies in an urban commune (None: not known); without it, or where
+    #: it is not known, a mast is held to the larger of the two distances
+    urban_at: Callable[[float, float], bool | None] | None = None
     spacing_source: str | None = None
     rule_pack: Mapping[str, Any] = field(default_factory=dict)
 
@@ -120,6 +125,8 @@ class _Plan:
     lines: dict[int, BaseGeometry]
     pend_xy: np.ndarray
     pend_lines: dict[int, BaseGeometry]
+    #: each item's minimum distance to other masts (urban or non-urban commune)
+    radius: np.ndarray
 
     @classmethod
     def lay_out(cls, features: Sequence[Mapping[str, Any]], operator: str, ctx: AppraisalContext) -> _Plan:
@@ -127,7 +134,7 @@ class _Plan:
         pend_pts = [_point_of(p.feature, ctx.sites) if _is_mast(p.feature) else None for p in ctx.pending]
         return cls(features, operator, ctx, points, _metric(points, ctx.metric_crs),
                    _cable_lines(features, ctx.metric_crs), _metric(pend_pts, ctx.metric_crs),
-                   _cable_lines([p.feature for p in ctx.pending], ctx.metric_crs))
+                   _cable_lines([p.feature for p in ctx.pending], ctx.metric_crs), _radii(points, ctx))
 
     def site(self, i: int) -> Mapping[str, Any] | None:
         """The existing site item ``i`` refers to (``site_code``), if known."""
@@ -255,7 +262,7 @@ def _pending_conflicts(plan: _Plan) -> Found:
             continue
         code = f["properties"].get("site_code")
         d = np.hypot(plan.pend_xy[:, 0] - plan.xy[i, 0], plan.pend_xy[:, 1] - plan.xy[i, 1])
-        for j in np.flatnonzero(d < ctx.conflict_radius_m):
+        for j in np.flatnonzero(d < plan.radius[i]):
             other = ctx.pending[j]
             other_code = other.feature["properties"].get("site_code")
             if other_code and other_code == code:
@@ -263,7 +270,7 @@ def _pending_conflicts(plan: _Plan) -> Found:
             yield i, _finding(
                 "plan.pending_conflict", "warning",
                 msg_ref("{distance:.0f} m from a mast in another firm's pending plan (minimum spacing {minimum:.0f} m): "
-                        "agree on one shared mast", distance=float(d[j]), minimum=ctx.conflict_radius_m),
+                        "agree on one shared mast", distance=float(d[j]), minimum=float(plan.radius[i])),
                 distance_m=round(float(d[j]), 1), other_plan_id=other.plan_id, other_operator=other.operator,
                 other_item=other.index, legal_source=ctx.spacing_source)
 
@@ -278,11 +285,11 @@ def _pending_same_site(plan: _Plan) -> Found:
         for other in plan.ctx.pending:
             op = other.feature["properties"]
             if op.get("site_code") == p["site_code"] and not (kind == op["item"] == "share_site"):
+                action = ITEM_KIND.get(op["item"])
                 yield i, _finding(
                     "plan.pending_same_site", "warning",
                     msg_ref("site {code} is also the subject of another firm's pending plan ({action})",
-                            code=p["site_code"], action=msg_ref(ITEM_KIND[op["item"]]) if op["item"] in ITEM_KIND
-                            else op["item"]),
+                            code=p["site_code"], action=msg_ref(action) if action else op["item"]),
                     other_plan_id=other.plan_id, other_operator=other.operator, other_item=other.index)
 
 
@@ -308,17 +315,20 @@ def _internal_spacing(plan: _Plan) -> Found:
         return
     pts = plan.xy[mast_idx]
     tree = shapely.STRtree(shapely.points(pts))
-    left, right = tree.query(shapely.points(pts), predicate="dwithin", distance=ctx.conflict_radius_m)
+    left, right = tree.query(shapely.points(pts), predicate="dwithin", distance=max_conflict_radius_m(ctx))
     for a, b in zip(left.tolist(), right.tolist(), strict=True):
         if a >= b:
             continue
         ia, ib = mast_idx[a], mast_idx[b]
         dist = float(np.hypot(*(pts[a] - pts[b])))
+        minimum = float(max(plan.radius[ia], plan.radius[ib]))
+        if dist > minimum:
+            continue
         for me, other in ((ia, ib), (ib, ia)):
             yield me, _finding(
                 "plan.internal_spacing", "warning",
                 msg_ref("{distance:.0f} m from item {other} of the same plan (minimum spacing {minimum:.0f} m)",
-                        distance=dist, other=other, minimum=ctx.conflict_radius_m),
+                        distance=dist, other=other, minimum=minimum),
                 distance_m=round(dist, 1), other_item=other, legal_source=ctx.spacing_source)
 
 
@@ -351,6 +361,24 @@ def _line_cells(line: BaseGeometry, size: float) -> set[Cell]:
     return {_cell(x, y, size) for x, y in shapely.get_coordinates(shapely.segmentize(line, size / 2))}
 
 
+def max_conflict_radius_m(ctx: AppraisalContext) -> float:
+    return max(ctx.conflict_radius_m, ctx.conflict_radius_rural_m or 0.0)
+
+
+def _radii(points: Sequence[tuple[float, float] | None], ctx: AppraisalContext) -> np.ndarray:
+    """Each item's minimum distance to other firms' masts: the pack's urban or non-urban distance by
+    the commune it stands in, the larger one where that is not known (no fixed 100 m)."""
+    rural = ctx.conflict_radius_rural_m if ctx.conflict_radius_rural_m is not None else ctx.conflict_radius_m
+    out = np.full(len(points), max(ctx.conflict_radius_m, rural))
+    if ctx.urban_at is None:
+        return out
+    for i, p in enumerate(points):
+        urban = ctx.urban_at(p[0], p[1]) if p is not None else None
+        if urban is not None:
+            out[i] = ctx.conflict_radius_m if urban else rural
+    return out
+
+
 def disclosure_cell_m(conflict_radius_m: float) -> float:
     """One grid for masts and cables: wide enough for the conflict radius and for two trench distances."""
     return max(conflict_radius_m, DISCLOSURE_CELL_M, 2 * SHARED_TRENCH_M)
@@ -363,7 +391,7 @@ def _told_rules(plan: _Plan) -> list[set[str]]:
     public site codes), never on exact distances: a firm probing with many drafts learns at most that
     another firm has a pending mast or cable in some cell, not where in it. The test is wider than
     the department's, never narrower: every exact conflict is told."""
-    size = disclosure_cell_m(plan.ctx.conflict_radius_m)
+    size = disclosure_cell_m(max_conflict_radius_m(plan.ctx))
     told: list[set[str]] = [set() for _ in plan.features]
     mast_codes: dict[Cell, set[str | None]] = {}
     for j, p in enumerate(plan.ctx.pending):
@@ -427,12 +455,12 @@ def appraise(features: Sequence[Mapping[str, Any]], operator: str, ctx: Appraisa
     for rule in CROSS_ITEM_RULES:
         for i, finding in rule(plan):
             found[i].append(finding)
-    for entry, own, told in zip(items, found, _told_rules(plan), strict=True):
+    for entry, own, told, radius in zip(items, found, _told_rules(plan), plan.radius.tolist(), strict=True):
         if any(f["rule"] == OUTSIDE_RULE for f in own):
             entry["outside_province"] = True
         entry["findings"] = own
         if told:
-            entry["operator_findings"] = [told_finding(r, entry, ctx.conflict_radius_m, ctx.spacing_source)
+            entry["operator_findings"] = [told_finding(r, entry, radius, ctx.spacing_source)
                                           for r in CROSS_PLAN_RULES if r in told]
     return {
         "operator": operator,
@@ -440,7 +468,8 @@ def appraise(features: Sequence[Mapping[str, Any]], operator: str, ctx: Appraisa
         "metric_crs": ctx.metric_crs,
         "rule_pack": dict(ctx.rule_pack),
         "conflict_radius_m": ctx.conflict_radius_m,
-        "disclosure_cell_m": disclosure_cell_m(ctx.conflict_radius_m),
+        "conflict_radius_rural_m": ctx.conflict_radius_rural_m,
+        "disclosure_cell_m": disclosure_cell_m(max_conflict_radius_m(ctx)),
         "items": items,
         "summary": summarise(items),
     }

@@ -24,7 +24,7 @@ from planning.classify import classify_one, mismatch_finding, normalise_class, o
 from planning.findings import to_record
 from planning.geometry import WGS84, crs_string, project_xy, to_crs
 from planning.rules import CLASSIFIER_FIELDS, RulePack
-from planning.spacing import SiteIndex, build_site_index, spacing_finding, spacing_matches
+from planning.spacing import SiteIndex, build_site_index, scope_masks, spacing_finding, spacing_matches
 from planning.units import frame_in_force
 from planning.vocab import SEVERITY_RANK, UNKNOWN_CLASS
 from planning.zoning import A1Targets, a1_records, build_a1_targets, subject_classes
@@ -181,9 +181,10 @@ def _a1_findings(ctx: PlanningContext, s: _Subject) -> list[dict[str, Any]]:
 
 def _spacing(ctx: PlanningContext, s: _Subject) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(spacing findings, co-location candidates); the site's own code is not too close to itself."""
+    inside = scope_masks(ctx.pack, s.x, s.y, ctx.metric_crs, [s.where["district_code"]], [s.where["commune_code"]])
     res = spacing_matches(ctx.sites, s.x, s.y, np.array([s.derived], dtype=object),
                           np.array([_to_float(s.properties.get("mast_height_m"))]), np.array([s.urban]), ctx.pack,
-                          exclude_codes=np.array([s.code], dtype=object))
+                          exclude_codes=np.array([s.code], dtype=object), inside=inside)
     found = []
     if res.within_count[0] > 0:
         found.append(to_record(spacing_finding(  # a proposed mast is a planned one

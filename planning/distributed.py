@@ -32,6 +32,7 @@ from typing import Any
 
 import dask
 import numpy as np
+from dask.delayed import Delayed
 import pandas as pd
 import shapely
 
@@ -362,7 +363,7 @@ def _shared(value: Any) -> Any:
 
 
 def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str] = CHECK_NAMES,
-              targets: A1Targets | None = None, classes: tuple[str, ...] | None = None,
+              targets: A1Targets | Delayed | None = None, classes: tuple[str, ...] | None = None,
               urban_by_commune: dict[str, bool] | None = None, unit_names: dict[str, str] | None = None,
               units: Any = None, by: str = "district", as_of: dt.date | None = None,
               count_statuses: Sequence[str] | None = None, plan: HilbertPartitions | None = None,
@@ -374,7 +375,7 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
     ``ddf``: a dask(-geopandas) frame whose partitions are sites with ``x_m``/``y_m`` in
     ``metric_crs`` and the fields the checks read (code, operator, status, classes, heights,
     district/commune codes). ``targets``: the prepared A1-only routes and zones (required for
-    ``a1-routes``). The spacing halo comes, from best to most general:
+    ``a1-routes``), or a ``dask.delayed`` that prepares them. The spacing halo comes, from best to most general:
 
     - with ``plan`` (the Hilbert plan the partitions follow) and ``halo_source`` (an object whose
       ``read_cells(cells)`` reads any cells' sites, e.g. the loader given to
@@ -401,7 +402,9 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
         labels: list[tuple[int, str]] = []
         names = _shared(unit_names) if checks else None
         if "a1-routes" in checks:
-            t = _shared(targets)
+            # prepared targets are sent to every worker; a delayed build runs on a worker, beside the
+            # partitions' reads and classification, instead of on the driver before the graph starts
+            t = targets if isinstance(targets, Delayed) else _shared(targets)
             findings += [dask.delayed(_a1_part)(p, t, pack, metric_crs, classes, names) for p in parts]
             labels += [(i, "a1-routes") for i in range(len(parts))]
         if "spacing" in checks:

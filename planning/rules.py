@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import shapely
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from planning.errors import InvalidField
 from planning.vocab import MAST_CLASSES, MastClass, Mount, Severity, Structure, ZonePolicy
@@ -184,6 +184,12 @@ class Scope(_Model):
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     note: str | None = None
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _codes_as_text(cls, v: Any) -> Any:
+        """Unit codes are text ("10507"); YAML reads a bare 10507 as a number."""
+        return [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
     def _check(self) -> Scope:

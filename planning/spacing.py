@@ -14,13 +14,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from planning.classify import classify_sites
 from planning.findings import empty_findings, finalise, unit_label
-from planning.geometry import PointGrid, metric_xy
+from planning.geometry import WGS84, PointGrid, metric_xy, to_crs
 from planning.i18n import msg_ref, render
 from planning.labels import SITE_STATUS
 from planning.rules import RulePack
+from planning.vocab import UNKNOWN_CLASS
 
 CHECK = "spacing"
 
@@ -90,10 +92,36 @@ def build_site_index(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
                      free, x, y, PointGrid(x, y, cell), rank)
 
 
+def scope_masks(pack: RulePack, x: np.ndarray, y: np.ndarray, metric_crs: str, district_code: Any = None,
+                commune_code: Any = None) -> dict[str, np.ndarray]:
+    """Spacing-rule id → which subjects lie in the rule's area (its units — a site's district or
+    commune code — or its polygon), for the rules of the pack that have one. The period of a rule
+    is applied when the pack is read for a day (:meth:`planning.rules.RulePack.on`)."""
+    out: dict[str, np.ndarray] = {}
+    n = np.size(x)
+    for r in pack.spacing.rules:
+        if r.where is None or not r.where.spatial:
+            continue
+        inside = np.zeros(n, dtype=bool)
+        if r.where.units:
+            units = np.array(r.where.units, dtype=object)
+            for codes in (district_code, commune_code):
+                if codes is not None:
+                    inside |= np.isin(np.asarray(codes, dtype=object), units)
+        if r.where.polygon is not None and n:
+            poly = to_crs([shapely.from_wkt(r.where.polygon)], WGS84, metric_crs)[0]
+            inside |= shapely.contains_xy(poly, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        out[r.id] = inside
+    return out
+
+
 def min_distance(pack: RulePack, classes: np.ndarray, mast_height: np.ndarray, urban: np.ndarray,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 inside: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(minimum distance m, spacing-rule id, note) per subject; ``urban`` may be NaN (unknown).
 
+    Only the classes the pack's source covers (``spacing.classes``: bulky masts) have a minimum
+    distance; a site of unknown class is held to it and told why. A rule with an area applies to the
+    subjects ``inside`` it (:func:`scope_masks`); without ``inside`` such a rule applies to none.
     Unknown urban/non-urban takes the larger distance (the stricter reading) and says so; a rule
     without a non-urban value uses its urban value and says so.
     """
@@ -102,11 +130,14 @@ def min_distance(pack: RulePack, classes: np.ndarray, mast_height: np.ndarray, u
     dist = np.full(n, np.nan)
     rule = np.full(n, None, dtype=object)
     note = np.full(n, None, dtype=object)
-    done = np.zeros(n, dtype=bool)
+    unknown = classes == UNKNOWN_CLASS
+    done = ~(np.isin(classes, np.array(sp.classes, dtype=object)) | unknown)  # A1 masts: no minimum distance
     h = np.asarray(mast_height, dtype=float)
     urban = np.asarray(urban, dtype=float)
     for r in (*sp.rules, sp.default):
         m = ~done
+        if r.where is not None and r.where.spatial:
+            m &= (inside or {}).get(r.id, np.zeros(n, dtype=bool))
         if r.classes is not None:
             m &= np.isin(classes, np.array(r.classes, dtype=object))
         with np.errstate(invalid="ignore"):
@@ -121,6 +152,7 @@ def min_distance(pack: RulePack, classes: np.ndarray, mast_height: np.ndarray, u
         if r.rural_m is None:
             note[m & (urban != 1)] = f"{r.id}: no non-urban distance in the pack; the urban one is used"
         note[m & np.isnan(urban)] = "urban/non-urban unknown: the larger distance is used"
+        note[m & unknown] = "class unknown: held to the distance of a bulky mast"
         done |= m
     return dist, rule, note
 
@@ -139,10 +171,12 @@ class SpacingResult:
 
 def spacing_matches(index: SiteIndex, x: np.ndarray, y: np.ndarray, classes: np.ndarray,
                     mast_height: np.ndarray, urban: np.ndarray, pack: RulePack, *,
-                    exclude_codes: np.ndarray | None = None, chunk: int = 512) -> SpacingResult:
-    """Existing masts near each subject point (vectorised, in chunks so memory stays bounded)."""
+                    exclude_codes: np.ndarray | None = None, inside: dict[str, np.ndarray] | None = None,
+                    chunk: int = 512) -> SpacingResult:
+    """Existing masts near each subject point (vectorised, in chunks so memory stays bounded);
+    ``inside``: the subjects in each area-scoped rule (:func:`scope_masks`)."""
     n = x.size
-    dmin, rule, note = min_distance(pack, classes, mast_height, urban)
+    dmin, rule, note = min_distance(pack, classes, mast_height, urban, inside)
     factor = pack.spacing.colocation_radius_factor
     radius = np.nan_to_num(dmin * max(1.0, factor), nan=0.0)
     k = pack.spacing.max_nearest
@@ -219,7 +253,8 @@ def spacing_findings(sites: pd.DataFrame, pack: RulePack, *, metric_crs: str,
     height = pd.to_numeric(pd.Series(_col(subjects, "mast_height_m"), dtype=object), errors="coerce").to_numpy(float)
     urban = _urban_of(subjects, urban_by_commune)
     codes = _col(subjects, "code").astype(object)
-    res = spacing_matches(index, x, y, derived, height, urban, pack, exclude_codes=codes)
+    inside = scope_masks(pack, x, y, metric_crs, _col(subjects, "district_code"), _col(subjects, "commune_code"))
+    res = spacing_matches(index, x, y, derived, height, urban, pack, exclude_codes=codes, inside=inside)
     hit = np.flatnonzero(res.within_count > 0)
     if hit.size == 0:
         return empty_findings()

@@ -57,8 +57,9 @@ def _progress_table(data: dict[str, Any]) -> None:
     if data.get("plan"):
         title += f" — {data['plan']}"
     t = Table(title=title)
-    t.add_column(BY_LABEL[by])
-    for head in ("Số tuyến", "Tổng km", "Xong km", "Đang làm km", "Chưa làm km", "Xong %", "Quá hạn km"):
+    t.add_column(BY_LABEL[by], min_width=10)
+    # kilometres, and the streets counted next to them as the plans report ("11 tuyến … Lê Chân")
+    for head in ("Tuyến", "Tổng km", "Xong km", "Đang làm", "Chưa làm", "Xong %", "Quá hạn"):
         t.add_column(head, justify="right")
 
     def cells(r: dict[str, Any]) -> list[str]:

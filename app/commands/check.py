@@ -28,8 +28,10 @@ from app.console import REPORT_FORMATS, choice, err_console, fail, parse_date_op
 from geodata.io.writers import tabular
 from geodata.work import checks as gchecks
 from geodata.settings import get_settings
+from planning import labels
 from planning.aggregate import SiteCounts
 from planning.findings import FINDING_CSV_FIELDS, to_records
+from planning.i18n import _
 from planning.rules import RulePack, load_pack, pack_for_province
 from planning.vocab import CHECK_NAMES, DERIVED_CLASSES, MAST_CLASSES
 
@@ -55,7 +57,7 @@ def _engine_choice(compute: str, scheduler: str | None) -> None:
     """``--engine`` is python or dask, and ``--scheduler`` only goes with dask."""
     choice(compute, ENGINES, "--engine")
     if scheduler and compute != "dask":
-        fail("--scheduler needs --engine dask")
+        fail(_("--scheduler needs --engine dask"))
 
 
 def _emit_document(doc: OfficialDocument, fmt: str, out: Path) -> None:
@@ -65,8 +67,8 @@ def _emit_document(doc: OfficialDocument, fmt: str, out: Path) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
     except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror or exc}")
-    err_console.print(f"written to {out}", highlight=False)
+        fail(_("cannot write {path}: {error}", path=out, error=exc.strerror or exc))
+    err_console.print(_("written to {path}", path=out), highlight=False)
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -78,8 +80,8 @@ def _emit(text: str, out: Path | None) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror or exc}")
-    err_console.print(f"written to {out}", highlight=False)
+        fail(_("cannot write {path}: {error}", path=out, error=exc.strerror or exc))
+    err_console.print(_("written to {path}", path=out), highlight=False)
 
 
 def _render(table: Table) -> str:
@@ -103,16 +105,17 @@ def classify(
         task = bar.add_task("classify", total=None)
         summary = gchecks.classify_stored(
             engine, pack, progress=lambda _s, done, total: bar.update(task, completed=done, total=total))
-    t = Table(title=f"Phân loại cột ăng ten — mast classes ({pack.id} {pack.version})")
-    t.add_column("class")
-    t.add_column("sites", justify="right")
+    t = Table(title=_("Antenna mast classes ({pack} {version})", pack=pack.id, version=pack.version))
+    t.add_column(_("class"))
+    t.add_column(_("sites"), justify="right")
     for c in DERIVED_CLASSES:
         t.add_row(c, f"{summary.by_class.get(c, 0):,}")
-    t.add_row("total", f"{summary.sites:,}", style="bold")
+    t.add_row(_("total"), f"{summary.sites:,}", style="bold")
     err_console.print(t)
-    err_console.print(f"{summary.changed:,} site(s) updated; {summary.mismatches:,} declared/derived mismatch(es); "
-                      f"{summary.unknown:,} unknown (missing inputs); {summary.ambiguous:,} decided by a provisional "
-                      "rule (see reasons)", highlight=False)
+    err_console.print(_("{changed:,} site(s) updated; {mismatches:,} declared/derived mismatch(es); {unknown:,} unknown "
+                        "(missing inputs); {provisional:,} decided by a provisional rule (see reasons)",
+                        changed=summary.changed, mismatches=summary.mismatches, unknown=summary.unknown,
+                        provisional=summary.ambiguous), highlight=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,15 +124,15 @@ def classify(
 
 def _findings_table(records: list[dict[str, Any]], title: str, limit: int | None) -> Table:
     t = Table(title=title, show_lines=False)
-    for col, just in (("severity", "left"), ("rule", "left"), ("site", "left"), ("op.", "left"),
-                      ("zone / route / nearest mast", "left"), ("distance m", "right"), ("district", "left"),
-                      ("commune", "left")):
+    for col, just in ((_("severity"), "left"), (_("rule"), "left"), (_("site"), "left"), (_("op."), "left"),
+                      (_("zone / route / nearest mast"), "left"), (_("distance m"), "right"), (_("district"), "left"),
+                      (_("commune"), "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     style = {"violation": "red", "warning": "yellow", "info": "cyan"}
     for r in records[:limit] if limit else records:
         target = r.get("zone") or r.get("route") or r.get("other_site_code") or ""
         d = r.get("distance_m")
-        t.add_row(f"[{style.get(r['severity'], '')}]{r['severity']}[/]", r["rule"], r.get("site_code") or "",
+        t.add_row(f"[{style.get(r['severity'], '')}]{labels.label('severity', r['severity'])}[/]", r["rule"], r.get("site_code") or "",
                   r.get("operator") or "", target, "" if d is None else f"{d:,.1f}", r.get("district") or "",
                   r.get("commune") or "")
     return t
@@ -161,7 +164,7 @@ def check(
         cls = tuple(c.strip() for c in classes.split(",") if c.strip())
         bad = [c for c in cls if c not in MAST_CLASSES]
         if bad:
-            fail(f"--classes: unknown mast class(es) {', '.join(bad)}; use {', '.join(MAST_CLASSES)}")
+            fail(_("--classes: unknown mast class(es) {bad}; use {known}", bad=", ".join(bad), known=", ".join(MAST_CLASSES)))
     _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
     settings = get_settings()
@@ -187,8 +190,8 @@ def check(
         findings = finalise(pd.concat(frames, ignore_index=True)) if frames else finalise(pd.DataFrame())
     records = to_records(findings)
     counts = findings.groupby("check").size().to_dict() if len(findings) else {}
-    err_console.print("; ".join(f"{n}: {counts.get(n, 0):,} finding(s)" for n in names)
-                      + (" (stored)" if store else ""), highlight=False)
+    done = "; ".join(_("{check}: {n:,} finding(s)", check=n, n=counts.get(n, 0)) for n in names)
+    err_console.print(_("{counts} (stored)", counts=done) if store else done, highlight=False)
     if fmt == "json":
         _emit(json.dumps({"findings": records, "count": len(records),
                           "rule_pack": {"id": pack.id, "version": pack.version}},
@@ -197,13 +200,14 @@ def check(
         rows = ([r.get(k) for k in FINDING_CSV_FIELDS] for r in records)
         _emit(tabular.csv_text(FINDING_CSV_FIELDS, rows, bom=out is not None), out)
     else:
-        title = f"Kết quả kiểm tra — {', '.join(names)} ({pack.id} {pack.version}): {len(records):,} finding(s)"
+        title = _("Findings — {checks} ({pack} {version}): {n:,} finding(s)", checks=", ".join(names), pack=pack.id,
+                  version=pack.version, n=len(records))
         if out is not None:
             _emit(_render(_findings_table(records, title, None)), out)
             return
         Console().print(_findings_table(records, title, TABLE_LIMIT))
         if len(records) > TABLE_LIMIT:
-            err_console.print(f"… {len(records) - TABLE_LIMIT:,} more; use --format csv|json --out FILE for all",
+            err_console.print(_("… {n:,} more; use --format csv|json --out FILE for all", n=len(records) - TABLE_LIMIT),
                               highlight=False)
 
 
@@ -253,19 +257,20 @@ def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: A
 
 def _counts_table(c: SiteCounts) -> Table:
     level = c.by[0]
-    t = Table(title=f"Số trạm BTS theo {'quận/huyện' if level == 'district' else 'xã/phường/thị trấn'} × loại cột "
-                    f"— sites by {level} × class, as of {c.as_of.isoformat()}")
-    t.add_column("quận/huyện (district)")
+    title = (_("BTS sites by district × mast class, as of {day}", day=c.as_of.isoformat()) if level == "district"
+             else _("BTS sites by commune × mast class, as of {day}", day=c.as_of.isoformat()))
+    t = Table(title=title)
+    t.add_column(_("district"))
     if level == "commune":
-        t.add_column("xã/phường (commune)")
+        t.add_column(_("commune"))
     for col in (*DERIVED_CLASSES, "total"):
         t.add_column(col, justify="right")
     for r in c.rows.to_dict("records"):
         lead = [r.get("district") or ""] + ([r.get("commune") or ""] if level == "commune" else [])
         t.add_row(*lead, *[f"{int(r[col]):,}" for col in (*DERIVED_CLASSES, "total")])
     pad = [""] if level == "commune" else []
-    t.add_row("Tổng (total)", *pad, *[f"{c.totals[col]:,}" for col in (*DERIVED_CLASSES, "total")], style="bold")
-    t.add_row("Tỷ lệ (share %)", *pad, *[f"{c.shares[col]:.2f}" for col in DERIVED_CLASSES], "100.00")
+    t.add_row(_("Total"), *pad, *[f"{c.totals[col]:,}" for col in (*DERIVED_CLASSES, "total")], style="bold")
+    t.add_row(_("Share (%)"), *pad, *[f"{c.shares[col]:.2f}" for col in DERIVED_CLASSES], "100.00")
     return t
 
 
@@ -286,10 +291,10 @@ def stats_sites(
     """Count BTS sites by district or commune × mast class (A1a … A2c, unknown), with totals and shares."""
     parts = [p.strip() for p in by.split(",") if p.strip()]
     if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
-        fail(f"--by {by!r}: use district,type or commune,type")
+        fail(_("--by {by!r}: use district,type or commune,type", by=by))
     choice(fmt, (*REPORT_FORMATS, "xlsx", "pdf"), "--format")
     if fmt in ("xlsx", "pdf") and out is None:
-        fail(f"--format {fmt} writes a file: give --out FILE")
+        fail(_("--format {fmt} writes a file: give --out FILE", fmt=fmt))
     day = parse_date_option(as_of, "--as-of")
     _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
@@ -308,7 +313,7 @@ def stats_sites(
     else:
         counts = gchecks.stored_site_counts(_engine(), pack, by=parts[0], as_of=day)
     if counts.note:
-        err_console.print(f"note: {counts.note}", highlight=False)
+        err_console.print(_("note: {note}", note=counts.note), highlight=False)
     if fmt in ("xlsx", "pdf") and out is not None:
         _emit_document(stats_document(counts.to_json(), parts[0], issuer_of(get_settings())), fmt, out)
     elif fmt == "json":

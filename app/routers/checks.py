@@ -91,9 +91,11 @@ def parse_site_feature(body: Any, area: ProvinceArea) -> tuple[dict[str, Any], f
         raise _invalid([{"field": e.field, "message": e.message} for e in errs])
     lon, lat = feature["geometry"]["coordinates"][:2]
     if not area.contains(lon, lat):
-        hint = " (longitude and latitude swapped?)" if area.contains(lat, lon) else ""
-        raise _invalid([{"field": "geometry.coordinates",
-                         "message": f"[{lon:g}, {lat:g}] is outside {area.name} ({area.described}){hint}"}])
+        message = (_("[{lon:g}, {lat:g}] is outside {province} ({how}): longitude and latitude swapped?",
+                     lon=lon, lat=lat, province=area.name, how=area.described) if area.contains(lat, lon) else
+                   _("[{lon:g}, {lat:g}] is outside {province} ({how})", lon=lon, lat=lat, province=area.name,
+                     how=area.described))
+        raise _invalid([{"field": "geometry.coordinates", "message": message}])
     out = {k: v for k, v in feature["properties"].items() if k != "item"}
     return {**out, **extra}, float(lon), float(lat)
 

@@ -124,7 +124,7 @@ def _tilejson(request: Request, engine: Any, lyr: gt.Layer, version: int) -> dic
         "name": lyr.id,
         "description": lyr.description,
         "version": "1.0.0",
-        "attribution": "btsplan — Sở Thông tin và Truyền thông",
+        "attribution": f"btsplan — {request.app.state.settings.authority}",
         "scheme": "xyz",
         "tiles": [f"{base}/tiles/{lyr.id}/{{z}}/{{x}}/{{y}}.mvt?v={version}"],
         "minzoom": lyr.minzoom,

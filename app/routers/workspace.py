@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from app import charts
 from app.plan_report import cached_render
 from app.web import render, require_staff
 from geodata.errors import Conflict, InvalidField
@@ -23,8 +24,10 @@ from geodata.store import staff
 from geodata.store.db import transaction
 from geodata.store.meta import data_version
 from geodata.work import appraisal as gapp
+from geodata.work import monitoring as gmonitoring
 from geodata.work import plan_queue
 from geodata.work import plans as gp
+from geodata.work import programmes as gprogrammes
 from planning import i18n, labels
 from planning.findings import localise_messages
 from planning.vocab import PLAN_STATUSES
@@ -174,3 +177,32 @@ def dossier_report(request: Request, plan_id: int, who: Planner,
     if fmt != "html":
         headers["Content-Disposition"] = f'attachment; filename="plan-{plan_id}-v{version}-appraisal.{fmt}"'
     return Response(out.body, media_type=out.media_type, headers=headers)
+
+
+@router.get("/monitoring")
+def monitoring_page(request: Request, who: Planner) -> Response:
+    """Planned vs built vs overdue masts by district, and each programme's progress, as charts and tables."""
+    engine, settings = request.app.state.engine, request.app.state.settings
+    impl = gmonitoring.implementation(engine, radius_m=settings.built_match_m)
+    by_district: dict[str, dict[str, Any]] = {}
+    for r in impl["rows"]:
+        d = by_district.setdefault(r.get("district") or "", {"district": r.get("district_name") or r.get("district"),
+                                                             "planned": 0, "realised": 0, "overdue": 0})
+        for k in ("planned", "realised", "overdue"):
+            d[k] += int(r.get(k) or 0)
+    rows = [{**d, "waiting": max(d["planned"] - d["realised"] - d["overdue"], 0)} for d in by_district.values()]
+    impl_chart = charts.stacked_bars(i18n.gettext("Planned masts by district"), rows, "district", [
+        charts.Series("realised", i18n.gettext("built"), "#1e6b32"),
+        charts.Series("waiting", i18n.gettext("not yet due"), "#4a90d9"),
+        charts.Series("overdue", i18n.gettext("overdue"), "#b3141a")])
+    progress = []
+    with transaction(engine) as session:
+        for prog in gprogrammes.list_programmes(session):
+            p = gprogrammes.progress(session, prog)
+            chart = charts.stacked_bars(p["programme"]["name"], p["rows"], "district_name", [
+                charts.Series("done", i18n.gettext("done"), "#1e6b32"),
+                charts.Series("pending", i18n.gettext("pending"), "#4a90d9"),
+                charts.Series("dropped", i18n.gettext("dropped"), "#8a8f96")])
+            progress.append({"progress": p, "chart": chart})
+    return render(request, "workspace/monitoring.html", {"impl": impl, "rows": rows, "impl_chart": impl_chart,
+                                                          "progress": progress}, who=who)

@@ -29,6 +29,7 @@ from geodata.store import models as m
 from geodata.store.meta import data_version
 from geodata.store.units import province_outline
 from planning import provinces
+from planning.i18n import _
 
 OUTLINE_TOLERANCE_DEG = 0.01
 #: Vertices of the imported outline closer than this are merged before widening (≈ 50 m), which keeps
@@ -56,9 +57,10 @@ class ProvinceArea:
     def described(self) -> str:
         """How the area was decided, for messages ("outside Hải Phòng (imported boundaries)")."""
         if self.from_boundaries:
-            return "imported boundaries"
+            return _("imported boundaries")
         x0, y0, x1, y1 = self.extent
-        return f"lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}; import its boundaries for the exact outline"
+        return _("lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}; import its boundaries for the exact outline",
+                 x0=x0, x1=x1, y0=y0, y1=y1)
 
     def contains(self, lon: Any, lat: Any) -> np.ndarray:
         """Which points lie in the area (on its edge included); NaN → False."""

@@ -8,9 +8,10 @@ check is the spatial core's :func:`planning.checks.check_site` — the same func
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from geoalchemy2.shape import to_shape
 from sqlalchemy import Engine, select
 
@@ -20,6 +21,7 @@ from geodata.store.db import session_factory
 from geodata.store.models import Site
 from geodata.store.area import province_area
 from geodata.settings import Settings
+from planning.geometry import WGS84, project_xy
 from planning.appraisal import AppraisalContext, PendingItem, SiteChecker, appraise
 from planning.rules import RulePack, pack_for_province
 
@@ -53,6 +55,19 @@ def a2a_on_a1_codes(engine: Engine, settings: Settings) -> list[str]:
     return sorted(set(found["site_code"].dropna().tolist()))
 
 
+def _urban_at(engine: Engine, settings: Settings, pack: RulePack) -> Callable[[float, float], bool | None]:
+    """Whether a position lies in an urban commune, from the communes of the cached planning context
+    (the pack's urban / non-urban distances apply to competing plans as to existing masts)."""
+    ctx = checks.planning_context(engine, pack, metric_crs=settings.metric_crs)
+
+    def urban(lon: float, lat: float) -> bool | None:
+        x, y = project_xy([lon], [lat], WGS84, settings.metric_crs)
+        u = int(ctx.units.locate(x, y)[0])
+        return None if u < 0 or np.isnan(ctx.units.urban[u]) else bool(ctx.units.urban[u])
+
+    return urban
+
+
 def build_report(engine: Engine, settings: Settings, plan_id: int | None, operator: str,
                  features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     pack = pack_for_province(settings.province)
@@ -71,6 +86,8 @@ def build_report(engine: Engine, settings: Settings, plan_id: int | None, operat
         province_name=area.name,
         pending=pending,
         conflict_radius_m=spacing.default.urban_m,
+        conflict_radius_rural_m=spacing.default.rural_m,
+        urban_at=_urban_at(engine, settings, pack),
         spacing_source=pack.citation(spacing.source),
         rule_pack={"id": pack.id, "version": pack.version, "title": pack.title},
     )

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from geodata.store import repository as repo
@@ -34,6 +35,8 @@ from planning.zoning import build_a1_targets
 
 log = logging.getLogger(__name__)
 
+#: codes per read of changed masts
+CODES_PER_READ = 5_000
 #: keys of a change record that the planning context does not depend on
 _NOT_IN_CONTEXT = frozenset({"findings", "cables", "inspections", "plans", "programmes", "documents"})
 
@@ -94,7 +97,10 @@ class ContextHolder:
     # -- building ------------------------------------------------------------------------------
 
     def _masts(self, codes: list[Any]) -> Any:
-        return existing_masts(self.engine, self.pack, metric_crs=self.metric_crs, codes=codes)
+        """The changed masts, read by code in chunks (SQLite caps the values of one statement)."""
+        frames = [existing_masts(self.engine, self.pack, metric_crs=self.metric_crs, codes=codes[lo:lo + CODES_PER_READ])
+                  for lo in range(0, max(len(codes), 1), CODES_PER_READ)]
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     def build(self, version: int | None = None) -> tuple[PlanningContext, SiteLayers]:
         """A context from scratch (seconds for a million masts), made updatable."""

@@ -65,6 +65,22 @@ def test_progress_json_shape_and_sums(client: TestClient) -> None:
     assert unknown.status_code == 404 and "18/KH-BCĐ" in unknown.json()["detail"]
 
 
+def test_progress_by_method_and_commune_with_street_counts(client: TestClient) -> None:
+    """Issue 16: progress split into chỉnh trang / hạ ngầm (and both) and by commune, streets next to km."""
+    d = client.get("/cables/progress", params={"by": "district"}).json()
+    lc = next(r for r in d["rows"] if r["district"] == "Quận Lê Chân")
+    assert 0 < lc["streets"] <= lc["segments"] and d["totals"]["streets"] <= sum(r["streets"] for r in d["rows"])
+    m = client.get("/cables/progress", params={"by": "method"}).json()
+    assert {r["method"] for r in m["rows"]} <= {"chinh_trang", "ha_ngam", "chinh_trang_ha_ngam"}
+    assert len(m["rows"]) >= 2 and round(sum(r["total_km"] for r in m["rows"]), 3) == m["totals"]["total_km"]
+    assert m["totals"]["total_km"] == d["totals"]["total_km"]
+    c = client.get("/cables/progress", params={"by": "commune", "as_of": "2024-01-01"}).json()
+    assert c["communes_as_of"] and all("commune_code" in r and "streets" in r for r in c["rows"])
+    assert round(sum(r["total_km"] for r in c["rows"]), 3) == c["totals"]["total_km"]
+    text = client.get("/cables/progress", params={"by": "method", "format": "csv"}).content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("method,total_km") and text.splitlines()[0].endswith("segments,streets")
+
+
 def test_progress_csv_opens_in_excel(client: TestClient) -> None:
     r = client.get("/cables/progress", params={"by": "district", "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")

@@ -129,10 +129,33 @@ def test_gdal_where_is_sent_to_the_server_as_cql2(base: str, demo_db: Engine) ->
                              capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("OGRFeature(sites)") == want
-    items = [parse_qs(urlsplit(p).query) for p in seen if urlsplit(p).path == "/collections/sites/items"]
+    # GDAL reads one page to learn the layer, then the API document and the queryables, then asks
+    # for the features: every one of those requests carries the filter
+    assert "/collections/sites/queryables" in seen, seen
+    after = seen[seen.index("/collections/sites/queryables"):]
+    items = [parse_qs(urlsplit(p).query) for p in after if urlsplit(p).path == "/collections/sites/items"]
     filtered = [q for q in items if "filter" in q]
     assert filtered and len(filtered) == len(items), f"every items request carries the filter: {seen}"
     expr = filtered[0]["filter"][0]
     assert "operator" in expr and "VTL" in expr and "mast_height_m" in expr and "30" in expr, expr
     assert filtered[0].get("filter-lang", ["cql2-text"])[0] in ("cql2-text", "cql-text")
 
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL command-line tools not installed")
+def test_gdal_spat_is_sent_to_the_server_as_bbox(base: str) -> None:
+    """``ogrinfo OAPIF:… -spat`` asks the server for ``bbox`` and counts what the API's bbox selects."""
+    x0, y0, x1, y1 = 106.62, 20.80, 106.72, 20.88
+    want = httpx.get(f"{base}/collections/sites/items", params={"bbox": f"{x0},{y0},{x1},{y1}", "limit": "1"},
+                     timeout=30).json()["numberMatched"]
+    assert want > 0
+    with recording_proxy(base) as (front, seen):
+        out = subprocess.run(["ogrinfo", "-ro", "-al", "-q", f"OAPIF:{front}", "sites",
+                              "-spat", str(x0), str(y0), str(x1), str(y1)],
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("OGRFeature(sites)") == want
+    boxes = [parse_qs(urlsplit(p).query).get("bbox", [""])[0] for p in seen
+             if urlsplit(p).path == "/collections/sites/items"]
+    sent = [[float(v) for v in b.split(",")] for b in boxes if b]
+    assert sent and all(b == pytest.approx([x0, y0, x1, y1]) for b in sent), seen

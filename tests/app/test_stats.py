@@ -87,3 +87,14 @@ def test_xlsx_and_bad_parameters(client: TestClient) -> None:
         r = client.get(f"/stats/sites?{bad}")
         assert r.status_code == 422, bad
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_after_the_reform_the_table_groups_by_the_new_communes(client: TestClient) -> None:
+    """Issue 15: on 2025-12-31 the rows are the communes in force then (the demo's new units), and
+    both dates count the same sites; the map is told the demo's boundaries are illustrative."""
+    old = client.get("/stats/sites", params={"by": "district,type", "as_of": "2025-06-30"}).json()
+    new = client.get("/stats/sites", params={"by": "commune,type", "as_of": "2025-12-31"}).json()
+    assert new["totals"]["total"] == old["totals"]["total"] > 0
+    codes = {r["commune_code"] for r in new["rows"] if r["commune_code"]}
+    assert len(codes) > 5 and all(r["district_code"] is None for r in new["rows"])
+    assert client.get("/map/about").json() == {"demo": True, "illustrative": True}

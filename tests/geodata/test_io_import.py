@@ -296,20 +296,47 @@ def test_zones_routes_cables(demo_db: Engine, tmp_path: Path) -> None:
                                "nha_mang": ["VTL;MBF"], "nam": [2026]},
                               geometry=[shapely.LineString([(106.676, 20.858), (106.690, 20.860)])], crs="EPSG:4326")
     cp = write_vector(cables, tmp_path / "cables.geojson", "GeoJSON")
+    # issue 16: no method column is a row error (it used to default to underground), unless --method says it
     res = import_file(demo_db, "cables", cp)
+    assert not res.committed and [e.field for e in res.log.errors] == ["method"]
+    res = import_file(demo_db, "cables", cp, ImportOptions(method="chinh_trang"))
     assert res.committed and res.inserted == 1, [e.line() for e in res.log.sorted()]
     with demo_db.connect() as c:
         z = c.execute(select(m.Zone.name, m.Zone.kind, m.Zone.radius_m, m.Zone.policy)
                       .where(m.Zone.name == "Nhà hát lớn")).one()
         r = c.execute(select(m.Route.corridor_m, m.Route.district_code).where(m.Route.name == "Trần Phú mới")).one()
         s = c.execute(select(m.CableSegment.status, m.CableSegment.operators, m.CableSegment.length_m,
-                             m.CableSegment.district_code).where(m.CableSegment.code == "C-1")).one()
+                             m.CableSegment.district_code, m.CableSegment.method)
+                      .where(m.CableSegment.code == "C-1")).one()
     assert z.kind == "theatre" and z.radius_m == 150.0 and z.policy == "a1_only"
     assert r.corridor_m == 25 and r.district_code is not None
     expected = shapely.length(shapely.transform(
         cables.geometry.iloc[0], lambda xy: np.column_stack(transformer("EPSG:4326", "EPSG:9210").transform(xy[:, 0], xy[:, 1]))))
     assert s.status == "in_progress" and s.operators == ["VTL", "MBF"] and s.length_m == pytest.approx(expected, abs=0.01)
-    assert s.district_code is not None
+    assert s.district_code is not None and s.method == "chinh_trang"
+
+
+@pytest.mark.parametrize(("written", "method"), [
+    ("Chỉnh trang", "chinh_trang"), ("đưa cáp vào gông", "chinh_trang"), ("Hạ ngầm", "ha_ngam"),
+    ("ngầm hóa", "ha_ngam"), ("Chỉnh trang, ngầm hóa cáp", "chinh_trang_ha_ngam"),
+    ("underground", "ha_ngam"), ("bracketed", "chinh_trang"),  # the words of earlier releases stay readable
+])
+def test_cable_methods_as_the_plans_write_them(demo_db: Engine, tmp_path: Path, written: str, method: str) -> None:
+    import geopandas as gpd
+
+    cables = gpd.GeoDataFrame({"ma_tuyen": ["M-1", "M-2"], "ten_duong": ["Lạch Tray", "Tô Hiệu"],
+                               "phuong_an": [written, None]},
+                              geometry=[shapely.LineString([(106.676, 20.858), (106.690, 20.860)])] * 2, crs="EPSG:4326")
+    cp = write_vector(cables, tmp_path / "cables.geojson", "GeoJSON")
+    res = import_file(demo_db, "cables", cp)
+    # the row without a method is an error of its own, never a silent default
+    assert not res.committed and [e.field for e in res.log.errors] == ["method"]
+    res = import_file(demo_db, "cables", cp, ImportOptions(method="ha_ngam"))
+    assert res.committed, [e.line() for e in res.log.sorted()]
+    with demo_db.connect() as c:
+        got = dict(c.execute(select(m.CableSegment.code, m.CableSegment.method)
+                             .where(m.CableSegment.code.in_(["M-1", "M-2"]))).all())
+    assert got == {"M-1": method, "M-2": "ha_ngam"}  # --method fills only the rows that give none
 
 
 def test_a_district_named_in_the_file_is_stored_as_its_code(demo_db: Engine, tmp_path: Path) -> None:

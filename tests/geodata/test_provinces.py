@@ -253,7 +253,9 @@ def test_a_new_province_is_set_up_from_scratch(empty_db: Engine, tmp_path: Path)
         placed = dict(c.execute(text("SELECT code, district_code FROM sites ORDER BY code")).all())
     assert placed == {"DN-0": "490", "DN-1": "490", "DN-2": "491", "DN-3": "491"}
     run_checks(empty_db, pack_for_province(s.province), list(CHECK_NAMES), metric_crs=s.metric_crs)
-    client = TestClient(make_app(empty_db, province="danang"))
+    authority = "Sở Khoa học và Công nghệ thành phố Đà Nẵng"
+    client = TestClient(make_app(empty_db, province="danang", authority=authority))
+    assert client.get("/tiles/sites/tilejson.json").json()["attribution"] == f"btsplan — {authority}"
     t = morecantile.tms.get("WebMercatorQuad").tile(108.20, 16.03, 14)
     r = client.get(f"/tiles/sites/{t.z}/{t.x}/{t.y}.mvt")
     assert r.status_code == 200 and r.content

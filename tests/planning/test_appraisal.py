@@ -149,3 +149,22 @@ def test_monitoring_with_no_sites_and_realised_matching() -> None:
                                          "overdue_sites": ["P-2"]}
     assert rows[("MBF", "305")]["realised"] == 0 and rows[("MBF", "305")]["overdue"] == 0  # no target date
     assert out["totals"] == {"planned": 3, "built": 2, "realised": 1, "overdue": 1}
+
+
+def test_competing_plans_use_the_packs_urban_and_non_urban_distances() -> None:
+    """Issue 16: a mast 250 m from another firm's pending mast conflicts in a non-urban commune (400 m)
+    but not in an urban one (100 m); where urban/non-urban is not known the larger distance holds."""
+    from dataclasses import replace
+
+    feats = parse_plan(_fc(_site(60, 250, "N-1"))).features  # 250 m from MBF's pending mast at (60, 0)
+
+    def conflicts(urban: bool | None, with_lookup: bool = True) -> list[dict[str, Any]]:
+        ctx = replace(_world(), conflict_radius_m=100.0, conflict_radius_rural_m=400.0,
+                      urban_at=(lambda lon, lat: urban) if with_lookup else None)
+        rep = appraise(feats, "VTL", ctx)
+        return [f for f in rep["items"][0]["findings"] if f["rule"] == "plan.pending_conflict"]
+
+    assert conflicts(True) == []
+    rural = conflicts(False)
+    assert len(rural) == 1 and "400" in rural[0]["message"]
+    assert len(conflicts(None)) == 1 and len(conflicts(None, with_lookup=False)) == 1

@@ -319,7 +319,7 @@ def test_progress_figures_add_up(segs: gpd.GeoDataFrame, by: str) -> None:
         if r["total_km"] > 0:
             assert round(r["done_pct"] + r["in_progress_pct"] + r["planned_pct"], 6) == 100.0
         assert round(r["done_km"] + r["in_progress_km"] + r["planned_km"] - r["total_km"], 6) == 0.0
-    named = {st for st in segs["street"] if st}
+    named = {st for st in segs["street"] if isinstance(st, str)}
     assert d["totals"]["streets"] == len(named) and all(r["streets"] <= len(named) for r in d["rows"])
     if by != "operator":
         assert round(sum(r["total_km"] for r in d["rows"]) - d["totals"]["total_km"], 6) == 0.0

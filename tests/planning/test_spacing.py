@@ -92,14 +92,54 @@ def test_spacing_rules_by_class_and_height(tmp_path: Path) -> None:
         """), encoding="utf-8")
     qn = load_pack(tmp_path / "quangnam.yaml")
     cases = [("A2a", 15.0, "U1", 150.0), ("A2a", 15.1, "U1", 200.0), ("A2a", 12.0, "R1", 200.0),
-             ("A2b", 30.0, "R1", 300.0), ("A1a", 2.0, "U1", 100.0)]
+             ("A2b", 30.0, "R1", 300.0)]
     for cls, h, commune, want in cases:
         f = run([site("NEW", 0, status="planned", derived_class=cls, mast_height_m=h, commune_code=commune),
                  site("OLD", want - 0.5)], pack=qn)
         assert len(f) == 1 and f["details"][0]["min_distance_m"] == want, (cls, h, commune)
+    # Changed by issue 16: the source tables give distances for bulky masts only (spacing.classes), so a
+    # non-bulky A1a mast has no minimum distance (it used to fall back to the 100 m default); a site of
+    # unknown class is held to the bulky distance and told why
+    assert len(run([site("NEW", 0, status="planned", derived_class="A1a", mast_height_m=2.0, commune_code="U1"),
+                    site("OLD", 50.0)], pack=qn)) == 0
+    f = run([site("NEW", 0, status="planned", derived_class="unknown", commune_code="U1"), site("OLD", 50.0)], pack=qn)
+    assert len(f) == 1 and f["details"][0]["min_distance_m"] == 100.0 and "class unknown" in f["details"][0]["note"]
     # A2b has no non-urban value in that table: the urban one is used, and the finding says so
     f = run([site("NEW", 0, status="planned", derived_class="A2b", commune_code="R1"), site("OLD", 10)], pack=qn)
     assert "no non-urban distance" in f["details"][0]["note"]
+
+
+def test_a_rule_scoped_to_an_area_and_a_period(tmp_path: Path) -> None:
+    """Issue 15 pt 5: a rule of a pack may hold only in some (former) units or a polygon, and only in a
+    period — e.g. Hải Dương's QĐ 26/2018/QĐ-UBND distances within former Hải Dương after the merger."""
+    import datetime as dt
+
+    (tmp_path / "national-ttlt-15-2016.yaml").write_text(
+        (RULES_DIR / "national-ttlt-15-2016.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "merged.yaml").write_text(textwrap.dedent("""\
+        id: merged
+        title: test
+        version: "1"
+        extends: national-ttlt-15-2016
+        valid_from: 2015-01-01
+        legal_sources: [{id: own, document: "Own plan"}]
+        spacing:
+          source: own
+          default: {id: own.default, urban_m: 150, rural_m: 500}
+          rules:
+            - id: hd.qd-26-2018
+              source: hd-qd-26-2018
+              urban_m: 100
+              rural_m: 400
+              where: {units: [U1], valid_from: 2025-07-01, note: former Hải Dương}
+        """), encoding="utf-8")
+    pack = load_pack(tmp_path / "merged.yaml")
+    before, after = pack.on(dt.date(2025, 6, 30)), pack.on(dt.date(2025, 7, 1))
+    assert [r.id for r in before.spacing.rules] == [] and [r.id for r in after.spacing.rules] == ["hd.qd-26-2018"]
+    for p, commune, want in ((after, "U1", 100.0), (after, "R1", 500.0), (before, "U1", 150.0)):
+        f = run([site("NEW", 0, status="planned", commune_code=commune), site("OLD", 90.0)], pack=p)
+        assert len(f) == 1 and f["details"][0]["min_distance_m"] == want, (commune, want)
+        assert f["details"][0]["spacing_rule"] == ("hd.qd-26-2018" if want == 100.0 else "own.default")
 
 
 @settings(max_examples=40, deadline=None)

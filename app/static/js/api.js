@@ -68,6 +68,7 @@ export async function tileSource(layer) {
       maxzoom: Number.isFinite(tj.maxzoom) ? tj.maxzoom : 16,
       bounds: Array.isArray(tj.bounds) && tj.bounds.length === 4 ? tj.bounds : null,
       fields: tj.vector_layers && tj.vector_layers[0] ? tj.vector_layers[0].fields || {} : {},
+      attribution: typeof tj.attribution === "string" ? tj.attribution : null,
     };
   } catch (err) {
     console.warn(`tilejson for ${layer} unavailable, using the URL template`, err);

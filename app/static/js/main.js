@@ -443,6 +443,10 @@ async function start() {
   const loaded = await Promise.all(keys.map((k) => tileSource(TILE_LAYERS[k])));
   sources = Object.fromEntries(keys.map((k, i) => [k, loaded[i]]));
   const bounds = initialBounds();
+  // the department (BTSPLAN_AUTHORITY) comes with the TileJSON: one setting names it on the map and in reports
+  const attribution = loaded.map((s) => s.attribution).find(Boolean) || "btsplan";
+  const authority = document.getElementById("authority");
+  if (authority) authority.textContent = attribution.replace(/^btsplan\s*[—·-]\s*/, "");
   const lat = bounds ? (bounds[0][1] + bounds[1][1]) / 2 : DEFAULT_CENTER[1];
 
   map = new maplibregl.Map({
@@ -451,7 +455,7 @@ async function start() {
     ...(bounds ? { bounds, fitBoundsOptions: { padding: 20 } } : { center: DEFAULT_CENTER, zoom: 11 }),
     maxZoom: 19,
     hash: "map", // the view is in the URL (#map=zoom/lat/lon): a planner can send a colleague a place
-    attributionControl: { compact: true, customAttribution: "btsplan · Sở Thông tin và Truyền thông" },
+    attributionControl: { compact: true, customAttribution: attribution },
     // keep the last frame in the canvas: the compositor (and screenshots) never see a cleared buffer
     canvasContextAttributes: { preserveDrawingBuffer: true },
   });

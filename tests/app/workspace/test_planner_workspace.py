@@ -57,6 +57,8 @@ def test_planner_returns_a_dossier_and_the_firm_sees_it(demo_db: Engine) -> None
     assert any(h["reason"] == "Cột WS-A2A nằm trên tuyến chỉ cho phép cột A1" for h in firm.json()["history"])
     again = c.get(f"/workspace/plans/{pid}")
     assert "A2a trên tuyến A1" in again.text and 'name="decision"' not in again.text  # decided: no form
+    monitoring = c.get("/workspace/monitoring")
+    assert monitoring.status_code == 200 and "<svg" in monitoring.text and "<script>" not in monitoring.text
     for fmt, media in (("html", "text/html"), ("xlsx", "application/vnd.openxmlformats")):
         rep = c.get(f"/workspace/plans/{pid}/report", params={"format": fmt})
         assert rep.status_code == 200 and rep.headers["content-type"].startswith(media)

@@ -80,9 +80,9 @@ class Watched:
 def _sign_in(page: Any, base: str, username: str) -> None:
     page.goto(f"{base}/workspace/plans")
     page.wait_for_url("**/auth/login**")
-    page.get_by_label("Username").fill(username)  # the suite runs in English (tests/conftest.py)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.fill("#username", username)  # by id: the pages speak Vietnamese (the browser asks for vi-VN)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/auth/login'] button[type=submit]")
     page.wait_for_url("**/workspace/plans")
 
 
@@ -94,25 +94,26 @@ def _shot(page: Any, name: str) -> None:
 
 def test_planner_returns_a_dossier_and_the_firm_sees_it(site: tuple[str, Keys, int], chromium: Any) -> None:
     base, k, pid = site
-    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
     w = Watched(ctx.new_page())
     page = w.page
     _sign_in(page, base, "lan")
-    page.get_by_role("link", name="Hồ sơ E2E").click()
+    page.click(f"a[href='/workspace/plans/{pid}'] >> nth=1")
     page.wait_for_selector("#plan-map[data-ready='true']", timeout=60_000)
     assert page.locator(".findings .sev-violation").count() >= 1
+    assert "Quyết định cho hồ sơ" in page.content()  # Vietnamese first
     _shot(page, "workspace-dossier.png")
     page.locator("input[name='item_decision_0'][value='reject']").check()
     page.locator("#item_reason_0").fill("A2a on an A1-only route")
-    page.get_by_label("Return for completion").check()
-    page.get_by_label("Reason (required to return or reject)").fill("Move E2E-A2A off the A1-only route")
-    page.get_by_role("button", name="Record the decision").click()
+    page.check("input[name='decision'][value='return']")
+    page.fill("#reason", "Move E2E-A2A off the A1-only route")
+    page.click(".plan-decision button[type=submit]")
     page.wait_for_selector("#plan-status.status-returned")
     w.clean()
     firm = httpx.get(f"{base}/plans/{pid}", headers=k.h("vtl"), timeout=30).json()
     assert firm["status"] == "returned"
     assert firm["history"][-1]["reason"] == "Move E2E-A2A off the A1-only route"
-    phone = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-GB",
+    phone = chromium.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN",
                                  storage_state=ctx.storage_state())
     p2 = Watched(phone.new_page())
     p2.page.goto(f"{base}/workspace/plans")
@@ -120,6 +121,8 @@ def test_planner_returns_a_dossier_and_the_firm_sees_it(site: tuple[str, Keys, i
     _shot(p2.page, "workspace-queue-phone.png")
     page.goto(f"{base}/workspace/plans")
     _shot(page, "workspace-queue.png")
+    page.goto(f"{base}/workspace/monitoring")
+    _shot(page, "workspace-monitoring.png")
     p2.clean()
     phone.close()
     ctx.close()
@@ -127,15 +130,15 @@ def test_planner_returns_a_dossier_and_the_firm_sees_it(site: tuple[str, Keys, i
 
 def test_admin_creates_a_firms_key(site: tuple[str, Keys, int], chromium: Any) -> None:
     base, _, _ = site
-    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
     w = Watched(ctx.new_page())
     page = w.page
     _sign_in(page, base, "root")
-    page.get_by_role("link", name="API keys").click()
-    page.get_by_label("Role").select_option("operator")
-    page.get_by_label("Firm (operator keys)").select_option("MBF")
-    page.get_by_label("Holder").fill("MobiFone E2E")
-    page.get_by_role("button", name="Create the key").click()
+    page.click("a[href='/workspace/admin/keys']")
+    page.select_option("#key-role", "operator")
+    page.select_option("#key-operator", "MBF")
+    page.fill("#key-name", "MobiFone E2E")
+    page.click("form[action='/workspace/admin/keys'] button[type=submit]")
     secret = page.locator("#new-key").inner_text().strip()
     _shot(page, "workspace-admin-keys.png")
     assert httpx.get(f"{base}/plans", headers={"Authorization": f"Bearer {secret}"}, timeout=30).status_code == 200
