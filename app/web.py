@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.auth import SAFE_METHODS
-from app.errors import Problem
+from app.errors import Problem, problem_response
 from geodata.store import staff
 from geodata.store.db import transaction
 from planning import i18n
@@ -159,8 +159,6 @@ def _sign_in_required(request: Request, exc: SignInRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/auth/login?next={quote(target, safe='')}", status_code=303,
                                 headers={"Cache-Control": "no-store"})
-    from app.errors import problem_response
-
     return problem_response(401, N_("Unauthorized"), N_("sign in at /auth/login first"), request.url.path,
                             headers={"HX-Redirect": "/auth/login"})
 

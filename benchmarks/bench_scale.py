@@ -227,7 +227,8 @@ def measure(mode: str, n_sites: int, workers: int, memory_limit: str, timeout_s:
     driver = peaks.pop(proc.pid, ("driver", 0))[1]
     worker_peaks = sorted((rss for role, rss in peaks.values() if role == "worker"), reverse=True)
     base = {"mode": mode, "sites": n_sites, "workers": workers if mode == "dask" else 0,
-            "peak_rss_driver_mb": round(driver / 2**20), "process_wall_s": round(elapsed, 1)}
+            "peak_rss_driver_mb": round(driver / 2**20), "process_wall_s": round(elapsed, 1),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2)}  # other work on the machine shows up here
     if mode == "dask":
         base["peak_rss_per_worker_mb"] = [round(r / 2**20) for r in worker_peaks[:workers]]
     if killed or proc.returncode != 0:
@@ -332,6 +333,9 @@ def main() -> int:
             row["driver_busy_fraction"] = round(max(row["driver_busy_s"].values()) / one["time_s"], 4)
             s_fit = amdahl_fit(times)
             row["serial_fraction_fit"] = s_fit
+            # more workers slower than fewer: the machine was busy with other work, the fit says nothing
+            row["serial_fraction_fit_meaningful"] = all(times[a] >= times[b] for a, b in zip(
+                sorted(times), sorted(times)[1:], strict=False))
             row["serial_fraction_fit_from"] = sorted(times)
             if s_fit is not None:
                 row["predicted_efficiency_16_workers"] = efficiency_at(16, s_fit)

@@ -55,8 +55,12 @@ def test_cli_uses_the_homes_database_not_the_working_directory(tmp_path: Path) -
     assert r.returncode == 0, r.stderr
 
 
-def test_cli_on_an_unmigrated_database_is_one_line(tmp_path: Path) -> None:
-    r = run(["keys", "create", "--role", "admin"], tmp_path, BTSPLAN_HOME=str(tmp_path / "empty"))
+@pytest.mark.parametrize("args", [["keys", "create", "--role", "admin"], ["classify"], ["check", "all"],
+                                  ["export", "sites", "--format", "csv", "--out", "sites.csv"]],
+                         ids=lambda a: a[0])
+def test_cli_on_an_unmigrated_database_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    """Every command that reads the database, run from a folder that is not the home."""
+    r = run(args, tmp_path, BTSPLAN_HOME=str(tmp_path / "empty"))
     assert r.returncode != 0
     lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
     assert len(lines) == 1, lines

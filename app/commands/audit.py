@@ -9,6 +9,7 @@ import typer
 from app.commands.db import engine_from_settings
 from app.console import console, fail
 from geodata.store import audit
+from planning.i18n import _
 
 app = typer.Typer(help="The audit log: verify its hash chain.", no_args_is_help=True)
 
@@ -20,7 +21,7 @@ def _anchor(value: str | None) -> tuple[int, str] | None:
         return None
     m = _ANCHOR.match(value.strip().lower())
     if m is None:
-        fail(f"--anchor {value!r} is not ID:HASH as `btsplan audit verify` prints the head")
+        fail(_("--anchor {value!r} is not ID:HASH as `btsplan audit verify` prints the head", value=value))
     return int(m[1]), m[2]
 
 

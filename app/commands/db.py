@@ -10,6 +10,7 @@ from app.console import console
 from geodata.store import migrate, roles
 from geodata.store.db import check_connection, make_engine
 from geodata.settings import get_settings
+from planning.i18n import _
 
 app = typer.Typer(help="Database schema: upgrade, downgrade, current revision.", no_args_is_help=True)
 
@@ -46,7 +47,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> N
     """Create or update the schema (idempotent), then grant the app's role what it needs."""
     engine = owner_engine()
     migrate.upgrade(engine, revision)
-    console.print(f"database at revision {migrate.current(engine)} ({check_connection(engine)})")
+    console.print(_("database at revision {revision} ({connection})", revision=migrate.current(engine),
+                    connection=check_connection(engine)))
     _grant_app_role(engine)
 
 
@@ -55,7 +57,7 @@ def downgrade(revision: str = typer.Argument("base", help="Target revision ('bas
     """Undo migrations down to REVISION."""
     engine = owner_engine()
     migrate.downgrade(engine, revision)
-    console.print(f"database at revision {migrate.current(engine) or 'base'}")
+    console.print(_("database at revision {revision}", revision=migrate.current(engine) or "base"))
 
 
 @app.command()
@@ -71,7 +73,7 @@ def backup(out: Path = typer.Argument(..., help="Backup file to write (.sqlite c
     from geodata.store.backup import backup as do_backup
 
     do_backup(owner_engine(), out)
-    console.print(f"backup written to {out} ({out.stat().st_size:,} bytes)")
+    console.print(_("backup written to {path} ({size:,} bytes)", path=out, size=out.stat().st_size))
 
 
 @app.command()
@@ -86,5 +88,5 @@ def restore(
     if not yes and not typer.confirm(f"Replace everything in {engine.url.render_as_string()} with {src}?"):
         raise typer.Exit(1)
     do_restore(engine, src)
-    console.print(f"restored {src}")
+    console.print(_("restored {path}", path=src))
     _grant_app_role(engine)

@@ -15,6 +15,7 @@ from geodata.store.keys import create_key, list_keys, revoke_key
 from app.console import console, err_console, fail
 from geodata.store.db import transaction
 from planning.vocab import ROLES
+from planning.i18n import _
 
 app = typer.Typer(help="API keys: create, revoke, list (secrets are shown once, at creation).",
                   no_args_is_help=True)
@@ -35,8 +36,9 @@ def create(
     """Create a key; prints it alone on the last line of stdout. It cannot be shown again."""
     with transaction(_engine()) as session:
         new = create_key(session, role.strip().lower(), operator, name, actor="cli")
-    firm = f" for operator {new.operator}" if new.operator else ""
-    err_console.print(f"created API key {new.id} ({new.role}{firm}); store it now, it is not shown again:")
+    firm = _(" for operator {operator}", operator=new.operator) if new.operator else ""
+    err_console.print(_("created API key {id} ({role}{firm}); store it now, it is not shown again:", id=new.id,
+                        role=new.role, firm=firm))
     typer.echo(new.secret)
 
 
@@ -45,7 +47,7 @@ def revoke(key_id: int = typer.Argument(..., help="Key id (see `btsplan keys lis
     """Revoke a key; requests with it get 401 from now on."""
     with transaction(_engine()) as session:
         revoke_key(session, key_id, actor="cli")
-    console.print(f"API key {key_id} revoked")
+    console.print(_("API key {id} revoked", id=key_id))
 
 
 @app.command("list")
@@ -57,7 +59,7 @@ def list_(fmt: str = typer.Option("table", "--format", help="table | json")) -> 
         typer.echo(json.dumps(rows, default=str, ensure_ascii=False))
         return
     if fmt != "table":
-        fail(f"unknown --format {fmt!r}; use table or json")
+        fail(_("unknown --format {fmt!r}; use table or json", fmt=fmt))
     table = Table("id", "role", "operator", "name", "prefix", "created", "last used", "revoked")
     for r in rows:
         table.add_row(str(r["id"]), r["role"], r["operator"] or "", r["name"] or "", r["prefix"],

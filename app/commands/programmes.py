@@ -13,6 +13,7 @@ from geodata.work import programmes as gpr
 from geodata.store.db import transaction
 from geodata.settings import get_settings
 from planning.vocab import PROGRAMME_KINDS
+from planning.i18n import _
 
 app = typer.Typer(help="Mast-conversion and environment-friendly-BTS programmes.", no_args_is_help=True)
 
@@ -31,9 +32,9 @@ def create(
 ) -> None:
     """Create a programme and fix its target sites."""
     if kind not in PROGRAMME_KINDS:
-        fail(f"--kind must be one of {', '.join(PROGRAMME_KINDS)}")
+        fail(_("--kind must be one of {kinds}", kinds=", ".join(PROGRAMME_KINDS)))
     if preset not in (None, gpr.PRESET_A2A_ON_A1):
-        fail(f"--preset must be {gpr.PRESET_A2A_ON_A1}")
+        fail(_("--preset must be {preset}", preset=gpr.PRESET_A2A_ON_A1))
     engine = engine_from_settings()
     flt: dict[str, object] = {}
     codes: list[str] = []
@@ -50,7 +51,7 @@ def create(
             codes = sorted(set(codes) & set(picked)) if preset else picked
         prog = gpr.create_programme(s, "cli", name, kind, legal_ref, parse_date_option(deadline, "--deadline"), flt, codes)
         out = gpr.programme_dict(s, prog)
-    console.print(f"programme {out['id']} {out['name']!r}: {out['sites']} target site(s)")
+    console.print(_("programme {id} {name!r}: {n} target site(s)", id=out["id"], name=out["name"], n=out["sites"]))
 
 
 @app.command("list")
@@ -73,7 +74,7 @@ def progress(
 ) -> None:
     """Progress of a programme by district or operator."""
     if fmt not in ("table", "json"):
-        fail("--format must be table or json")
+        fail(_("--format must be table or json"))
     with transaction(engine_from_settings()) as s:
         data = gpr.progress(s, gpr.get_programme(s, programme), by, parse_date_option(as_of, "--as-of"))
     if fmt == "json":

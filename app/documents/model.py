@@ -77,8 +77,8 @@ class OfficialDocument:
 
     @property
     def reference(self) -> str:
-        """``Số: 15/BC-SKHCN`` as the header prints it."""
-        return f"Số: {self.number}/{self.kind_code}-{self.issuer.symbol}"
+        """``Số: 15/BC-SKHCN`` as the header prints it; without a number the office fills it in by hand."""
+        return f"Số: {self.number or chr(0x2003) * 4}/{self.kind_code}-{self.issuer.symbol}"
 
     @property
     def place_date(self) -> str:

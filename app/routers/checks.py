@@ -39,7 +39,7 @@ from planning.findings import FINDING_CSV_FIELDS
 from planning.plan_items import parse_feature
 from planning.rules import RulePack, pack_for_province
 from planning.vocab import CheckName
-from planning.i18n import N_, _
+from planning.i18n import N_, _, gettext
 
 router = APIRouter(tags=["planning checks"])
 
@@ -136,7 +136,7 @@ def _findings_query(request: Request, check: str, limit: int, offset: int, bbox:
     allowed = {"limit", "offset", "format", "bbox", *FINDING_FILTERS}
     for key in request.query_params:
         if key not in allowed:
-            raise InvalidParameter(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
+            raise InvalidParameter(key, gettext("unknown parameter; allowed: {allowed}", allowed=", ".join(sorted(allowed))))
     for name in FINDING_FILTERS:
         value = request.query_params.get(name)
         if value is not None:

@@ -33,7 +33,7 @@ from geodata.errors import InvalidParameter
 from geodata.serve import cql2
 from geodata.serve import features as gf
 from geodata.serve.cql2 import FILTER_LANGS
-from planning.i18n import N_
+from planning.i18n import N_, gettext
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -291,7 +291,7 @@ def items(
     q = gf.ItemsQuery(limit=min(limit, gf.MAX_LIMIT), offset=offset)
     for key in request.query_params:
         if key not in allowed:
-            raise InvalidParameter(key, f"unknown parameter; allowed: {', '.join(sorted(allowed))}")
+            raise InvalidParameter(key, gettext("unknown parameter; allowed: {allowed}", allowed=", ".join(sorted(allowed))))
     out_crs = gf.parse_crs_param(crs or gf.CRS84, "crs", settings.metric_crs)
     if bbox is not None:
         q.area = gf.parse_bbox(bbox, gf.parse_crs_param(bbox_crs or gf.CRS84, "bbox-crs", settings.metric_crs))

@@ -192,7 +192,8 @@ def _match_units(conn: Any, values: Sequence[str], level: str) -> list[str]:
         hits = match_units(v, units)
         if not hits:
             known = ", ".join(f"{c} {n}" for c, n in units[:12])
-            raise ExportError(f"no {level} {v!r} (known: {known}{', …' if len(units) > 12 else ''})", level)
+            raise ExportError(gettext("no {level} {value!r} (known: {known})", level=level, value=v,
+                                      known=known + (", …" if len(units) > 12 else "")), level)
         out += hits
     return sorted(set(out))
 
@@ -220,7 +221,8 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
                 chunk_size: int = 50_000) -> ExportLayer:
     """The ``layer`` (sites | findings | cables) restricted by ``flt``; raises :class:`ExportError`."""
     if layer not in LAYERS:
-        raise ExportError(f"unknown export {layer!r}; one of {', '.join(LAYERS)}", "layer")
+        raise ExportError(gettext("unknown export {layer!r}; one of {layers}", layer=layer, layers=", ".join(LAYERS)),
+                          "layer")
     flt = flt or ExportFilter()
     vn_crs = province_metric_crs(province_key)
     with engine.connect() as conn:
@@ -236,7 +238,8 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
     for o in flt.operator:
         code = operators.get(o) or operators.get(o.upper()) or operators.get(fold(o))
         if code is None:
-            raise ExportError(f"unknown operator {o!r} (known: {', '.join(sorted(set(operators.values())))})",
+            raise ExportError(gettext("unknown operator {operator!r} (known: {known})", operator=o,
+                                      known=", ".join(sorted(set(operators.values())))),
                               "operator")
         ops.append(code)
 
@@ -268,7 +271,7 @@ def _narrowed(stmt: Select[Any], conds: list[ColumnElement[bool]], *order: Any) 
 def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
                  names: dict[str, str], vn_crs: str, chunk: int) -> ExportLayer:
     if flt.finding:
-        raise ExportError("--finding applies to the findings export, not sites", "finding")
+        raise ExportError(gettext("--finding applies to the findings export, not sites"), "finding")
     t = m.Site.__table__
     cls = func.coalesce(t.c.derived_class, t.c.declared_class)
     cols = [t.c[c.name] for c in SITE_EXPORT_COLUMNS if c.name in t.c and c.name not in ("lon", "lat")]
@@ -280,13 +283,15 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
         classes = [mast_class(v) or v for v in flt.type]
         unknown = [v for v in classes if v not in DERIVED_CLASSES]
         if unknown:
-            raise ExportError(f"--type {unknown[0]!r} is not a mast class ({', '.join(DERIVED_CLASSES)})", "type")
+            raise ExportError(gettext("--type {value!r} is not a mast class ({known})", value=unknown[0],
+                                      known=", ".join(DERIVED_CLASSES)), "type")
         cond = cls.in_([c for c in classes if c != UNKNOWN_CLASS])
         conds.append(or_(cond, cls.is_(None)) if UNKNOWN_CLASS in classes else cond)
     if flt.status:
         bad = [s for s in flt.status if s not in SITE_STATUSES]
         if bad:
-            raise ExportError(f"--status {bad[0]!r} is not one of {', '.join(SITE_STATUSES)}", "status")
+            raise ExportError(gettext("--status {value!r} is not one of {known}", value=bad[0],
+                                      known=", ".join(SITE_STATUSES)), "status")
         conds.append(t.c.status.in_(flt.status))
     stmt = _narrowed(stmt, conds, t.c.code)
 
@@ -307,7 +312,7 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
 def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
                     vn_crs: str, chunk: int) -> ExportLayer:
     if flt.status or flt.type:
-        raise ExportError("--status/--type apply to sites and cables, not findings (use --finding CHECK_OR_RULE)",
+        raise ExportError(gettext("--status/--type apply to sites and cables, not findings (use --finding CHECK_OR_RULE)"),
                           "type" if flt.type else "status")
     t = m.Finding.__table__
     cols = [t.c[c.name] for c in FINDING_EXPORT_COLUMNS if c.name in t.c]
@@ -338,7 +343,7 @@ def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], com
 def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
                   names: dict[str, str], chunk: int) -> ExportLayer:
     if flt.type or flt.finding:
-        raise ExportError("--type/--finding do not apply to cables (use --status, --district, --operator)",
+        raise ExportError(gettext("--type/--finding do not apply to cables (use --status, --district, --operator)"),
                           "type" if flt.type else "finding")
     t = m.CableSegment.__table__
     cols = [t.c[c.name] for c in CABLE_EXPORT_COLUMNS if c.name in t.c]

@@ -17,6 +17,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -34,8 +35,12 @@ STAFF_ROLES: tuple[str, ...] = tuple(r for r in ROLES if r != "operator")
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _hasher = PasswordHasher()
-#: Verified against when the username is unknown, so an unknown name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so an unknown name takes as long as a wrong password."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(InvalidField):
@@ -197,8 +202,8 @@ def sign_in(session: Session, username: str, password: str, address: str | None,
     now = utcnow()
     row = session.execute(select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
     locked = row is not None and row.locked_until is not None and row.locked_until > now
-    ok = _verify(row.password_hash if row is not None else _DUMMY_HASH, password) and row is not None
-    ok = ok and not locked and row is not None and row.disabled_at is None
+    ok = _verify(row.password_hash if row is not None else _dummy_hash(), password)
+    ok = ok and row is not None and not locked and row.disabled_at is None
     session.add(SignInAttempt(username=username, address=(address or "")[:64] or None, ok=ok, at=now))
     session.flush()
     if not ok or row is None:

@@ -1,9 +1,9 @@
 """The department's queue of firms' dossiers, as the planner workspace lists it: filtered by firm,
-status, submission date and administrative unit, with the count of each status.
+status, date of last change and administrative unit, with the count of each status.
 
 The unit filter keeps a dossier when one of its items lies in the unit (the item's position in the
-appraisal report, tested against the unit's outline in force today), so a planner responsible for a
-ward sees the dossiers that touch it.
+appraisal report, tested against the unit's latest outline), so a planner responsible for a ward sees
+the dossiers that touch it.
 """
 
 from __future__ import annotations
@@ -34,10 +34,9 @@ class QueueFilter:
 
 
 def _unit_outline(session: Session, code: str) -> Any:
-    today = dt.date.today()
-    row = session.execute(select(func.ST_AsBinary(AdminUnit.geom)).where(
-        AdminUnit.code == code, (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= today),
-        (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to >= today))).first()
+    """The unit's latest outline: a unit abolished by a reform still names the area its old dossiers cover."""
+    row = session.execute(select(func.ST_AsBinary(AdminUnit.geom)).where(AdminUnit.code == code)
+                          .order_by(AdminUnit.valid_from.desc()).limit(1)).first()
     return None if row is None or row[0] is None else wkb.loads(bytes(row[0]))
 
 

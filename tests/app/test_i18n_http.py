@@ -90,3 +90,15 @@ def test_a_stored_finding_renders_in_the_reader_language() -> None:
     with i18n.use_language("vi"):
         assert message_text(row) == "kê khai A1a, nhưng theo quy định là A2b"
         assert localise_messages({"items": [row]})["items"][0]["message"] == message_text(row)
+
+
+def test_a1_route_finding_reads_in_vietnamese(client: TestClient) -> None:
+    """The acceptance case of issue 16: a ground tower on the demo's A1-only route Đường Quang Trung."""
+    tower = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.684610, 20.849120]},
+             "properties": {"code": "BAR-G", "mount": "ground", "mast_height_m": 35, "camouflaged": False}}
+    vi = [f for f in client.post("/checks/site?lang=vi", json=tower).json()["findings"] if f["check"].startswith("a1")]
+    en = [f for f in client.post("/checks/site?lang=en", json=tower).json()["findings"] if f["check"].startswith("a1")]
+    assert vi and en and len(vi) == len(en)
+    assert any(c in vi[0]["message"] for c in "ăâđêôơưạảấầậắằặẹẻếềệỉịọỏốồộớờợụủứừựỳỵỷỹ"), vi[0]["message"]
+    assert "mast" in en[0]["message"].lower() and "Quang Trung" in en[0]["message"]
+    assert vi[0]["message"] != en[0]["message"]

@@ -90,3 +90,27 @@ def test_0002_gives_stored_findings_their_unit_codes(empty_db: Engine) -> None:
     with empty_db.connect() as c:
         rows = c.execute(select(f.c.district_code, f.c.commune_code).order_by(f.c.id)).all()
     assert [tuple(r) for r in rows] == [("305", "11311"), (None, None)]
+
+
+def test_0008_rewrites_cable_methods_as_the_plans_count_them(empty_db: Engine) -> None:
+    """Rows written with the old methods come out as chỉnh trang / hạ ngầm; downgrade maps back."""
+    from sqlalchemy import select, text
+
+    from geodata.store import models as m
+
+    migrate.downgrade(empty_db, "0007")
+    line = "SRID=4326;LINESTRING(106.6 20.8,106.61 20.81)"
+    with empty_db.begin() as c:
+        c.execute(m.CableSegment.__table__.insert(), [
+            {"code": f"C-{i}", "street": "Lạch Tray", "method": old, "status": "planned", "length_m": 1.0,
+             "version": 1, "geom": line} for i, old in enumerate(("underground", "bracketed", "removed"))])
+    migrate.upgrade(empty_db)
+    seg = m.CableSegment.__table__
+    with empty_db.connect() as c:
+        got = [r[0] for r in c.execute(select(seg.c.method).order_by(seg.c.code)).all()]
+    assert got == ["ha_ngam", "chinh_trang", "chinh_trang"]
+    migrate.downgrade(empty_db, "0007")
+    with empty_db.connect() as c:
+        got = [r[0] for r in c.execute(text("SELECT method FROM cable_segments ORDER BY code")).all()]
+    assert got == ["underground", "bracketed", "bracketed"]
+    migrate.upgrade(empty_db)

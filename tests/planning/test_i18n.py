@@ -101,3 +101,22 @@ def test_stored_and_lazy_messages_render_in_the_reader_language() -> None:
     ("", None)])
 def test_accept_language(header: str, lang: str | None) -> None:
     assert i18n.negotiate(header) == lang
+
+
+def test_cli_lang_option() -> None:
+    """``btsplan --lang vi|en`` picks the language of every message of the run; anything else is refused."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    runner = CliRunner()
+    vi = runner.invoke(cli, ["--lang", "vi", "stats", "sites", "--by", "bad"])
+    en = runner.invoke(cli, ["--lang", "en", "stats", "sites", "--by", "bad"])
+    try:
+        assert vi.exit_code == en.exit_code == 1
+        assert "dùng district,type hoặc commune,type" in vi.output and "lỗi" in vi.output
+        assert "use district,type or commune,type" in en.output
+        bad = runner.invoke(cli, ["--lang", "fr", "stats", "sites"])
+        assert bad.exit_code == 2 and "--lang" in bad.output
+    finally:
+        i18n.set_language("en")  # the suite's language (tests/conftest.py): the CLI set it for this thread

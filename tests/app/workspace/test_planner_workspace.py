@@ -33,6 +33,10 @@ def test_planner_returns_a_dossier_and_the_firm_sees_it(demo_db: Engine) -> None
     queue = c.get("/workspace/plans", params={"status": "submitted", "operator": "VTL"})
     assert queue.status_code == 200 and f'href="/workspace/plans/{pid}"' in queue.text
     assert c.get("/workspace/plans", params={"operator": "MBF"}).text.count(f'/workspace/plans/{pid}"') == 0
+    district = site_row(demo_db, planted(demo_db)[0])["district_code"]
+    inside = c.get("/workspace/plans", params={"unit": district})
+    assert f'href="/workspace/plans/{pid}"' in inside.text and "VTL" in inside.text
+    assert f'href="/workspace/plans/{pid}"' not in c.get("/workspace/plans", params={"unit": "NOWHERE"}).text
     rows = c.get("/workspace/plans", params={"status": "submitted"}, headers={"HX-Request": "true"})
     assert "<html" not in rows.text and "Hồ sơ thử nghiệm" in rows.text  # htmx gets the rows only
     page = c.get(f"/workspace/plans/{pid}")

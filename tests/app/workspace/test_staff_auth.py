@@ -167,3 +167,17 @@ def test_password_change_asks_the_current_one_and_ends_other_sessions(empty_db: 
     assert c.get("/workspace/plans").status_code == 200 and other.get("/workspace/plans").status_code == 303
     fresh = browser(empty_db)
     sign_in(fresh, "lan", "New-pass-2026!")
+
+
+def test_sign_in_is_limited_per_address_and_never_redirects_off_site(empty_db: Engine) -> None:
+    make_user(empty_db, "lan", "planner")
+    c = browser(empty_db, anonymous_write_burst=3, anonymous_write_rate_per_minute=1)
+    token = form_token(c.get("/auth/login").text)
+    r = c.post("/auth/login", data={"username": "lan", "password": PASSWORD, "csrf_token": token,
+                                    "next": "//evil.example/phish"})
+    assert r.status_code == 303 and r.headers["location"] == "/workspace/"
+    c.cookies.clear()  # signed in, the sign-in form's token is spent: start again as a stranger
+    token = form_token(c.get("/auth/login").text)
+    codes = [c.post("/auth/login", data={"username": f"guess{i}", "password": "x" * 12, "csrf_token": token}).status_code
+             for i in range(3)]
+    assert codes[:2] == [401, 401] and codes[2] == 429  # guessing many usernames from one address is slowed too
