@@ -17,6 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from planning import i18n
 
 PARAM = "lang"
+# bodies that read the same in every language: tiles, images, fonts, scripts and styles keep one cache
+# entry per URL (a Vary on Accept-Language would split shared caches for nothing)
+NEUTRAL_TYPES = (b"application/vnd.mapbox-vector-tile", b"application/x-protobuf", b"image/", b"font/",
+                 b"text/javascript", b"application/javascript", b"text/css")
 
 
 def request_language(query_string: bytes, accept_language: str | None,
@@ -48,6 +52,10 @@ class Language:
         async def send_with_language(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                ctype = next((v.lower() for k, v in headers if k.lower() == b"content-type"), b"")
+                if ctype.startswith(NEUTRAL_TYPES):
+                    await send(message)
+                    return
                 names = {k.lower() for k, _v in headers}
                 if b"content-language" not in names:
                     headers.append((b"content-language", lang.encode()))

@@ -374,8 +374,11 @@ class AdminIndex:
             district[hit] = self.communes.parents[ci[hit]]
             inside |= hit
         if self.districts is not None:
-            # a commune already names its district; look up the rest (and communes without a parent)
-            need = np.equal(district, None)
+            # a commune names its district when its parent is one; since 2025-07-01 a commune's parent is
+            # the province, so the district (of the last vintage) comes from the location like the rest
+            known = set(self.districts.codes.tolist())
+            need = np.array([d is None or d not in known for d in district], dtype=bool)
+            district[need] = None
             di = self.districts.locate(lon, lat, only=need)
             hit = di >= 0
             district[hit] = self.districts.codes[di[hit]]

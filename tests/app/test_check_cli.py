@@ -73,7 +73,13 @@ def test_classify_check_and_stats(demo_db: Engine, tmp_path: Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel shows the Vietnamese names
     text = raw.decode("utf-8-sig").splitlines()
     assert text[0].startswith("district_code,district,commune_code,commune,A1a")
-    assert len(text) == 1 + 60 + 2  # header, 60 communes, total and share lines
+    # today (after 2025-07-01) sites are counted by the 31 new communes of the demo's second vintage (issue 15);
+    # the 60 pre-reform communes (and the made-up former Hải Dương's 4) are what it shows as of 2025-06-30
+    assert len(text) == 1 + 31 + 2  # header, 31 communes, total and share lines
+    r = run(demo_db, "stats", "sites", "--by", "commune,type", "--as-of", "2025-06-30", "--format", "csv",
+            "--out", str(csv_out))
+    assert r.returncode == 0, r.stderr
+    assert len(csv_out.read_bytes().decode("utf-8-sig").splitlines()) == 1 + 60 + 4 + 2  # + former Hải Dương
 
 
 def test_errors_are_one_line(demo_db: Engine, tmp_path: Path) -> None:

@@ -274,11 +274,13 @@ def test_unit_filters_take_codes_and_names_as_the_exports_do(client: TestClient,
 
 
 def test_datetime_filters(client: TestClient, demo_db: Engine) -> None:
-    # admin units are versioned: the demo's pre-2025 units are valid in 2020, not in 2026
+    # admin units are versioned. The demo holds both vintages (issue 15): until 2025-06-30 Hải Phòng (1 + 7 districts
+    # + 60 communes) and the made-up former Hải Dương part (1 + 1 district + 4 communes) = 74; from 2025-07-01 the
+    # merged city and its 31 new communes = 32; an interval across the reform meets both = 106
     n_2020 = client.get("/collections/admin-units/items?datetime=2020-06-01&limit=1").json()["numberMatched"]
-    assert n_2020 == 68
-    assert client.get("/collections/admin-units/items?datetime=2026-01-01T00:00:00Z").json()["numberMatched"] == 0
-    assert client.get("/collections/admin-units/items?datetime=2025-01-01/..&limit=1").json()["numberMatched"] == 68
+    assert n_2020 == 74
+    assert client.get("/collections/admin-units/items?datetime=2026-01-01T00:00:00Z").json()["numberMatched"] == 32
+    assert client.get("/collections/admin-units/items?datetime=2025-01-01/..&limit=1").json()["numberMatched"] == 106
     with demo_db.connect() as c:
         n = c.execute(select(func.count()).select_from(m.Site).where(m.Site.built_on >= dt.date(2020, 1, 1))).scalar()
     assert client.get("/collections/sites/items?datetime=2020-01-01/..&limit=1").json()["numberMatched"] == n
