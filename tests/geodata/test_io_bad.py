@@ -24,7 +24,7 @@ CORPUS = {
     "missing_columns.csv": ("sites", {}, None, "code", "missing column(s): code"),
     "text_in_numbers.csv": ("sites", {}, 3, "mast_height_m", "not a number"),
     "swapped_latlon.csv": ("sites", {}, 3, "lat", "did you mean lat/lon swapped?"),
-    "points_in_sea.csv": ("sites", {}, 3, "lon", "not inside any administrative unit"),
+    "points_in_sea.csv": ("sites", {}, 3, "lon", "outside Hải Phòng"),  # the province outline is checked first (issue 15)
     "duplicate_codes.csv": ("sites", {}, 4, "code", "duplicate code in the file (first on row 2)"),
     "empty.csv": ("sites", {}, None, "file", "the file is empty"),
     "header_only.csv": ("sites", {}, None, "file", "no data rows"),

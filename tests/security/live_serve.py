@@ -24,7 +24,9 @@ from tests.app.live import ROOT, free_port, stop, wait_for_health
 from tests.conftest import db_url
 
 #: ``btsplan serve`` as the deployment runs it (its protocol is httptools)
-SERVE = [sys.executable, "-m", "app.cli", "serve"]
+#: one worker: `serve` now starts one per core, and these tests watch the serving process's own
+#: memory and open files (a supervisor holds neither the request bodies nor their spooled files)
+SERVE = [sys.executable, "-m", "app.cli", "serve", "--workers", "1"]
 #: the same app on uvicorn with the pure-Python h11 protocol of app.serving
 UVICORN_H11 = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
                "--http", "app.serving:NoDelayH11Protocol", "--no-server-header"]

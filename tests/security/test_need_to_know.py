@@ -129,8 +129,11 @@ def test_probing_cable_routes_cannot_tell_two_secret_routes_apart() -> None:
     assert near and all(f.get("distance_m") is not None for i in near for f in staff["items"][i]["findings"]
                         if f["rule"] == "plan.shared_trench")
     told = [_cross_plan(views[0]["items"][i]) for i in near]
+    # a finding also carries its message reference (issue 16: rendered in the reader's language); it names no route
+    assert told[0][0].get("msg", {}).get("params", {}) == {}
     assert {json.dumps(t) for t in told} == {json.dumps([{"rule": "plan.shared_trench", "severity": "info",
-                                                          "message": told[0][0]["message"]}])}
+                                                          "message": told[0][0]["message"],
+                                                          **({"msg": told[0][0]["msg"]} if "msg" in told[0][0] else {})}])}
 
 
 def test_same_site_never_says_what_the_rival_plan_does() -> None:
@@ -245,7 +248,8 @@ def test_share_preview_does_not_say_the_rival_removes_the_site(demo_db: Engine) 
     for text in (json.dumps(report, ensure_ascii=False), html):
         assert "remove" not in text.lower() and "dỡ bỏ" not in text.lower() and "other_plan_id" not in text
     staff = c.get(f"/plans/{mine['id']}/report", headers=k.h("planner")).json()
-    assert "remove_site" in json.dumps(staff)
+    # the department is told what the rival plans, in words since messages are translated (issue 16)
+    assert "site removal" in json.dumps(staff) and staff["items"][0]["findings"]
 
 
 def test_history_names_the_department_not_staff_keys(demo_db: Engine) -> None:
