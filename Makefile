@@ -11,10 +11,12 @@ export BTSPLAN_DATABASE_URL ?= sqlite:///$(CURDIR)/data/btsplan.sqlite
 
 .PHONY: run test venv sysdeps db demo bench fuzz clean
 
-$(STAMP): pyproject.toml
+# Runtime packages at the versions of deploy/requirements.lock (the closure the suite tested and production
+# installs), so a release on PyPI the day of a run cannot change what is tested.
+$(STAMP): pyproject.toml deploy/requirements.lock
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c deploy/requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
