@@ -29,7 +29,7 @@ from app.errors import Problem
 from geodata.store import keys
 from geodata.store.ratelimit import Limit, TokenBuckets
 from planning.vocab import ROLES
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -93,7 +93,8 @@ def check_role(principal: Principal | None, allowed: frozenset[str]) -> Principa
     if principal is None:
         raise _unauthorized("this endpoint needs an API key: `Authorization: Bearer <api key>`")
     if principal.role not in allowed:
-        raise Problem(403, N_("Forbidden"), f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}")
+        raise Problem(403, N_("Forbidden"), _("role {role!r} may not do this; allowed: {values}",
+                                              role=principal.role, values=', '.join(sorted(allowed))))
     return principal
 
 
@@ -161,7 +162,9 @@ def _take(request: Request, bucket: str, limit: Limit, what: str) -> None:
     wait = rate_limits(request).buckets.take(bucket, limit)
     if wait > 0:
         retry = max(1, math.ceil(wait))
-        raise Problem(429, N_("Too many requests"), f"{what}; retry in {retry} s", headers={"Retry-After": str(retry)})
+        raise Problem(429, N_("Too many requests"), _("{what}; retry in {retry} s",
+                                                      what=what,
+                                                      retry=retry), headers={"Retry-After": str(retry)})
 
 
 def _enforce_rate_limit(request: Request, principal: Principal | None) -> None:

@@ -4,7 +4,7 @@ offline and pass the strict CSP. A chart is laid out here (bar positions in SVG 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ class Series:
 class Segment:
     x: float
     width: float
-    value: int
+    value: float
     series: Series
 
 
@@ -33,7 +33,7 @@ class Segment:
 class Bar:
     label: str
     y: float
-    total: int
+    total: float
     segments: list[Segment]
 
 
@@ -47,16 +47,21 @@ class StackedBars:
     label_width: float = LABEL_WIDTH
 
 
-def stacked_bars(title: str, rows: Sequence[Mapping[str, Any]], label_key: str, series: Sequence[Series]
-                 ) -> StackedBars:
-    """One horizontal bar per row, its segments the ``series`` values stacked, all on one scale."""
-    totals = [sum(int(r.get(s.key) or 0) for s in series) for r in rows]
-    scale = BAR_WIDTH / max(max(totals, default=0), 1)
+def stacked_bars(title: str, rows: Sequence[Mapping[str, Any]], label_key: str, series: Sequence[Series],
+                 number: Callable[[Any], float] = int) -> StackedBars:
+    """One horizontal bar per row, its segments the ``series`` values stacked, all on one scale.
+
+    ``number`` reads a value: counts by default; ``float`` for measures such as kilometres of cable
+    (totals are then rounded to 3 decimals so float sums print cleanly)."""
+    totals = [sum(number(r.get(s.key) or 0) for s in series) for r in rows]
+    if number is not int:
+        totals = [round(t, 3) for t in totals]
+    scale = BAR_WIDTH / (max(totals, default=0) or 1)  # a chart of zeros draws no bar
     bars = []
     for i, (row, total) in enumerate(zip(rows, totals, strict=True)):
         x, segments = LABEL_WIDTH, []
         for s in series:
-            value = int(row.get(s.key) or 0)
+            value = number(row.get(s.key) or 0)
             if value:
                 segments.append(Segment(round(x, 1), round(value * scale, 1), value, s))
                 x += value * scale

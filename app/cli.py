@@ -61,7 +61,8 @@ def _root(
 ) -> None:
     """Plan BTS masts and street cables: imports, checks, statistics, exports, API and map."""
     if lang is not None and i18n.parse_language(lang) is None:
-        raise typer.BadParameter(f"{lang!r}: one of {', '.join(i18n.LANGUAGES)}", param_hint="--lang")
+        raise typer.BadParameter(i18n.gettext("{lang!r}: one of {languages}", lang=lang,
+                                               languages=", ".join(i18n.LANGUAGES)), param_hint="--lang")
     try:
         settings = get_settings()
     except ValidationError as exc:  # BTSPLAN_* values refused (an unknown province …): one line each, no traceback

@@ -30,7 +30,7 @@ from geodata.errors import (
     Unavailable,
     UnsupportedType,
 )
-from planning.i18n import N_, gettext
+from planning.i18n import N_, _, gettext
 
 PROBLEM = "application/problem+json"
 #: Seconds a client should wait before retrying a 503 (the database or a query was too slow).
@@ -68,7 +68,7 @@ V = TypeVar("V")
 def one_of(table: Mapping[str, V], key: str, title: str, detail: str) -> V:
     """``table[key]``, else a 404 problem saying what is offered (``detail`` names what was asked)."""
     if key not in table:
-        raise Problem(404, title, f"{detail}; offered: {', '.join(table)}")
+        raise Problem(404, title, _("{detail}; offered: {table}", detail=detail, table=', '.join(table)))
     return table[key]
 
 

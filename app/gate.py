@@ -65,6 +65,11 @@ ROUTE_CAPS: dict[tuple[str, str], Cap] = {
     ("PUT", "/plans/{plan_id}"): Cap("max_plan_bytes", "Plan too large", " — split the plan"),
     ("POST", "/inspections/{inspection_id}/photos"): Cap("max_photo_bytes", "Photo too large",
                                                         slack=MULTIPART_SLACK),
+    # the inspector workspace: a photo from the phone's queue, and the plain form's result with its photo
+    ("POST", "/workspace/inspections/results/{inspection_id}/photos"): Cap("max_photo_bytes", "Photo too large",
+                                                                          slack=MULTIPART_SLACK),
+    ("POST", "/workspace/inspections/{campaign_id}/results"): Cap("max_photo_bytes", "Photo too large",
+                                                                 slack=MULTIPART_SLACK),
 }
 DEFAULT_CAP = Cap("max_body_bytes", "Request body too large")
 

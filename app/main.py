@@ -27,6 +27,8 @@ from app.routers import map as map_router
 from app.routers import staff_auth as staff_auth_router
 from app.routers import workspace as workspace_router
 from app.routers import workspace_admin as workspace_admin_router
+from app.routers import workspace_inspections as workspace_inspections_router
+from app.routers import workspace_cables as workspace_cables_router
 from app.gate import Gate
 from app.language import Language
 from app.security import RejectMalformedQuery, SecurityHeaders
@@ -44,11 +46,14 @@ CORS_EXPOSED = ["ETag", "Location", "Retry-After", "Content-Disposition", "X-Dat
 #: in inclusion order: where two routers could answer the same path, the one included first does
 _ROUTERS = (health, audit_router, programmes_router, inspections_router, monitoring_router, features_router,
             tiles_router, ogc_tiles_router, checks_router, stats_router, exports_router, plans_router, cables_router, map_router,
-            staff_auth_router, workspace_router, workspace_admin_router)
+            staff_auth_router, workspace_router, workspace_admin_router,
+            workspace_cables_router, workspace_inspections_router)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.settings.warm_check_context:
+        checks_router.warm_site_checks(app.state.engine, app.state.settings)
     yield
     app.state.reads.dispose()  # read-replica pools, and the tile pools opened on first tile
     tiles = getattr(app.state, "tiles", None)
@@ -71,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms)
+    app.state.engine = make_engine(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms,
+                                   serving=True)
     app.state.sessions = session_factory(app.state.engine)
     # reads of tiles, features, stats and map data (app.deps.ReadEngineDep); a SQLite URL here is refused
     app.state.reads = ReadEngines(app.state.engine, settings.read_database_urls,

@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from geodata.errors import InvalidParameter
+from planning.i18n import _
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -39,7 +40,8 @@ def wants_html(request: Request, f: str | None, html: bool = True) -> bool:
             return False
         if html and value in _HTML_FORMATS:
             return True
-        raise InvalidParameter("f", f"{f!r} is not offered; use f=json" + (" or f=html" if html else ""))
+        raise InvalidParameter("f", _("{f!r} is not offered; use f=json or f=html", f=f) if html else
+                               _("{f!r} is not offered; use f=json", f=f))
     return html and prefers_html(request.headers.get("accept", ""))
 
 

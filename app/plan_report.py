@@ -131,7 +131,8 @@ def report_html(report: Mapping[str, Any]) -> str:
         rows.append(
             f"<tr><td>{it['index'] + 1}</td><td>{e(labels.label('item', it['item'], labels.ITEM_KIND))}"
             f"<br><small>{e(it['item'])}</small></td>"
-            f"<td>{e(_subject(it))}<br><small>{e(pos)}</small></td>"
+            f"<td>{e(_subject(it))}<br><small>{e(pos)}</small>"
+            + (f"<br><small>{e(str(it['unit']))}</small>" if it.get("unit") else "") + "</td>"
             f"<td><b>{e(str(it.get('derived_class') or ''))}</b>"
             + (f"<br><small>{e(declared)}</small>" if declared else "")
             + (f"<ul class='reasons'>{reasons}</ul>" if reasons else "")
@@ -150,6 +151,9 @@ def report_html(report: Mapping[str, Any]) -> str:
     rules = _("Rule pack: {title} ({id} v{version}); distances in {crs}", title=pack.get("title", ""),
               id=pack.get("id", ""), version=pack.get("version", ""), crs=report.get("metric_crs", ""))
     heading = _("Appraisal report on passive telecommunications infrastructure")
+    if report.get("as_of"):  # the places are those of the appraisal date (units and province outline)
+        rules += " · " + _("Appraisal date: {day}; places are named by the administrative units in force that day.",
+                           day=report["as_of"])
     return f"""<!doctype html>
 <html lang="{get_language()}"><head><meta charset="utf-8">
 <title>{e(heading)} — {e(title)}</title>
@@ -192,6 +196,7 @@ def _summary_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
         (_("Operator"), report.get("operator")), (_("Version"), report.get("version")),
         (_("Status"), labels.label("status", report.get("status"), labels.PLAN_STATUS)),
         (_("Generated"), report.get("generated_at")),
+        (_("Appraisal date"), report.get("as_of")),
         (_("Rule pack"), (report.get("rule_pack") or {}).get("title")),
         (_("Preview"), _("yes") if report.get("preview") else _("no")),
         (_("Items"), s.get("items", 0)), (_("Violations"), sev.get("violation", 0)),
@@ -206,15 +211,15 @@ def _summary_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
 def _items_sheet(report: Mapping[str, Any]) -> tabular.Sheet:
     head = ["#", _("Kind"), _("Site code"), _("Other site"), _("Street"), _("Latitude (WGS84)"),
             _("Longitude (WGS84)"), _("Derived class"), _("Declared class"), _("Reasons"),
-            _("Violations"), _("Warnings"), _("Information")]
+            _("Violations"), _("Warnings"), _("Information"), _("Administrative unit")]
     rows = []
     for it in report.get("items", []):
         counts = {k: sum(1 for f in it.get("findings", []) if f.get("severity") == k) for k in SEVERITIES}
         rows.append([it["index"] + 1, it["item"], it.get("code"), it.get("site_code"), it.get("street"),
                      it.get("lat"), it.get("lon"), it.get("derived_class"), it.get("declared_class"),
                      "\n".join(str(x.get("message", x)) for x in it.get("reasons", []) or []),
-                     counts["violation"], counts["warning"], counts["info"]])
-    return tabular.Sheet("Hang muc", head, rows, widths=[5, *[16] * 8, 60], wrap=[9])
+                     counts["violation"], counts["warning"], counts["info"], it.get("unit")])
+    return tabular.Sheet("Hang muc", head, rows, widths=[5, *[16] * 8, 60, 10, 10, 10, 30], wrap=[9])
 
 
 def _findings_sheet(report: Mapping[str, Any]) -> tabular.Sheet:

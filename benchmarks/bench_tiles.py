@@ -91,7 +91,8 @@ def prepare_database(n_sites: int, rebuild_cells: bool = True) -> str:
     # databases migrated before tile_site_cells joined revision 0001 lack it (the revision was edited in place)
     models.Base.metadata.create_all(engine, tables=[models.TileSiteCell.__table__])
     t0 = time.perf_counter()
-    res = load_demo(engine, seed=1, n_sites=n_sites)
+    # replace: a benchmark database holding another size or an older demo version is reloaded, not refused
+    res = load_demo(engine, seed=1, n_sites=n_sites, replace=True)
     _log(f"demo: {'already loaded' if res.skipped else f'loaded in {time.perf_counter() - t0:.0f} s'}")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.execute(text("VACUUM ANALYZE sites"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,12 +29,15 @@ from geodata.errors import Conflict
 from geodata.store import models as m
 from geodata.store.meta import bump_data_version, meta_get, meta_set
 from geodata.crs import transformer
+from geodata.io.import_geo import load_admin_index
 from planning.cables import majority_unit
 from planning.vocab import COMPLAINT_STATUSES, MAST_CLASSES
+from planning.i18n import _
 
 CENTER_LONLAT = (106.68, 20.86)
 METRIC = "EPSG:9210"
-DEMO_VERSION = 1
+#: Bumped when a seed draws different data (2: sites and cables in the made-up former Hải Dương part).
+DEMO_VERSION = 2
 
 OPERATORS = [
     ("VTL", "Tập đoàn Công nghiệp - Viễn thông Quân đội (Viettel)", "Viettel"),
@@ -387,21 +390,53 @@ def _plant_points(rng: np.random.Generator, w: World, k: int) -> list[tuple[floa
     return pts
 
 
+#: One demo site in this many stands in the made-up former Hải Dương part (when it is written), so the
+#: post-reform table shows sites there and an appraisal dated before 1/7/2025 finds them outside.
+WEST_EVERY = 40
+
+
+def _west_points(area: Any, index: np.ndarray) -> np.ndarray:
+    """A point inside ``area`` (metric) for each global site index, by the R2 low-discrepancy sequence:
+    no random draws, so the rest of the demo stays the same for a seed, and spread evenly."""
+    minx, miny, maxx, maxy = area.bounds
+    shapely.prepare(area)
+    out = np.empty((len(index), 2))
+    for j, g in enumerate(index.tolist()):
+        t = int(g) * 7919
+        while True:
+            t += 1
+            x = minx + (maxx - minx) * ((0.5 + t * 0.7548776662466927) % 1.0)
+            y = miny + (maxy - miny) * ((0.5 + t * 0.5698402909980532) % 1.0)
+            if shapely.contains_xy(area, x, y):
+                out[j] = (x, y)
+                break
+    return out
+
+
 def generate_sites(rng: np.random.Generator, w: World, n: int, chunk: int = 50_000,
-                   ) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
-    """Yield chunks of site rows (ready for INSERT) and the planted codes within each chunk."""
+                   west: Sequence[dict[str, Any]] | None = None) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
+    """Yield chunks of site rows (ready for INSERT) and the planted codes within each chunk.
+
+    ``west``: the made-up former Hải Dương communes (:func:`_west_part`); one site in
+    :data:`WEST_EVERY` is moved there (none of the planted ones)."""
     n_plant = min(n, max(6, n // 80)) if n >= 50 else 0
     plant = _plant_points(rng, w, n_plant)
     # global row index -> planted point; spread over the whole run so every chunk size works
     plant_at = dict(zip(np.linspace(0, n - 1, n_plant).astype(int).tolist(), plant, strict=True)) if n_plant else {}
-    commune_polys = [c["geom"] for c in w.communes]
+    communes = [*w.communes, *(west or [])]
+    commune_polys = [c["geom"] for c in communes]
+    west_area = shapely.union_all([c["geom"] for c in west]) if west else None
     to_wgs = transformer(METRIC, "EPSG:4326")
     base = dt.date(2012, 1, 1)
     for start in range(0, n, chunk):
         k = min(chunk, n - start)
         xy = _site_positions(rng, w, k)
+        if west_area is not None:
+            g = np.arange(start, start + k)
+            moved = np.flatnonzero((g % WEST_EVERY == 3) & ~np.isin(g, list(plant_at)))
+            xy[moved] = _west_points(west_area, g[moved])
         ci = _locate(commune_polys, xy[:, 0], xy[:, 1])
-        urban = np.array([w.communes[i]["urban"] if i >= 0 else False for i in ci])
+        urban = np.array([communes[i]["urban"] if i >= 0 else False for i in ci])
         cls = np.where(urban, rng.choice(MAST_CLASSES, k, p=URBAN_CLASS_P),
                        rng.choice(MAST_CLASSES, k, p=RURAL_CLASS_P))
         declared = cls.copy()
@@ -462,8 +497,8 @@ def generate_sites(rng: np.random.Generator, w: World, n: int, chunk: int = 50_0
                 "shared_by": [other[int(trx[i]) % 3]] if shared[i] else [],
                 "max_tenants": int(tenants[i]),
                 "status": str(status[i]),
-                "commune_code": w.communes[c]["code"] if c >= 0 else None,
-                "district_code": w.communes[c]["parent_code"] if c >= 0 else None,
+                "commune_code": communes[c]["code"] if c >= 0 else None,
+                "district_code": communes[c]["parent_code"] if c >= 0 else None,
                 "x_m": round(float(xy[i, 0]), 3),
                 "y_m": round(float(xy[i, 1]), 3),
                 "built_on": None if status[i] == "planned" else base + dt.timedelta(days=int(built_days[i])),
@@ -489,18 +524,26 @@ def relocation_area(w: World) -> Polygon:
 CROSSING_PAIRS = [("304", "303"), ("307", "305"), ("306", "304")]
 
 
-def _cable_rows(rng: np.random.Generator, w: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+#: Made-up streets of the former Hải Dương part with a cable section each (when that part is written).
+WEST_STREETS = ("Đường Nguyễn Lương Bằng", "Đường Thanh Niên")
+
+
+def _cable_rows(rng: np.random.Generator, w: World, west: Sequence[dict[str, Any]] | None = None,
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Street sections of plans 18/KH-BCĐ and 85/KH-BCĐ: 11 in Lê Chân, 20 in Hồng Bàng, some elsewhere.
 
     Two Lê Chân sections lie in the Cầu Rào relocation area, and three more sections run across a
     district boundary (their ``district_code`` is the district holding most of their length), so
     the per-district splitting of the progress report has real work to do. Overdue sections (target
-    year passed, not done) come from the mix of years and statuses.
+    year passed, not done) come from the mix of years and statuses. With ``west`` (the made-up
+    former Hải Dương communes) one section on each of :data:`WEST_STREETS` lies there, drawn last so
+    the other sections stay the same for a seed.
     """
     want = {"305": 11, "303": 20, "304": 8, "306": 5, "307": 4, "309": 3}
     streets = [r for r in w.routes if not r["name"].startswith("Ngõ")]
     relocation = relocation_area(w)
-    communes = gpd.GeoDataFrame({"code": [c["code"] for c in w.communes]}, geometry=[c["geom"] for c in w.communes])
+    every = [*w.communes, *(west or [])]
+    communes = gpd.GeoDataFrame({"code": [c["code"] for c in every]}, geometry=[c["geom"] for c in every])
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     placed: list[Any] = []
@@ -577,6 +620,15 @@ def _cable_rows(rng: np.random.Generator, w: World) -> tuple[list[dict[str, Any]
         if found:
             add(found[0], found[1], major)
             taken = taken.union(found[1].buffer(0.5))
+    if west:
+        area = shapely.union_all([c["geom"] for c in west])
+        c = area.centroid
+        minx, _, maxx, _ = area.bounds
+        for name, dy in zip(WEST_STREETS, (-1500.0, 1500.0), strict=True):
+            line = LineString([(minx, c.y + dy), (maxx, c.y + dy)]).intersection(area)
+            line = max(getattr(line, "geoms", [line]), key=lambda g: g.length)
+            mid = line.length / 2
+            add(name, shapely.ops.substring(line, mid - 350.0, mid + 350.0), HAI_DUONG[2])
     return rows, history
 
 
@@ -601,8 +653,8 @@ def _prepare(conn: Connection, params: dict[str, Any], replace: bool) -> DemoRes
     has_data = conn.execute(select(func.count()).select_from(m.Site)).scalar() or 0
     if (existing or has_data) and not replace:
         raise DemoConflict(
-            f"the database already holds {'demo data ' + json.dumps(existing) if existing else str(has_data) + ' sites'}"
-            "; run `btsplan demo --replace` to overwrite it"
+            _("the database already holds {value}; run `btsplan demo --replace` to overwrite it",
+              value='demo data ' + json.dumps(existing) if existing else str(has_data) + ' sites')
         )
     for model in DEMO_TABLES:
         conn.execute(delete(model))
@@ -719,12 +771,23 @@ def _write_zoning(conn: Connection, w: World) -> None:
 def _write_sites(conn: Connection, rng: np.random.Generator, w: World, n_sites: int,
                  progress: Callable[[int, int], None] | None, made_up_units: bool = True) -> list[str]:
     """Sites in chunks (bounded memory, a progress bar); returns the codes planted on A1-only routes.
-    On real boundaries (``made_up_units`` false) the made-up units' codes are not stored."""
+
+    On the made-up units each site stores the units an import today would give it — the commune in
+    force today and the district of the last vintage (:func:`geodata.io.import_geo.load_admin_index`,
+    the importer's own join) — so filters by today's commune code (OGC items, tiles, the map) find
+    demo sites as they find imported ones. On real boundaries (``made_up_units`` false) no made-up
+    code is stored."""
     planted: list[str] = []
     done = 0
-    for rows, planted_here in generate_sites(rng, w, n_sites):
-        if not made_up_units:
+    index = load_admin_index(conn) if made_up_units else None
+    for rows, planted_here in generate_sites(rng, w, n_sites, west=_west_part(w) if made_up_units else None):
+        if index is None:
             rows = [{**r, "commune_code": None, "district_code": None} for r in rows]
+        else:
+            lonlat = np.array([r["geom"].split("(", 1)[1].rstrip(")").split() for r in rows], dtype=float)
+            commune, district, _inside = index.assign(lonlat[:, 0], lonlat[:, 1])
+            rows = [{**r, "commune_code": c, "district_code": d}
+                    for r, c, d in zip(rows, commune.tolist(), district.tolist(), strict=True)]
         conn.execute(insert(m.Site), rows)
         planted += planted_here
         done += len(rows)
@@ -733,10 +796,11 @@ def _write_sites(conn: Connection, rng: np.random.Generator, w: World, n_sites: 
     return planted
 
 
-def _write_cables(conn: Connection, rng: np.random.Generator, w: World) -> int:
+def _write_cables(conn: Connection, rng: np.random.Generator, w: World,
+                  west: Sequence[dict[str, Any]] | None = None) -> int:
     """The two undergrounding plans of the seeds with their street segments, status history, a relocation
     project, duct leases and a few citizens' complaints; returns the number of segments."""
-    seg_rows, history = _cable_rows(rng, w)
+    seg_rows, history = _cable_rows(rng, w, west)
     conn.execute(insert(m.CablePlan), [
         {"ref": "18/KH-BCĐ", "title": "Kế hoạch chỉnh trang, hạ ngầm cáp viễn thông năm 2017",
          "issued_on": dt.date(2017, 3, 28), "targets": sorted({r["street"] for r in seg_rows if r["plan_ref"] == "18/KH-BCĐ"})},
@@ -798,7 +862,7 @@ def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int 
             w.outline = _to_metric(outline)
         _write_zoning(conn, w)
         planted = _write_sites(conn, rng, w, n_sites, progress, made_up_units=outline is None)
-        n_segments = _write_cables(conn, rng, w)
+        n_segments = _write_cables(conn, rng, w, _west_part(w) if outline is None else None)
         meta_set(conn, "demo", params)
         meta_set(conn, "demo.planted_a2a_on_a1", planted)
         bump_data_version(conn)

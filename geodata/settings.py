@@ -127,6 +127,10 @@ class Settings(BaseSettings):
         default=None, description="Dask scheduler address (tcp://host:8786) for --engine dask; empty = a LocalCluster")
     dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for --engine dask")
     dask_worker_memory: str = Field(default="4GiB", description="Memory limit of each LocalCluster worker")
+    warm_check_context: bool = Field(
+        default=False, description="Build the planning context of POST /checks/site in the background when a "
+                                   "server process starts, so no first check waits for it (`btsplan serve` "
+                                   "turns it on)")
 
     @property
     def owner_database_url(self) -> str:

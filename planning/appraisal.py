@@ -1,4 +1,4 @@
-"""The automatic appraisal report (báo cáo thẩm định) of a firm's plan submission.
+"""The automatic appraisal report (báo cáo kết quả thẩm định) of a firm's plan submission.
 
 For every item: the derived mast class with its reasons and the A1-zone/route and spacing findings
 (from the same :func:`planning.checks.check_site` that answers ``POST /checks/site`` — one classifier,

@@ -32,7 +32,7 @@ import shapely
 
 from planning.errors import Conflict
 from planning.vocab import CABLE_METHODS, SEGMENT_STATUSES
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 Grouping = Literal["district", "commune", "method", "plan", "operator"]
 #: Ways progress is broken down: by administrative unit first, the department's usual report; by method
@@ -79,31 +79,38 @@ def check_transition(current: str, requested: str, *, reopen: bool = False) -> N
     """
     if requested not in SEGMENT_STATUSES:
         raise TransitionError(
-            f"unknown status {requested!r}; expected one of {', '.join(SEGMENT_STATUSES)}",
+            _("unknown status {requested!r}; expected one of {segment_statuses}",
+              requested=requested, segment_statuses=', '.join(SEGMENT_STATUSES)),
             current=current, requested=requested,
         )
     if current not in SEGMENT_STATUSES:
-        raise TransitionError(f"the segment has an unknown current status {current!r}", current=current,
+        raise TransitionError(_("the segment has an unknown current status {current!r}",
+                                current=current), current=current,
                               requested=requested)
     if requested == current:
-        raise TransitionError(f"the segment is already {current!r}", current=current, requested=requested)
+        raise TransitionError(_("the segment is already {current!r}",
+                                current=current), current=current, requested=requested)
     if current == "done" and requested == "planned":
-        raise TransitionError("a 'done' segment cannot go back to 'planned'; reopen it to 'in_progress' instead",
+        raise TransitionError(_("a 'done' segment cannot go back to 'planned'; reopen it to 'in_progress' "
+                                "instead"),
                               current=current, requested=requested)
     if current == "done" and requested == "in_progress":
         if not reopen:
-            raise TransitionError("the segment is 'done'; reopening it (done → in_progress) needs an explicit reopen",
+            raise TransitionError(_("the segment is 'done'; reopening it (done → in_progress) needs an "
+                                    "explicit reopen"),
                                   current=current, requested=requested)
         return
     if reopen:
-        raise TransitionError(f"reopen only applies to done → in_progress, not {current} → {requested}",
+        raise TransitionError(_("reopen only applies to done → in_progress, not {current} → {requested}",
+                                current=current, requested=requested),
                               current=current, requested=requested)
     if FORWARD.get(current) == requested:
         return
     if current == "planned" and requested == "done":
-        raise TransitionError("a 'planned' segment must be set 'in_progress' before 'done'",
+        raise TransitionError(_("a 'planned' segment must be set 'in_progress' before 'done'"),
                               current=current, requested=requested)
-    raise TransitionError(f"{current} → {requested} is not allowed (allowed: planned → in_progress → done)",
+    raise TransitionError(_("{current} → {requested} is not allowed (allowed: planned → in_progress → done)",
+                            current=current, requested=requested),
                           current=current, requested=requested)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from planning.findings import empty_findings, finalise, no_gc, unit_label
-from planning.i18n import msg_ref, render
+from planning.i18n import _, msg_ref, render
 from planning.names import fold
 from planning.rules import CLASSIFIER_FIELDS, FIELD_KINDS, ClassRule, Condition, RulePack
 from planning.vocab import CLASS_MISMATCH_CHECK, DERIVED_CLASSES, MAST_CLASSES, MOUNTS, STRUCTURES, UNKNOWN_CLASS
@@ -318,7 +318,7 @@ def _cond_text(c: Condition, negate: bool) -> tuple[str, tuple[str, ...]]:
     'mast_height_m=%s ≤ 0.2 × building_height_m=%s', 'camouflaged=%s (needs true)'."""
     if FIELD_KINDS[c.field] != "number":
         wanted = ("not " if c.op == "ne" else "") + _fmt(c.value).replace("%", "%%")
-        return f"{c.field}=%s" + (f" (needs {wanted})" if negate else ""), (c.field,)
+        return f"{c.field}=%s" + (" " + _("(needs {wanted})", wanted=wanted) if negate else ""), (c.field,)
     op = (_OP_NOT if negate else _OP_TEXT)[c.op]
     if c.ref is None:
         return f"{c.field}=%s {op} {_fmt(c.value)}", (c.field,)
@@ -344,7 +344,7 @@ def _entries(pattern: tuple[int, ...], pack: RulePack) -> list[_Entry]:
         r = rules[ri]
         text, fields = _cond_text(r.conditions[fc], negate=True)
         out.append(_Entry({"rule": r.id, "class": r.mast_class, "result": "not met", "status": r.status},
-                          f"not met: {text}", fields, tuple(dict.fromkeys(fields))))
+                          _("not met: {condition}", condition=text), fields, tuple(dict.fromkeys(fields))))
     if cls_i >= 0 or (rule_i >= 0 and not miss_bits):
         r = rules[rule_i]
         parts = [_cond_text(c, negate=False) for c in (*r.scope, *r.conditions)]
@@ -352,24 +352,25 @@ def _entries(pattern: tuple[int, ...], pack: RulePack) -> list[_Entry]:
                                   "status": r.status, "source": pack.citation(r.source)}
         amb = pack.ambiguity_text(r.ambiguity)
         if amb or r.status == "provisional":
-            static["ambiguity"] = amb or f"rule {r.id} is provisional"
+            static["ambiguity"] = amb or _("rule {rule} is provisional", rule=r.id)
         unneeded = [f for f in CLASSIFIER_FIELDS if not_needed & FIELD_BIT[f]]
-        text = f"→ {r.mast_class}: " + ("; ".join(t for t, _ in parts) or "always")
+        text = f"→ {r.mast_class}: " + ("; ".join(t for t, _f in parts) or _("always"))
         if unneeded and cls_i >= 0:
             static["not_needed"] = unneeded
-            text += f" (not needed: {', '.join(unneeded)})"
-        fields = tuple(f for _, fs in parts for f in fs)
+            text += " " + _("(not needed: {fields})", fields=", ".join(unneeded)).replace("%", "%%")
+        fields = tuple(f for _t, fs in parts for f in fs)
         out.append(_Entry(static, text, fields, r.fields))
     if cls_i < 0:
         miss = [f for f in CLASSIFIER_FIELDS if miss_bits & FIELD_BIT[f]]
         if miss:
             needed = [rules[i].id for i in range(len(rules)) if pending & (1 << i)]
             out.append(_Entry({"rule": UNKNOWN_RULE, "class": UNKNOWN_CLASS, "result": "decides", "missing": miss},
-                              f"class cannot be decided: missing {', '.join(miss)} "
-                              f"(needed by {', '.join(needed)})".replace("%", "%%"), (), ()))
+                              _("class cannot be decided: missing {fields} (needed by {rules})",
+                                fields=", ".join(miss), rules=", ".join(needed)).replace("%", "%%"), (), ()))
         else:
             out.append(_Entry({"rule": NO_RULE, "class": UNKNOWN_CLASS, "result": "decides"},
-                              "no rule of the pack applies: mount=%s", ("mount",), ("mount",)))
+                              _("no rule of the pack applies: {condition}", condition="mount=%s"),
+                              ("mount",), ("mount",)))
     return out
 
 

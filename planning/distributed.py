@@ -25,6 +25,7 @@ are ready: a worker's memory is bounded by the partitions in flight, not by the 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,7 +133,20 @@ def from_partitions(load: Callable[[int], Any], plan: HilbertPartitions, meta: A
     boxes = shapely.box(plan.boxes[:, 0], plan.boxes[:, 1], plan.boxes[:, 2], plan.boxes[:, 3])
     dst = crs_string(meta.crs) if meta.crs is not None else plan.crs
     ddf.spatial_partitions = gpd.GeoSeries(to_crs(shapely.segmentize(boxes, 1000.0), plan.crs, dst), crs=dst)
+    _LOADERS[ddf._name] = load
     return ddf
+
+
+#: the loader behind each frame :func:`from_partitions` made, by the frame's name. :func:`run_batch`
+#: sends such a loader to the workers once and gives each partition's task a reference to it; the
+#: frame's own graph gives every partition's task a pickled copy of the loader (with the plan and
+#: the source's state: megabytes each), which the scheduler, in the driver's process, serialises
+#: and sends partition by partition — driver time that grows with the partition count.
+_LOADERS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+
+
+def _load_partition(load: Callable[[int], Any], i: int) -> Any:
+    return load(i)
 
 
 class FrameSource:
@@ -320,12 +334,14 @@ def _gather(tasks: list[Any], count_task: Any) -> tuple[list[Any], Any]:
 
 
 def _spacing_tasks(ddf: Any, parts: list[Any], pack: RulePack, metric_crs: str, plan: HilbertPartitions | None,
-                   halo_source: Any, boxes: np.ndarray | None, urban: Any, names: Any) -> list[Any]:
-    """One spacing task per partition, fed its halo one of three ways (see :func:`run_batch`)."""
+                   halo_source: Any, boxes: np.ndarray | None, urban: Any, names: Any,
+                   shared_source: Any = None) -> list[Any]:
+    """One spacing task per partition, fed its halo one of three ways (see :func:`run_batch`).
+    ``shared_source``: ``halo_source`` already sent to the workers (it is often the partitions' loader)."""
     halo = halo_distance(pack)
     existing = tuple(pack.spacing.existing_statuses)
     if plan is not None and halo_source is not None:
-        src = _shared(halo_source)
+        src = shared_source if shared_source is not None else _shared(halo_source)
         return [dask.delayed(_spacing_part)(p, [dask.delayed(_halo_from_source)(src, plan.halo_cells(i, halo), existing)],
                                             pack, metric_crs, urban, names) for i, p in enumerate(parts)]
     wanted: list[dict[int, Any]] = [{} for _ in parts]  # j → {i: what partition i needs from j}
@@ -350,8 +366,11 @@ def _spacing_tasks(ddf: Any, parts: list[Any], pack: RulePack, metric_crs: str, 
 
 
 def _shared(value: Any) -> Any:
-    """A value every task of the run reads (A1 targets, units, names): on a distributed cluster
-    it is sent to each worker once, ahead of the graph; otherwise it is one node of the graph."""
+    """A value every task of the run reads (A1 targets, units, names, the partitions' loader): on a
+    distributed cluster it is sent once, ahead of the graph, to one worker, and the others fetch it
+    from whichever worker has it when their first task needs it; otherwise it is one node of the
+    graph. Not broadcast: the driver (whose process runs the scheduler too) would send every value
+    to every worker itself, serial work that grows with the worker count."""
     try:
         from distributed import get_client
 
@@ -359,7 +378,7 @@ def _shared(value: Any) -> Any:
     except (ImportError, ValueError):
         return dask.delayed(value, pure=True, traverse=False)
     # in a list: a dict given to scatter would be scattered value by value, keyed by its own keys
-    return client.scatter([value], broadcast=True, hash=False)[0]
+    return client.scatter([value], hash=False)[0]
 
 
 def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str] = CHECK_NAMES,
@@ -368,7 +387,7 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
               units: Any = None, by: str = "district", as_of: dt.date | None = None,
               count_statuses: Sequence[str] | None = None, plan: HilbertPartitions | None = None,
               halo_source: Any = None, boxes: np.ndarray | None = None, sink: FindingsSink | None = None,
-              ) -> BatchResult:
+              mapping: pd.DataFrame | None = None) -> BatchResult:
     """Classify (where no class is stored), run ``checks`` and, when ``units`` are given, count
     sites by ``by`` × class — over every partition of ``ddf``, in one graph.
 
@@ -386,7 +405,10 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
       frame partitioned by someone else — any partitioning is correct, a spatial one keeps halos
       small.
 
-    ``count_statuses``: count only sites with these statuses (default all). ``sink``: each partition's
+    ``count_statuses``: count only sites with these statuses (default all). ``units``/``by``/``as_of``/
+    ``mapping`` pick the rows exactly as :func:`planning.aggregate.site_counts` does — the units valid
+    on ``as_of``, new communes without polygons drawn from their full merges, partially merged old units
+    counted as "not placed" — so both engines give the same table on any date. ``sink``: each partition's
     findings are handed to it on the worker (e.g. :class:`geodata.work.distributed.ParquetSink`) and only their row counts
     come back, so the driver never holds the country's findings. Runs on the current Dask scheduler —
     a ``distributed`` client when one is active.
@@ -397,7 +419,11 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
     if "a1-routes" in checks and targets is None:
         raise ValueError("the a1-routes check needs the prepared A1 targets")
     with dask.config.set(dask_options()):
-        parts = [dask.delayed(with_classes)(p, pack) for p in ddf.to_delayed()]
+        load = _LOADERS.get(getattr(ddf, "_name", ""))
+        shared_load = _shared(load) if load is not None else None
+        raw = ([dask.delayed(_load_partition)(shared_load, i) for i in range(ddf.npartitions)]
+               if load is not None else ddf.to_delayed())
+        parts = [dask.delayed(with_classes)(p, pack) for p in raw]
         findings: list[Any] = []
         labels: list[tuple[int, str]] = []
         names = _shared(unit_names) if checks else None
@@ -409,7 +435,8 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
             labels += [(i, "a1-routes") for i in range(len(parts))]
         if "spacing" in checks:
             findings += _spacing_tasks(ddf, parts, pack, metric_crs, plan, halo_source, boxes,
-                                       _shared(urban_by_commune), names)
+                                       _shared(urban_by_commune), names,
+                                       shared_load if halo_source is load and load is not None else None)
             labels += [(i, "spacing") for i in range(len(parts))]
         if sink is not None:
             shared_sink = _shared(sink)
@@ -417,7 +444,7 @@ def run_batch(ddf: Any, pack: RulePack, *, metric_crs: str, checks: Sequence[str
         count_task = None
         setup = None
         if units is not None:
-            setup = counting_units(units, by=by, as_of=as_of)
+            setup = counting_units(units, by=by, as_of=as_of, mapping=mapping)
             level = _shared(setup.level)
             mats = [dask.delayed(_counts_part)(p, level, "derived_class", count_statuses) for p in parts]
             count_task = tree_sum(mats, np.zeros((len(setup.level) + 1, len(setup.columns)), dtype=np.int64))

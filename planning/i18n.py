@@ -38,7 +38,10 @@ DOMAIN: Final = "btsplan"
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
 #: Call names Babel's extractor looks for (``babel.cfg`` and the completeness test use the same).
 KEYWORDS: Final[dict[str, Any]] = {"_": None, "gettext": None, "N_": None, "lazy_gettext": None,
-                                   "msg_ref": None, "ngettext": (1, 2)}
+                                   "msg_ref": None, "ngettext": (1, 2),
+                                   "pgettext": ((1, "c"), 2), "NP_": ((1, "c"), 2)}
+#: gettext's separator between a message's context and its msgid in a catalog key.
+CONTEXT_SEP: Final = "\x04"
 
 _language: ContextVar[Language] = ContextVar("btsplan_language", default=DEFAULT_LANGUAGE)
 
@@ -103,6 +106,9 @@ def catalog(lang: str) -> dict[str, str | tuple[str, ...]]:
     """msgid → translated text of ``lang`` (plural entries: the tuple of forms, keyed by the singular).
 
     Empty and fuzzy entries are left out, so they fall back to the English msgid. English has no catalog.
+    An entry with a ``msgctxt`` is keyed ``context + CONTEXT_SEP + msgid`` (gettext's own convention), so
+    a short word may read differently where it is shown (the map's "Streets" layer is not the report's
+    "number of streets") without a second English spelling.
     """
     path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not path.exists():
@@ -114,6 +120,8 @@ def catalog(lang: str) -> dict[str, str | tuple[str, ...]]:
         if not m.id or m.fuzzy:
             continue
         key = m.id[0] if isinstance(m.id, tuple | list) else m.id
+        if m.context:
+            key = f"{m.context}{CONTEXT_SEP}{key}"
         if isinstance(m.string, tuple | list):
             if all(m.string):
                 out[key] = tuple(m.string)
@@ -141,6 +149,18 @@ def gettext(msgid: str, /, **fields: Any) -> str:
 
 
 _ = gettext
+
+
+def pgettext(context: str, msgid: str, /, **fields: Any) -> str:
+    """``msgid`` as translated for ``context`` (gettext's ``msgctxt``), with its ``{fields}`` filled in."""
+    lang = _language.get()
+    text = catalog(lang).get(f"{context}{CONTEXT_SEP}{msgid}") if lang != "en" else None
+    return _format(text[0] if isinstance(text, tuple) else (text or msgid), fields)
+
+
+def NP_(context: str, msgid: str, /) -> str:
+    """:func:`N_` with a context: marks ``msgid`` for the catalog under ``msgctxt`` ``context``."""
+    return msgid
 
 
 def N_(msgid: str, /) -> str:

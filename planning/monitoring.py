@@ -32,14 +32,17 @@ def realised_mask(planned: pd.DataFrame, built: pd.DataFrame, radius_m: float) -
 
 
 def implementation(sites: pd.DataFrame, as_of: dt.date, radius_m: float,
-                   district_names: dict[str, str] | None = None) -> dict[str, Any]:
-    """Rows per (operator, district) with planned, built, realised, overdue counts and overdue codes.
+                   district_names: dict[str, str] | None = None, *, by: str = "district",
+                   unit_column: str = "district_code") -> dict[str, Any]:
+    """Rows per (operator, unit) with planned, built, realised, overdue counts and overdue codes.
 
-    ``sites`` needs ``code, operator, status, district_code, x_m, y_m, target_date``.
+    ``sites`` needs ``code, operator, status, x_m, y_m, target_date`` and the unit of each site in
+    ``unit_column`` (the caller decides which units: since 1/7/2025 the communes of ``as_of``);
+    ``by`` names the rows' unit keys (``district``/``district_name``, ``commune``/``commune_name``).
     """
     names = district_names or {}
     s = sites[sites["status"].isin(LIVE_SITE_STATUSES)].copy()
-    s["district_code"] = s["district_code"].fillna("")
+    s["district_code"] = s[unit_column].fillna("")
     planned = s[s["status"] == "planned"].reset_index(drop=True)
     built = s[s["status"] == "built"].reset_index(drop=True)
     realised = realised_mask(planned, built, radius_m)
@@ -55,7 +58,7 @@ def implementation(sites: pd.DataFrame, as_of: dt.date, radius_m: float,
         g = groups.get((op, dist))
         n_planned = 0 if g is None else len(g)
         rows.append({
-            "operator": op, "district": dist or None, "district_name": names.get(dist),
+            "operator": op, by: dist or None, f"{by}_name": names.get(dist),
             "planned": n_planned,
             "built": int(bg.get((op, dist), 0)),
             "realised": 0 if g is None else int(g["realised"].sum()),
@@ -63,4 +66,4 @@ def implementation(sites: pd.DataFrame, as_of: dt.date, radius_m: float,
             "overdue_sites": [] if g is None else sorted(g.loc[g["overdue"], "code"].tolist()),
         })
     totals = {k: sum(r[k] for r in rows) for k in ("planned", "built", "realised", "overdue")}
-    return {"as_of": as_of.isoformat(), "radius_m": radius_m, "rows": rows, "totals": totals}
+    return {"as_of": as_of.isoformat(), "by": by, "radius_m": radius_m, "rows": rows, "totals": totals}

@@ -20,7 +20,7 @@ from typing import Any
 
 from planning.errors import TooLarge
 from planning.vocab import ITEM_KINDS, LEGACY_CABLE_METHODS, MAST_CLASSES, MOUNTS, PROPOSED_CABLE_METHODS, STRUCTURES
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 #: property → (kind, bounds) for site attributes shared by new_site and change_site.
 _SITE_ITEM_FIELDS: dict[str, tuple[str, tuple[float, float] | tuple[str, ...] | None]] = {
@@ -99,107 +99,117 @@ def _check_value(kind: str, bounds: Any, value: Any) -> tuple[Any, str | None]:
     """Normalised value, or an error message."""
     if kind == "text":
         if not isinstance(value, str):
-            return None, f"must be text, got {type(value).__name__}"
+            return None, _("must be text, got {kind}", kind=type(value).__name__)
         v = value.strip()
         lo, hi = bounds
         if len(v) < lo:
-            return None, "must not be empty"
+            return None, _("must not be empty")
         if len(v) > hi:
-            return None, f"is longer than {hi} characters"
+            return None, _("is longer than {n} characters", n=hi)
         return v, None
     if kind == "choice":
         if not isinstance(value, str) or value not in bounds:
-            return None, f"must be one of {', '.join(bounds)}, got {value!r}"
+            return None, _("must be one of {allowed}, got {value!r}", allowed=", ".join(bounds), value=value)
         return value, None
     if kind in ("number", "int"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return None, f"must be a number, got {value!r}"
+            return None, _("must be a number, got {value!r}", value=value)
         if not math.isfinite(value):
-            return None, "must be a finite number"
+            return None, _("must be a finite number")
         if kind == "int" and float(value) != int(value):
-            return None, f"must be a whole number, got {value!r}"
+            return None, _("must be a whole number, got {value!r}", value=value)
         lo, hi = bounds
         if not lo <= value <= hi:
-            return None, f"must be between {lo:g} and {hi:g}, got {value:g}"
+            return None, _("must be between {lo:g} and {hi:g}, got {value:g}", lo=lo, hi=hi, value=value)
         return (int(value) if kind == "int" else float(value)), None
     if kind == "bool":
         if not isinstance(value, bool):
-            return None, f"must be true or false, got {value!r}"
+            return None, _("must be true or false, got {value!r}", value=value)
         return value, None
     if kind == "date":
         if not isinstance(value, str):
-            return None, f"must be an ISO date (YYYY-MM-DD), got {value!r}"
+            return None, _("must be an ISO date (YYYY-MM-DD), got {value!r}", value=value)
         try:
             return dt.date.fromisoformat(value.strip()).isoformat(), None
         except ValueError:
-            return None, f"must be an ISO date (YYYY-MM-DD), got {value!r}"
+            return None, _("must be an ISO date (YYYY-MM-DD), got {value!r}", value=value)
     raise AssertionError(kind)
 
 
 def _position(c: Any) -> str | None:
     if not isinstance(c, list | tuple) or len(c) not in (2, 3):
-        return "a position must be [longitude, latitude]"
+        return _("a position must be [longitude, latitude]")
     if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in c):
-        return "coordinates must be finite numbers"
+        return _("coordinates must be finite numbers")
     lon, lat = c[0], c[1]
     if not -90 <= lat <= 90:
-        hint = " (latitude and longitude look swapped: GeoJSON is [longitude, latitude])" if -90 <= lon <= 90 else ""
-        return f"latitude {lat:g} is outside -90..90{hint}"
+        if -90 <= lon <= 90:
+            return _("latitude {lat:g} is outside -90..90 (latitude and longitude look swapped: GeoJSON is "
+                     "[longitude, latitude])", lat=lat)
+        return _("latitude {lat:g} is outside -90..90", lat=lat)
     if not -180 <= lon <= 180:
-        return f"longitude {lon:g} is outside -180..180"
+        return _("longitude {lon:g} is outside -180..180", lon=lon)
     return None
 
 
 def _check_geometry(g: Any, allowed: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(g, Mapping):
-        return None, "must be a GeoJSON geometry object"
+        return None, _("must be a GeoJSON geometry object")
     gtype = g.get("type")
     if gtype not in allowed:
-        return None, f"must be {' or '.join(allowed)}, got {gtype!r}"
+        return None, _("must be {allowed}, got {value!r}", allowed=" | ".join(allowed), value=gtype)
     coords = g.get("coordinates")
     if gtype == "Point":
         err = _position(coords)
         return (None, err) if err else ({"type": "Point", "coordinates": [float(v) for v in coords[:2]]}, None)
     lines = [coords] if gtype == "LineString" else coords
     if not isinstance(lines, list | tuple) or not lines:
-        return None, "coordinates must be a non-empty list"
+        return None, _("coordinates must be a non-empty list")
     out = []
     for line in lines:
         if not isinstance(line, list | tuple) or len(line) < 2:
-            return None, "a line needs at least 2 positions"
+            return None, _("a line needs at least 2 positions")
         for p in line:
             err = _position(p)
             if err:
                 return None, err
         pts = [[float(p[0]), float(p[1])] for p in line]
         if all(p == pts[0] for p in pts):
-            return None, "a line must not have zero length"
+            return None, _("a line must not have zero length")
         out.append(pts)
     return ({"type": "LineString", "coordinates": out[0]} if gtype == "LineString"
             else {"type": "MultiLineString", "coordinates": out}), None
 
 
-def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list[ItemError]]:
-    """Validate one feature; returns the normalised feature or the list of its errors."""
+def parse_feature(index: int, feature: Any, method: str | None = None) -> tuple[dict[str, Any] | None, list[ItemError]]:
+    """Validate one feature; returns the normalised feature or the list of its errors.
+
+    ``method`` is the submission's own cable method (``method`` of the FeatureCollection), used by a
+    ``cable_route`` that names none. Without either the item is an error naming it: chỉnh trang and hạ
+    ngầm are counted apart in the plans, so guessing one would put the kilometres in the wrong column
+    (the same rule as cable imports, which need a method column or ``--method``)."""
     errs: list[ItemError] = []
     if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
-        return None, [ItemError(index, "type", "must be a GeoJSON Feature")]
+        return None, [ItemError(index, "type", _("must be a GeoJSON Feature"))]
     props = feature.get("properties")
     if not isinstance(props, Mapping):
-        return None, [ItemError(index, "properties", "must be an object with at least 'item'")]
+        return None, [ItemError(index, "properties", _("must be an object with at least 'item'"))]
     fid = feature.get("id")
     if fid is not None and (isinstance(fid, bool) or not isinstance(fid, (str, int))):
-        errs.append(ItemError(index, "id", "a feature id must be a string or an integer"))
+        errs.append(ItemError(index, "id", _("a feature id must be a string or an integer")))
     kind = props.get("item")
     if kind not in ITEM_KINDS:
         return None, [*errs, ItemError(index, "properties.item",
-                                       f"must be one of {', '.join(ITEM_KINDS)}, got {kind!r}")]
+                                       _("must be one of {allowed}, got {value!r}",
+                                         allowed=", ".join(ITEM_KINDS),
+                                         value=kind))]
     spec = _FIELDS[kind]
     out: dict[str, Any] = {}
     for key, value in props.items():
         if key not in spec:
             errs.append(ItemError(index, f"properties.{key}",
-                                  f"unknown field for {kind}; expected {', '.join(sorted(spec))}"))
+                                  _("unknown field for {item}; expected {fields}", item=kind,
+                                    fields=", ".join(sorted(spec)))))
             continue
         if value is None:
             continue
@@ -212,13 +222,19 @@ def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list
             out[key] = v
     for key in _REQUIRED[kind]:
         if key not in props or props.get(key) is None:
-            errs.append(ItemError(index, f"properties.{key}", f"is required for {kind}"))
+            errs.append(ItemError(index, f"properties.{key}", _("is required for {item}", item=kind)))
     if kind == "new_site":
         if out.get("mount") == "building" and props.get("building_height_m") is None:
-            errs.append(ItemError(index, "properties.building_height_m", "is required when mount is building"))
+            errs.append(ItemError(index, "properties.building_height_m", _("is required when mount is "
+                                                                           "building")))
         out.setdefault("camouflaged", False)
-    if kind == "cable_route":
-        out.setdefault("method", "ha_ngam")
+    if kind == "cable_route" and "method" not in out and props.get("method") is None:
+        if method is None:
+            errs.append(ItemError(index, "properties.method", _(
+                "is required for cable_route {street!r}: say chinh_trang, ha_ngam or chinh_trang_ha_ngam "
+                "(or give method for the whole plan)", street=out.get("street", ""))))
+        else:
+            out["method"] = method
     mode, allowed = _GEOMETRY[kind]
     geom = feature.get("geometry")
     norm_geom = None
@@ -227,7 +243,8 @@ def parse_feature(index: int, feature: Any) -> tuple[dict[str, Any] | None, list
         if msg:
             errs.append(ItemError(index, "geometry", msg))
     if kind == "change_site" and not errs and norm_geom is None and set(out) <= {"item", "site_code", "ref", "note"}:
-        errs.append(ItemError(index, "properties", "change_site must change the position (geometry) or an attribute"))
+        errs.append(ItemError(index, "properties", _("change_site must change the position (geometry) or an "
+                                                     "attribute")))
     if errs:
         return None, errs
     result: dict[str, Any] = {"type": "Feature", "properties": out, "geometry": norm_geom}
@@ -244,22 +261,29 @@ def parse_plan(body: Any, max_features: int | None = None) -> ParseResult:
     """Validate a whole FeatureCollection; every error is reported, nothing is partially accepted."""
     res = ParseResult()
     if not isinstance(body, Mapping) or body.get("type") != "FeatureCollection":
-        res.errors.append(ItemError(None, "type", "the body must be a GeoJSON FeatureCollection"))
+        res.errors.append(ItemError(None, "type", _("the body must be a GeoJSON FeatureCollection")))
         return res
     title = body.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > TITLE_MAX):
-        res.errors.append(ItemError(None, "title", f"must be text of at most {TITLE_MAX} characters"))
+        res.errors.append(ItemError(None, "title", _("must be text of at most {n} characters", n=TITLE_MAX)))
+    method = body.get("method")
+    if method is not None:
+        method = LEGACY_CABLE_METHODS.get(method, method) if isinstance(method, str) else method
+        _v, msg = _check_value("choice", PROPOSED_CABLE_METHODS, method)
+        if msg:
+            res.errors.append(ItemError(None, "method", msg))
+            method = None
     feats = body.get("features")
     if not isinstance(feats, list):
-        res.errors.append(ItemError(None, "features", "must be a list of Features"))
+        res.errors.append(ItemError(None, "features", _("must be a list of Features")))
         return res
     if not feats:
-        res.errors.append(ItemError(None, "features", "a plan needs at least one item"))
+        res.errors.append(ItemError(None, "features", _("a plan needs at least one item")))
         return res
     if max_features is not None and len(feats) > max_features:
         raise TooManyItems(len(feats), max_features)
     for i, f in enumerate(feats):
-        norm, errs = parse_feature(i, f)
+        norm, errs = parse_feature(i, f, method)
         res.errors += errs
         if norm is not None:
             res.features.append(norm)
@@ -271,13 +295,16 @@ def parse_plan(body: Any, max_features: int | None = None) -> ParseResult:
         if p["item"] == "new_site" and "code" in p:
             if p["code"] in seen_codes:
                 res.errors.append(ItemError(i, "properties.code",
-                                            f"site code {p['code']!r} is already used by features[{seen_codes[p['code']]}]"))
+                                            _("site code {code!r} is already used by features[{other}]",
+                                              code=p["code"],
+                                              other=seen_codes[p["code"]])))
             seen_codes.setdefault(p["code"], i)
         if "site_code" in p and p["item"] in ("change_site", "remove_site"):
             if p["site_code"] in seen_targets:
                 res.errors.append(ItemError(i, "properties.site_code",
-                                            f"site {p['site_code']!r} is already changed or removed by "
-                                            f"features[{seen_targets[p['site_code']]}]"))
+                                            _("site {code!r} is already changed or removed by "
+                                              "features[{other}]",
+                                              code=p["site_code"], other=seen_targets[p["site_code"]])))
             seen_targets.setdefault(p["site_code"], i)
     if res.errors:
         res.features = []
@@ -290,7 +317,8 @@ class TooManyItems(TooLarge):
     title = N_("Too many items")
 
     def __init__(self, count: int, limit: int) -> None:
-        super().__init__(f"the plan has {count} features; at most {limit} are accepted per submission",
+        super().__init__(_("the plan has {count} features; at most {limit} are accepted per submission",
+                           count=count, limit=limit),
                          limit_features=limit, count=count)
         self.count, self.limit = count, limit
 
@@ -379,4 +407,6 @@ def plan_json_schema() -> dict[str, Any]:
         })
     return {"type": "object", "required": ["type", "features"],
             "properties": {"type": {"enum": ["FeatureCollection"]}, "title": {"anyOf": [{"type": "string", "maxLength": TITLE_MAX}, {"type": "null"}]},
+                           # the cable method of every cable_route that names none
+                           "method": {"oneOf": [_field_schema("choice", PROPOSED_CABLE_METHODS), {"type": "null"}]},
                            "features": {"type": "array", "minItems": 1, "items": {"oneOf": variants}}}}

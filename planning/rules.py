@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from planning.errors import InvalidField
 from planning.vocab import MAST_CLASSES, MastClass, Mount, Severity, Structure, ZonePolicy
+from planning.i18n import _
 
 RULES_DIR = Path(__file__).with_name("rules")
 
@@ -332,11 +333,12 @@ def _resolve(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.parent != Path("."):
         if not p.is_file():
-            raise RulePackError(f"rule pack file not found: {p}")
+            raise RulePackError(_("rule pack file not found: {p}", p=p))
         return p
     q = RULES_DIR / f"{name_or_path}.yaml"
     if not q.is_file():
-        raise RulePackError(f"unknown rule pack {str(name_or_path)!r}; known: {', '.join(available_packs())}")
+        raise RulePackError(_("unknown rule pack {name_or_path!r}; known: {values}",
+                              name_or_path=str(name_or_path), values=', '.join(available_packs())))
     return q
 
 
@@ -346,7 +348,7 @@ def _read(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise RulePackError(f"rule pack {path.name}: not valid YAML ({exc})".replace("\n", " ")) from None
     if not isinstance(data, dict):
-        raise RulePackError(f"rule pack {path.name}: the top level must be a mapping")
+        raise RulePackError(_("rule pack {name}: the top level must be a mapping", name=path.name))
     return data
 
 
@@ -371,13 +373,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _raw(path: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
     if path.name in chain:
-        raise RulePackError(f"rule pack {path.name}: 'extends' loops through {' → '.join(chain)}")
+        raise RulePackError(_("rule pack {name}: 'extends' loops through {chain}",
+                              name=path.name, chain=' → '.join(chain)))
     data = _read(path)
     parent = data.get("extends")
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise RulePackError(f"rule pack {path.name}: extends: must be the name of another pack")
+        raise RulePackError(_("rule pack {name}: extends: must be the name of another pack", name=path.name))
     base_path = _resolve(parent) if not (path.parent / f"{parent}.yaml").is_file() else path.parent / f"{parent}.yaml"
     base = _raw(base_path, (*chain, path.name))
     base.pop("province", None)  # a province is never inherited
@@ -400,7 +403,8 @@ def _load(path: Path, mtime: float) -> RulePack:
         first = exc.errors()[0]
         msg = first["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise RulePackError(f"rule pack {path.name}: {_loc(tuple(first['loc']))}: {msg}{more}") from None
+        raise RulePackError(_("rule pack {name}: {loc}: {msg}{more}",
+                              name=path.name, loc=_loc(tuple(first['loc'])), msg=msg, more=more)) from None
 
 
 def load_pack(name_or_path: str | Path) -> RulePack:

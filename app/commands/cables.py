@@ -18,6 +18,7 @@ from geodata.settings import get_settings
 from planning import labels
 from planning.cables import GROUPINGS
 from planning.vocab import SEGMENT_STATUSES
+from planning.i18n import _
 
 app = typer.Typer(help="Cables (Kế hoạch 18/KH-BCĐ…): progress, status changes, relocations, history.",
                   no_args_is_help=True)
@@ -75,9 +76,11 @@ def _progress_table(data: dict[str, Any]) -> None:
     t.add_row("Tổng cộng", *cells(data["totals"]), style="bold")
     console.print(t)
     if by == "operator":
-        console.print("Operators share street sections, so operator rows overlap; the total counts each section once.")
+        console.print(_("Operators share street sections, so operator rows overlap; the total counts each "
+                        "section once."))
     if by == "district" and data.get("districts_as_of") and data["districts_as_of"] != data["as_of"]:
-        console.print(f"District boundaries as of {data['districts_as_of']} (the district level ended then).")
+        console.print(_("District boundaries as of {districts_as_of} (the district level ended then).",
+                        districts_as_of=data['districts_as_of']))
 
 
 @app.command("set-status")
@@ -95,8 +98,9 @@ def set_status(
     who = actor or f"cli:{getpass.getuser()}"
     ch = gc.set_status(engine_from_settings(), segment, status, actor=who, on=day, note=note, reopen=reopen,
                        expected_version=expect_version)
-    console.print(f"{ch.code}: {ch.from_status} → {ch.to_status} on {ch.changed_on.isoformat()} by {ch.actor} "
-                  f"(version {ch.version})", highlight=False)
+    console.print(_("{code}: {from_status} → {to_status} on {value} by {actor} (version {version})",
+                    code=ch.code, from_status=ch.from_status, to_status=ch.to_status,
+                    value=ch.changed_on.isoformat(), actor=ch.actor, version=ch.version), highlight=False)
 
 
 @app.command()

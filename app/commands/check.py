@@ -112,7 +112,8 @@ def classify(
         t.add_row(c, f"{summary.by_class.get(c, 0):,}")
     t.add_row(_("total"), f"{summary.sites:,}", style="bold")
     err_console.print(t)
-    err_console.print(_("{changed:,} site(s) updated; {mismatches:,} declared/derived mismatch(es); {unknown:,} unknown "
+    err_console.print(_("{changed:,} site(s) updated; {mismatches:,} declared/derived mismatch(es); "
+                        "{unknown:,} unknown "
                         "(missing inputs); {provisional:,} decided by a provisional rule (see reasons)",
                         changed=summary.changed, mismatches=summary.mismatches, unknown=summary.unknown,
                         provisional=summary.ambiguous), highlight=False)
@@ -164,7 +165,8 @@ def check(
         cls = tuple(c.strip() for c in classes.split(",") if c.strip())
         bad = [c for c in cls if c not in MAST_CLASSES]
         if bad:
-            fail(_("--classes: unknown mast class(es) {bad}; use {known}", bad=", ".join(bad), known=", ".join(MAST_CLASSES)))
+            fail(_("--classes: unknown mast class(es) {bad}; use {known}",
+                   bad=", ".join(bad), known=", ".join(MAST_CLASSES)))
     _engine_choice(compute, scheduler)
     pack = _pack(pack_name)
     settings = get_settings()
@@ -200,14 +202,16 @@ def check(
         rows = ([r.get(k) for k in FINDING_CSV_FIELDS] for r in records)
         _emit(tabular.csv_text(FINDING_CSV_FIELDS, rows, bom=out is not None), out)
     else:
-        title = _("Findings — {checks} ({pack} {version}): {n:,} finding(s)", checks=", ".join(names), pack=pack.id,
+        title = _("Findings — {checks} ({pack} {version}): {n:,} finding(s)",
+                  checks=", ".join(names), pack=pack.id,
                   version=pack.version, n=len(records))
         if out is not None:
             _emit(_render(_findings_table(records, title, None)), out)
             return
         Console().print(_findings_table(records, title, TABLE_LIMIT))
         if len(records) > TABLE_LIMIT:
-            err_console.print(_("… {n:,} more; use --format csv|json --out FILE for all", n=len(records) - TABLE_LIMIT),
+            err_console.print(_("… {n:,} more; use --format csv|json --out FILE for all",
+                                n=len(records) - TABLE_LIMIT),
                               highlight=False)
 
 
@@ -219,7 +223,7 @@ def _on_dask(label: str, scheduler: str | None, settings: Any, work: Any) -> Any
     from planning.distributed import dask_client
 
     where = scheduler or f"a local cluster of {settings.dask_workers} worker(s), {settings.dask_worker_memory} each"
-    err_console.print(f"dask: starting on {where}", highlight=False)
+    err_console.print(_("dask: starting on {where}", where=where), highlight=False)
     started = time.perf_counter()
     try:
         with dask_client(scheduler, workers=settings.dask_workers, memory_limit=settings.dask_worker_memory) as client:
@@ -231,8 +235,9 @@ def _on_dask(label: str, scheduler: str | None, settings: Any, work: Any) -> Any
                 bar.add_task(f"{label} on {workers} Dask worker(s)", total=None)
                 result, what = work(workers)
     except (OSError, TimeoutError) as exc:
-        fail(f"dask scheduler {scheduler or 'local cluster'}: {exc}")
-    err_console.print(f"dask: {what} on {workers} worker(s), {time.perf_counter() - started:.1f} s", highlight=False)
+        fail(_("dask scheduler {value}: {exc}", value=scheduler or 'local cluster', exc=exc))
+    err_console.print(_("dask: {what} on {workers} worker(s), {value:.1f} s",
+                        what=what, workers=workers, value=time.perf_counter() - started), highlight=False)
     return result
 
 
@@ -257,7 +262,8 @@ def _check_on_dask(engine: Any, pack: RulePack, names: list[str], *, settings: A
 
 def _counts_table(c: SiteCounts) -> Table:
     level = c.by[0]
-    title = (_("BTS sites by district × mast class, as of {day}", day=c.as_of.isoformat()) if level == "district"
+    title = (_("BTS sites by district × mast class, as of {day}",
+               day=c.as_of.isoformat()) if level == "district"
              else _("BTS sites by commune × mast class, as of {day}", day=c.as_of.isoformat()))
     t = Table(title=title)
     t.add_column(_("district"))

@@ -56,7 +56,8 @@ def demo(
         res = load_demo(engine, seed=seed, n_sites=sites, n_routes=routes, n_zones=zones, replace=replace,
                         progress=lambda done, total: bar.update(task, completed=done), outline=outline)
     if res.skipped:
-        console.print(f"demo data (seed {seed}, {sites} sites) already loaded; nothing to do")
+        console.print(_("demo data (seed {seed}, {sites} sites) already loaded; nothing to do",
+                        seed=seed, sites=sites))
         return
     if admin:
         _import_boundaries(engine, admin, parse_date_option(valid_from, "--valid-from"),
@@ -67,9 +68,10 @@ def demo(
                         segments=res.cable_segments), highlight=False)
         return
     console.print(
-        f"demo loaded: {res.sites} sites, {res.districts} districts, {res.communes} communes, "
-        f"{res.routes} routes, {res.zones} zones, {res.cable_segments} cable segments; "
-        f"{len(res.planted)} A2a masts planted on A1-only routes/zones"
+        _("demo loaded: {sites} sites, {districts} districts, {communes} communes, {routes} routes, {zones} "
+          "zones, {cable_segments} cable segments; {n_planted} A2a masts planted on A1-only routes/zones",
+          sites=res.sites, districts=res.districts, communes=res.communes, routes=res.routes, zones=res.zones,
+          cable_segments=res.cable_segments, n_planted=len(res.planted))
     )
     console.print(_("The demo's administrative boundaries are made up (illustrative only); "
                     "use --admin FILE to place it on real ones."), highlight=False)

@@ -76,18 +76,18 @@ def import_cmd(
         _import_unit_mapping(file, parse_date_option(valid_from, "--valid-from"), dry_run, errors_out)
         return
     if kind not in KINDS:
-        fail(f"unknown kind {kind!r}; one of {', '.join(KINDS)}, unit-mapping")
+        fail(_("unknown kind {kind!r}; one of {kinds}, unit-mapping", kind=kind, kinds=', '.join(KINDS)))
     if on_conflict not in ("error", "skip", "update"):
-        fail(f"--on-conflict {on_conflict!r} is not one of error, skip, update")
+        fail(_("--on-conflict {on_conflict!r} is not one of error, skip, update", on_conflict=on_conflict))
     if level is not None and level not in ("province", "district", "commune"):
-        fail(f"--level {level!r} is not one of province, district, commune")
+        fail(_("--level {level!r} is not one of province, district, commune", level=level))
     if method is not None:
         from geodata.io.import_kinds import CABLE_METHOD_WORDS
         from planning.names import fold
 
         method = CABLE_METHOD_WORDS.get(fold(method))
         if kind != "cables" or method is None:
-            fail("--method applies to cables: chinh_trang, ha_ngam or chinh_trang_ha_ngam")
+            fail(_("--method applies to cables: chinh_trang, ha_ngam or chinh_trang_ha_ngam"))
     overrides = parse_overrides(mapping or [])
     s = get_settings()
     opts = ImportOptions(crs=crs, operator=operator, dry_run=dry_run, on_conflict=on_conflict,  # type: ignore[arg-type]
@@ -134,7 +134,8 @@ def _import_unit_mapping(file: Path, effective_on: dt.date | None, dry_run: bool
         fail(_("{file} not imported ({n} error(s); nothing written) — first: {first}", file=res.file,
                n=res.log.n_errors, first=shown[0].line()))
     if res.committed:
-        console.print(_("imported unit mapping from {file}: {rows} merges into {units} new units, valid from {day}",
+        console.print(_("imported unit mapping from {file}: {rows} merges into {units} new units, valid from "
+                        "{day}",
                         file=res.file, rows=res.inserted, units=res.new_units, day=res.effective_on.isoformat()),
                       highlight=False)
     else:
@@ -156,24 +157,32 @@ def _report(res, errors_out: Path | None) -> None:  # type: ignore[no-untyped-de
             t.add_row("" if e.row is None else str(e.row), e.field, e.value[:40], e.message, style=style)
         err_console.print(t)
         if len(shown) > SHOW_ERRORS or log.truncated:
-            err_console.print(f"… {log.n_errors + log.n_warnings - SHOW_ERRORS} more"
-                              + ("" if errors_out else " (write them all with --errors-out FILE)"))
+            more = log.n_errors + log.n_warnings - SHOW_ERRORS
+            err_console.print(_("… {n} more", n=more) if errors_out else
+                              _("… {n} more (write them all with --errors-out FILE)", n=more))
     if errors_out is not None and (shown or log.n_errors):
         log.to_csv(errors_out)
-        err_console.print(f"row-error report written to {errors_out}")
+        err_console.print(_("row-error report written to {errors_out}", errors_out=errors_out))
     first = next((e for e in shown if e.severity == "error"), None)
     if res.committed:
-        console.print(f"imported {res.kind} from {res.file}: {res.inserted} inserted, {res.updated} updated, "
-                      f"{res.skipped} skipped (already stored), {res.rejected} bad row(s) left out "
-                      f"[{res.rows} rows read; CRS {res.crs}]", highlight=False)
+        console.print(_("imported {kind} from {file}: {inserted} inserted, {updated} updated, {skipped} "
+                        "skipped (already stored), {rejected} bad row(s) left out [{rows} rows read; CRS "
+                        "{crs}]",
+                        kind=res.kind, file=res.file, inserted=res.inserted, updated=res.updated,
+                        skipped=res.skipped, rejected=res.rejected, rows=res.rows,
+                        crs=res.crs), highlight=False)
     elif res.dry_run and not res.failed:
-        console.print(f"dry run: {res.valid} of {res.rows} rows valid, {res.skipped} would be skipped; nothing written",
+        console.print(_("dry run: {valid} of {rows} rows valid, {skipped} would be skipped; nothing written",
+                        valid=res.valid, rows=res.rows, skipped=res.skipped),
                       highlight=False)
     else:
-        where = "" if first is None else (f"file: {first.message}" if first.row is None else
-                                          f"row {first.row}, {first.field}: {first.message}")
-        err_console.print(f"[bold red]error:[/] {res.file} not imported ({log.n_errors} error(s); nothing written)"
-                          + (f" — first: {where}" if where else ""), highlight=False)
+        where = "" if first is None else (_("file: {message}", message=first.message) if first.row is None else
+                                          _("row {row}, {field}: {message}", row=first.row, field=first.field,
+                                            message=first.message))
+        text = _("{file} not imported ({n} error(s); nothing written)", file=res.file, n=log.n_errors)
+        if where:
+            text = _("{text} — first: {where}", text=text, where=where)
+        err_console.print(f"[bold red]{_('error')}:[/] {text}", highlight=False)
 
 
 
@@ -194,7 +203,7 @@ def export_cmd(
     from geodata.settings import get_settings
 
     if fmt not in writers.FORMATS:
-        fail(f"--format {fmt!r} is not one of {', '.join(writers.FORMATS)}")
+        fail(_("--format {fmt!r} is not one of {formats}", fmt=fmt, formats=', '.join(writers.FORMATS)))
     flt = ExportFilter(district=list(district or []), commune=list(commune or []), type=list(type_ or []),
                        operator=list(operator or []), status=list(status or []), finding=list(finding or []))
     engine = engine_from_settings()
@@ -213,4 +222,5 @@ def export_cmd(
             path = writers.write(lay, fmt, out)
     finally:
         engine.dispose()
-    console.print(f"wrote {path} ({path.stat().st_size:,} bytes; filter: {flt.describe()})", highlight=False)
+    console.print(_("wrote {path} ({st_size:,} bytes; filter: {value})",
+                    path=path, st_size=path.stat().st_size, value=flt.describe()), highlight=False)

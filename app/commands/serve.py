@@ -42,10 +42,15 @@ def serve(
     import uvicorn
 
     from app.commands.db import engine_from_settings
+    from geodata.settings import get_settings
+
+    # every worker builds its planning context at start-up, not on its first site check (set before
+    # the settings are read again: a single worker runs in this process)
+    os.environ.setdefault("BTSPLAN_WARM_CHECK_CONTEXT", "1")
+    get_settings.cache_clear()
 
     engine_from_settings().dispose()  # fail fast, one line, if the database is unusable
     from geodata.store.replicas import replica_url
-    from geodata.settings import get_settings
 
     for url in get_settings().read_database_urls:  # …or a read replica URL is not PostgreSQL
         replica_url(url)

@@ -16,6 +16,7 @@ from rich.table import Table
 from app.console import console, fail
 from geodata.store import staff
 from geodata.store.db import transaction
+from planning.i18n import _
 
 app = typer.Typer(help="Staff accounts for the browser workspace (planner, inspector, admin).", no_args_is_help=True)
 
@@ -44,7 +45,7 @@ def create(
     password = _password(password_stdin)
     with transaction(_engine()) as session:
         row = staff.create_user(session, username, role.strip().lower(), password, name, actor="cli")
-    console.print(f"created staff account {row['username']} ({row['role']})")
+    console.print(_("created staff account {username} ({role})", username=row['username'], role=row['role']))
 
 
 @app.command("list")
@@ -56,7 +57,7 @@ def list_(fmt: str = typer.Option("table", "--format", help="table | json")) -> 
         typer.echo(json.dumps(rows, default=str, ensure_ascii=False))
         return
     if fmt != "table":
-        fail(f"unknown --format {fmt!r}; use table or json")
+        fail(_("unknown --format {fmt!r}; use table or json", fmt=fmt))
     table = Table("id", "username", "role", "name", "created", "disabled", "locked until")
     for r in rows:
         table.add_row(str(r["id"]), r["username"], r["role"], r["name"] or "", f"{r['created_at']:%Y-%m-%d %H:%M}",
@@ -70,7 +71,7 @@ def disable(username: str = typer.Argument(...)) -> None:
     """Disable an account: it cannot sign in, and its open sessions end now."""
     with transaction(_engine()) as session:
         staff.set_disabled(session, username, True, actor="cli")
-    console.print(f"staff account {username} disabled")
+    console.print(_("staff account {username} disabled", username=username))
 
 
 @app.command()
@@ -78,7 +79,7 @@ def enable(username: str = typer.Argument(...)) -> None:
     """Enable a disabled account again (and lift a sign-in lockout)."""
     with transaction(_engine()) as session:
         staff.set_disabled(session, username, False, actor="cli")
-    console.print(f"staff account {username} enabled")
+    console.print(_("staff account {username} enabled", username=username))
 
 
 @app.command("set-password")
@@ -90,4 +91,4 @@ def set_password(
     password = _password(password_stdin)
     with transaction(_engine()) as session:
         staff.set_password(session, username, password, actor="cli")
-    console.print(f"password of {username} changed; its sessions were ended")
+    console.print(_("password of {username} changed; its sessions were ended", username=username))

@@ -7,6 +7,7 @@ firm answers each one article by article.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,10 +47,17 @@ def _class_cell(it: Mapping[str, Any]) -> str:
     return derived
 
 
+def _day(iso: Any) -> str:
+    """An ISO date as offices write it (dd/mm/yyyy)."""
+    return dt.date.fromisoformat(str(iso)).strftime("%d/%m/%Y")
+
+
 def _items_table(report: Mapping[str, Any]) -> Table:
     rows = []
     for it in report.get("items", []):
         subject = str(it.get("code") or it.get("site_code") or it.get("street") or it.get("key") or "")
+        if it.get("unit"):  # the unit containing the item on the appraisal date (report["units"])
+            subject += "\n" + str(it["unit"])
         findings = "\n".join(_finding(f) for f in it.get("findings", [])) or _("No findings")
         rows.append([it["index"] + 1, labels.label("item", it["item"], labels.ITEM_KIND), subject,
                      _class_cell(it), findings])
@@ -91,6 +99,8 @@ def appraisal_document(report: Mapping[str, Any], issuer: Issuer) -> OfficialDoc
         Paragraph(_("Status: {status}. Items: {n}. Appraised at: {at}.",
                     status=labels.label("status", report.get("status"), labels.PLAN_STATUS),
                     n=s.get("items", 0), at=local_time(report.get("generated_at")))),
+        *([Paragraph(_("Appraisal date: {day}; places are named by the administrative units in force that day.",
+                       day=_day(report["as_of"])))] if report.get("as_of") else []),
         Paragraph(_("II. RESULT OF THE APPRAISAL"), bold=True, heading=True),
         Paragraph(_("Violations: {v}; warnings: {w}; information: {i}. Items with violations: {bad}; "
                     "outside the province: {out}; conflicts with other firms' plans: {conflicts}.",

@@ -13,9 +13,13 @@ whole as CSV (UTF-8 with BOM, the CLI's columns), XLSX or GeoJSON.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import threading
 import time
 from collections.abc import Iterator
-from functools import lru_cache
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache, partial
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -33,8 +37,10 @@ from geodata.work import checks as gchecks
 from geodata.serve import features as gf
 from geodata.io import writers
 from geodata.store.area import ProvinceArea, province_area
+from geodata.store.meta import data_version
 from geodata.io.exports import FINDING_EXPORT_COLUMNS, Column, ExportLayer
 from planning.checks import check_site
+from planning.geometry import WGS84, project_xy
 from planning.findings import FINDING_CSV_FIELDS
 from planning.plan_items import parse_feature
 from planning.rules import RulePack, pack_for_province
@@ -100,6 +106,65 @@ def parse_site_feature(body: Any, area: ProvinceArea) -> tuple[dict[str, Any], f
     return {**out, **extra}, float(lon), float(lat)
 
 
+#: Threads that run ``POST /checks/site``, apart from the shared pool of the sync endpoints (anyio's,
+#: 40 tokens). Measured under the load mix (benchmarks/bench_load.py, py-spy): while a worker built its
+#: planning context (seconds at a million masts) every check that arrived blocked a pool thread on the
+#: context lock, until tiles and feature queries found no thread left and queued for seconds; and
+#: anyio retires a thread idle for 10 s, so new threads kept paying pyproj's per-thread transformer
+#: set-up (~35 ms) on their first check. These threads are few (a check is CPU work under the
+#: interpreter lock: more threads only queue inside it) and live as long as the process.
+CHECK_THREADS = 4
+_check_pool: ThreadPoolExecutor | None = None
+_check_pool_lock = threading.Lock()
+
+
+def check_pool() -> ThreadPoolExecutor:
+    """The process's site-check threads (created on first use; a forked worker makes its own)."""
+    global _check_pool
+    with _check_pool_lock:
+        if _check_pool is None:
+            _check_pool = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="site-check")
+        return _check_pool
+
+
+def _run_check(engine: Any, settings: Any, feature: Any) -> JSONResponse:
+    """The check itself (on a check thread): one connection reads the province outline and the data
+    version, and the context of exactly that version answers (its ``data_version`` is in the answer)."""
+    t0 = time.perf_counter()
+    with engine.connect() as conn:
+        area = province_area(conn, settings.province)
+        version = data_version(conn)
+    props, lon, lat = parse_site_feature(feature, area)
+    pack = _pack(settings.province)
+    t1 = time.perf_counter()
+    ctx = gchecks.planning_context(engine, pack, metric_crs=settings.metric_crs, version=version)
+    t2 = time.perf_counter()
+    result = check_site(ctx, props, lon, lat)
+    t3 = time.perf_counter()
+    timing = (f"db;dur={(t1 - t0) * 1000:.1f}, context;dur={(t2 - t1) * 1000:.1f}, "
+              f"check;dur={(t3 - t2) * 1000:.1f}")
+    return JSONResponse(result, headers={"Server-Timing": timing, "X-Data-Version": str(ctx.data_version)})
+
+
+def warm_site_checks(engine: Any, settings: Any) -> None:
+    """Build the planning context and each check thread's coordinate transformer ahead of the first
+    request (``btsplan serve`` calls this at start-up, see ``BTSPLAN_WARM_CHECK_CONTEXT``); a failure
+    only means the first check builds it."""
+    pool = check_pool()
+    ready = threading.Barrier(CHECK_THREADS)
+
+    def warm_thread() -> None:
+        project_xy([106.0], [21.0], WGS84, settings.metric_crs)
+        try:  # hold this thread until every check thread has started, so each one warms itself
+            ready.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            pass
+
+    for _thread in range(CHECK_THREADS):
+        pool.submit(warm_thread)
+    pool.submit(gchecks.planning_context, engine, _pack(settings.province), metric_crs=settings.metric_crs)
+
+
 @router.post(
     "/checks/site",
     summary="Check one proposed site: derived class with reasons, A1 zone/route findings, spacing, co-location",
@@ -107,22 +172,17 @@ def parse_site_feature(body: Any, area: ProvinceArea) -> tuple[dict[str, Any], f
     responses={422: {"description": "Invalid GeoJSON, coordinates out of range, wrong property types "
                                     "(problem+json naming the field)"}},
 )
-def check_one_site(
+async def check_one_site(
     engine: EngineDep,
     settings: SettingsDep,
     _who: OptionalPrincipal,
     feature: Annotated[dict[str, Any], Body(description="GeoJSON Feature (Point, WGS84) with the site's properties",
                                              openapi_examples={"rooftop A2a": {"value": _EXAMPLE}})],
 ) -> JSONResponse:
-    props, lon, lat = parse_site_feature(feature, province_area(engine, settings.province))
-    pack = _pack(settings.province)
-    t0 = time.perf_counter()
-    ctx = gchecks.planning_context(engine, pack, metric_crs=settings.metric_crs)
-    t1 = time.perf_counter()
-    result = check_site(ctx, props, lon, lat)
-    t2 = time.perf_counter()
-    timing = f"context;dur={(t1 - t0) * 1000:.1f}, check;dur={(t2 - t1) * 1000:.1f}"
-    return JSONResponse(result, headers={"Server-Timing": timing})
+    # on the check threads, with this request's context variables (its language)
+    ctx = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        check_pool(), partial(ctx.run, _run_check, engine, settings, feature))
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from geodata.io import writers
 from geodata.io.exports import LAYERS, ExportFilter, open_export
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 router = APIRouter(tags=["exports"])
 
@@ -65,17 +65,20 @@ def export(
     province's VN-2000 X (northing) / Y (easting). ``district``/``commune`` take codes or names
     (``305``, ``Lê Chân``, ``le chan``); ``derived_class`` (or ``type``) is the mast class (derived,
     else declared). The names are those of the features queryables and of campaign filters."""
-    layer, _, fmt = name.partition(".")
+    layer, _sep, fmt = name.partition(".")
     if layer not in LAYERS:
-        raise Problem(404, N_("Export not found"), f"no export {layer!r}; exports: {', '.join(LAYERS)}")
+        raise Problem(404, N_("Export not found"), _("no export {layer!r}; exports: {layers}",
+                                                     layer=layer, layers=', '.join(LAYERS)))
     try:
         key = writers.check_format(fmt)
     except ValueError:
         raise Problem(404, N_("Export format not found"),
-                      f"{fmt!r} is not offered; use one of {', '.join(writers.BY_SUFFIX)}") from None
+                      _("{fmt!r} is not offered; use one of {by_suffix}",
+                        fmt=fmt, by_suffix=', '.join(writers.BY_SUFFIX))) from None
     unknown = sorted(set(request.query_params) - set(FILTERS))
     if unknown:
-        raise Problem(422, N_("Invalid request"), f"{unknown[0]}: unknown parameter; filters: {', '.join(FILTERS)}",
+        raise Problem(422, N_("Invalid request"), _("{value}: unknown parameter; filters: {filters}",
+                                                    value=unknown[0], filters=', '.join(FILTERS)),
                       field=unknown[0])
     given = {"district": _values(district), "commune": _values(commune), "type": _values(derived_class) + _values(type),
              "operator": _values(operator), "status": _values(status), "finding": _values(finding)}

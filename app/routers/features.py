@@ -33,7 +33,7 @@ from geodata.errors import InvalidParameter
 from geodata.serve import cql2
 from geodata.serve import features as gf
 from geodata.serve.cql2 import FILTER_LANGS
-from planning.i18n import N_, gettext
+from planning.i18n import N_, _, gettext
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -296,18 +296,19 @@ def items(
     if bbox is not None:
         q.area = gf.parse_bbox(bbox, gf.parse_crs_param(bbox_crs or gf.CRS84, "bbox-crs", settings.metric_crs))
     elif bbox_crs is not None:
-        raise InvalidParameter("bbox-crs", "given without bbox")
+        raise InvalidParameter("bbox-crs", _("given without bbox"))
     if datetime is not None:
         q.interval = gf.parse_datetime(datetime)
     if filter is not None:
         fcrs = gf.parse_crs_param(filter_crs or gf.CRS84, "filter-crs", settings.metric_crs)
         q.cql = cql2.parse(filter, filter_lang or "cql2-text", fcrs, settings.metric_crs)
     elif filter_lang is not None or filter_crs is not None:
-        raise InvalidParameter("filter-lang" if filter_lang is not None else "filter-crs", "given without filter")
+        raise InvalidParameter("filter-lang" if filter_lang is not None else "filter-crs", _("given without "
+                                                                                             "filter"))
     for name, prop in coll.queryables.items():
         values = request.query_params.getlist(name)
         if len(values) > 1:
-            raise InvalidParameter(name, "given more than once")
+            raise InvalidParameter(name, _("given more than once"))
         if values:
             q.filters[name] = gf.parse_filter(prop, values[0])
 
@@ -354,7 +355,8 @@ def item(
     out_crs = gf.parse_crs_param(crs or gf.CRS84, "crs", settings.metric_crs)
     page = gf.get_item(engine, coll, feature_id, out_crs)
     if page is None:
-        raise Problem(404, N_("Feature not found"), f"no feature {feature_id!r} in collection {coll.id!r}")
+        raise Problem(404, N_("Feature not found"), _("no feature {feature_id!r} in collection {id!r}",
+                                                      feature_id=feature_id, id=coll.id))
     b = f"{public_base(request)}/collections/{coll.id}"
     fid = page.ids[0]
     feat = json.loads(gf.feature_json(fid, page.geometries[0], page.properties[0]))

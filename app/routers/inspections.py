@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Header, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import Engine
+from starlette.datastructures import UploadFile as StarletteUpload
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from app.auth import AnyStaff, InspectorOrPlanner
@@ -18,6 +20,7 @@ from app.schemas import IsoDate
 from geodata.io.writers import tabular
 from geodata.work import inspections as gi
 from geodata.store.db import transaction
+from geodata.store.idempotency import Answer, check_key
 from planning.vocab import InspectionResult, MastClass, SiteStatus
 from planning.i18n import N_
 
@@ -84,6 +87,11 @@ def campaign_sites(
     campaign_id: CampaignId, engine: EngineDep, _who: AnyStaff,
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
 ) -> Response:
+    return sites_export(engine, campaign_id, format)
+
+
+def sites_export(engine: Engine, campaign_id: int, format: str) -> Response:
+    """The inspectors' site list as JSON, CSV or XLSX; the workspace's export links give the same files."""
     with transaction(engine) as s:
         camp = gi.get_campaign(s, campaign_id)
         rows, name = gi.campaign_sites(s, camp), camp.name
@@ -99,15 +107,27 @@ def campaign_sites(
     return JSONResponse({"campaign_id": campaign_id, "sites": rows})
 
 
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=100,
+    description="Optional key made by the client (a UUID) for this one request. The first answer is kept "
+                "under (caller, key): sending the request again with the same key returns that answer "
+                "(same status and body, header `Idempotent-Replayed: true`) and creates nothing; the same "
+                "key with a different request is 422. Keys of different callers never collide.")]
+_IDEMPOTENT = {422: {"description": "Invalid body, or an Idempotency-Key already used for a different request"}}
+
+
+def _answer(answer: Answer) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+
+
 @router.post("/inspections/campaigns/{campaign_id}/results", status_code=201,
-             summary="Record one site's result; a violation raises a finding")
+             summary="Record one site's result; a violation raises a finding", responses=_IDEMPOTENT)
 def record_result(campaign_id: CampaignId, body: ResultIn, engine: EngineDep,
-                  who: InspectorOrPlanner) -> dict[str, Any]:
-    with transaction(engine) as s:
-        camp = gi.get_campaign(s, campaign_id)
-        ins = gi.record_result(s, who.actor, camp, body.site_code, body.result, body.notes, body.inspected_on,
-                               who.name)
-        return gi.inspection_dict(ins)
+                  who: InspectorOrPlanner, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """With an ``Idempotency-Key``, a retry after a lost answer returns the first inspection, not a second."""
+    return _answer(gi.record_result_once(engine, who.actor, who.name, campaign_id, body.site_code, body.result,
+                                         body.notes, body.inspected_on, check_key(idempotency_key)))
 
 
 @router.get("/inspections/{inspection_id}", summary="One inspection result with its photos")
@@ -117,24 +137,29 @@ def get_inspection(inspection_id: CampaignId, engine: EngineDep, _who: AnyStaff)
 
 
 @router.post("/inspections/{inspection_id}/photos", status_code=201,
-             summary="Upload a photo (JPEG, PNG or WebP; size-limited; content checked)")
+             summary="Upload a photo (JPEG, PNG or WebP; size-limited; content checked)", responses=_IDEMPOTENT)
 async def upload_photo(
     inspection_id: CampaignId,
     engine: EngineDep,
     settings: SettingsDep,
     who: InspectorOrPlanner,
     file: Annotated[UploadFile, File(description="The photo")],
-) -> dict[str, Any]:
-    limit = settings.max_photo_bytes  # the whole body (limit + multipart framing) was capped by app.gate
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    key = check_key(idempotency_key)
+    data = await read_photo(file, settings.max_photo_bytes)
+    return _answer(gi.add_photo_once(engine, who.actor, inspection_id, data, file.content_type or "", file.filename,
+                                     FsPath(settings.upload_dir), key))
+
+
+async def read_photo(file: StarletteUpload, limit: int) -> bytes:
+    """The upload's bytes: 413 past ``limit`` (the whole body was capped by app.gate), 422 when empty."""
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise Problem(413, N_("Photo too large"), f"photos may be at most {limit:,} bytes", limit_bytes=limit)
     if not data:
         raise Problem(422, N_("Empty photo"), "file: the upload is empty", field="file")
-    with transaction(engine) as s:
-        photo = gi.add_photo(s, who.actor, inspection_id, data, file.content_type or "", file.filename,
-                             FsPath(settings.upload_dir))
-    return {k: v for k, v in photo.items() if k != "path"}
+    return data
 
 
 @router.get("/inspections/{inspection_id}/photos/{n}", summary="Download one photo")

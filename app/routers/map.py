@@ -1,5 +1,6 @@
 """The web map's own routes: static assets (MapLibre vendored, our JS/CSS), ``/map``, ``/search``,
-``/map/labels`` (admin-unit label points) and ``/map/sites/{code}`` (the popup of one site).
+``/map/labels`` (admin-unit label points), ``/map/sites/{code}`` (the popup of one site) and
+``/map/i18n/{lang}.json`` (the map's interface texts, from the message catalog).
 
 ``/`` is the OGC landing page owned by the features router, which answers browsers with
 ``app/static/index.html``; ``/map`` serves the same page whatever the Accept header says. Static
@@ -21,10 +22,12 @@ from starlette.staticfiles import StaticFiles
 
 from app.deps import ReadEngineDep
 from app.errors import Problem
+from app.map_strings import map_strings
+from app.routers.tiles import _etag_matches
 from geodata.store.meta import data_version, meta_get
 from geodata.serve.search import admin_labels, search
 from geodata.serve.sitecard import site_card
-from planning.i18n import N_
+from planning.i18n import LANGUAGES, N_, _
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 INDEX_HTML = STATIC_DIR / "index.html"
@@ -48,12 +51,27 @@ async def static_file(path: str, request: Request) -> Response:
         response = await _static.get_response(path, request.scope)
     except StarletteHTTPException as exc:
         raise Problem(exc.status_code, N_("Not found") if exc.status_code == 404 else str(exc.detail),
-                      f"no static file {path!r}") from None
+                      _("no static file {path!r}", path=path)) from None
     # Vendored MapLibre changes only with its version (it is in the file's directory's VERSION);
     # our own JS/CSS change with the code, so the browser revalidates them (cheap 304s via ETag).
     response.headers.setdefault("Cache-Control", "public, max-age=86400" if path.startswith("vendor/")
                                 else "no-cache")
     return response
+
+
+@router.api_route("/map/i18n/{lang}.json", methods=["GET", "HEAD"],
+                  summary="The map's interface texts in one language (vi or en), from the message catalog")
+def map_texts(lang: str, request: Request) -> Response:
+    """Every text the map's JavaScript shows, keyed as ``t()`` asks for it. The table changes only with a
+    deployment, so it carries a strong ETag: the page revalidates (``no-cache``) and gets a 304."""
+    if lang not in LANGUAGES:
+        raise Problem(404, N_("Not found"), _("no language {lang!r}; offered: {languages}", lang=lang,
+                                              languages=", ".join(LANGUAGES)), field="lang")
+    body, etag = map_strings(lang)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/search", summary="Accent-insensitive search of site codes, streets, zones and admin units")
@@ -93,5 +111,5 @@ def labels(engine: ReadEngineDep, request: Request) -> Response:
 def site_popup(engine: ReadEngineDep, code: Annotated[str, PathParam(max_length=50)]) -> JSONResponse:
     card = site_card(engine, code)
     if card is None:
-        raise Problem(404, N_("Site not found"), f"no site with code {code!r}", field="code")
+        raise Problem(404, N_("Site not found"), _("no site with code {code!r}", code=code), field="code")
     return JSONResponse(card)

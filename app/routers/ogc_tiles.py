@@ -21,7 +21,7 @@ from app.routers.tiles import MVT, tile_response, tile_route
 from geodata.errors import InvalidParameter
 from geodata.serve import features as gf
 from geodata.serve import tiles as gt
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 router = APIRouter(tags=["OGC API Tiles"])
 
@@ -50,7 +50,8 @@ Format = Annotated[str | None, Query(description="Output format: `json` (no HTML
 
 def _tms_id(tms_id: str) -> None:
     if tms_id != TMS_ID:
-        raise Problem(404, N_("Tile matrix set not found"), f"no tile matrix set {tms_id!r}; offered: {TMS_ID}")
+        raise Problem(404, N_("Tile matrix set not found"), _("no tile matrix set {tms_id!r}; offered: "
+                                                              "{tms_id2}", tms_id=tms_id, tms_id2=TMS_ID))
 
 
 def _layer(collection_id: str) -> gt.Layer:
@@ -143,7 +144,7 @@ def collection_tile(
     f: Annotated[str | None, Query(description="Output format: `mvt` (the only one)")] = None,
 ) -> Response:
     if f is not None and f.lower() not in ("mvt", MVT):
-        raise InvalidParameter("f", f"{f!r} is not offered; use f=mvt")
+        raise InvalidParameter("f", _("{f!r} is not offered; use f=mvt", f=f))
     _layer(collection_id)
     return tile_response(request, engine, collection_id, z, x, y, v)
 

@@ -29,6 +29,7 @@ from app.deps import MAX_OFFSET, EngineDep, SettingsDep
 from app.errors import Problem
 from app.negotiation import prefers_html
 from app.plan_report import DOCX, XLSX, cached_render
+from app.schemas import IsoDate
 from geodata.work import appraisal as gapp
 from geodata.work import plans as gp
 from geodata.store.db import transaction
@@ -38,7 +39,7 @@ from planning.plan_items import parse_plan, plan_json_schema
 from planning.vocab import DECISIONS_NEEDING_REASON, ItemDecisionValue, PlanDecision, PlanStatus
 from planning import i18n
 from planning.findings import localise_messages
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -70,7 +71,7 @@ def _if_match(if_match: IfMatch = None) -> int | None:
         return None
     v = if_match.strip().removeprefix("W/").strip('"')
     if not v.isdigit():
-        raise Problem(400, N_("Bad If-Match"), 'If-Match must be the plan\'s ETag, e.g. "3"', field="If-Match")
+        raise Problem(400, N_("Bad If-Match"), _("If-Match must be the plan's ETag, e.g. \"3\""), field="If-Match")
     return int(v)
 
 
@@ -106,13 +107,15 @@ def _reject_constant(name: str) -> Any:
 async def _parse(request: Request, settings: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in GEOJSON_TYPES:
-        raise Problem(415, N_("Unsupported media type"), "send the plan as application/geo+json or application/json",
+        raise Problem(415, N_("Unsupported media type"), _("send the plan as application/geo+json or "
+                                                           "application/json"),
                       field="Content-Type")
     raw = await request.body()  # at most max_plan_bytes and nested sanely: app.gate saw to it
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise Problem(400, N_("Invalid JSON"), f"the body is not valid UTF-8 JSON: {exc}") from None
+        raise Problem(400, N_("Invalid JSON"), _("the body is not valid UTF-8 JSON: {exc}",
+                                                 exc=exc)) from None
     res = parse_plan(body, max_features=settings.max_plan_features)
     if not res.ok:
         first = res.errors[0]
@@ -222,7 +225,8 @@ def submit_plan(
     with transaction(engine) as session:
         plan = gp.get_plan(session, plan_id, who.operator)
         if plan.status not in gp.EDITABLE:
-            raise gp.PlanConflict(f"plan {plan.id} is {plan.status}; only draft or returned plans can be submitted")
+            raise gp.PlanConflict(_("plan {id} is {status}; only draft or returned plans can be submitted",
+                                    id=plan.id, status=plan.status))
         features, lock = gp.features_of(plan), plan.lock_version
     # the appraisal reads sites, zones and other firms' plans outside the write transaction
     report = gapp.build_report(engine, settings, plan_id, who.operator or "", features)
@@ -291,8 +295,11 @@ def plan_report(
     who: AnyKeyExpensiveRead,
     format: Annotated[Literal["json", "html", "xlsx", "docx", "pdf"] | None,
                       Query(description="Default: from Accept, else json")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Appraisal date of a preview (default today): the province "
+                                                       "outline and the units in force that day; a submitted "
+                                                       "report keeps its own date")] = None,
 ) -> Response:
-    """The report frozen at submission; for a draft, a live preview (``"preview": true``).
+    """The report frozen at submission; for a draft, a live preview (``"preview": true``) dated ``as_of``.
 
     Rendered reports are cached by everything they depend on (see :func:`app.plan_report.report_cache`);
     a cached preview keeps the ``generated_at`` of the appraisal it shows."""
@@ -304,10 +311,10 @@ def plan_report(
         preview = stored is None or status in gp.EDITABLE
         key = (plan_id, plan.lock_version, data_version(session.connection()),
                gp.pending_fingerprint(session, plan_id, operator) if preview else None, who.is_staff,
-               i18n.get_language())
+               i18n.get_language(), as_of if preview else None)
 
     def build() -> dict[str, Any]:
-        base = {**gapp.build_report(engine, settings, plan_id, operator, features), "preview": True} \
+        base = {**gapp.build_report(engine, settings, plan_id, operator, features, as_of), "preview": True} \
             if preview else stored
         report = {**localise_messages(base), "plan_id": plan_id, "title": title, "status": status, "version": version}
         return report if who.is_staff else redact_for_operator(report)

@@ -28,7 +28,7 @@ from geodata.store.cache import LRUCache
 from geodata.store.meta import data_version
 from planning.rules import pack_for_province
 from planning.vocab import DERIVED_CLASSES
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 router = APIRouter(tags=["statistics"])
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,7 +40,8 @@ _lock = threading.Lock()
 def _level(by: str) -> str:
     parts = [p.strip() for p in by.split(",") if p.strip()]
     if not parts or parts[0] not in ("district", "commune") or any(p not in ("type", "class") for p in parts[1:]):
-        raise Problem(422, N_("Invalid request"), f"by: {by!r} — use district,type or commune,type", field="by")
+        raise Problem(422, N_("Invalid request"), _("by: {by!r} — use district,type or commune,type",
+                                                    by=by), field="by")
     return parts[0]
 
 

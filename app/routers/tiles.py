@@ -21,7 +21,7 @@ from app.errors import Problem
 from geodata.serve import features as gf
 from geodata.serve import tiles as gt
 from geodata.store.area import province_area
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 router = APIRouter(tags=["vector tiles"])
 
@@ -46,7 +46,8 @@ def tile_service(request: Request) -> gt.TileService:
 def _layer(layer: str) -> gt.Layer:
     lyr = gt.LAYERS.get(layer)
     if lyr is None:
-        raise Problem(404, N_("Tile layer not found"), f"no tile layer {layer!r}; layers: {', '.join(gt.LAYERS)}")
+        raise Problem(404, N_("Tile layer not found"), _("no tile layer {layer!r}; layers: {layers}",
+                                                         layer=layer, layers=', '.join(gt.LAYERS)))
     return lyr
 
 
@@ -88,8 +89,10 @@ def tile_response(request: Request, engine: Any, layer: str, z: int, x: int, y: 
     """The one way a tile is answered, here and on the OGC API Tiles path: bytes, ETag/304, 204, caching."""
     lyr = _layer(layer)
     if not gt.valid_tile(z, x, y) or z > lyr.maxzoom:
-        raise Problem(404, N_("Tile not found"), f"{layer}/{z}/{x}/{y} is outside the tile matrix "
-                      f"(zoom {lyr.minzoom}–{lyr.maxzoom}, x and y below 2^z)")
+        raise Problem(404, N_("Tile not found"), _("{layer}/{z}/{x}/{y} is outside the tile matrix (zoom "
+                                                   "{minzoom}–{maxzoom}, x and y below 2^z)",
+                                                   layer=layer, z=z, x=x, y=y, minzoom=lyr.minzoom,
+                                                   maxzoom=lyr.maxzoom))
     svc = tile_service(request)
     version = svc.version(engine)  # from the engine that renders the tile: see TileService
     cache = "public, max-age=86400, immutable" if v is not None and v == version else "public, max-age=60"

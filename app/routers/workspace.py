@@ -50,6 +50,8 @@ def home(request: Request, who: AnyStaff) -> Response:
     """The staff member's start page: the sections their role opens."""
     if who.role in ("planner", "admin"):
         return RedirectResponse("/workspace/plans", status_code=303)
+    if who.role == "inspector":  # the inspector's phone opens straight on the campaigns
+        return RedirectResponse("/workspace/inspections", status_code=303)
     return render(request, "workspace/home.html", {}, who=who)
 
 
@@ -185,13 +187,15 @@ def monitoring_page(request: Request, who: Planner) -> Response:
     engine, settings = request.app.state.engine, request.app.state.settings
     impl = gmonitoring.implementation(engine, radius_m=settings.built_match_m)
     by_district: dict[str, dict[str, Any]] = {}
+    unit = impl["by"]  # communes since 2025-07-01, districts before (geodata.work.dated_units)
     for r in impl["rows"]:
-        d = by_district.setdefault(r.get("district") or "", {"district": r.get("district_name") or r.get("district"),
-                                                             "planned": 0, "realised": 0, "overdue": 0})
+        label = r.get(f"{unit}_name") or r.get(unit)
+        d = by_district.setdefault(label or "", {"district": label, "planned": 0, "realised": 0, "overdue": 0})
         for k in ("planned", "realised", "overdue"):
             d[k] += int(r.get(k) or 0)
     rows = [{**d, "waiting": max(d["planned"] - d["realised"] - d["overdue"], 0)} for d in by_district.values()]
-    impl_chart = charts.stacked_bars(i18n.gettext("Planned masts by district"), rows, "district", [
+    impl_chart = charts.stacked_bars(i18n.gettext("Planned masts by district") if unit == "district" else
+                                     i18n.gettext("Planned masts by commune, ward or special zone"), rows, "district", [
         charts.Series("realised", i18n.gettext("built"), "#1e6b32"),
         charts.Series("waiting", i18n.gettext("not yet due"), "#4a90d9"),
         charts.Series("overdue", i18n.gettext("overdue"), "#b3141a")])

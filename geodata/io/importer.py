@@ -40,6 +40,7 @@ from geodata.io.readers.errors import ErrorLog, ReadError, RowError
 from geodata.io.readers.source import Batch, Source, open_source
 from planning.names import fold
 from planning.units import match_units
+from planning.i18n import _
 
 OnConflict = Literal["error", "skip", "update"]
 Progress = Callable[[str, int, int | None], None]
@@ -202,7 +203,8 @@ def import_file(engine: Engine, kind: str, path: str | Path, opts: ImportOptions
     except IntegrityError as exc:  # e.g. a code stored by someone else while we validated
         msg = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         res.committed = False
-        res.log.add(RowError(None, "database", "", f"the database refused the import (nothing written): {msg}"))
+        res.log.add(RowError(None, "database", "", _("the database refused the import (nothing written): "
+                                                     "{msg}", msg=msg)))
         return res
 
 
@@ -236,7 +238,7 @@ def _import(engine: Engine, kind: str, p: Path, opts: ImportOptions, res: Import
             if opts.dry_run:
                 return res
             if spool.rows == 0 and res.rejected == 0 and res.skipped == 0:
-                res.log.add(RowError(None, "file", "", "the file has no data rows"))
+                res.log.add(RowError(None, "file", "", _("the file has no data rows")))
                 return res
             _write(engine, kind, p, ctx, spool, res, progress)
     return res
@@ -265,7 +267,7 @@ def _import_streaming(engine: Engine, kind: str, path: Path, src: Source, ctx: _
                 sink.abort()
                 trans.rollback()
                 if sink.rows == 0 and not res.log.n_errors and not res.skipped:
-                    res.log.add(RowError(None, "file", "", "the file has no data rows"))
+                    res.log.add(RowError(None, "file", "", _("the file has no data rows")))
                 return
             if progress:
                 progress("write", 0, None)
@@ -341,7 +343,8 @@ def _columns(kind: str, src: Source, opts: ImportOptions, res: ImportResult) -> 
     if missing:
         aliases = fields_of(kind)
         hint = "; ".join(f"{f} (e.g. {', '.join(repr(a) for a in aliases[f][:3])})" for f in missing)
-        raise ReadError(f"missing column(s): {hint}; columns in the file: {', '.join(src.columns)}",
+        raise ReadError(_("missing column(s): {hint}; columns in the file: {columns}",
+                          hint=hint, columns=', '.join(src.columns)),
                         field=missing[0])
     return cmap
 
@@ -355,8 +358,8 @@ def _placement(kind: str, have: set[str], src: Source) -> str:
                 return mode
     if src.has_geometry:
         return "geometry"
-    raise ReadError(f"no position: the file needs lon/lat columns (Kinh độ/Vĩ độ), X/Y columns (Tọa độ X/Y) "
-                    f"or geometry{' (a GIS file or a WKT column)' if kind != 'sites' else ''}",
+    raise ReadError(_("no position: the file needs lon/lat columns (Kinh độ/Vĩ độ), X/Y columns (Tọa độ X/Y) "
+                      "or geometry{value}", value=' (a GIS file or a WKT column)' if kind != 'sites' else ''),
                     field="geometry")
 
 
@@ -367,7 +370,8 @@ def _crs(mode: str, src: Source, opts: ImportOptions, province_name: str, res: I
         try:
             file_crs = resolve_file_crs(src.crs)
         except Exception:  # noqa: BLE001
-            raise ReadError(f"the file's CRS (.prj) cannot be understood: {str(src.crs)[:80]}", field="crs") from None
+            raise ReadError(_("the file's CRS (.prj) cannot be understood: {value}",
+                              value=str(src.crs)[:80]), field="crs") from None
     if opts.crs:
         try:
             crs = parse_crs(opts.crs, opts.province)
@@ -385,11 +389,12 @@ def _crs(mode: str, src: Source, opts: ImportOptions, province_name: str, res: I
         crs = parse_crs(f"VN-2000 {province_name}", opts.province)
         res.notes.append(f"no --crs given: X/Y read in the province's VN-2000 TM-3 zone, {crs.label}")
     else:
-        raise ReadError("the file declares no CRS (no .prj): pass --crs, e.g. --crs 'VN-2000 Hải Phòng' or "
-                        "--crs WGS84", field="crs")
+        raise ReadError(_("the file declares no CRS (no .prj): pass --crs, e.g. --crs 'VN-2000 Hải Phòng' or "
+                          "--crs WGS84"), field="crs")
     if mode == "lonlat" and not crs.geographic:
-        raise ReadError(f"--crs {crs.label} is in metres but the file has lon/lat columns (degrees): drop --crs or "
-                        "map the columns to X/Y with --map", field="--crs", value=opts.crs or "")
+        raise ReadError(_("--crs {label} is in metres but the file has lon/lat columns (degrees): drop --crs "
+                          "or map the columns to X/Y with --map",
+                          label=crs.label), field="--crs", value=opts.crs or "")
     return crs
 
 
@@ -397,7 +402,8 @@ def _known_operator(given: str, lookup: dict[str, str], codes: list[str]) -> str
     """The code of ``--operator`` (given by code, name or short name, accents optional)."""
     code = lookup.get(fold(given)) or lookup.get(given.lower())
     if code is None:
-        raise ReadError(f"--operator {given!r} is not a known operator (known: {', '.join(codes) or 'none'})",
+        raise ReadError(_("--operator {given!r} is not a known operator (known: {value})",
+                          given=given, value=', '.join(codes) or 'none'),
                         field="--operator", value=given)
     return code
 
@@ -414,7 +420,8 @@ def _validate(engine: Engine, src: Source, ctx: _Context, spool: Any, res: Impor
         for batch in src.batches(ctx.opts.batch_size):
             res.rows += len(batch.rows)
             if ctx.opts.max_rows is not None and res.rows > ctx.opts.max_rows:
-                raise ReadError(f"the file has more than {ctx.opts.max_rows:,} rows (BTSPLAN_MAX_IMPORT_ROWS)",
+                raise ReadError(_("the file has more than {max_rows:,} rows (BTSPLAN_MAX_IMPORT_ROWS)",
+                                  max_rows=ctx.opts.max_rows),
                                 field="file")
             if ctx.kind == "sites":
                 frame, bad = _sites_batch(batch, ctx, res.log)
@@ -430,7 +437,7 @@ def _validate(engine: Engine, src: Source, ctx: _Context, spool: Any, res: Impor
             if progress:
                 progress("validate", len(batch.rows), total)
     if res.rows == 0:
-        raise ReadError("the file has a header but no data rows", field="file")
+        raise ReadError(_("the file has a header but no data rows"), field="file")
     if ctx.convention is not None:
         res.convention = ctx.convention.note
         res.notes.append(ctx.convention.note)
@@ -767,7 +774,8 @@ def _keys(conn: Connection, ctx: _Context, frame: pd.DataFrame, bad: np.ndarray,
         room = max(res.log.keep - len(res.log.errors), 0)
         for i in idx[:room]:
             res.log.add(RowError(int(rows[i]), key[0], str(frame[key[0]].iloc[i]),
-                                 f"duplicate {label} in the file (first on row {int(first[i])})"))
+                                 _("duplicate {label} in the file (first on row {value})",
+                                   label=label, value=int(first[i]))))
         if len(idx) > room:  # counted, not kept (bounded memory)
             res.log.n_errors += len(idx) - room
             res.log.by_field[key[0]] += len(idx) - room

@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from geodata.crs import transformer
 from geodata.errors import InvalidParameter
 from geodata.serve.features import Area, CollectionDef, OutputCrs, Prop, bbox_condition
+from planning.i18n import _
 
 #: ``filter-lang`` values; ``cql-text`` is the pre-1.0 name GDAL 3.6 and older still send.
 TEXT_LANGS = ("cql2-text", "cql-text")
@@ -92,7 +93,7 @@ def parse(text: str, lang: str, crs: OutputCrs, metric_crs: str = "EPSG:9210") -
         return Cql2Filter(_parse_text(text), crs, metric_crs)
     if lang in JSON_LANGS:
         return Cql2Filter(_parse_json(text), crs, metric_crs)
-    raise InvalidParameter("filter-lang", f"{lang!r} is not offered; use cql2-text (default) or cql2-json")
+    raise InvalidParameter("filter-lang", _("{lang!r} is not offered; use cql2-text (default) or cql2-json", lang=lang))
 
 
 class _Transformer(text_parser.CQLTransformer):  # type: ignore[misc]

@@ -46,6 +46,7 @@ from planning.vocab import (
     SITE_STATUSES,
     ZONE_POLICIES,
 )
+from planning.i18n import _
 
 if TYPE_CHECKING:
     from geodata.serve.cql2 import Cql2Filter
@@ -295,13 +296,15 @@ def parse_crs_param(value: str, param: str, metric_crs: str) -> OutputCrs:
     supported list, else :class:`InvalidParameter`."""
     mt = _CRS_RE.match(value.strip())
     if not mt:
-        raise InvalidParameter(param, f"unknown CRS {value!r}; use one of {', '.join(supported_crs(metric_crs))}")
+        raise InvalidParameter(param, _("unknown CRS {value!r}; use one of {values}",
+                                        value=value, values=', '.join(supported_crs(metric_crs))))
     code = mt.group(1) or mt.group(2)
     if code is None:
         return OutputCrs(CRS84, None, False)
     uri = EPSG_URI.format(int(code))
     if uri not in supported_crs(metric_crs):
-        raise InvalidParameter(param, f"CRS {value!r} is not offered; use one of {', '.join(supported_crs(metric_crs))}")
+        raise InvalidParameter(param, _("CRS {value!r} is not offered; use one of {values}",
+                                        value=value, values=', '.join(supported_crs(metric_crs))))
     return OutputCrs(uri, int(code), _axis_swapped(int(code)))
 
 
@@ -335,19 +338,19 @@ def parse_bbox(value: str, bbox_crs: OutputCrs) -> Area:
     try:
         nums = [float(v) for v in value.split(",")]
     except ValueError:
-        raise InvalidParameter("bbox", f"{value!r} is not four (or six) comma-separated numbers") from None
+        raise InvalidParameter("bbox", _("{value!r} is not four (or six) comma-separated numbers", value=value)) from None
     if len(nums) == 6:
         nums = [nums[0], nums[1], nums[3], nums[4]]
     if len(nums) != 4 or not all(np.isfinite(nums)):
-        raise InvalidParameter("bbox", f"{value!r} is not four (or six) comma-separated numbers")
+        raise InvalidParameter("bbox", _("{value!r} is not four (or six) comma-separated numbers", value=value))
     a, b, c, d = nums
     if bbox_crs.swap:  # authority order lat,lon / northing,easting
         a, b, c, d = b, a, d, c
     if a > c or b > d:
-        raise InvalidParameter("bbox", "lower corner must come first (min ≤ max on both axes)")
+        raise InvalidParameter("bbox", _("lower corner must come first (min ≤ max on both axes)"))
     if bbox_crs.epsg in (None, 4326, 4756):
         if not (-180 <= a <= 180 and -180 <= c <= 180 and -90 <= b <= 90 and -90 <= d <= 90):
-            raise InvalidParameter("bbox", "longitude must lie in [-180, 180] and latitude in [-90, 90]")
+            raise InvalidParameter("bbox", _("longitude must lie in [-180, 180] and latitude in [-90, 90]"))
     box = shapely.box(a, b, c, d)
     if bbox_crs.epsg not in (None, 4326):
         # a rectangle in a projected CRS is not a rectangle in lon/lat: densify, then reproject
@@ -355,7 +358,7 @@ def parse_bbox(value: str, bbox_crs: OutputCrs) -> Area:
         t = transformer(bbox_crs.pyproj, "EPSG:4326")
         box = shapely.transform(box, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
         if not shapely.is_valid(box) or not np.isfinite(shapely.bounds(box)).all():
-            raise InvalidParameter("bbox", "the box cannot be transformed to WGS 84 (outside the CRS's area of use?)")
+            raise InvalidParameter("bbox", _("the box cannot be transformed to WGS 84 (outside the CRS's area of use?)"))
     x0, y0, x1, y1 = shapely.bounds(box).tolist()
     return Area((x0, y0, x1, y1), box)
 
@@ -371,7 +374,7 @@ def _parse_instant(text: str, end: bool) -> dt.datetime:
             return dt.datetime.combine(d, dt.time.max if end else dt.time.min)
         v = dt.datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidParameter("datetime", f"{text!r} is not an RFC 3339 date-time or date") from None
+        raise InvalidParameter("datetime", _("{text!r} is not an RFC 3339 date-time or date", text=text)) from None
     if v.tzinfo is not None:
         v = v.astimezone(dt.UTC).replace(tzinfo=None)
     return v
@@ -380,13 +383,13 @@ def _parse_instant(text: str, end: bool) -> dt.datetime:
 def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     """``instant`` | ``start/end`` with ``..`` (or empty) for an open end, as naive UTC bounds."""
     if "/" in value:
-        a, _, b = value.partition("/")
+        a, _sep, b = value.partition("/")
         if a.strip() in _DT_OPEN and b.strip() in _DT_OPEN:
-            raise InvalidParameter("datetime", "an interval needs at least one bound")
+            raise InvalidParameter("datetime", _("an interval needs at least one bound"))
         start = None if a.strip() in _DT_OPEN else _parse_instant(a, False)
         end = None if b.strip() in _DT_OPEN else _parse_instant(b, True)
         if start and end and start > end:
-            raise InvalidParameter("datetime", "the interval starts after it ends")
+            raise InvalidParameter("datetime", _("the interval starts after it ends"))
         return start, end
     return _parse_instant(value, False), _parse_instant(value, True)
 
@@ -398,23 +401,24 @@ def parse_filter(prop: Prop, raw: str) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise InvalidParameter(prop.name, f"{raw!r} is not an integer") from None
+            raise InvalidParameter(prop.name, _("{raw!r} is not an integer", raw=raw)) from None
     if prop.type == "number":
         try:
             return float(raw)
         except ValueError:
-            raise InvalidParameter(prop.name, f"{raw!r} is not a number") from None
+            raise InvalidParameter(prop.name, _("{raw!r} is not a number", raw=raw)) from None
     if prop.type == "boolean":
         low = raw.lower()
         if low in ("true", "1", "yes"):
             return True
         if low in ("false", "0", "no"):
             return False
-        raise InvalidParameter(prop.name, f"{raw!r} is not true or false")
+        raise InvalidParameter(prop.name, _("{raw!r} is not true or false", raw=raw))
     if len(raw) > 200:
-        raise InvalidParameter(prop.name, "value too long")
+        raise InvalidParameter(prop.name, _("value too long"))
     if prop.enum and raw not in prop.enum:
-        raise InvalidParameter(prop.name, f"{raw!r} is not one of {', '.join(prop.enum)}")
+        raise InvalidParameter(prop.name, _("{raw!r} is not one of {enum}",
+                                            raw=raw, enum=', '.join(prop.enum)))
     return raw
 
 

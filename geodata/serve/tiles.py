@@ -42,7 +42,7 @@ from geodata.store.meta import data_version, meta_get
 from geodata.crs import transformer
 from geodata.store.db import engine_backend
 from planning.vocab import MAST_CLASSES, SEVERITIES
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096
@@ -479,7 +479,8 @@ def render(engine: Engine, layer: Layer, z: int, x: int, y: int, metric_crs: str
             return _render_spatialite(conn, layer, z, x, y, metric_crs)
     except Exception as exc:
         if _is_timeout(exc):
-            raise TileTimeout(f"tile {layer.id}/{z}/{x}/{y} took longer than {TILE_TIMEOUT_MS} ms") from None
+            raise TileTimeout(_("tile {id}/{z}/{x}/{y} took longer than {tile_timeout_ms} ms",
+                                id=layer.id, z=z, x=x, y=y, tile_timeout_ms=TILE_TIMEOUT_MS)) from None
         raise
 
 
@@ -491,7 +492,8 @@ def _read_engine(engine: Engine) -> Engine | None:
         return None
     from geodata.store.db import make_engine
 
-    fast = make_engine(engine.url.render_as_string(hide_password=False), statement_timeout_ms=max(1, TILE_TIMEOUT_MS))
+    fast = make_engine(engine.url.render_as_string(hide_password=False), statement_timeout_ms=max(1, TILE_TIMEOUT_MS),
+                       serving=True)
     return fast.execution_options(isolation_level="AUTOCOMMIT")
 
 
@@ -540,7 +542,8 @@ class TileService:
                 return _render_postgis(conn, layer, z, x, y)
         except Exception as exc:
             if _is_timeout(exc):
-                raise TileTimeout(f"tile {layer.id}/{z}/{x}/{y} took longer than {TILE_TIMEOUT_MS} ms") from None
+                raise TileTimeout(_("tile {id}/{z}/{x}/{y} took longer than {tile_timeout_ms} ms",
+                                    id=layer.id, z=z, x=x, y=y, tile_timeout_ms=TILE_TIMEOUT_MS)) from None
             raise
 
     def _replica_cells_current(self, engine: Engine, version: int) -> bool:

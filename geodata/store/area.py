@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from geodata.store import models as m
-from geodata.store.meta import data_version
-from geodata.store.units import province_outline
+from geodata.store.meta import units_version
+from geodata.store.units import province_outline, vintage_of
 from planning import provinces
 from planning.i18n import _
 
@@ -93,8 +93,11 @@ _CACHE: dict[tuple[Any, ...], ProvinceArea] = {}
 
 def province_area(bind: Engine | Connection | Session, key: str, on: dt.date | None = None) -> ProvinceArea:
     """The area of province ``key`` on ``on`` (today): its imported admin units in force then, else
-    the registry's box. Cached per database, data version and admin units table, so a site check
-    does not union polygons on every request."""
+    the registry's box of the province version in force then. Cached per database, units version,
+    admin units table and *vintage* (the province version and the stretch of days over which no unit
+    version changes, :func:`geodata.store.units.vintage_of`), so a site check does not union polygons
+    on every request and appraisals dated on different days of one vintage share one outline, while
+    an appraisal dated before 1/7/2025 gets Hải Phòng without former Hải Dương."""
     on = on or dt.date.today()
     if isinstance(bind, Engine):
         with bind.connect() as conn:
@@ -102,15 +105,17 @@ def province_area(bind: Engine | Connection | Session, key: str, on: dt.date | N
     engine = bind.get_bind() if isinstance(bind, Session) else bind.engine
     a = m.AdminUnit
     state = tuple(bind.execute(select(func.count(a.id), func.max(a.id))).one())
-    cache_key = (engine.url.render_as_string(hide_password=False), key, on, data_version(bind), state)
+    p = provinces.province(key, on)
+    vintage = vintage_of(bind, on) if state[0] else None
+    cache_key = (engine.url.render_as_string(hide_password=False), key, p.valid_from, vintage, units_version(bind),
+                 state)
     hit = _CACHE.get(cache_key)
     if hit is not None:
         return hit
-    outline, _ = province_outline(bind, on) if state[0] else (None, None)
+    outline, _ = province_outline(bind, on, p.code) if state[0] else (None, None)
     if outline is None or outline.is_empty:
         area = registry_area(key, on)
     else:
-        p = provinces.province(key, on)
         widened = shapely.simplify(outline, _SIMPLIFY_DEG).buffer(OUTLINE_TOLERANCE_DEG)
         whole = shapely.union_all([widened, *(shapely.box(*i.bbox) for i in provinces.islands(p))])
         shapely.prepare(whole)

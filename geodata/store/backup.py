@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from geodata.errors import BtsplanError
+from planning.i18n import _
 
 
 class BackupError(BtsplanError, RuntimeError):
@@ -29,7 +30,8 @@ def _tool(name: str) -> str:
         return path
     for cand in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
         return str(cand)
-    raise BackupError(f"{name} not found: install the PostgreSQL client (apt-get install postgresql-client)")
+    raise BackupError(_("{name} not found: install the PostgreSQL client (apt-get install postgresql-client)",
+                        name=name))
 
 
 def _copy_sqlite(src: sqlean.Connection, dst_path: str) -> None:
@@ -46,7 +48,8 @@ def _run_pg_tool(name: str, *args: str) -> None:
     """Run pg_dump / pg_restore; a failure becomes one line naming the tool and its last message."""
     r = subprocess.run([_tool(name), *args], capture_output=True, text=True, check=False)
     if r.returncode != 0:
-        raise BackupError(f"{name} failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+        raise BackupError(_("{tool} failed: {message}", tool=name,
+                            message=(r.stderr.strip().splitlines() or ["?"])[-1]))
 
 
 def backup(engine: Engine, out: Path) -> Path:
@@ -55,7 +58,7 @@ def backup(engine: Engine, out: Path) -> Path:
     if engine.dialect.name == "sqlite":
         src_path = make_url(str(engine.url)).database
         if not src_path or not Path(src_path).exists():
-            raise BackupError(f"SpatiaLite file not found: {src_path}")
+            raise BackupError(_("SpatiaLite file not found: {src_path}", src_path=src_path))
         tmp = out.with_suffix(out.suffix + ".part")
         tmp.unlink(missing_ok=True)
         _copy_sqlite(sqlean.connect(src_path), str(tmp))
@@ -74,16 +77,16 @@ def backup(engine: Engine, out: Path) -> Path:
 def restore(engine: Engine, src: Path) -> None:
     """Replace the database content with the backup ``src``."""
     if not src.exists():
-        raise BackupError(f"backup file not found: {src}")
+        raise BackupError(_("backup file not found: {src}", src=src))
     if engine.dialect.name == "sqlite":
         dst_path = make_url(str(engine.url)).database
         engine.dispose()
         try:
             s = sqlean.connect(str(src))
             if s.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                raise BackupError(f"{src} is not a healthy SQLite database")
+                raise BackupError(_("{src} is not a healthy SQLite database", src=src))
         except sqlean.DatabaseError as exc:
-            raise BackupError(f"{src} is not a SQLite backup ({exc})") from None
+            raise BackupError(_("{src} is not a SQLite backup ({exc})", src=src, exc=exc)) from None
         _copy_sqlite(s, str(dst_path))
         return
     engine.dispose()

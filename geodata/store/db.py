@@ -33,6 +33,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geodata.errors import Unavailable
+from planning.i18n import _
 
 Backend = Literal["spatialite", "postgis"]
 
@@ -48,14 +49,15 @@ def backend_of(url: str) -> Backend:
     try:
         u = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseConfigError(f"BTSPLAN_DATABASE_URL is malformed: {url!r} ({exc})") from None
+        raise DatabaseConfigError(_("BTSPLAN_DATABASE_URL is malformed: {url!r} ({exc})",
+                                    url=url, exc=exc)) from None
     if u.get_backend_name() == "sqlite":
         return "spatialite"
     if u.get_backend_name() == "postgresql":
         return "postgis"
     raise DatabaseConfigError(
-        f"BTSPLAN_DATABASE_URL uses unsupported backend {u.get_backend_name()!r}; "
-        "use sqlite:///path.sqlite (SpatiaLite) or postgresql+psycopg://user:pass@host/db (PostGIS)"
+        _("BTSPLAN_DATABASE_URL uses unsupported backend {value!r}; use sqlite:///path.sqlite (SpatiaLite) "
+          "or postgresql+psycopg://user:pass@host/db (PostGIS)", value=u.get_backend_name())
     )
 
 
@@ -64,9 +66,8 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-
         load_spatialite(dbapi_conn, init_mode="WGS84")
     except Exception as exc:  # the extension is a system package; say which one
         raise DatabaseConfigError(
-            "cannot load the SpatiaLite extension (mod_spatialite): "
-            "install it with `apt-get install libsqlite3-mod-spatialite`"
-            f" ({exc})"
+            _("cannot load the SpatiaLite extension (mod_spatialite): install it with `apt-get install "
+              "libsqlite3-mod-spatialite` ({exc})", exc=exc)
         ) from None
     cur = dbapi_conn.cursor()
     # WAL: readers never block the writer, and a killed import leaves the main file intact.
@@ -76,8 +77,16 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-
     cur.close()
 
 
-def make_engine(url: str, *, statement_timeout_ms: int | None = None, echo: bool = False) -> Engine:
-    """Build an engine for either backend; raises :class:`DatabaseConfigError` on a bad URL."""
+def make_engine(url: str, *, statement_timeout_ms: int | None = None, echo: bool = False,
+                serving: bool = False) -> Engine:
+    """Build an engine for either backend; raises :class:`DatabaseConfigError` on a bad URL.
+
+    PostGIS sessions run without JIT: its compilation took ~10 ms of a backend's CPU on every
+    statement the planner costs above ``jit_above_cost`` (an OGC items count over a few thousand
+    rows), more than such statements take to run. ``serving``: the HTTP server's engines, whose
+    statements also run without parallel workers — under the load benchmark on 2 cores a feature
+    query started two extra backends for a 60 ms plan; with many requests in flight every core is
+    already busy, so one backend per request costs less and answers no slower."""
     backend = backend_of(url)
     try:
         if backend == "spatialite":
@@ -88,14 +97,19 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, echo: bool
             event.listen(engine, "connect", _on_sqlite_connect)
         else:
             connect_args: dict[str, object] = {"connect_timeout": 5}
+            options = ["-c jit=off"]
             if statement_timeout_ms:
-                connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+                options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+            if serving:
+                options.append("-c max_parallel_workers_per_gather=0")
+            connect_args["options"] = " ".join(options)
             engine = create_engine(
                 url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
                 pool_timeout=10, connect_args=connect_args,
             )
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise DatabaseConfigError(f"BTSPLAN_DATABASE_URL is malformed: {url!r} ({exc})") from None
+        raise DatabaseConfigError(_("BTSPLAN_DATABASE_URL is malformed: {url!r} ({exc})",
+                                    url=url, exc=exc)) from None
     return engine
 
 
@@ -111,7 +125,8 @@ def check_connection(engine: Engine) -> str:
             return f"PostGIS {ver}" if ver else "PostgreSQL (PostGIS not yet enabled: run `btsplan db upgrade`)"
     except DBAPIError as exc:
         msg = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseConfigError(f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: {msg}") from None
+        raise DatabaseConfigError(_("cannot reach the database {value}: {msg}",
+                                    value=engine.url.render_as_string(hide_password=True), msg=msg)) from None
 
 
 def engine_backend(engine: Engine) -> Backend:

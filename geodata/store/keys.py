@@ -26,6 +26,7 @@ from geodata.errors import InvalidField
 from geodata.store import audit
 from geodata.store.models import ApiKey, Operator, utcnow
 from planning.vocab import ROLES
+from planning.i18n import _
 
 KEY_SCHEME = "btsp"
 PREFIX_LEN = len(KEY_SCHEME) + 1 + 8  # "btsp_" + 8 hex characters
@@ -89,18 +90,20 @@ def create_key(session: Session, role: str, operator: str | None = None, name: s
                actor: str = "cli") -> NewKey:
     """Create a key in the caller's transaction; the secret is returned once and only its hash is kept."""
     if role not in ROLES:
-        raise KeyManagementError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        raise KeyManagementError(_("unknown role {role!r}; choose one of {roles}",
+                                   role=role, roles=', '.join(ROLES)))
     if role == "operator":
         if not operator:
-            raise KeyManagementError("an operator key needs --operator CODE (the firm it belongs to)")
+            raise KeyManagementError(_("an operator key needs --operator CODE (the firm it belongs to)"))
         found = session.get(Operator, operator) or session.execute(
             select(Operator).where(Operator.code == operator.upper())).scalar_one_or_none()
         if found is None:
             known = ", ".join(session.execute(select(Operator.code).order_by(Operator.code)).scalars()) or "none"
-            raise KeyManagementError(f"unknown operator {operator!r}; known operators: {known}")
+            raise KeyManagementError(_("unknown operator {operator!r}; known operators: {known}",
+                                       operator=operator, known=known))
         operator = found.code
     elif operator:
-        raise KeyManagementError(f"--operator is only for operator keys, not for role {role!r}")
+        raise KeyManagementError(_("--operator is only for operator keys, not for role {role!r}", role=role))
     secret, prefix = generate_key()
     row = ApiKey(name=name, role=role, operator=operator, prefix=prefix, key_hash=hash_key(secret))
     session.add(row)
@@ -112,9 +115,10 @@ def create_key(session: Session, role: str, operator: str | None = None, name: s
 def revoke_key(session: Session, key_id: int, actor: str = "cli") -> ApiKey:
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise KeyManagementError(f"no API key with id {key_id}")
+        raise KeyManagementError(_("no API key with id {key_id}", key_id=key_id))
     if row.revoked_at is not None:
-        raise KeyManagementError(f"API key {key_id} was already revoked on {row.revoked_at:%Y-%m-%d %H:%M}")
+        raise KeyManagementError(_("API key {key_id} was already revoked on {revoked_at:%Y-%m-%d %H:%M}",
+                                   key_id=key_id, revoked_at=row.revoked_at))
     before = _public(row)
     row.revoked_at = utcnow()
     session.flush()

@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from geodata.store.models import Meta
 
 DATA_VERSION = "data_version"
+#: the data version of the last write that changed the admin units (or did not say what it changed)
+UNITS_VERSION = "units_version"
 
 
 def meta_get(bind: Engine | Connection, key: str) -> Any:
@@ -50,10 +52,20 @@ def bump_data_version(conn: Connection, changes: dict[str, Any] | None = None) -
     ``changes`` the write counts as changing anything."""
     v = data_version(conn) + 1
     meta_set(conn, DATA_VERSION, v)
+    if changes is None or changes.get("units"):
+        meta_set(conn, UNITS_VERSION, v)
     if changes is not None:
         conn.execute(insert(Meta).values(key=f"{CHANGES_PREFIX}{v}", value=changes))
     conn.execute(delete(Meta).where(Meta.key == f"{CHANGES_PREFIX}{v - JOURNAL_KEEP}"))
     return v
+
+
+def units_version(bind: Engine | Connection) -> int:
+    """The data version at which the admin units last changed (0: not since this key was kept). What
+    is derived from the units alone — the province outline a site check is tested against — keys on
+    this, not on the data version, so a changed mast does not make every worker union the outline
+    again. A process's caches start empty, so a units change before the key existed cannot be missed."""
+    return int(meta_get(bind, UNITS_VERSION) or 0)
 
 
 def data_changes(bind: Engine | Connection, after: int, upto: int) -> list[dict[str, Any] | None] | None:

@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from geodata.errors import Unavailable
+from planning.i18n import _
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -62,8 +63,9 @@ def require_current(engine: Engine) -> None:
     if rev == expected:
         return
     if rev is None:
-        raise NotMigrated(f"the database {where} has no schema yet: run `btsplan db upgrade`")
+        raise NotMigrated(_("the database {where} has no schema yet: run `btsplan db upgrade`", where=where))
     if rev not in {s.revision for s in scripts.walk_revisions()}:
-        raise NotMigrated(f"the database {where} is at revision {rev}, newer than this btsplan: upgrade btsplan")
-    raise NotMigrated(f"the database {where} is at revision {rev}, this btsplan needs {expected}: "
-                      "run `btsplan db upgrade`")
+        raise NotMigrated(_("the database {where} is at revision {rev}, newer than this btsplan: upgrade "
+                            "btsplan", where=where, rev=rev))
+    raise NotMigrated(_("the database {where} is at revision {rev}, this btsplan needs {expected}: run "
+                        "`btsplan db upgrade`", where=where, rev=rev, expected=expected))

@@ -378,6 +378,23 @@ class Inspection(Base):
     photos: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
+class IdempotencyRecord(Base):
+    """The first answer to a request sent with an idempotency key (``Idempotency-Key`` header, or the key
+    an inspector's phone made for a queued result or photo): a replay of the same request by the same
+    actor gets this answer back instead of creating a second row (:mod:`geodata.store.idempotency`)."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("actor", "key", name="uq_idempotency_actor_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(100))
+    operation: Mapped[str] = mapped_column(String(200))  # e.g. "inspection.result campaign 3"
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the operation and its canonical body
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
 class Programme(Base):
     """A mast-conversion or environment-friendly-BTS programme (e.g. Kế hoạch 153/KH-UBND)."""
 

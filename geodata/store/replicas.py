@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from geodata.store.db import DatabaseConfigError, backend_of, make_engine
+from planning.i18n import _
 
 log = logging.getLogger("btsplan.replicas")
 
@@ -55,9 +56,9 @@ def replica_url(url: str) -> str:
     """``url`` checked to be PostgreSQL, tagged with ``application_name`` (unless it names one)."""
     if backend_of(url) != "postgis":
         raise DatabaseConfigError(
-            f"BTSPLAN_READ_DATABASE_URLS: {make_url(url).render_as_string(hide_password=True)!r} is SQLite; "
-            "read replicas must be PostgreSQL streaming standbys (postgresql+psycopg://user:pass@host/db) "
-            "— a SQLite file cannot replicate, so leave the variable empty")
+            _("BTSPLAN_READ_DATABASE_URLS: {value!r} is SQLite; read replicas must be PostgreSQL streaming "
+              "standbys (postgresql+psycopg://user:pass@host/db) — a SQLite file cannot replicate, so leave "
+              "the variable empty", value=make_url(url).render_as_string(hide_password=True)))
     u = make_url(url)
     if "application_name" not in u.query:
         u = u.update_query_dict({"application_name": READ_APPLICATION_NAME})
@@ -84,11 +85,11 @@ class ReadEngines:
                  retry_after_s: float = RETRY_AFTER_S) -> None:
         if urls and primary.dialect.name != "postgresql":
             raise DatabaseConfigError(
-                "BTSPLAN_READ_DATABASE_URLS is set but BTSPLAN_DATABASE_URL is SQLite: read replicas are "
-                "PostgreSQL streaming standbys of a PostGIS primary")
+                _("BTSPLAN_READ_DATABASE_URLS is set but BTSPLAN_DATABASE_URL is SQLite: read replicas are "
+                  "PostgreSQL streaming standbys of a PostGIS primary"))
         self.primary = primary
         self.retry_after_s = retry_after_s
-        self.replicas = [Replica(make_engine(replica_url(u), statement_timeout_ms=statement_timeout_ms),
+        self.replicas = [Replica(make_engine(replica_url(u), statement_timeout_ms=statement_timeout_ms, serving=True),
                                  make_url(u).render_as_string(hide_password=True)) for u in urls]
         self._turn = itertools.count()
         self._lock = threading.Lock()

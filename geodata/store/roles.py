@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from geodata.store.db import DatabaseConfigError
 from geodata.store.models import Base
+from planning.i18n import _
 
 #: What the application may do on each table; every other table of the schema gets DATA.
 DATA = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
@@ -42,13 +43,15 @@ def _ensure_role(conn: Connection, role: str, password: str | None) -> None:
             _run(conn, "CREATE ROLE %I LOGIN PASSWORD %L", role, password)
         return
     if found[0]:
-        raise DatabaseConfigError(f"the application's database role {role!r} is a superuser: it could disable "
-                                  "the audit log's triggers; give BTSPLAN_DATABASE_URL an ordinary role")
+        raise DatabaseConfigError(_("the application's database role {role!r} is a superuser: it could "
+                                    "disable the audit log's triggers; give BTSPLAN_DATABASE_URL an ordinary "
+                                    "role", role=role))
     owns = conn.execute(text("SELECT pg_has_role(:r, c.relowner, 'MEMBER') FROM pg_class c "
                              "WHERE c.oid = to_regclass('audit_log')"), {"r": role}).scalar()
     if owns:
-        raise DatabaseConfigError(f"the application's database role {role!r} owns the audit log (or is a member "
-                                  "of its owner): run migrations as another role (BTSPLAN_MIGRATE_DATABASE_URL)")
+        raise DatabaseConfigError(_("the application's database role {role!r} owns the audit log (or is a "
+                                    "member of its owner): run migrations as another role "
+                                    "(BTSPLAN_MIGRATE_DATABASE_URL)", role=role))
 
 
 def grant_app_role(owner: Engine, app_url: str) -> str | None:

@@ -29,6 +29,7 @@ from geodata.errors import InvalidField, NotFound
 from geodata.store import audit
 from geodata.store.models import SignInAttempt, StaffSession, StaffUser, utcnow
 from planning.vocab import ROLES
+from planning.i18n import _
 
 #: Roles a staff account may hold: every role but a firm's.
 STAFF_ROLES: tuple[str, ...] = tuple(r for r in ROLES if r != "operator")
@@ -77,9 +78,10 @@ def hash_password(password: str) -> str:
 
 def _check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", "password")
+        raise AccountError(_("a password needs at least {min_password_length} characters",
+                             min_password_length=MIN_PASSWORD_LENGTH), "password")
     if len(password) > 1024:
-        raise AccountError("a password may have at most 1024 characters", "password")
+        raise AccountError(_("a password may have at most 1024 characters"), "password")
     return password
 
 
@@ -97,7 +99,7 @@ def _public(row: StaffUser) -> dict[str, Any]:
 def get_user(session: Session, username: str) -> StaffUser:
     row = session.execute(select(StaffUser).where(StaffUser.username == username.strip().lower())).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no staff account {username!r}")
+        raise NotFound(_("no staff account {username!r}", username=username))
     return row
 
 
@@ -105,11 +107,12 @@ def create_user(session: Session, username: str, role: str, password: str, name:
                 actor: str = "cli") -> dict[str, Any]:
     username = username.strip().lower()
     if not _USERNAME.match(username):
-        raise AccountError("a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-'", "username")
+        raise AccountError(_("a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-'"), "username")
     if role not in STAFF_ROLES:
-        raise AccountError(f"unknown staff role {role!r}; choose one of {', '.join(STAFF_ROLES)}", "role")
+        raise AccountError(_("unknown staff role {role!r}; choose one of {staff_roles}",
+                             role=role, staff_roles=', '.join(STAFF_ROLES)), "role")
     if session.execute(select(StaffUser.id).where(StaffUser.username == username)).first() is not None:
-        raise AccountError(f"the username {username!r} is taken", "username")
+        raise AccountError(_("the username {username!r} is taken", username=username), "username")
     row = StaffUser(username=username, role=role, name=(name or "").strip() or None,
                     password_hash=hash_password(_check_password(password)))
     session.add(row)
@@ -152,7 +155,7 @@ def change_password(session: Session, who: StaffPrincipal, current: str, new: st
     """The signed-in user's own change: the current password is asked again."""
     row = session.get(StaffUser, who.user_id)
     if row is None or not _verify(row.password_hash, current):
-        raise AccountError("the current password is wrong", "current_password")
+        raise AccountError(_("the current password is wrong"), "current_password")
     set_password(session, row.username, new, actor=who.actor, keep_session=who.session_id)
 
 

@@ -49,20 +49,42 @@ def units_in_force(conn: Bind, level: str, on: dt.date, *columns: Any) -> tuple[
     return list(rows), day
 
 
-def province_outline(conn: Bind, on: dt.date | None = None) -> tuple[Any, str | None]:
+def province_outline(conn: Bind, on: dt.date | None = None, code: str | None = None) -> tuple[Any, str | None]:
     """The province polygon (WGS84) in force on ``on`` (today) and its name: the province unit, else
     the union of the districts; ``(None, None)`` when neither is stored.
 
-    The name is given only when exactly one province unit is in force (a union of districts has none).
+    ``code`` (the province's GSO code in force on ``on``) keeps only that province's units when some
+    are stored: a database holding the neighbours a reform merged in (the demo's former Hải Dương
+    until 30/6/2025) must not count them as the province before the merger. Units of no known
+    province (districts without a parent) are the province's own; when no unit carries the code at
+    all, every unit of the level is taken, as before codes were compared (a boundary file with
+    other codes). The name is given only when exactly one province unit is used.
     """
     on = on or dt.date.today()
     a = m.AdminUnit
     for level in ("province", "district"):
-        rows, _ = units_in_force(conn, level, on, a.name, a.geom.ST_AsBinary().label("wkb"))
+        rows, _ = units_in_force(conn, level, on, a.code, a.parent_code, a.name, a.geom.ST_AsBinary().label("wkb"))
+        if code is not None:
+            owner = (lambda r: r.code) if level == "province" else (lambda r: r.parent_code)
+            own = [r for r in rows if owner(r) == code]
+            if own:
+                rows = own + ([r for r in rows if r.parent_code is None] if level == "district" else [])
         if rows:
             geom = union_all(shapely.from_wkb([bytes(r.wkb) for r in rows]))
             return geom, (rows[0].name if level == "province" and len(rows) == 1 else None)
     return None, None
+
+
+def vintage_of(conn: Bind, on: dt.date) -> dt.date | None:
+    """The first day of the stretch of days, around ``on``, over which no admin unit version starts
+    or ends (None: before every change). Two days with the same vintage see the same units, so
+    caches of things built from units (the province outline) are keyed by it, not by the day."""
+    a = m.AdminUnit
+    starts = {r[0] for r in conn.execute(select(a.valid_from).where(a.valid_from <= on).distinct()) if r[0]}
+    ends = {r[0] + dt.timedelta(days=1) for r in conn.execute(
+        select(a.valid_to).where(a.valid_to < on).distinct()) if r[0]}
+    days = [d.date() if isinstance(d, dt.datetime) else d for d in starts | ends]
+    return max(days) if days else None
 
 
 MAPPING_COLUMNS = ("effective_on", "old_code", "old_name", "new_code", "new_name", "new_level", "new_parent_code", "kind")
@@ -90,4 +112,4 @@ def replace_unit_mapping(conn: Connection, effective_on: dt.date, rows: list[dic
 
 
 __all__ = ["MAPPING_COLUMNS", "province_outline", "replace_unit_mapping", "resolve_units", "unit_choices",
-           "unit_mapping_frame", "units_in_force"]
+           "unit_mapping_frame", "units_in_force", "vintage_of"]

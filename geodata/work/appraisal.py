@@ -8,6 +8,7 @@ check is the spatial core's :func:`planning.checks.check_site` — the same func
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import Engine, select
 
 from geodata.work import checks
+from geodata.work.dated_units import units_on
 from geodata.work import plans as gp
 from geodata.store.db import session_factory
 from geodata.store.models import Site
@@ -69,14 +71,19 @@ def _urban_at(engine: Engine, settings: Settings, pack: RulePack) -> Callable[[f
 
 
 def build_report(engine: Engine, settings: Settings, plan_id: int | None, operator: str,
-                 features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+                 features: Sequence[Mapping[str, Any]], as_of: dt.date | None = None) -> dict[str, Any]:
+    """The appraisal of ``features`` dated ``as_of`` (today): "outside the province" uses the
+    province's outline in force that day (a plan item in former Hải Dương is inside Hải Phòng from
+    1/7/2025, outside before), and each item is labelled with the unit containing it that day
+    (:func:`label_units`)."""
+    as_of = as_of or dt.date.today()
     pack = pack_for_province(settings.province)
     codes = [f["properties"]["site_code"] for f in features if f["properties"].get("site_code")]
     with session_factory(engine)() as s:
         pending_rows = gp.pending_items(s, plan_id, operator)
     pending = [PendingItem(r["plan_id"], r["operator"], r["index"], r["feature"]) for r in pending_rows]
     codes += [p.feature["properties"]["site_code"] for p in pending if p.feature["properties"].get("site_code")]
-    area = province_area(engine, settings.province)
+    area = province_area(engine, settings.province, as_of)
     spacing = pack.spacing
     ctx = AppraisalContext(
         metric_crs=settings.metric_crs,
@@ -91,4 +98,19 @@ def build_report(engine: Engine, settings: Settings, plan_id: int | None, operat
         spacing_source=pack.citation(spacing.source),
         rule_pack={"id": pack.id, "version": pack.version, "title": pack.title},
     )
-    return appraise(features, operator, ctx)
+    return label_units(engine, appraise(features, operator, ctx), as_of)
+
+
+def label_units(engine: Engine, report: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """Date the report and name, for each placed item, the unit containing it on ``as_of``: the
+    commune (xã/phường/đặc khu) from 1/7/2025, the district before, "not placed (partial merge of X)"
+    where a split old commune has no new polygons yet (:mod:`geodata.work.dated_units`, the rule of
+    the statistics). ``unit_code`` is None for an item outside every unit or not placed."""
+    units = units_on(engine, as_of)
+    items = report["items"]
+    placed = [i for i, it in enumerate(items) if it.get("lon") is not None and it.get("lat") is not None]
+    keys = units.place([items[i]["lon"] for i in placed], [items[i]["lat"] for i in placed])
+    for i, key in zip(placed, keys.tolist(), strict=True):
+        items[i]["unit_code"] = units.code(key)
+        items[i]["unit"] = units.label(key)
+    return {**report, "as_of": as_of.isoformat(), "units": units.as_dict()}

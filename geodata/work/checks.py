@@ -161,11 +161,13 @@ def stored_site_counts(engine: Engine, pack: RulePack, *, by: str = "district", 
 # single-site checks with a cached context
 # --------------------------------------------------------------------------------------------
 
-def planning_context(engine: Engine, pack: RulePack, *, metric_crs: str) -> PlanningContext:
-    """The context for the current data version: built once per process, then updated by what each
-    write changed (:mod:`geodata.work.context_cache`); while a full rebuild runs in the background
-    the previous context answers, and its ``data_version`` says so."""
-    return context_holder(engine, pack, metric_crs).get()
+def planning_context(engine: Engine, pack: RulePack, *, metric_crs: str, version: int | None = None
+                     ) -> PlanningContext:
+    """The context for the current data version (or ``version``, read by the caller on a connection it
+    already holds): built once per process, then updated by what each write changed
+    (:mod:`geodata.work.context_cache`); while a full rebuild runs in the background the previous
+    context answers, and its ``data_version`` says so."""
+    return context_holder(engine, pack, metric_crs).get(version)
 
 
 def site_checker(engine: Engine, settings: Settings, pack: RulePack,

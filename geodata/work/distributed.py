@@ -26,6 +26,7 @@ import shapely
 from sqlalchemy import Engine, text
 
 from geodata.store import repository as repo
+from geodata.store.units import unit_mapping_frame
 from planning.distributed import BatchResult, from_partitions, partition_count, run_batch
 from planning.findings import empty_findings, finalise
 from planning.geometry import WGS84, same_crs, to_crs
@@ -60,7 +61,11 @@ def plan_partitions(engine: Engine, *, metric_crs: str, npartitions: int | None 
     With ``workers`` (and no ``npartitions``) the count is a whole number of waves of that many
     workers (:func:`planning.distributed.partition_count`)."""
     stored = repo.sites_metric_crs(engine)
-    if same_crs(stored, metric_crs):
+    with engine.connect() as conn:
+        # a site stored without metric coordinates (written by SQL, or before they were kept) is read
+        # with coordinates projected from its point (repository.load_sites): the histogram must see it too
+        unprojected = conn.execute(text("SELECT count(*) FROM sites WHERE x_m IS NULL OR y_m IS NULL")).scalar()
+    if same_crs(stored, metric_crs) and not unprojected:
         with engine.connect() as conn:
             row = conn.execute(text("SELECT min(x_m), min(y_m), max(x_m), max(y_m), count(*) FROM sites "
                                     "WHERE x_m IS NOT NULL AND y_m IS NOT NULL")).one()
@@ -77,7 +82,7 @@ def plan_partitions(engine: Engine, *, metric_crs: str, npartitions: int | None 
         for cx, cy, n in rows:
             counts[min(int(cy), nrows - 1) * ncols + min(int(cx), ncols - 1)] += int(n)
         total = int(row[4])
-    else:  # coordinates stored in another CRS: project the positions (one thin read)
+    else:  # coordinates stored in another CRS, or missing: project the positions (one thin read)
         pts = repo.load_sites(engine, metric_crs=metric_crs, columns=[])
         x, y = pts["x_m"].to_numpy(dtype=float), pts["y_m"].to_numpy(dtype=float)
         if x.size == 0:
@@ -215,12 +220,15 @@ def site_counts_dask(engine: Engine, pack: RulePack, *, metric_crs: str, by: str
                      as_of: Any = None, statuses: Sequence[str] = LIVE_SITE_STATUSES,
                      npartitions: int | None = None, min_partitions: int = 2, workers: int | None = None,
                      ) -> tuple[Any, int]:
-    """:func:`geodata.work.checks.stored_site_counts` on Dask: (counts, partitions)."""
+    """:func:`geodata.work.checks.stored_site_counts` on Dask: (counts, partitions) — the same units
+    of the date asked and, by commune, the same unit mapping (new communes without polygons, partial
+    merges not placed)."""
     plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions,
                            workers=workers)
     ddf, _ = site_frame(engine, plan, metric_crs=metric_crs)
     result = run_batch(ddf, pack, metric_crs=metric_crs, checks=(),
-                       units=repo.load_admin_units(engine), by=by, as_of=as_of, count_statuses=statuses, plan=plan)
+                       units=repo.load_admin_units(engine), by=by, as_of=as_of, count_statuses=statuses, plan=plan,
+                       mapping=unit_mapping_frame(engine) if by == "commune" else None)
     return result.counts, result.partitions
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from geodata.errors import Conflict, InvalidField, NotFound, UnsupportedType
-from geodata.store import audit
+from geodata.store import audit, idempotency
+from geodata.store.idempotency import Answer
 from geodata.store.meta import bump_data_version
 from geodata.store.models import Finding, Inspection, InspectionCampaign, Site, utcnow
 from geodata.store.repository import unit_names
@@ -232,3 +233,30 @@ def inspection_dict(ins: Inspection) -> dict[str, Any]:
     return {"id": ins.id, "campaign_id": ins.campaign_id, "site_code": ins.site_code, "result": ins.result,
             "notes": ins.notes, "inspected_on": ins.inspected_on.isoformat(), "inspector": ins.inspector,
             "photos": [{k: v for k, v in p.items() if k != "path"} for p in (ins.photos or [])]}
+
+
+def record_result_once(engine: Engine, actor: str, inspector: str | None, campaign_id: int, site_code: str,
+                       result: str, notes: str | None, inspected_on: dt.date, key: str | None) -> Answer:
+    """:func:`record_result` at most once per (actor, key): the API and the inspector's offline queue
+    both send a key, and a replay gets the first answer (201, the same inspection) back."""
+    body = {"site_code": site_code, "result": result, "notes": notes, "inspected_on": inspected_on.isoformat()}
+
+    def work(session: Session) -> tuple[int, dict[str, Any]]:
+        camp = get_campaign(session, campaign_id)
+        return 201, inspection_dict(record_result(session, actor, camp, site_code, result, notes, inspected_on,
+                                                  inspector))
+
+    return idempotency.run_once(engine, actor, key, f"inspection.result campaign {campaign_id}", body, work)
+
+
+def add_photo_once(engine: Engine, actor: str, inspection_id: int, data: bytes, content_type: str,
+                   filename: str | None, upload_dir: Path, key: str | None) -> Answer:
+    """:func:`add_photo` at most once per (actor, key): a photo sent again after a lost answer is not
+    stored twice. The request is identified by the photo's bytes (SHA-256) and type, not its file name."""
+    body = {"sha256": hashlib.sha256(data).hexdigest(), "content_type": (content_type or "").split(";")[0].lower()}
+
+    def work(session: Session) -> tuple[int, dict[str, Any]]:
+        photo = add_photo(session, actor, inspection_id, data, content_type, filename, upload_dir)
+        return 201, {k: v for k, v in photo.items() if k != "path"}
+
+    return idempotency.run_once(engine, actor, key, f"inspection.photo {inspection_id}", body, work)

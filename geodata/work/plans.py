@@ -48,6 +48,7 @@ from planning.geometry import project_xy
 from planning.plan_items import ItemError, diff_versions, item_key
 from planning.units import rows_in_force
 from planning.vocab import DECISIONS_NEEDING_REASON, ITEM_DECISIONS
+from planning.i18n import N_, _
 
 PENDING = ("submitted", "under_review")
 EDITABLE = ("draft", "returned")
@@ -81,21 +82,26 @@ def check_against_sites(session: Session, operator: str, features: Sequence[Mapp
         p = f["properties"]
         kind = p["item"]
         if kind == "new_site" and p.get("code") in known:
-            errs.append(ItemError(i, "properties.code", f"site code {p['code']!r} already exists; choose a new code"))
+            errs.append(ItemError(i, "properties.code", _("site code {code!r} already exists; choose a new "
+                                                          "code", code=p['code'])))
         if kind in ("change_site", "remove_site", "share_site"):
             site = known.get(p["site_code"])
             if site is None:
-                errs.append(ItemError(i, "properties.site_code", f"no site with code {p['site_code']!r}"))
+                errs.append(ItemError(i, "properties.site_code", _("no site with code {site_code!r}",
+                                                                   site_code=p['site_code'])))
             elif site.status == "removed":
-                errs.append(ItemError(i, "properties.site_code", f"site {p['site_code']!r} has been removed"))
+                errs.append(ItemError(i, "properties.site_code", _("site {site_code!r} has been removed",
+                                                                   site_code=p['site_code'])))
             elif kind != "share_site" and site.operator != operator:
                 errs.append(ItemError(i, "properties.site_code",
-                                      f"site {p['site_code']!r} belongs to another operator; a firm may change or "
-                                      "remove only its own sites (use share_site to share it)"))
+                                      _("site {site_code!r} belongs to another operator; a firm may change "
+                                        "or remove only its own sites (use share_site to share it)",
+                                        site_code=p['site_code'])))
             elif kind == "share_site" and site.operator == operator:
                 errs.append(ItemError(i, "properties.site_code",
-                                      f"site {p['site_code']!r} is already {operator}'s own site; share_site is "
-                                      "for another firm's mast"))
+                                      _("site {site_code!r} is already {operator}'s own site; share_site is "
+                                        "for another firm's mast",
+                                        site_code=p['site_code'], operator=operator)))
     return errs
 
 
@@ -111,7 +117,7 @@ def get_plan(session: Session, plan_id: int, operator: str | None = None, *, for
         q = q.where(PlanSubmission.operator == operator)
     plan = session.execute(q).scalar_one_or_none()
     if plan is None:
-        raise NotFound(f"no plan {plan_id}")
+        raise NotFound(_("no plan {plan_id}", plan_id=plan_id))
     return plan
 
 
@@ -195,13 +201,16 @@ def _flush(session: Session, plan_id: int) -> None:
     try:
         session.flush()
     except StaleDataError:
-        raise PlanConflict(f"plan {plan_id} was changed by someone else at the same time; reload it and retry") from None
+        raise PlanConflict(_("plan {plan_id} was changed by someone else at the same time; reload it and "
+                             "retry", plan_id=plan_id)) from None
 
 
 def _expect(plan: PlanSubmission, lock_version: int | None) -> None:
     if lock_version is not None and lock_version != plan.lock_version:
-        raise PlanConflict(f"plan {plan.id} is at lock_version {plan.lock_version}, not {lock_version}; "
-                           "it was changed since you read it", lock_version=plan.lock_version)
+        raise PlanConflict(_("plan {id} is at lock_version {lock_version}, not {lock_version2}; it was "
+                             "changed since you read it",
+                             id=plan.id, lock_version=plan.lock_version,
+                             lock_version2=lock_version), lock_version=plan.lock_version)
 
 
 @dataclass
@@ -224,8 +233,9 @@ def create_plan(session: Session, operator: str, actor: str, body: Mapping[str, 
         existing = by_idempotency_key(session, operator, idempotency_key)
         if existing is not None:
             if existing.body_hash != digest:
-                raise PlanConflict(f"Idempotency-Key {idempotency_key!r} was already used with a different body "
-                                   f"(plan {existing.id}); use a new key for a new plan", plan_id=existing.id)
+                raise PlanConflict(_("Idempotency-Key {idempotency_key!r} was already used with a different "
+                                     "body (plan {id}); use a new key for a new plan",
+                                     idempotency_key=idempotency_key, id=existing.id), plan_id=existing.id)
             return Created(existing, False)
     title = body.get("title") if isinstance(body.get("title"), str) else None
     plan = PlanSubmission(operator=operator, title=(title or "").strip()[:300] or None, status="draft", version=1,
@@ -244,7 +254,8 @@ def update_draft(session: Session, plan: PlanSubmission, actor: str, body: Mappi
     """Replace the items of a draft (or of a returned plan, before it is submitted again)."""
     _expect(plan, lock_version)
     if plan.status not in EDITABLE:
-        raise PlanConflict(f"plan {plan.id} is {plan.status}; only draft or returned plans can be edited")
+        raise PlanConflict(_("plan {id} is {status}; only draft or returned plans can be edited",
+                             id=plan.id, status=plan.status))
     before = features_of(plan)
     plan.items = {**(plan.items or {}), "type": "FeatureCollection", "features": features}
     if isinstance(body.get("title"), str):
@@ -261,7 +272,8 @@ def submit(session: Session, plan: PlanSubmission, actor: str, report: dict[str,
     """Freeze the current items as a version, attach the appraisal report, and move to ``submitted``."""
     _expect(plan, lock_version)
     if plan.status not in EDITABLE:
-        raise PlanConflict(f"plan {plan.id} is {plan.status}; only draft or returned plans can be submitted")
+        raise PlanConflict(_("plan {id} is {status}; only draft or returned plans can be submitted",
+                             id=plan.id, status=plan.status))
     previous = frozen_versions(session, plan.id)
     from_status = plan.status
     if previous:
@@ -284,7 +296,8 @@ def start_review(session: Session, plan: PlanSubmission, actor: str, lock_versio
                  ) -> PlanSubmission:
     _expect(plan, lock_version)
     if plan.status != "submitted":
-        raise PlanConflict(f"plan {plan.id} is {plan.status}; only a submitted plan can be taken under review")
+        raise PlanConflict(_("plan {id} is {status}; only a submitted plan can be taken under review",
+                             id=plan.id, status=plan.status))
     plan.status = "under_review"
     plan.updated_at = utcnow()
     _flush(session, plan.id)
@@ -304,27 +317,33 @@ def decide(session: Session, plan: PlanSubmission, actor: str, decision: str, re
     """A planner's decision; approving applies the approved items to sites and segments."""
     _expect(plan, lock_version)
     if decision not in DECISIONS:
-        raise InvalidField(f"must be one of {', '.join(DECISIONS)}", "decision", title="Invalid decision")
+        raise InvalidField(_("must be one of {decisions}",
+                             decisions=', '.join(DECISIONS)), "decision", title=N_("Invalid decision"))
     if plan.status not in PENDING:
-        raise PlanConflict(f"plan {plan.id} is {plan.status}; only submitted or under-review plans can be decided")
+        raise PlanConflict(_("plan {id} is {status}; only submitted or under-review plans can be decided",
+                             id=plan.id, status=plan.status))
     if decision in DECISIONS_NEEDING_REASON and not (reason or "").strip():
-        raise InvalidField(f"a {decision} decision needs a reason", "reason", title="Reason required")
+        raise InvalidField(_("a {decision} decision needs a reason",
+                             decision=decision), "reason", title=N_("Reason required"))
     feats = features_of(plan)
     per_item: dict[int, ItemDecision] = {}
     for d in item_decisions:
         if not 0 <= d.index < len(feats):
-            raise InvalidField(f"no item with index {d.index} (the plan has {len(feats)})", "items",
-                               title="Invalid item decision")
+            raise InvalidField(_("no item with index {index} (the plan has {n_feats})",
+                                 index=d.index, n_feats=len(feats)), "items",
+                               title=N_("Invalid item decision"))
         if d.decision not in ITEM_DECISIONS:
-            raise InvalidField(f"the decision on items[{d.index}] must be approve or reject", "items",
-                               title="Invalid item decision")
+            raise InvalidField(_("the decision on items[{index}] must be approve or reject",
+                                 index=d.index), "items",
+                               title=N_("Invalid item decision"))
         if d.decision == "reject" and not (d.reason or "").strip():
-            raise InvalidField(f"rejecting items[{d.index}] needs a reason", "items", title="Reason required")
+            raise InvalidField(_("rejecting items[{index}] needs a reason",
+                                 index=d.index), "items", title=N_("Reason required"))
         per_item[d.index] = d
     if decision == "approve" and per_item and all(d.decision == "reject" for d in per_item.values()) \
             and len(per_item) == len(feats):
-        raise InvalidField("every item is rejected; decide 'reject' for the plan instead", "decision",
-                           title="Nothing to approve")
+        raise InvalidField(_("every item is rejected; decide 'reject' for the plan instead"), "decision",
+                           title=N_("Nothing to approve"))
     from_status = plan.status
     if from_status == "submitted":
         plan.status = "under_review"
@@ -411,8 +430,9 @@ def apply_items(session: Session, plan: PlanSubmission, indices: Sequence[int], 
         if kind == "new_site":
             code = p.get("code") or f"{plan.operator}-P{plan.id}-{i + 1}"
             if session.execute(select(Site.id).where(Site.code == code)).first():
-                raise PlanConflict(f"items[{i}]: site code {code!r} was taken after this plan was submitted; "
-                                   "return the plan so the firm can choose another code")
+                raise PlanConflict(_("items[{i}]: site code {code!r} was taken after this plan was "
+                                     "submitted; return the plan so the firm can choose another code",
+                                     i=i, code=code))
             site = Site(code=code, operator=plan.operator, status="planned", target_date=target,
                         derived_class=derived.get(i), reasons=reasons.get(i),
                         **{k: p[k] for k in _SITE_ATTRS if k in p})
@@ -424,7 +444,8 @@ def apply_items(session: Session, plan: PlanSubmission, indices: Sequence[int], 
         elif kind in ("change_site", "remove_site", "share_site"):
             site = session.execute(select(Site).where(Site.code == p["site_code"])).scalar_one_or_none()
             if site is None or site.status == "removed":
-                raise PlanConflict(f"items[{i}]: site {p['site_code']!r} no longer exists")
+                raise PlanConflict(_("items[{i}]: site {site_code!r} no longer exists",
+                                     i=i, site_code=p['site_code']))
             before = _site_record(site)
             if kind == "change_site":
                 for k in _SITE_ATTRS:

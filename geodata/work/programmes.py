@@ -20,6 +20,7 @@ from geodata.errors import Conflict, InvalidField, NotFound
 from geodata.store import audit
 from geodata.store.models import AdminUnit, Programme, ProgrammeSite, Site
 from planning.vocab import ECO_INTEGRATIONS, PROGRAMME_KINDS, PROGRAMME_SITE_STATUSES
+from planning.i18n import _
 
 DONE = ("converted", "piloted")
 PRESET_A2A_ON_A1 = "a2a_on_a1"
@@ -36,9 +37,10 @@ def create_programme(session: Session, actor: str, name: str, kind: str, legal_r
                      deadline: dt.date | None, target_filter: dict[str, Any], codes: list[str]) -> Programme:
     """Store a programme with its target sites (``codes`` already selected by the caller)."""
     if kind not in PROGRAMME_KINDS:
-        raise InvalidField(f"kind must be one of {', '.join(PROGRAMME_KINDS)}", "kind")
+        raise InvalidField(_("kind must be one of {programme_kinds}",
+                             programme_kinds=', '.join(PROGRAMME_KINDS)), "kind")
     if session.execute(select(Programme.id).where(Programme.name == name)).first():
-        raise Conflict(f"a programme named {name!r} already exists", "name")
+        raise Conflict(_("a programme named {name!r} already exists", name=name), "name")
     prog = Programme(name=name, kind=kind, legal_ref=legal_ref, deadline=deadline, target_filter=target_filter)
     session.add(prog)
     session.flush()
@@ -58,7 +60,7 @@ def get_programme(session: Session, ref: int | str) -> Programme:
     if prog is None:
         prog = session.execute(select(Programme).where(Programme.name == str(ref))).scalar_one_or_none()
     if prog is None:
-        raise NotFound(f"no programme {ref!r}")
+        raise NotFound(_("no programme {ref!r}", ref=ref))
     return prog
 
 
@@ -85,25 +87,30 @@ def set_site_status(session: Session, actor: str, prog: Programme, site_code: st
                                                      ProgrammeSite.site_code == site_code)).scalar_one_or_none()
     owner = session.execute(select(Site.operator).where(Site.code == site_code)).scalar_one_or_none()
     if operator is not None and owner != operator:
-        raise NotFound(f"site {site_code!r} is not in programme {prog.name!r}", "site_code")
+        raise NotFound(_("site {site_code!r} is not in programme {name!r}",
+                         site_code=site_code, name=prog.name), "site_code")
     if ps is None:
         # the department may add any site; a firm may add its own sites as eco-BTS pilots
         if owner is not None and (operator is None or prog.kind == "eco_bts"):
             ps = ProgrammeSite(programme_id=prog.id, site_code=site_code, status="pending")
             session.add(ps)
         else:
-            raise NotFound(f"site {site_code!r} is not in programme {prog.name!r}", "site_code")
+            raise NotFound(_("site {site_code!r} is not in programme {name!r}",
+                             site_code=site_code, name=prog.name), "site_code")
     if status not in PROGRAMME_SITE_STATUSES:
-        raise InvalidField(f"status must be one of {', '.join(PROGRAMME_SITE_STATUSES)}", "status")
+        raise InvalidField(_("status must be one of {programme_site_statuses}",
+                             programme_site_statuses=', '.join(PROGRAMME_SITE_STATUSES)), "status")
     if status == "piloted" and prog.kind != "eco_bts":
-        raise InvalidField("only eco-BTS programmes have piloted sites", "status")
+        raise InvalidField(_("only eco-BTS programmes have piloted sites"), "status")
     if status == "converted" and prog.kind != "conversion":
-        raise InvalidField("only conversion programmes have converted sites", "status")
+        raise InvalidField(_("only conversion programmes have converted sites"), "status")
     if status in DONE and done_on is None:
-        raise InvalidField(f"a {status} site needs done_on (the date it was done)", "done_on")
+        raise InvalidField(_("a {status} site needs done_on (the date it was done)",
+                             status=status), "done_on")
     bad = [i for i in integrates or [] if i not in ECO_INTEGRATIONS]
     if bad:
-        raise InvalidField(f"integrates: unknown {', '.join(bad)}; use {', '.join(ECO_INTEGRATIONS)}", "integrates")
+        raise InvalidField(_("integrates: unknown {bad}; use {eco_integrations}",
+                             bad=', '.join(bad), eco_integrations=', '.join(ECO_INTEGRATIONS)), "integrates")
     before = {"status": ps.status, "done_on": ps.done_on, "integrates": ps.integrates}
     ps.status = status
     ps.done_on = done_on if status in DONE else None
@@ -119,7 +126,7 @@ def progress(session: Session, prog: Programme, by: str = "district", as_of: dt.
              operator: str | None = None) -> dict[str, Any]:
     """Progress rows by district or operator: total, done (converted/piloted), pending, overdue, done_pct."""
     if by not in ("district", "operator"):
-        raise InvalidField("by must be district or operator", "by")
+        raise InvalidField(_("by must be district or operator"), "by")
     as_of = as_of or dt.date.today()
     q = (select(ProgrammeSite.site_code, ProgrammeSite.status, ProgrammeSite.done_on, ProgrammeSite.integrates,
                 Site.operator, Site.district_code)

@@ -64,7 +64,7 @@ def test_invalid_feature_rejects_whole_submission(demo_db: Engine) -> None:
     ({"type": "Feature", "geometry": None, "properties": {"item": "remove_site", "site_code": "NOPE-1"}},
      "properties.site_code"),
     ({"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.68, 20.85]},
-      "properties": {"item": "cable_route", "street": "Lạch Tray"}}, "geometry"),
+      "properties": {"item": "cable_route", "street": "Lạch Tray", "method": "ha_ngam"}}, "geometry"),
 ])
 def test_each_invalid_feature_names_index_and_field(demo_db: Engine, feat: dict, index_field: str) -> None:
     c, k = client(demo_db), make_keys(demo_db)
@@ -198,7 +198,7 @@ def test_full_workflow_return_resubmit_approve(demo_db: Engine) -> None:
         new_site(106.7010, 20.8400, code="WF-NEW-1", mount="ground", mast_height_m=30, target_date="2027-06-30"),
         feature("share_site", None, site_code=host),
         feature("cable_route", [[106.680, 20.855], [106.684, 20.857]], "LineString", street="Lạch Tray",
-                target_year=2027),
+                target_year=2027, method="chinh_trang"),
     )
     pid = _submit(c, k, body)
     assert c.post(f"/plans/{pid}/submit", headers=k.h("vtl")).status_code == 409  # frozen

@@ -3,6 +3,7 @@ partitions from the database and the findings equal the single-process run, stor
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from tests.conftest import db_url
 
 PACK = load_pack("haiphong")
 M = "EPSG:9210"
+BEFORE, AFTER = dt.date(2025, 6, 30), dt.date(2025, 12, 31)  # the last day of the districts; after the reform
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,45 @@ def test_counts_on_dask_equal_one_process(demo_db: Engine, client, by: str) -> N
     assert partitions == 5 and counts is not None
     assert counts.to_json() == single.to_json()
     assert counts.totals["total"] == 1000 - len(repo.load_sites(demo_db, statuses=["removed"], columns=["code"]))
+
+
+@pytest.mark.parametrize(("by", "day"), [("district", BEFORE), ("commune", BEFORE), ("commune", AFTER)])
+def test_counts_on_dask_use_the_units_of_the_day_asked(demo_db: Engine, client, by: str,  # type: ignore[no-untyped-def]
+                                                       day: dt.date) -> None:
+    """Issue 15: before the reform by district (or old commune), from 2025-07-01 by the new communes
+    (which have no district) — the same table on both engines, every site counted once."""
+    from geodata.work.distributed import site_counts_dask
+
+    single = checks.stored_site_counts(demo_db, PACK, by=by, as_of=day)
+    counts, partitions = site_counts_dask(demo_db, PACK, metric_crs=M, by=by, as_of=day, npartitions=3)
+    assert partitions == 3 and counts is not None and counts.as_of == day
+    assert counts.to_json() == single.to_json()
+    live = 1000 - len(repo.load_sites(demo_db, statuses=["removed"], columns=["code"]))
+    assert counts.totals["total"] == live
+    units = {r.get(f"{by}_code") for r in counts.to_json()["rows"] if r["total"]} - {None}
+    valid = {str(c) for c in repo.load_admin_units(demo_db).query("level == @by")["code"]}
+    assert len(units) >= 3 and units <= valid
+    if day == AFTER:  # the new communes belong to the province: no row names a district
+        assert not {r.get("district_code") for r in counts.to_json()["rows"]} - {None}
+
+
+def test_counts_on_dask_place_full_merges_and_leave_partial_merges_not_placed(empty_db: Engine,  # type: ignore[no-untyped-def]
+                                                                             client) -> None:
+    """New communes known only from the reform's mapping (no polygons): a site in a wholly merged old
+    commune counts in its new unit, a site in a split one is "not placed" — on Dask as on one process."""
+    from geodata.io.import_mapping import import_unit_mapping
+    from geodata.work.distributed import site_counts_dask
+    from tests.geodata.test_unit_versions import MAPPING, _old_world
+
+    _old_world(empty_db)
+    assert import_unit_mapping(empty_db, MAPPING).committed
+    for day in (BEFORE, AFTER):
+        single = checks.stored_site_counts(empty_db, PACK, by="commune", as_of=day)
+        counts, _ = site_counts_dask(empty_db, PACK, metric_crs=M, by="commune", as_of=day, npartitions=2)
+        assert counts is not None and counts.to_json() == single.to_json()
+        assert counts.totals["total"] == 3
+    assert counts.not_placed == 1 and single.not_placed == 1
+    assert sum(r["total"] for r in counts.to_json()["rows"] if r.get("partial_merge_of") == "11341") == 1
 
 
 def test_an_empty_database_runs_and_finds_nothing(empty_db: Engine, client) -> None:  # type: ignore[no-untyped-def]

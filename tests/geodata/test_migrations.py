@@ -114,3 +114,24 @@ def test_0008_rewrites_cable_methods_as_the_plans_count_them(empty_db: Engine) -
         got = [r[0] for r in c.execute(text("SELECT method FROM cable_segments ORDER BY code")).all()]
     assert got == ["underground", "bracketed", "bracketed"]
     migrate.upgrade(empty_db)
+
+
+def test_0010_idempotency_records_unique_per_actor_and_key(empty_db: Engine) -> None:
+    """0010 adds the table of first answers, unique on (actor, key); downgrade to 0009 removes it."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    row = {"operation": "inspection.result campaign 1", "fingerprint": "0" * 64, "status_code": 201,
+           "response": '{"id": 1}', "created_at": "2026-12-05 08:00:00"}
+    insert = text("INSERT INTO idempotency_records (actor, key, operation, fingerprint, status_code, response, "
+                  "created_at) VALUES (:actor, :key, :operation, :fingerprint, :status_code, :response, :created_at)")
+    with empty_db.begin() as c:
+        c.execute(insert, {**row, "actor": "hung (staff 1)", "key": "k-0000001"})
+        c.execute(insert, {**row, "actor": "mai (staff 2)", "key": "k-0000001"})  # another actor: no collision
+    with pytest.raises(IntegrityError), empty_db.begin() as c:
+        c.execute(insert, {**row, "actor": "hung (staff 1)", "key": "k-0000001"})
+    migrate.downgrade(empty_db, "0009")
+    assert "idempotency_records" not in inspect(empty_db).get_table_names()
+    migrate.upgrade(empty_db)
+    assert "idempotency_records" in inspect(empty_db).get_table_names()

@@ -65,7 +65,7 @@ def _site(dx: float, dy: float, code: str, **p: Any) -> dict[str, Any]:
 
 def _cable(dx: float, dy: float) -> dict[str, Any]:
     return {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [lonlat(dx, dy), lonlat(dx + 300, dy)]},
-            "properties": {"item": "cable_route", "street": "Lạch Tray"}}
+            "properties": {"item": "cable_route", "street": "Lạch Tray", "method": "ha_ngam"}}
 
 
 def test_report_covers_every_kind_of_finding() -> None:

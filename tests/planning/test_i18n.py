@@ -21,14 +21,16 @@ PO = ROOT / "planning" / "locale" / "vi" / "LC_MESSAGES" / "btsplan.po"
 
 
 def marked_msgids() -> dict[str, str]:
-    """msgid (singular for plurals) → where it is marked, over app/, geodata/ and planning/."""
+    """Catalog key (msgid, singular for plurals; ``context␄msgid`` with a context) → where it is marked,
+    over app/, geodata/ and planning/."""
     found: dict[str, str] = {}
     for pkg in ("planning", "geodata", "app"):
-        for filename, lineno, message, _comments, _ctx in extract_from_dir(
+        for filename, lineno, message, _comments, ctx in extract_from_dir(
                 ROOT / pkg, method_map=[("**.py", "python")], keywords=i18n.KEYWORDS):
             msgid = message[0] if isinstance(message, tuple) else message
             if msgid:
-                found.setdefault(msgid, f"{pkg}/{filename}:{lineno}")
+                key = f"{ctx}{i18n.CONTEXT_SEP}{msgid}" if ctx else msgid
+                found.setdefault(key, f"{pkg}/{filename}:{lineno}")
     return found
 
 
@@ -65,8 +67,14 @@ def test_the_catalog_has_no_fuzzy_or_duplicate_entries() -> None:
         cat = read_po(f, locale="vi")
     assert not [m.id for m in cat if m.id and m.fuzzy]
     text = PO.read_text(encoding="utf-8")
-    ids = [line for line in text.splitlines() if line.startswith("msgid ")]
-    assert len(ids) == len(set(ids))
+    ids, ctx = [], None
+    for line in text.splitlines():  # a msgid may repeat under another msgctxt, never within one
+        if line.startswith("msgctxt "):
+            ctx = line
+        elif line.startswith("msgid "):
+            ids.append((ctx, line))
+            ctx = None
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
 
 
 def test_language_switch_and_fallback() -> None:
@@ -120,3 +128,119 @@ def test_cli_lang_option() -> None:
         assert bad.exit_code == 2 and "--lang" in bad.output
     finally:
         i18n.set_language("en")  # the suite's language (tests/conftest.py): the CLI set it for this thread
+
+
+# --- no raw English where a person reads it (issue 16) ---------------------------------------------
+import ast  # noqa: E402
+import re  # noqa: E402
+
+#: The error kinds whose message reaches a person (problem+json detail, the CLI's error line).
+_REFUSALS = frozenset("""BtsplanError NotFound Conflict InvalidField Forbidden TooLarge RulePackError
+    TransitionError TooManyItems StaleVersion InvalidParameter UnsupportedType Unavailable TileTimeout CRSNameError
+    DemoConflict CableError StateConflict PlanConflict BackupError KeyReused AccountError NotMigrated
+    DatabaseConfigError KeyManagementError ExportError ReadError""".split())
+#: Calls that print to a person.
+_PRINTS = frozenset({"typer.echo", "typer.secho", "console.print", "err_console.print", "fail",
+                     "typer.BadParameter"})
+#: Sites that are not sentences for people, each with why.
+_NOT_FOR_PEOPLE = {
+    ("app/cli.py", "btsplan {__version__}"): "the program name and its version number",
+}
+#: Files other helpers were editing while the rest was converted (issue 16, session 5): at most this many
+#: raw messages each, so the number can only go down. Convert them and delete the row.
+_PENDING = {
+    "app/gate.py": 1, "app/routers/cables.py": 2, "app/routers/inspections.py": 2,
+    "app/routers/workspace_admin.py": 2, "app/routers/workspace_cables.py": 2,
+    "app/routers/workspace_inspections.py": 3, "planning/provinces.py": 2, "geodata/crs.py": 7,
+    "geodata/store/idempotency.py": 2, "geodata/work/cables.py": 14, "geodata/work/inspections.py": 13,
+}
+
+
+def _callee(node: ast.Call) -> str:
+    f = node.func
+    if isinstance(f, ast.Name):
+        return f.id
+    if isinstance(f, ast.Attribute):
+        return f"{f.value.id if isinstance(f.value, ast.Name) else '?'}.{f.attr}"
+    return "?"
+
+
+def _has_words(text: str) -> bool:
+    return any(c.isalpha() for c in re.sub(r"\[/?[a-z ]*\]", "", text))  # rich markup is not words
+
+
+def _raw(arg: ast.expr) -> bool:
+    """A literal sentence (plain or f-string, or built with + or .format) not passed through the catalog."""
+    if isinstance(arg, ast.JoinedStr):
+        return any(isinstance(v, ast.Constant) and _has_words(v.value) for v in arg.values)
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return _has_words(arg.value)
+    if isinstance(arg, ast.BinOp):
+        return _raw(arg.left) or _raw(arg.right)
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format":
+        return _raw(arg.func.value)
+    return False
+
+
+def _people_args(node: ast.Call) -> list[ast.expr]:
+    """The arguments of ``node`` that a person reads."""
+    name = _callee(node)
+    short = name.rsplit(".", 1)[-1]
+    if short == "Problem":  # Problem(status, title, detail)
+        return node.args[1:3] + [k.value for k in node.keywords if k.arg in ("title", "detail")]
+    if name in _PRINTS:
+        return node.args[:1]
+    if short == "RowError":  # RowError(row, field, value, message)
+        return node.args[3:4] + [k.value for k in node.keywords if k.arg == "message"]
+    if short == "ItemError":  # ItemError(index, field, message)
+        return node.args[2:3] + [k.value for k in node.keywords if k.arg == "message"]
+    if short in _REFUSALS:  # InvalidParameter(param, message): the parameter's name is not a sentence
+        first = node.args[1:2] if short == "InvalidParameter" else node.args[:1]
+        return first + [k.value for k in node.keywords if k.arg in ("message", "title")]
+    return []
+
+
+def raw_messages() -> dict[str, list[str]]:
+    """file → ``line: text`` of every raw user-facing message in app/, geodata/ and planning/."""
+    out: dict[str, list[str]] = {}
+    for pkg in ("app", "geodata", "planning"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            src = path.read_text(encoding="utf-8")
+            for node in ast.walk(ast.parse(src)):
+                if not isinstance(node, ast.Call):
+                    continue
+                for arg in _people_args(node):
+                    text = ast.get_source_segment(src, arg) or ""
+                    literal = text[2:-1] if text.startswith(('f"', "f'")) else text.strip("\"'")
+                    if _raw(arg) and (rel, literal) not in _NOT_FOR_PEOPLE:
+                        out.setdefault(rel, []).append(f"{arg.lineno}: {text[:90]}")
+    return out
+
+
+def test_the_scan_finds_raw_messages() -> None:
+    """The scanner itself: it must flag each shape it is meant to catch, and pass marked ones."""
+    src = '''
+raise Problem(404, N_("Not found"), f"no plan {pid}")
+raise NotFound("no such site")
+typer.echo("done " + name)
+err_console.print("[red]bad[/] {x}".format(x=1))
+raise InvalidParameter("bbox", "not four numbers")
+ItemError(0, "geometry", _("must be a GeoJSON geometry object"))
+raise NotFound(_("no plan {id}", id=1))
+console.print(f"[dim]·[/] {note}")
+raise InvalidParameter("bbox", _("not four numbers"))
+'''
+    flagged = [n.lineno for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call)
+               for a in _people_args(n) if _raw(a)]
+    assert sorted(flagged) == [2, 3, 4, 5, 6]
+
+
+def test_every_user_facing_message_goes_through_the_catalog() -> None:
+    """Issue 16: error details, CLI output and validation messages are catalog messages (``_()``/``N_()``
+    with named fields), never a raw string or f-string, so each has Vietnamese text (the test above checks
+    the catalog). Sites that are not for people are in ``_NOT_FOR_PEOPLE``, with why."""
+    found = raw_messages()
+    new = {f: lines for f, lines in found.items() if len(lines) > _PENDING.get(f, 0)}
+    assert not new, "user-facing messages not in the catalog (wrap them in _()):\n" + "\n".join(
+        f"{f}:{line}" for f, lines in sorted(new.items()) for line in lines)

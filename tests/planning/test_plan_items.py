@@ -22,7 +22,7 @@ def fc(*features: dict) -> dict:
 
 
 def test_valid_items_are_normalised() -> None:
-    res = parse_plan(fc(
+    res = parse_plan({**fc(
         _site(code=" S-1 ", mast_height_m=30),
         {"type": "Feature", "geometry": None, "properties": {"item": "remove_site", "site_code": "X-1"}},
         {"type": "Feature", "geometry": None, "properties": {"item": "share_site", "site_code": "X-2", "transmitters": 3.0}},
@@ -30,15 +30,32 @@ def test_valid_items_are_normalised() -> None:
          "properties": {"item": "cable_route", "street": "Lạch Tray", "target_year": 2027}},
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.7, 20.9]},
          "properties": {"item": "change_site", "site_code": "X-3"}},
-    ))
+    ), "method": "chinh_trang"})
     assert res.ok, res.errors
     f0, _, f2, f3, _ = res.features
     assert f0["properties"] == {"item": "new_site", "code": "S-1", "mount": "ground", "mast_height_m": 30.0,
                                 "camouflaged": False}
     assert f2["properties"]["transmitters"] == 3 and isinstance(f2["properties"]["transmitters"], int)
-    # issue 16: methods are chinh_trang / ha_ngam / both; a plan that names none keeps the old meaning
-    # (undergrounding), now spelled ha_ngam
-    assert f3["properties"]["method"] == "ha_ngam"
+    # issue 16: methods are chinh_trang / ha_ngam / both, and none is assumed: this item names none, so
+    # the plan's own ``method`` decides it (before issue 16 it silently became undergrounding)
+    assert f3["properties"]["method"] == "chinh_trang"
+
+
+def test_cable_route_without_a_method_is_an_error_naming_the_item() -> None:
+    """Issue 16: no silent default ``ha_ngam`` — the same rule as cable imports (row error unless
+    ``--method``): the item's own method, else the plan's, else an error on ``properties.method``."""
+    line = {"type": "LineString", "coordinates": [[106.6, 20.8], [106.61, 20.81]]}
+    route = {"type": "Feature", "geometry": line, "properties": {"item": "cable_route", "street": "Lạch Tray"}}
+    res = parse_plan(fc(_site(), route))
+    assert [(e.index, e.field) for e in res.errors] == [(1, "properties.method")]
+    assert "Lạch Tray" in res.errors[0].message and res.features == []
+    own = {**route, "properties": {**route["properties"], "method": "chinh_trang_ha_ngam"}}
+    res = parse_plan({**fc(own, route), "method": "ha_ngam"})
+    assert res.ok, res.errors
+    assert [f["properties"]["method"] for f in res.features] == ["chinh_trang_ha_ngam", "ha_ngam"]
+    assert parse_plan({**fc(route), "method": "underground"}).features[0]["properties"]["method"] == "ha_ngam"
+    bad = parse_plan({**fc(route), "method": "dig"})
+    assert {(e.index, e.field) for e in bad.errors} == {(None, "method"), (0, "properties.method")}
 
 
 def test_all_errors_reported_with_index_and_field() -> None:
@@ -48,7 +65,7 @@ def test_all_errors_reported_with_index_and_field() -> None:
         _site(camouflaged="yes", declared_class="A3"),
         {"type": "Feature", "geometry": None, "properties": {"item": "change_site", "site_code": "X"}},
         {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[106.6, 20.8], [106.6, 20.8]]},
-         "properties": {"item": "cable_route", "street": "A"}},
+         "properties": {"item": "cable_route", "street": "A", "method": "ha_ngam"}},
     ))
     got = {(e.index, e.field) for e in res.errors}
     assert got == {(1, "properties.mast_height_m"), (2, "properties.camouflaged"), (2, "properties.declared_class"),

@@ -97,7 +97,7 @@ def _approved_plan(engine: Engine) -> Planted:
     sites = [new_site(106.700 + 0.004 * i, 20.840, code=code, name=p, address=PAYLOADS[(i + 1) % len(PAYLOADS)])
              for i, (code, p) in enumerate(zip(codes, PAYLOADS, strict=True))]
     cable = feature("cable_route", [[106.680, 20.855], [106.684, 20.857]], "LineString", street=PAYLOADS[3],
-                    from_desc=PAYLOADS[4], target_year=2027)
+                    from_desc=PAYLOADS[4], target_year=2027, method="ha_ngam")
     r = c.post("/plans", json=collection(*sites, cable, title=PAYLOADS[0]), headers=k.h("vtl"))
     assert r.status_code == 201, r.text
     pid = r.json()["id"]

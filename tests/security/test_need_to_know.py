@@ -55,7 +55,7 @@ def _mast(x: float, y: float, code: str) -> dict[str, Any]:
 
 
 def _cable(x: float, y: float, length: float, street: str = "Lạch Tray") -> dict[str, Any]:
-    return feature("cable_route", [lonlat(x, y), lonlat(x + length, y)], "LineString", street=street)
+    return feature("cable_route", [lonlat(x, y), lonlat(x + length, y)], "LineString", street=street, method="ha_ngam")
 
 
 def _ctx(*pending: dict[str, Any], sites: dict[str, Any] | None = None) -> AppraisalContext:

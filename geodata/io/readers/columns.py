@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from geodata.io.readers.errors import ReadError
 from planning.names import fold
+from planning.i18n import _
 
 KINDS = ("admin", "zones", "routes", "sites", "cables")
 
@@ -208,7 +209,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
             if not part.strip():
                 continue
             if "=" not in part:
-                raise ReadError(f"--map {part!r}: write COLUMN=FIELD, e.g. --map 'Mã trạm=code'", field="--map",
+                raise ReadError(_("--map {part!r}: write COLUMN=FIELD, e.g. --map 'Mã trạm=code'",
+                                  part=part), field="--map",
                                 value=part)
             col, fld = part.split("=", 1)
             out[col.strip()] = fld.strip()
@@ -244,14 +246,16 @@ def resolve(columns: Iterable[str], kind: str, overrides: Mapping[str, str] | No
     for col, fld in overrides.items():
         match = [c for c in cols if c == col] or [c for c in cols if norm(c) == norm(col)]
         if not match:
-            raise ReadError(f"--map {col}={fld}: the file has no column {col!r} (columns: {', '.join(cols)})",
+            raise ReadError(_("--map {col}={fld}: the file has no column {col!r} (columns: {cols})",
+                              col=col, fld=fld, cols=', '.join(cols)),
                             field="--map", value=col)
         if fld in ("", "-", "ignore"):
             ignored.append(match[0])
             continue
         if fld not in spec:
-            raise ReadError(f"--map {col}={fld}: {fld!r} is not a field of {kind} "
-                            f"(fields: {', '.join(sorted(spec))})", field="--map", value=fld)
+            raise ReadError(_("--map {col}={fld}: {fld!r} is not a field of {kind} (fields: {values})",
+                              col=col, fld=fld, kind=kind,
+                              values=', '.join(sorted(spec))), field="--map", value=fld)
         field_of[match[0]] = fld
     claimed = set(field_of.values())
     candidates: dict[str, list[str]] = {}
@@ -275,8 +279,10 @@ def resolve(columns: Iterable[str], kind: str, overrides: Mapping[str, str] | No
                 notes.append(f"columns {', '.join(repr(c) for c in cs)} all mean {f}: using {chosen!r}")
                 unused += [c for c in cs if c != chosen]
             else:
-                raise ReadError(f"columns {', '.join(repr(c) for c in cs)} all mean {f}; choose one with "
-                                f"--map '{cs[0]}={f}' --map '{cs[1]}=ignore'", field=f)
+                raise ReadError(_("columns {values} all mean {f}; choose one with --map '{value}={f}' --map "
+                                  "'{value2}=ignore'",
+                                  values=', '.join(repr(c) for c in cs), f=f, value=cs[0],
+                                  value2=cs[1]), field=f)
         else:
             chosen = cs[0]
         field_of[chosen] = f

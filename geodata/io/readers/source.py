@@ -32,6 +32,7 @@ import shapely
 from geodata.io.readers import text as txt
 from geodata.io.readers.columns import norm
 from geodata.io.readers.errors import ReadError
+from planning.i18n import _
 
 FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".geojson": "geojson",
@@ -109,7 +110,8 @@ class Source:
         except ReadError:
             raise
         except Exception as exc:  # noqa: BLE001  (GDAL's, openpyxl's or the XML parser's own words)
-            raise ReadError(f"cannot read the file past row {last:,} (damaged?): {_gdal_msg(exc)}", field="file",
+            raise ReadError(_("cannot read the file past row {last:,} (damaged?): {exc}",
+                              last=last, exc=_gdal_msg(exc)), field="file",
                             value=self.path.name) from None
         if self._tail_error is not None:
             raise self._tail_error
@@ -169,7 +171,8 @@ class Source:
                                     pd.DataFrame(buf, columns=self.columns, dtype=object))
                         buf, rows = [], []
             except Exception as exc:  # noqa: BLE001  (openpyxl or the XML parser on a damaged sheet)
-                raise ReadError(f"cannot read sheet {self.sheet!r} past row {r:,} (damaged?): {_gdal_msg(exc)}",
+                raise ReadError(_("cannot read sheet {sheet!r} past row {r:,} (damaged?): {exc}",
+                                  sheet=self.sheet, r=r, exc=_gdal_msg(exc)),
                                 field="file", value=self.path.name) from None
             if buf:
                 yield Batch(np.array(rows, dtype=np.int64), pd.DataFrame(buf, columns=self.columns, dtype=object))
@@ -241,8 +244,10 @@ def detect_format(path: Path) -> str:
         return "shp"
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ReadError(f"unsupported file type {path.suffix!r}; use one of "
-                        f"{', '.join(sorted(FORMATS))} (or a folder holding a Shapefile)", field="file", value=path.name)
+        raise ReadError(_("unsupported file type {suffix!r}; use one of {values} (or a folder holding a "
+                          "Shapefile)",
+                          suffix=path.suffix,
+                          values=', '.join(sorted(FORMATS))), field="file", value=path.name)
     return fmt
 
 
@@ -263,18 +268,21 @@ def _check_zip(path: Path, what: str = "zip archive", floor: int = ZIP_FLOOR,
             infos = [i for i in z.infolist() if not i.is_dir()]
             declared = sum(i.file_size for i in infos)
             if declared > allowance:  # an honest bomb is refused without inflating anything
-                raise ReadError(f"the {what} declares {declared:,} bytes inflated from {size:,}: refused as a zip "
-                                "bomb", field="file", value=path.name)
+                raise ReadError(_("the {what} declares {declared:,} bytes inflated from {size:,}: refused as "
+                                  "a zip bomb",
+                                  what=what, declared=declared, size=size), field="file", value=path.name)
             total = 0
             for info in infos:
                 own = cap(info.filename) if cap is not None else None
                 budget = allowance - total if own is None else min(allowance - total, own)
                 total += _inflated_size(z, f, info, budget, size, path)
     except (zipfile.BadZipFile, zlib.error, EOFError, struct.error) as exc:
-        raise ReadError(f"the file is not a valid {what} (damaged or truncated?): {_gdal_msg(exc)}", field="file",
+        raise ReadError(_("the file is not a valid {what} (damaged or truncated?): {exc}",
+                          what=what, exc=_gdal_msg(exc)), field="file",
                         value=path.name) from None
     except NotImplementedError as exc:  # a compression method Python (and GDAL) cannot read
-        raise ReadError(f"the {what} uses a compression it cannot be read with: {_gdal_msg(exc)}", field="file",
+        raise ReadError(_("the {what} uses a compression it cannot be read with: {exc}",
+                          what=what, exc=_gdal_msg(exc)), field="file",
                         value=path.name) from None
     return infos
 
@@ -282,7 +290,8 @@ def _check_zip(path: Path, what: str = "zip archive", floor: int = ZIP_FLOOR,
 def _inflated_size(z: zipfile.ZipFile, f: Any, info: zipfile.ZipInfo, budget: int, size: int, path: Path) -> int:
     """Bytes ``info`` really inflates to, raising :class:`ReadError` as soon as they pass ``budget``."""
     if info.flag_bits & 0x1:
-        raise ReadError(f"{info.filename} in the archive is encrypted", field="file", value=path.name)
+        raise ReadError(_("{filename} in the archive is encrypted",
+                          filename=info.filename), field="file", value=path.name)
     if info.compress_type != zipfile.ZIP_DEFLATED:  # stored (bounded by the file) or bz2/lzma: bounded by zipfile
         n = 0
         with z.open(info) as member:
@@ -319,8 +328,10 @@ def _inflated_size(z: zipfile.ZipFile, f: Any, info: zipfile.ZipInfo, budget: in
 
 
 def _bomb(info: zipfile.ZipInfo, n: int, path: Path) -> ReadError:
-    return ReadError(f"{info.filename} in the archive inflates past {n:,} bytes (it declares {info.file_size:,}) "
-                     f"from a {path.stat().st_size:,}-byte file: refused as a zip bomb", field="file", value=path.name)
+    return ReadError(_("{filename} in the archive inflates past {n:,} bytes (it declares {file_size:,}) from "
+                       "a {st_size:,}-byte file: refused as a zip bomb",
+                       filename=info.filename, n=n, file_size=info.file_size,
+                       st_size=path.stat().st_size), field="file", value=path.name)
 
 
 def open_source(path: str | Path, *, sheet: str | None = None, encoding: str | None = None,
@@ -330,17 +341,17 @@ def open_source(path: str | Path, *, sheet: str | None = None, encoding: str | N
     ``known_columns`` (normalised names) helps find the header row below a title in CSV/XLSX."""
     p = Path(path)
     if not p.exists():
-        raise ReadError(f"file not found: {p}", field="file", value=str(p))
+        raise ReadError(_("file not found: {p}", p=p), field="file", value=str(p))
     if p.is_file() and p.stat().st_size == 0:
-        raise ReadError("the file is empty", field="file", value=p.name)
+        raise ReadError(_("the file is empty"), field="file", value=p.name)
     fmt = detect_format(p)
     try:
         return _open(p, fmt, sheet, encoding, max_rows, known_columns or set())
     except ReadError:
         raise
     except Exception as exc:  # noqa: BLE001  (a damaged or hostile file can make any parser fail)
-        raise ReadError(f"cannot read the file as {fmt.upper()} (damaged, or not what its name says?): "
-                        f"{_gdal_msg(exc)}", field="file", value=p.name) from None
+        raise ReadError(_("cannot read the file as {value} (damaged, or not what its name says?): {exc}",
+                          value=fmt.upper(), exc=_gdal_msg(exc)), field="file", value=p.name) from None
 
 
 def _open(p: Path, fmt: str, sheet: str | None, encoding: str | None, max_rows: int | None,
@@ -355,11 +366,13 @@ def _open(p: Path, fmt: str, sheet: str | None, encoding: str | None, max_rows: 
         inner = [m for m in members if Path(m).suffix.lower() in (".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv",
                                                                  ".fgb")]
         if not inner:
-            raise ReadError(f"the zip holds no Shapefile, GeoPackage, GeoJSON, KML or CSV ({', '.join(members[:8])})",
+            raise ReadError(_("the zip holds no Shapefile, GeoPackage, GeoJSON, KML or CSV ({value})",
+                              value=', '.join(members[:8])),
                             field="file", value=p.name)
         shp = [m for m in inner if m.lower().endswith(".shp")]
         if len(shp) > 1 and sheet is None:
-            raise ReadError(f"the zip holds several Shapefiles ({', '.join(shp)}); choose one with --sheet NAME",
+            raise ReadError(_("the zip holds several Shapefiles ({shp}); choose one with --sheet NAME",
+                              shp=', '.join(shp)),
                             field="file", value=p.name)
         member = shp[0] if len(shp) == 1 else inner[0]
         if sheet is not None:
@@ -380,8 +393,9 @@ def _open(p: Path, fmt: str, sheet: str | None, encoding: str | None, max_rows: 
                         if max_rows is not None and lines > max_rows + 50:
                             out.close()
                             os.unlink(tmpname)
-                            raise ReadError(f"{member} in the zip has more than {max_rows:,} rows "
-                                            "(BTSPLAN_MAX_IMPORT_ROWS)", field="file", value=p.name)
+                            raise ReadError(_("{member} in the zip has more than {max_rows:,} rows "
+                                              "(BTSPLAN_MAX_IMPORT_ROWS)",
+                                              member=member, max_rows=max_rows), field="file", value=p.name)
             src_obj = _open_csv(Path(tmpname), encoding, max_rows, known)
             src_obj._temp.append(Path(tmpname))
             src_obj.path = p
@@ -392,20 +406,21 @@ def _open(p: Path, fmt: str, sheet: str | None, encoding: str | None, max_rows: 
     if p.is_dir():
         shps = sorted(p.glob("*.shp")) + sorted(p.glob("*.SHP"))
         if not shps:
-            raise ReadError("the folder holds no Shapefile (.shp)", field="file", value=str(p))
+            raise ReadError(_("the folder holds no Shapefile (.shp)"), field="file", value=str(p))
         if len(shps) > 1 and sheet is None:
-            raise ReadError(f"the folder holds several Shapefiles ({', '.join(s.name for s in shps)}); "
-                            "choose one with --sheet NAME", field="file", value=str(p))
+            raise ReadError(_("the folder holds several Shapefiles ({values}); choose one with --sheet NAME",
+                              values=', '.join(s.name for s in shps)), field="file", value=str(p))
         chosen = [s for s in shps if s.stem == sheet] if sheet else shps
         if not chosen:
-            raise ReadError(f"no Shapefile named {sheet!r} in the folder", field="--sheet", value=str(sheet))
+            raise ReadError(_("no Shapefile named {sheet!r} in the folder",
+                              sheet=sheet), field="--sheet", value=str(sheet))
         return _open_vector(p, str(chosen[0]), "shp", None, encoding, max_rows)
     if fmt == "kmz":
         # read the KML inside through /vsizip/: GDAL's LIBKML driver opening the .kmz itself drops the
         # ExtendedData schema fields (seen with GDAL 3.12)
         kmls = [i.filename for i in _check_zip(p) if i.filename.lower().endswith(".kml")]
         if not kmls:
-            raise ReadError("the KMZ holds no .kml document", field="file", value=p.name)
+            raise ReadError(_("the KMZ holds no .kml document"), field="file", value=p.name)
         member = "doc.kml" if "doc.kml" in kmls else kmls[0]
         return _open_vector(p, f"/vsizip/{p}/{member}", "kmz", sheet, encoding, max_rows)
     return _open_vector(p, str(p), fmt, sheet, encoding, max_rows)
@@ -429,39 +444,45 @@ def _open_vector(p: Path, gdal_path: str, fmt: str, layer: str | None, encoding:
     try:
         layers = pyogrio.list_layers(gdal_path)
     except Exception as exc:  # noqa: BLE001  (GDAL says why in its own words)
-        raise ReadError(f"GDAL cannot open the file: {_gdal_msg(exc)}", field="file", value=p.name) from None
+        raise ReadError(_("GDAL cannot open the file: {exc}",
+                          exc=_gdal_msg(exc)), field="file", value=p.name) from None
     if len(layers) == 0:
-        raise ReadError("the file holds no layer (empty?)", field="file", value=p.name)
+        raise ReadError(_("the file holds no layer (empty?)"), field="file", value=p.name)
     names = [str(x[0]) for x in layers]
     if layer is None:
         if len(names) > 1 and fmt in ("gpkg",):
-            raise ReadError(f"the file has several layers ({', '.join(names)}); choose one with --sheet NAME",
+            raise ReadError(_("the file has several layers ({names}); choose one with --sheet NAME",
+                              names=', '.join(names)),
                             field="--sheet")
         layer = names[0]
     elif layer not in names:
-        raise ReadError(f"no layer {layer!r} in the file (layers: {', '.join(names)})", field="--sheet", value=layer)
+        raise ReadError(_("no layer {layer!r} in the file (layers: {names})",
+                          layer=layer, names=', '.join(names)), field="--sheet", value=layer)
     opts: dict[str, str] = {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             info = pyogrio.read_info(gdal_path, layer=layer, encoding=encoding, force_feature_count=fmt != "kml")
     except Exception as exc:  # noqa: BLE001
-        raise ReadError(f"GDAL cannot read the file: {_gdal_msg(exc)}", field="file", value=p.name) from None
+        raise ReadError(_("GDAL cannot read the file: {exc}",
+                          exc=_gdal_msg(exc)), field="file", value=p.name) from None
     if encoding is not None and encoding.lower().replace("-", "") not in ("utf8",):
         # Arrow needs UTF-8: GDAL recodes Shapefile text itself through the ENCODING open option
         if fmt == "shp":
             opts["ENCODING"] = encoding
         else:
-            raise ReadError(f"--encoding is only used for CSV and Shapefile input, not {fmt}", field="--encoding",
+            raise ReadError(_("--encoding is only used for CSV and Shapefile input, not {fmt}",
+                              fmt=fmt), field="--encoding",
                             value=encoding)
     n = int(info.get("features") or 0)
     if n < 0:
         n = 0
     if max_rows is not None and n > max_rows:
-        raise ReadError(f"the file has {n:,} features, more than the limit of {max_rows:,} (BTSPLAN_MAX_IMPORT_ROWS)",
+        raise ReadError(_("the file has {n:,} features, more than the limit of {max_rows:,} "
+                          "(BTSPLAN_MAX_IMPORT_ROWS)", n=n, max_rows=max_rows),
                         field="file", value=p.name)
     if n == 0 and info.get("features") == 0:
-        raise ReadError("the file has no features (empty layer)", field="file", value=p.name)
+        raise ReadError(_("the file has no features (empty layer)"), field="file", value=p.name)
     crs = info.get("crs")
     return Source(path=p, fmt=fmt, columns=[_nfc(str(c)) for c in info["fields"]], crs=crs,
                   has_geometry=info.get("geometry_type") is not None, geometry_type=info.get("geometry_type"),
@@ -478,7 +499,7 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
     codec, label = txt.sniff_encoding(p, encoding)
     head = txt.first_lines(p, codec, 30)
     if not any(line.strip(" \t,;\r\n\ufeff") for line in head):
-        raise ReadError("the file is empty (no header, no rows)", field="file", value=p.name)
+        raise ReadError(_("the file is empty (no header, no rows)"), field="file", value=p.name)
     delim = txt.sniff_delimiter(next(line for line in head if line.strip(" \t,;\r\n\ufeff")))
     cells = [[c.strip().strip('"') for c in line.split(delim)] for line in head]
     header_idx = _find_header(cells, known) if known else 0
@@ -487,8 +508,8 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
         header_idx += 1
     info = txt.scan(p, codec, None if max_rows is None else max_rows + header_idx + 1)
     if max_rows is not None and info.lines - info.blank_lines - header_idx - 1 > max_rows:
-        raise ReadError(f"the file has more than {max_rows:,} rows (limit BTSPLAN_MAX_IMPORT_ROWS); split it or "
-                        "raise the limit", field="file", value=p.name)
+        raise ReadError(_("the file has more than {max_rows:,} rows (limit BTSPLAN_MAX_IMPORT_ROWS); split "
+                          "it or raise the limit", max_rows=max_rows), field="file", value=p.name)
     notes = [f"encoding: {label}; delimiter {delim!r}"]
     if header_idx:
         notes.append(f"header found on row {header_idx + 1} (rows above it skipped as a title)")
@@ -502,7 +523,7 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
         gdal_path = str(tmp)
     elif header_idx:
         with open(p, "rb") as f:
-            for _ in range(header_idx):
+            for _skip in range(header_idx):
                 f.readline()
             off = f.tell()
         gdal_path = f"/vsisubfile/{off}_{p.stat().st_size - off},{p}"
@@ -517,7 +538,8 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
     except Exception as exc:  # noqa: BLE001
         for t in temp:
             t.unlink(missing_ok=True)
-        raise ReadError(f"GDAL cannot read the CSV: {_gdal_msg(exc)}", field="file", value=p.name) from None
+        raise ReadError(_("GDAL cannot read the CSV: {exc}",
+                          exc=_gdal_msg(exc)), field="file", value=p.name) from None
     columns = [_nfc(str(c)) for c in meta["fields"]]
     has_geom = meta.get("geometry_type") is not None
     src = Source(path=p, fmt="csv", columns=columns, crs=None, has_geometry=has_geom,
@@ -525,8 +547,8 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
                  n_rows=max(info.lines - info.blank_lines - header_idx - 1, 0), header_row=header_idx + 1,
                  notes=notes, gdal_path=gdal_path, open_options=opts, _temp=temp)
     if not info.ends_with_newline and txt.unbalanced_quotes(info.last_line):
-        src._tail_error = ReadError("the file ends inside a quoted value: it looks truncated (the last row was "
-                                    "cut off)", field="file", value=info.last_line[:60], row=None)
+        src._tail_error = ReadError(_("the file ends inside a quoted value: it looks truncated (the last row "
+                                      "was cut off)"), field="file", value=info.last_line[:60], row=None)
     return src
 
 
@@ -539,7 +561,8 @@ def _open_xlsx(p: Path, sheet: str | None, max_rows: int | None, known: set[str]
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001  (zipfile/XML errors: damaged workbook)
-        raise ReadError(f"cannot open the workbook: {_gdal_msg(exc)}", field="file", value=p.name) from None
+        raise ReadError(_("cannot open the workbook: {exc}",
+                          exc=_gdal_msg(exc)), field="file", value=p.name) from None
     try:
         names = wb.sheetnames
         if sheet is None:
@@ -549,13 +572,14 @@ def _open_xlsx(p: Path, sheet: str | None, max_rows: int | None, known: set[str]
         elif str(sheet).isdigit() and 1 <= int(sheet) <= len(names):
             ws_name = names[int(sheet) - 1]
         else:
-            raise ReadError(f"no sheet {sheet!r} (sheets: {', '.join(names)})", field="--sheet", value=str(sheet))
+            raise ReadError(_("no sheet {sheet!r} (sheets: {names})",
+                              sheet=sheet, names=', '.join(names)), field="--sheet", value=str(sheet))
         ws = wb[ws_name]
         head: list[list[Any]] = []
         for values in ws.iter_rows(min_row=1, max_row=30, values_only=True):
             head.append(list(values))
         if not any(any(v is not None and str(v).strip() for v in r) for r in head):
-            raise ReadError(f"sheet {ws_name!r} is empty", field="file", value=p.name)
+            raise ReadError(_("sheet {ws_name!r} is empty", ws_name=ws_name), field="file", value=p.name)
         idx = _find_header(head, known) if known else 0
         while idx < len(head) - 1 and not any(v is not None and str(v).strip() for v in head[idx]):
             idx += 1
@@ -571,8 +595,9 @@ def _open_xlsx(p: Path, sheet: str | None, max_rows: int | None, known: set[str]
                 if any(v is not None for v in values):
                     n += 1
                     if n > max_rows:
-                        raise ReadError(f"sheet {ws_name!r} has more than {max_rows:,} rows "
-                                        "(BTSPLAN_MAX_IMPORT_ROWS)", field="file", value=p.name)
+                        raise ReadError(_("sheet {ws_name!r} has more than {max_rows:,} rows "
+                                          "(BTSPLAN_MAX_IMPORT_ROWS)",
+                                          ws_name=ws_name, max_rows=max_rows), field="file", value=p.name)
     finally:
         wb.close()
     notes = [f"sheet {ws_name!r}"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from geodata.io.readers.errors import ReadError
+from planning.i18n import _
 
 BLOCK = 1 << 20
 DELIMITERS = {",": "COMMA", ";": "SEMICOLON", "\t": "TAB", "|": "PIPE"}
@@ -101,28 +102,30 @@ def sniff_encoding(src: Path | IO[bytes], encoding: str | None = None) -> tuple[
         codec = codecs.lookup(encoding).name
         bad = _decodes(src, codec)
         if bad is not None:
-            raise ReadError(f"the file is not valid {encoding}: undecodable byte at line {_line_of(src, bad)}",
+            raise ReadError(_("the file is not valid {encoding}: undecodable byte at line {src}",
+                              encoding=encoding, src=_line_of(src, bad)),
                             field="encoding", value=encoding)
         return codec, encoding
     if head.startswith(codecs.BOM_UTF8):
         bad = _decodes(src, "utf-8-sig")
         if bad is not None:
-            raise ReadError(f"the file starts with a UTF-8 BOM but has invalid UTF-8 at line {_line_of(src, bad)}",
+            raise ReadError(_("the file starts with a UTF-8 BOM but has invalid UTF-8 at line {src}",
+                              src=_line_of(src, bad)),
                             field="encoding", value="utf-8")
         return "utf-8-sig", "UTF-8 with BOM"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", "UTF-16 (Excel 'Unicode text')"
     if b"\x00" in head:
-        raise ReadError("the file is not text in UTF-8 or Windows-1258 (it has NUL bytes: UTF-16 without a BOM, "
-                        "or not a CSV at all); save it as 'CSV UTF-8' from Excel", field="encoding")
+        raise ReadError(_("the file is not text in UTF-8 or Windows-1258 (it has NUL bytes: UTF-16 without a "
+                          "BOM, or not a CSV at all); save it as 'CSV UTF-8' from Excel"), field="encoding")
     bad = _decodes(src, "utf-8")
     if bad is None:
         return "utf-8", "UTF-8"
     bad1258 = _decodes(src, "cp1258")
     if bad1258 is None:
         return "cp1258", "Windows-1258 (CP1258)"
-    raise ReadError(f"the file is neither UTF-8 (bad byte at line {_line_of(src, bad)}) nor Windows-1258; "
-                    "save it as 'CSV UTF-8' or pass --encoding", field="encoding")
+    raise ReadError(_("the file is neither UTF-8 (bad byte at line {src}) nor Windows-1258; save it as 'CSV "
+                      "UTF-8' or pass --encoding", src=_line_of(src, bad)), field="encoding")
 
 
 def scan(src: Path | IO[bytes], codec: str, max_lines: int | None) -> TextInfo:

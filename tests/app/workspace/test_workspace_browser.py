@@ -1,12 +1,15 @@
 """The workspace end to end in headless Chromium against a live server on loopback, network cut:
 a planner signs in, opens a dossier with a planted violation (drawn on the map), returns it with a
-reason, and the firm reads the new status through the API; an admin creates a firm's key. No CSP
-violation, no request leaves 127.0.0.1. Screenshots for the docs are written when
+reason, and the firm reads the new status through the API; an admin creates a firm's key and the key
+works on the API; a cable officer clicks a street section on the map, moves it to done and sees the
+progress move, and a form gone stale meanwhile shows the 409 explanation. No CSP violation, no request
+leaves 127.0.0.1. Screenshots for the docs (desktop 1280 × 800 and phone 390 × 844) are written when
 ``BTSPLAN_SCREENSHOTS`` names a folder (``make screenshots`` style; off in the normal run)."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,8 @@ from tests.conftest import DatabaseFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = os.environ.get("BTSPLAN_SCREENSHOTS")
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +99,7 @@ def _shot(page: Any, name: str) -> None:
 
 def test_planner_returns_a_dossier_and_the_firm_sees_it(site: tuple[str, Keys, int], chromium: Any) -> None:
     base, k, pid = site
-    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
+    ctx = chromium.new_context(viewport=DESKTOP, locale="vi-VN")
     w = Watched(ctx.new_page())
     page = w.page
     _sign_in(page, base, "lan")
@@ -113,7 +118,7 @@ def test_planner_returns_a_dossier_and_the_firm_sees_it(site: tuple[str, Keys, i
     firm = httpx.get(f"{base}/plans/{pid}", headers=k.h("vtl"), timeout=30).json()
     assert firm["status"] == "returned"
     assert firm["history"][-1]["reason"] == "Move E2E-A2A off the A1-only route"
-    phone = chromium.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN",
+    phone = chromium.new_context(viewport=PHONE, locale="vi-VN",
                                  storage_state=ctx.storage_state())
     p2 = Watched(phone.new_page())
     p2.page.goto(f"{base}/workspace/plans")
@@ -123,6 +128,12 @@ def test_planner_returns_a_dossier_and_the_firm_sees_it(site: tuple[str, Keys, i
     _shot(page, "workspace-queue.png")
     page.goto(f"{base}/workspace/monitoring")
     _shot(page, "workspace-monitoring.png")
+    if SHOTS:  # the same pages on a phone, for the docs
+        p2.page.goto(f"{base}/workspace/plans/{pid}")
+        p2.page.wait_for_selector("#plan-map[data-ready='true']", timeout=60_000)
+        _shot(p2.page, "workspace-dossier-phone.png")
+        p2.page.goto(f"{base}/workspace/monitoring")
+        _shot(p2.page, "workspace-monitoring-phone.png")
     p2.clean()
     phone.close()
     ctx.close()
@@ -130,7 +141,7 @@ def test_planner_returns_a_dossier_and_the_firm_sees_it(site: tuple[str, Keys, i
 
 def test_admin_creates_a_firms_key(site: tuple[str, Keys, int], chromium: Any) -> None:
     base, _, _ = site
-    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
+    ctx = chromium.new_context(viewport=DESKTOP, locale="vi-VN")
     w = Watched(ctx.new_page())
     page = w.page
     _sign_in(page, base, "root")
@@ -142,5 +153,95 @@ def test_admin_creates_a_firms_key(site: tuple[str, Keys, int], chromium: Any) -
     secret = page.locator("#new-key").inner_text().strip()
     _shot(page, "workspace-admin-keys.png")
     assert httpx.get(f"{base}/plans", headers={"Authorization": f"Bearer {secret}"}, timeout=30).status_code == 200
+    if SHOTS:
+        page.goto(f"{base}/workspace/admin/users")
+        _shot(page, "workspace-admin-users.png")
+        phone = chromium.new_context(viewport=PHONE, locale="vi-VN", storage_state=ctx.storage_state())
+        p2 = phone.new_page()
+        p2.goto(f"{base}/workspace/admin/keys")
+        _shot(p2, "workspace-admin-keys-phone.png")
+        phone.close()
     w.clean()
+    ctx.close()
+
+
+def _km(page: Any) -> tuple[float, float]:
+    """Done kilometres and done % from the progress line ("Đã hoàn thành 12.9/29.6 km (43.7 %) …")."""
+    found = re.search(r"([\d.]+)/([\d.]+) km \(([\d.]+) %\)", page.locator("#cable-totals").inner_text())
+    assert found, page.locator("#cable-totals").inner_text()
+    return float(found.group(1)), float(found.group(3))
+
+
+def _click_section(page: Any, code: str, feature: dict[str, Any]) -> None:
+    """Centre the map on the middle of ``feature`` at a street-level zoom, then click there."""
+    line = feature["geometry"]["coordinates"]
+    if feature["geometry"]["type"] == "MultiLineString":
+        line = line[0]
+    lon, lat = line[len(line) // 2] if len(line) > 2 else [(line[0][i] + line[-1][i]) / 2 for i in (0, 1)]
+    page.evaluate("""([lon, lat]) => new Promise((done) => {
+        const map = document.getElementById("cable-map").maplibre;
+        map.once("idle", done); map.jumpTo({ center: [lon, lat], zoom: 18.5 }); })""", [lon, lat])
+    box = page.locator("#cable-map canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(f"#segment-panel [data-segment='{code}']")
+
+
+def test_cable_officer_moves_a_section_to_done_and_the_progress_moves(site: tuple[str, Keys, int],
+                                                                      chromium: Any) -> None:
+    base, k, _ = site
+    ctx = chromium.new_context(viewport=DESKTOP, locale="vi-VN")
+    w = Watched(ctx.new_page())
+    page = w.page
+    _sign_in(page, base, "lan")
+    page.click("a[href='/workspace/cables']")
+    page.wait_for_selector("#cable-map[data-ready='true']", timeout=60_000)
+    sections = page.evaluate("""async () => (await (await fetch("/workspace/cables/segments.geojson")).json())""")
+    working = [f for f in sections["features"] if f["properties"]["status"] == "in_progress"]
+    planned = [f for f in sections["features"] if f["properties"]["status"] == "planned"]
+    assert working and planned
+    km, pct = _km(page)
+    totals = page.locator("#cable-totals").inner_text()
+    code = working[0]["properties"]["code"]
+    _click_section(page, code, working[0])  # the map, not the list: what an officer does
+    assert page.locator("#segment-status").get_attribute("class") == "badge seg-in_progress"
+    page.check("input[name='status'][value='done']")
+    page.fill("#status-note", "Nghiệm thu E2E")
+    page.click(".status-form button[type=submit]")
+    page.wait_for_selector("#segment-status.seg-done")
+    page.wait_for_function("""(before) => document.getElementById("cable-totals").innerText !== before""",
+                           arg=totals)
+    new_km, new_pct = _km(page)
+    assert new_km > km and new_pct > pct  # the progress section reloaded on the server's event
+    assert "Nghiệm thu E2E" in page.locator(".history").inner_text()
+    page.wait_for_selector(f"#cable-results a[data-segment='{code}']")
+    row = page.locator(f"#cable-results tr:has(a[data-segment='{code}']) .badge")
+    row.and_(page.locator(".seg-done")).wait_for()  # the list too
+    assert httpx.get(f"{base}/cables/segments/{code}", timeout=30).json()["status"] == "done"
+    # a stale form: the panel of a planned section is open while another planner changes it through the API
+    other = planned[0]["properties"]["code"]
+    page.click(f"#cable-results a[data-segment='{other}']")  # the list's link: the keyboard path
+    page.wait_for_selector(f"#segment-panel [data-segment='{other}']")
+    version = int(page.locator("#segment-panel input[name='version']").get_attribute("value"))
+    moved = httpx.patch(f"{base}/cables/segments/{other}", headers=k.h("planner2"), timeout=30,
+                        json={"status": "in_progress", "version": version, "note": "qua API"})
+    assert moved.status_code == 200, moved.text
+    page.check("input[name='status'][value='in_progress']")
+    page.click(".status-form button[type=submit]")
+    error = page.locator("#segment-error")
+    error.wait_for()
+    assert "người khác cập nhật" in error.inner_text() and f"phiên bản {version + 1}" in error.inner_text()
+    assert page.locator("#segment-panel input[name='version']").get_attribute("value") == str(version + 1)
+    w.clean()
+    if SHOTS:  # the page as it opens on a section, on a desk and on a phone (map and panel in view)
+        page.goto(f"{base}/workspace/cables?segment={code}")
+        page.wait_for_selector("#cable-map[data-ready='true']", timeout=60_000)
+        _shot(page, "workspace-cables.png")
+        phone = chromium.new_context(viewport=PHONE, locale="vi-VN", storage_state=ctx.storage_state())
+        p2 = phone.new_page()
+        p2.goto(f"{base}/workspace/cables?segment={code}")
+        p2.wait_for_selector("#cable-map[data-ready='true']", timeout=60_000)
+        p2.locator("#cable-map").scroll_into_view_if_needed()
+        p2.evaluate("window.scrollBy(0, document.getElementById('cable-map').getBoundingClientRect().top - 8)")
+        _shot(p2, "workspace-cables-phone.png")
+        phone.close()
     ctx.close()

@@ -16,5 +16,16 @@ document.body.addEventListener("submit", (event) => {
   if (question && !window.confirm(question)) event.preventDefault();
 });
 
+// a refusal answered as HTML for the form that asked (data-swap-errors, e.g. 409 on a stale version):
+// htmx drops 4xx answers by default, which would leave the person with no word on why nothing changed
+document.body.addEventListener("htmx:beforeSwap", (event) => {
+  const status = event.detail.xhr.status;
+  const asker = event.detail.requestConfig?.elt;
+  if (status >= 400 && status < 500 && asker?.closest?.("[data-swap-errors]")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
 window.htmx = htmx; // htmx's own extensions and the console find it here
 htmx.process(document.body);
