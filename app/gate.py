@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import SAFE_METHODS, Principal, check_role, principal_from_header
 from app.errors import RETRY_AFTER_S, Problem, problem_response
 from geodata.settings import Settings
-from planning.i18n import N_
+from planning.i18n import N_, _
 
 #: Deepest nesting of arrays and objects a JSON body may have. A plan's deepest value, a MultiPolygon
 #: coordinate, sits 8 levels down; Python's parsers and encoders recurse once per level and fail
@@ -274,7 +274,8 @@ async def _checked_json(receive: Receive) -> Receive:
     body = b"".join(chunks)
     if json_depth(body) > MAX_JSON_DEPTH:
         raise Problem(400, N_("JSON nested too deeply"),
-                      f"arrays and objects may nest at most {MAX_JSON_DEPTH} levels deep")
+                      _("arrays and objects may nest at most {max_json_depth} levels deep",
+                        max_json_depth=MAX_JSON_DEPTH))
     return _replay({"type": "http.request", "body": body, "more_body": False}, receive)
 
 

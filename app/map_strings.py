@@ -47,6 +47,8 @@ MAP_STRINGS: Final[dict[str, str]] = {
     "filters.class": NP_("map", "Mast class"),
     "filters.operator": NP_("map", "Operator"),
     "filters.district": NP_("map", "District"),
+    "filters.commune": NP_("map", "Commune/ward/special zone"),
+    "filters.asOf": NP_("map", "Administrative units as of"),
     "filters.status": NP_("map", "Status"),
     "filters.all": NP_("map", "All"),
     "filters.findingsOnly": NP_("map", "Only sites with findings"),

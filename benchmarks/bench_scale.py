@@ -238,6 +238,7 @@ def measure(mode: str, n_sites: int, workers: int, memory_limit: str, timeout_s:
     cmd = [sys.executable, str(Path(__file__)), "--child", mode, "--sites", str(n_sites), "--workers", str(workers),
            "--memory-limit", memory_limit, *(["--report", report] if report else [])]
     limit = _limit_bytes(memory_limit)
+    load_before = round(os.getloadavg()[0], 2)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     parent = psutil.Process(proc.pid)
     peaks: dict[int, tuple[str, int]] = {}
@@ -271,7 +272,8 @@ def measure(mode: str, n_sites: int, workers: int, memory_limit: str, timeout_s:
     worker_peaks = sorted((rss for role, rss in peaks.values() if role == "worker"), reverse=True)
     base = {"mode": mode, "sites": n_sites, "workers": workers if mode == "dask" else 0,
             "peak_rss_driver_mb": round(driver / 2**20), "process_wall_s": round(elapsed, 1),
-            "loadavg_1m_after": round(os.getloadavg()[0], 2)}  # other work on the machine shows up here
+            "loadavg_1m_before": load_before,  # other work on the machine shows up here
+            "loadavg_1m_after": round(os.getloadavg()[0], 2)}
     if mode == "dask":
         base["peak_rss_per_worker_mb"] = [round(r / 2**20) for r in worker_peaks[:workers]]
     if killed or proc.returncode != 0:
@@ -429,6 +431,9 @@ def main() -> int:
             row["effective_parallelism"] = {str(w): min(w, cores) for w in times}
             if s_fit is not None:
                 row["predicted_efficiency_16_workers"] = efficiency_at(16, s_fit)
+                # what E(16) ≥ 0.7 needs, in seconds of this run: serial time at most 2.86 % of T(1)
+                row["serial_s_fitted"] = round(s_fit * t1, 2)
+                row["serial_s_allowed_for_16_at_0_7"] = round(SERIAL_FRACTION_FOR_16_AT_0_7 * t1, 2)
             over = [w for w in times if w > cores]
             if over and cores in times:  # what each worker beyond the cores costs, as a share of T(1)
                 row["per_extra_worker_overhead_fraction"] = round(

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from geodata.errors import InvalidField
 from planning import provinces
 from planning.names import fold
+from planning.i18n import _
 
 WGS84 = "EPSG:4326"
 VN2000_GEOGRAPHIC = "EPSG:4756"
@@ -206,7 +207,7 @@ def province_tm3(key: str) -> ResolvedCRS:
     try:
         p = provinces.province(key)
     except InvalidField:
-        raise CRSNameError(f"no TM-3 zone known for province {key!r}") from None
+        raise CRSNameError(_("no TM-3 zone known for province {key!r}", key=key)) from None
     return tm3_zone(provinces.default_meridian(p).degrees)
 
 
@@ -225,7 +226,7 @@ def parse_crs(text: str, province: str = "haiphong") -> ResolvedCRS:
 
     raw = (text or "").strip()
     if not raw:
-        raise CRSNameError("empty CRS")
+        raise CRSNameError(_("empty CRS"))
     t = fold(raw)
     m = re.fullmatch(r"(?:epsg)?\s*[:\s]?\s*(\d{4,6})", t)
     if m:
@@ -235,20 +236,21 @@ def parse_crs(text: str, province: str = "haiphong") -> ResolvedCRS:
                 return tm3_zone(_meridian_deg(custom_tm3_zones()[code]))
             return _from_crs(CRS.from_epsg(code))
         except Exception:
-            raise CRSNameError(f"EPSG:{m.group(1)} is not a known CRS") from None
+            raise CRSNameError(_("EPSG:{value} is not a known CRS", value=m.group(1))) from None
     compact = re.sub(r"[\s_\-/.]", "", t)
     vn = "vn2000" in compact or "vn2k" in compact
     wgs = "wgs" in compact or "gps" in compact
     if "utm" in compact:
         zm = re.search(r"utm\s*(?:zone|mui|mui chieu)?\s*(\d{1,2})\s*([ns])?", t)
         if not zm:
-            raise CRSNameError(f"{raw!r}: which UTM zone? e.g. 'UTM 48N'")
+            raise CRSNameError(_("{raw!r}: which UTM zone? e.g. 'UTM 48N'", raw=raw))
         zone = int(zm.group(1))
         if wgs and not vn:
             return _from_crs(CRS.from_epsg((32700 if zm.group(2) == "s" else 32600) + zone))
         if zone in VN2000_UTM:
             return _from_crs(CRS.from_user_input(VN2000_UTM[zone]))
-        raise CRSNameError(f"{raw!r}: VN-2000 / UTM zone {zone} has no EPSG code (48 and 49 do)")
+        raise CRSNameError(_("{raw!r}: VN-2000 / UTM zone {zone} has no EPSG code (48 and 49 do)",
+                             raw=raw, zone=zone))
     if vn:
         mm = re.search(_MERIDIAN, t.replace("vn2000", "").replace("vn-2000", "").replace("vn 2000", ""))
         if mm:
@@ -264,7 +266,7 @@ def parse_crs(text: str, province: str = "haiphong") -> ResolvedCRS:
         if "tm3" in compact or "mui3" in compact:
             return province_tm3(province)
         if "tm6" in compact or "mui6" in compact:
-            raise CRSNameError(f"{raw!r}: say the UTM zone, e.g. 'VN-2000 UTM 48N'")
+            raise CRSNameError(_("{raw!r}: say the UTM zone, e.g. 'VN-2000 UTM 48N'", raw=raw))
         return _from_crs(CRS.from_user_input(VN2000_GEOGRAPHIC))
     if compact in {"wgs84", "wgs1984", "gps", "latlon", "lonlat", "latlong", "kinhvido", "vidokinhdo", "crs84",
                    "degrees", "epsg4326"}:
@@ -275,7 +277,8 @@ def parse_crs(text: str, province: str = "haiphong") -> ResolvedCRS:
     try:
         return _from_crs(CRS.from_user_input(raw))
     except Exception:
-        raise CRSNameError(f"cannot understand CRS {raw!r}; write one of: {'; '.join(CRS_FORMS)}") from None
+        raise CRSNameError(_("cannot understand CRS {raw!r}; write one of: {crs_forms}",
+                             raw=raw, crs_forms='; '.join(CRS_FORMS))) from None
 
 
 def resolve_file_crs(crs_text: str | None) -> ResolvedCRS | None:

@@ -187,7 +187,7 @@ def build_world(rng: np.random.Generator, n_routes: int | None = None, n_zones: 
             "geom": cell,
         })
     districts: list[dict[str, Any]] = []
-    for di, (code, name, _) in enumerate(DISTRICTS):
+    for di, (code, name, _kind) in enumerate(DISTRICTS):
         members = [c for c in communes if c["district_index"] == di]
         districts.append({"code": code, "name": name, "geom": shapely.union_all([c["geom"] for c in members])})
         for c in members:

@@ -126,8 +126,14 @@ def apply_site_changes(index: SiteIndex, layers: SiteLayers, codes: list[Any], r
     ``rows`` (their current state, as :func:`planning.spacing.build_site_index` reads them; masts no
     longer existing are simply absent) are appended. ``index`` itself is left as it was."""
     fresh = build_site_index(rows, pack, metric_crs=metric_crs) if len(rows) else None
-    x = index.x.copy()
-    y = index.y.copy()
+    k = len(fresh) if fresh is not None else 0
+    # the context's own x/y/rank, with room for the appended masts: one copy of each (at a million
+    # masts a copy is ~8 MB; copying, then concatenating, did each twice)
+    start = layers.used
+    x = np.empty(start + k)
+    y = np.empty(start + k)
+    x[:start] = index.x[:start]
+    y[:start] = index.y[:start]
     dead = set(layers.dead_base)
     overlay = dict(layers.overlay_slot)
     for c in dict.fromkeys(codes):
@@ -139,23 +145,21 @@ def apply_site_changes(index: SiteIndex, layers: SiteLayers, codes: list[Any], r
             dead.add(slot)
         x[slot] = y[slot] = np.nan
     cols = layers.columns
-    k = len(fresh) if fresh is not None else 0
     with cols.lock:
         if cols.used != layers.used or layers.used + k > cols.capacity:
             cols = _grown(cols, layers.used, k)
-        start = layers.used
         if fresh is not None and k:
             for name in ("code", "operator", "derived_class", "mount", "free_slots"):
                 cols.arrays[name][start:start + k] = getattr(fresh, name)
         cols.used = start + k
     used = start + k
+    rank = np.zeros(used)
+    rank[:start] = index.code_rank[:start] if index.code_rank is not None else layers.base_rank
     if k and fresh is not None:
-        x = np.concatenate([x, fresh.x])
-        y = np.concatenate([y, fresh.y])
+        x[start:] = fresh.x
+        y[start:] = fresh.y
         for j, c in enumerate(fresh.code.tolist()):
             overlay[c] = start + j
-    rank = np.concatenate([index.code_rank[:start] if index.code_rank is not None else layers.base_rank,
-                           np.zeros(k)])
     live = np.fromiter(overlay.values(), dtype=np.int64, count=len(overlay))
     if live.size:
         rank[live] = _between(layers.base_sorted_codes, cols.arrays["code"][live])

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planning.errors import InvalidField
+from planning.i18n import _
 
 REGISTRY_FILE = Path(__file__).with_name("data") / "provinces.yaml"
 
@@ -142,7 +143,8 @@ def province(key: str, on: dt.date | None = None) -> Province:
     k = (key or "").strip().lower()
     versions = [p for p in registry() if p.key == k]
     if not versions:
-        raise InvalidField(f"unknown province {key!r}; known: {', '.join(keys())}", "province")
+        raise InvalidField(_("unknown province {key!r}; known: {values}",
+                             key=key, values=', '.join(keys())), "province")
     now = [p for p in versions if p.in_force(on)]
     return now[0] if now else max(versions, key=lambda p: p.valid_from or dt.date.min)
 
@@ -152,7 +154,7 @@ def former(key: str) -> Province:
     for p in registry():
         if p.key == key and not p.merged_from:
             return p
-    raise InvalidField(f"{key!r} is not a former province", "province")
+    raise InvalidField(_("{key!r} is not a former province", key=key), "province")
 
 
 def parts(p: Province) -> tuple[Province, ...]:

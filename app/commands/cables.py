@@ -18,7 +18,7 @@ from geodata.settings import get_settings
 from planning import labels
 from planning.cables import GROUPINGS
 from planning.vocab import SEGMENT_STATUSES
-from planning.i18n import _
+from planning.i18n import N_, _, pgettext
 
 app = typer.Typer(help="Cables (Kế hoạch 18/KH-BCĐ…): progress, status changes, relocations, history.",
                   no_args_is_help=True)
@@ -54,14 +54,15 @@ def progress(
 
 def _progress_table(data: dict[str, Any]) -> None:
     by = data["by"]
-    title = f"Tiến độ chỉnh trang, ngầm hóa cáp — cable progress as of {data['as_of']}"
+    title = _("Cable tidy-up and undergrounding progress as of {date}", date=data["as_of"])
     if data.get("plan"):
         title += f" — {data['plan']}"
     t = Table(title=title)
     t.add_column(BY_LABEL[by], min_width=10)
     # kilometres, and the streets counted next to them as the plans report ("11 tuyến … Lê Chân")
-    for head in ("Tuyến", "Tổng km", "Xong km", "Đang làm", "Chưa làm", "Xong %", "Quá hạn"):
-        t.add_column(head, justify="right")
+    for head in (N_("Streets"), N_("Total km"), N_("Done km"), N_("In progress km"), N_("Planned km"),
+                 N_("Done %"), N_("Overdue km")):
+        t.add_column(_(head), justify="right")
 
     def cells(r: dict[str, Any]) -> list[str]:
         return [str(r["streets"]), f"{r['total_km']:.2f}", f"{r['done_km']:.2f}", f"{r['in_progress_km']:.2f}",
@@ -73,7 +74,7 @@ def _progress_table(data: dict[str, Any]) -> None:
         label = str(name) + (f" ({code})" if code else "")
         t.add_row(label, *cells(r))
     t.add_section()
-    t.add_row("Tổng cộng", *cells(data["totals"]), style="bold")
+    t.add_row(pgettext("total row", "Total"), *cells(data["totals"]), style="bold")
     console.print(t)
     if by == "operator":
         console.print(_("Operators share street sections, so operator rows overlap; the total counts each "
@@ -115,9 +116,11 @@ def affected(
         _json(data)
         return
     p = data["project"]
-    t = Table(title=f"{p['name']} — hạn {p['deadline'] or '?'}: {data['count']} đoạn cáp bị ảnh hưởng (affected)")
-    for head in ("Mã", "Tuyến", "Quận", "Trạng thái", "Kế hoạch", "Dài m", "Trong vùng m"):
-        t.add_column(head, justify="right" if head.endswith(" m") else "left")
+    t = Table(title=_("{project} — deadline {deadline}: {n} cable segments affected", project=p["name"],
+                      deadline=p["deadline"] or "?", n=data["count"]))
+    for head, just in ((N_("Code"), "left"), (N_("Street"), "left"), (N_("District"), "left"), (N_("Status"), "left"),
+                       (N_("Plan"), "left"), (N_("Length (m)"), "right"), (N_("In the area (m)"), "right")):
+        t.add_column(_(head), justify=just)  # type: ignore[arg-type]
     for s in data["segments"]:
         t.add_row(s["code"], s["street"], s["district_code"] or "", s["status"], s["plan_ref"] or "",
                   f"{s['length_m']:.0f}", f"{s['length_in_area_m']:.0f}")
@@ -135,9 +138,10 @@ def history(
     if fmt == "json":
         _json(data)
         return
-    t = Table(title=f"{data['code']} — {data['street']}: {data['status']} (version {data['version']})")
-    for head in ("Ngày", "Từ", "Sang", "Người thực hiện", "Ghi chú", "Ghi lúc (UTC)"):
-        t.add_column(head)
+    t = Table(title=_("{code} — {street}: {status} (version {version})", code=data["code"], street=data["street"],
+                      status=data["status"], version=data["version"]))
+    for head in (N_("Date"), N_("From"), N_("To"), N_("Changed by"), N_("Note"), N_("Recorded at (UTC)")):
+        t.add_column(_(head))
     for h in data["history"]:
         t.add_row(h["changed_on"], h["from_status"] or "", h["to_status"], h["actor"], h["note"] or "", h["recorded_at"])
     console.print(t)

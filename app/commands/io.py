@@ -18,7 +18,7 @@ from app.commands.db import engine_from_settings
 from app.console import console, err_console, fail, parse_date_option, progress
 from geodata.io import writers
 from geodata.io.readers.columns import KINDS
-from planning.i18n import _
+from planning.i18n import N_, _
 
 SHOW_ERRORS = 50
 
@@ -123,8 +123,8 @@ def _import_unit_mapping(file: Path, effective_on: dt.date | None, dry_run: bool
     shown = res.log.sorted()
     if shown:
         t = Table(title=_("{n} error(s) in {file}", n=res.log.n_errors, file=res.file))
-        for h in ("row", "field", "value", "message"):
-            t.add_column(h, overflow="fold")
+        for h in _ERROR_COLUMNS:
+            t.add_column(_(h), overflow="fold")
         for e in shown[:SHOW_ERRORS]:
             t.add_row("" if e.row is None else str(e.row), e.field, e.value[:40], e.message)
         err_console.print(t)
@@ -142,6 +142,10 @@ def _import_unit_mapping(file: Path, effective_on: dt.date | None, dry_run: bool
         console.print(_("dry run: {rows} merges valid; nothing written", rows=res.rows), highlight=False)
 
 
+#: Columns of the row-error table.
+_ERROR_COLUMNS = (N_("row"), N_("field"), N_("value"), N_("message"))
+
+
 def _report(res, errors_out: Path | None) -> None:  # type: ignore[no-untyped-def]
     for note in res.notes:
         err_console.print(f"[dim]·[/] {note}", highlight=False)
@@ -149,9 +153,10 @@ def _report(res, errors_out: Path | None) -> None:  # type: ignore[no-untyped-de
     shown = log.sorted()
     whole_file = len(shown) == 1 and shown[0].row is None  # said in full by the last line: no table
     if shown and not whole_file:
-        t = Table(title=f"{log.n_errors} error(s), {log.n_warnings} warning(s) in {res.file}", show_lines=False)
-        for h in ("row", "field", "value", "message"):
-            t.add_column(h, overflow="fold")
+        t = Table(title=_("{n} error(s), {warnings} warning(s) in {file}", n=log.n_errors,
+                          warnings=log.n_warnings, file=res.file), show_lines=False)
+        for h in _ERROR_COLUMNS:
+            t.add_column(_(h), overflow="fold")
         for e in shown[:SHOW_ERRORS]:
             style = "yellow" if e.severity == "warning" else None
             t.add_row("" if e.row is None else str(e.row), e.field, e.value[:40], e.message, style=style)
@@ -197,6 +202,8 @@ def export_cmd(
     operator: list[str] = typer.Option(None, "--operator", help="Operator code or name (repeatable)."),
     status: list[str] = typer.Option(None, "--status", help="Site status (planned, built, removed) or cable status."),
     finding: list[str] = typer.Option(None, "--finding", help="Findings: check name or rule id (repeatable)."),
+    as_of: str = typer.Option(None, "--as-of", help="YYYY-MM-DD: name and select rows by the units in force that day "
+                                                      "(communes from 2025-07-01, districts before)."),
 ) -> None:
     """Export sites, findings or cable segments, filtered, for Excel, QGIS, Google Earth or field apps."""
     from geodata.io.exports import ExportFilter, open_export
@@ -205,7 +212,8 @@ def export_cmd(
     if fmt not in writers.FORMATS:
         fail(_("--format {fmt!r} is not one of {formats}", fmt=fmt, formats=', '.join(writers.FORMATS)))
     flt = ExportFilter(district=list(district or []), commune=list(commune or []), type=list(type_ or []),
-                       operator=list(operator or []), status=list(status or []), finding=list(finding or []))
+                       operator=list(operator or []), status=list(status or []), finding=list(finding or []),
+                       as_of=parse_date_option(as_of, "--as-of"))
     engine = engine_from_settings()
     try:
         lay = open_export(engine, layer, flt, province_key=get_settings().province)

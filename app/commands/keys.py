@@ -15,7 +15,7 @@ from geodata.store.keys import create_key, list_keys, revoke_key
 from app.console import console, err_console, fail
 from geodata.store.db import transaction
 from planning.vocab import ROLES
-from planning.i18n import _
+from planning.i18n import N_, _
 
 app = typer.Typer(help="API keys: create, revoke, list (secrets are shown once, at creation).",
                   no_args_is_help=True)
@@ -60,7 +60,8 @@ def list_(fmt: str = typer.Option("table", "--format", help="table | json")) -> 
         return
     if fmt != "table":
         fail(_("unknown --format {fmt!r}; use table or json", fmt=fmt))
-    table = Table("id", "role", "operator", "name", "prefix", "created", "last used", "revoked")
+    table = Table(*(_(h) for h in (N_("id"), N_("role"), N_("operator"), N_("name"), N_("prefix"), N_("created"),
+                                   N_("last used"), N_("revoked"))))
     for r in rows:
         table.add_row(str(r["id"]), r["role"], r["operator"] or "", r["name"] or "", r["prefix"],
                       f"{r['created_at']:%Y-%m-%d %H:%M}" if r["created_at"] else "",

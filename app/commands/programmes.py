@@ -13,7 +13,7 @@ from geodata.work import programmes as gpr
 from geodata.store.db import transaction
 from geodata.settings import get_settings
 from planning.vocab import PROGRAMME_KINDS
-from planning.i18n import _
+from planning.i18n import N_, _
 
 app = typer.Typer(help="Mast-conversion and environment-friendly-BTS programmes.", no_args_is_help=True)
 
@@ -59,7 +59,7 @@ def list_() -> None:
     """List programmes."""
     with transaction(engine_from_settings()) as s:
         rows = [gpr.programme_dict(s, p) for p in gpr.list_programmes(s)]
-    table = Table("id", "name", "kind", "legal ref", "deadline", "sites")
+    table = Table(*(_(h) for h in (N_("id"), N_("name"), N_("kind"), N_("legal ref"), N_("deadline"), N_("sites"))))
     for r in rows:
         table.add_row(str(r["id"]), r["name"], r["kind"], r["legal_ref"] or "", r["deadline"] or "", str(r["sites"]))
     console.print(table)
@@ -81,13 +81,14 @@ def progress(
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
     p = data["programme"]
-    table = Table(by, "total", "done", "pending", "overdue", "done %",
-                  title=f"{p['name']} ({p['legal_ref'] or p['kind']}), deadline {p['deadline'] or '—'}")
+    table = Table(_(by), *(_(h) for h in (N_("total"), N_("done"), N_("pending"), N_("overdue"), N_("done %"))),
+                  title=_("{name} ({ref}), deadline {deadline}", name=p["name"], ref=p["legal_ref"] or p["kind"],
+                          deadline=p["deadline"] or "—"))
     for r in data["rows"]:
         label = r.get("district_name") or r.get(by) or "—"
         table.add_row(str(label), str(r["total"]), str(r["done"]), str(r["pending"]), str(r["overdue"]),
                       f"{r['done_pct']:.1f}")
     t = data["totals"]
-    table.add_row("[bold]total", str(t["total"]), str(t["done"]), str(t["pending"]), str(t["overdue"]),
+    table.add_row(f"[bold]{_('total')}", str(t["total"]), str(t["done"]), str(t["pending"]), str(t["overdue"]),
                   f"{t['done_pct']:.1f}")
     console.print(table)

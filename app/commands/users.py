@@ -16,7 +16,7 @@ from rich.table import Table
 from app.console import console, fail
 from geodata.store import staff
 from geodata.store.db import transaction
-from planning.i18n import _
+from planning.i18n import N_, _
 
 app = typer.Typer(help="Staff accounts for the browser workspace (planner, inspector, admin).", no_args_is_help=True)
 
@@ -58,7 +58,8 @@ def list_(fmt: str = typer.Option("table", "--format", help="table | json")) -> 
         return
     if fmt != "table":
         fail(_("unknown --format {fmt!r}; use table or json", fmt=fmt))
-    table = Table("id", "username", "role", "name", "created", "disabled", "locked until")
+    table = Table(*(_(h) for h in (N_("id"), N_("username"), N_("role"), N_("name"), N_("created"),
+                                   N_("disabled"), N_("locked until"))))
     for r in rows:
         table.add_row(str(r["id"]), r["username"], r["role"], r["name"] or "", f"{r['created_at']:%Y-%m-%d %H:%M}",
                       f"{r['disabled_at']:%Y-%m-%d %H:%M}" if r["disabled_at"] else "",

@@ -19,6 +19,7 @@ from app import downloads
 from app.auth import OptionalPrincipalExpensiveRead
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
+from app.schemas import IsoDate
 from geodata.io import writers
 from geodata.io.exports import LAYERS, ExportFilter, open_export
 from planning.i18n import N_, _
@@ -26,7 +27,7 @@ from planning.i18n import N_, _
 router = APIRouter(tags=["exports"])
 
 #: the names of the features queryables (``type`` is the older name of ``derived_class``, still accepted)
-FILTERS = ("district", "commune", "derived_class", "type", "operator", "status", "finding")
+FILTERS = ("district", "commune", "derived_class", "type", "operator", "status", "finding", "as_of")
 #: rows read and encoded at a time: bounds the server's memory per download (+90 MB RSS measured for
 #: 30,000 and for 1,000,000 sites), whatever the size
 CHUNK_ROWS = 10_000
@@ -60,6 +61,9 @@ def export(
     operator: Many = None,
     status: Many = None,
     finding: Many = None,
+    as_of: Annotated[IsoDate | None, Query(description="Name and select rows by the administrative units in force on "
+                                                       "this day (by position): communes from 2025-07-01, districts "
+                                                       "before. Without it, the units stored with each row")] = None,
 ) -> StreamingResponse:
     """CSV is UTF-8 with a BOM (Excel shows Vietnamese); every format carries WGS84 lon/lat and the
     province's VN-2000 X (northing) / Y (easting). ``district``/``commune`` take codes or names
@@ -82,10 +86,10 @@ def export(
                       field=unknown[0])
     given = {"district": _values(district), "commune": _values(commune), "type": _values(derived_class) + _values(type),
              "operator": _values(operator), "status": _values(status), "finding": _values(finding)}
-    flt = ExportFilter(**given)
+    flt = ExportFilter(**given, as_of=as_of)
     lyr = open_export(engine, layer, flt, province_key=settings.province, chunk_size=CHUNK_ROWS)
     suffix = writers.FORMATS[key].suffix.lstrip(".")
     parts = [layer, *given["district"], *given["commune"], *given["type"], *given["operator"], *given["status"],
              *given["finding"]]
-    fname = downloads.filename(*parts[:6], ext=suffix, day=dt.date.today())
+    fname = downloads.filename(*parts[:6], ext=suffix, day=as_of or dt.date.today())
     return downloads.stream(writers.stream(lyr, key), writers.FORMATS[key].media_type, fname)

@@ -9,20 +9,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Header, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import Engine
-from starlette.datastructures import UploadFile as StarletteUpload
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from app.auth import AnyStaff, InspectorOrPlanner
 from app.deps import EngineDep, SettingsDep
 from app.errors import Problem
 from app.schemas import IsoDate
 from geodata.io.writers import tabular
-from geodata.work import inspections as gi
 from geodata.store.db import transaction
 from geodata.store.idempotency import Answer, check_key
-from planning.vocab import InspectionResult, MastClass, SiteStatus
+from geodata.work import inspections as gi
 from planning.i18n import N_
+from planning.vocab import InspectionResult, MastClass, SiteStatus
 
 router = APIRouter(tags=["inspections"])
 
@@ -148,8 +149,8 @@ async def upload_photo(
 ) -> JSONResponse:
     key = check_key(idempotency_key)
     data = await read_photo(file, settings.max_photo_bytes)
-    return _answer(gi.add_photo_once(engine, who.actor, inspection_id, data, file.content_type or "", file.filename,
-                                     FsPath(settings.upload_dir), key))
+    return _answer(await run_in_threadpool(gi.add_photo_once, engine, who.actor, inspection_id, data,
+                                           file.content_type or "", file.filename, FsPath(settings.upload_dir), key))
 
 
 async def read_photo(file: StarletteUpload, limit: int) -> bytes:

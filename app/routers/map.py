@@ -59,8 +59,7 @@ async def static_file(path: str, request: Request) -> Response:
     return response
 
 
-@router.api_route("/map/i18n/{lang}.json", methods=["GET", "HEAD"],
-                  summary="The map's interface texts in one language (vi or en), from the message catalog")
+@router.api_route("/map/i18n/{lang}.json", methods=["GET", "HEAD"], include_in_schema=False)  # an asset, like /static
 def map_texts(lang: str, request: Request) -> Response:
     """Every text the map's JavaScript shows, keyed as ``t()`` asks for it. The table changes only with a
     deployment, so it carries a strong ETag: the page revalidates (``no-cache``) and gets a 304."""

@@ -187,7 +187,7 @@ def monitoring_page(request: Request, who: Planner) -> Response:
     engine, settings = request.app.state.engine, request.app.state.settings
     impl = gmonitoring.implementation(engine, radius_m=settings.built_match_m)
     by_district: dict[str, dict[str, Any]] = {}
-    unit = impl["by"]  # communes since 2025-07-01, districts before (geodata.work.dated_units)
+    unit = impl["by"]  # communes since 2025-07-01, districts before (geodata.store.dated_units)
     for r in impl["rows"]:
         label = r.get(f"{unit}_name") or r.get(unit)
         d = by_district.setdefault(label or "", {"district": label, "planned": 0, "realised": 0, "overdue": 0})

@@ -30,8 +30,8 @@ from geodata.store import models as m
 from geodata.store import staff
 from geodata.work import cables as gc
 from planning import i18n, labels
-from planning.i18n import N_
 from planning.cables import TransitionError, allowed_next
+from planning.i18n import N_
 from planning.vocab import CABLE_METHODS, SEGMENT_STATUSES
 
 router = APIRouter(prefix="/workspace/cables", include_in_schema=False)

@@ -27,10 +27,12 @@ import datetime as dt
 import uuid
 from pathlib import Path as FsPath
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile  # what request.form() gives (FastAPI's is a subclass)
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from app.errors import Problem
 from app.routers.inspections import read_photo, sites_export
@@ -55,6 +57,8 @@ SERVICE_WORKER = STATIC / "js" / "workspace" / "sw.js"
 #: what a phone needs offline besides the pages: every ES module the pages import, their styles, MapLibre
 OFFLINE_ASSET_GLOBS = ("js/*.js", "js/workspace/*.js", "css/*.css", "vendor/htmx/*.js", "vendor/maplibre-gl/*.mjs",
                        "vendor/maplibre-gl/*.css")
+#: a campaign stays in the phone's offline copy until this many days after its end date
+OFFLINE_AFTER_END_DAYS = 14
 RESULT_LABELS = {"conforms": N_("Conforms (no violation found)"), "violation": N_("Violation found")}
 
 
@@ -136,21 +140,25 @@ async def record_result(request: Request, campaign_id: Id, who: Recording) -> Re
             raise InvalidField("must be a JSON object", "body")
         notes = _text(body.get("notes"), 4000) or None
         result = _text(body.get("result"), 20)
-        answer = gi.record_result_once(engine, who.actor, who.name, campaign_id, _text(body.get("site_code"), 50),
-                                       result, notes, _day(body.get("inspected_on")),
-                                       check_key(request.headers.get("idempotency-key")))
+        answer = await run_in_threadpool(gi.record_result_once, engine, who.actor, who.name, campaign_id,
+                                         _text(body.get("site_code"), 50), result, notes,
+                                         _day(body.get("inspected_on")), check_key(request.headers.get("idempotency-key")))
         return _answer(answer)
     form = await request.form()
     key = check_key(_text(form.get("idempotency_key"), 100) or None, "idempotency_key")
     site_code = _text(form.get("site_code"), 50)
-    answer = gi.record_result_once(engine, who.actor, who.name, campaign_id, site_code,
-                                   _text(form.get("result"), 20), _text(form.get("notes"), 4000) or None,
-                                   _day(form.get("inspected_on")), key)
+    answer = await run_in_threadpool(gi.record_result_once, engine, who.actor, who.name, campaign_id, site_code,
+                                     _text(form.get("result"), 20), _text(form.get("notes"), 4000) or None,
+                                     _day(form.get("inspected_on")), key)
+    # request.form() gives Starlette's UploadFile (FastAPI's is a subclass); the database work runs in
+    # the thread pool so it does not hold up the event loop
     for n, upload in enumerate(p for p in form.getlist("photos") if isinstance(p, UploadFile) and p.filename):
         data = await read_photo(upload, settings.max_photo_bytes)
-        gi.add_photo_once(engine, who.actor, int(answer.body["id"]), data, upload.content_type or "",
-                          upload.filename, FsPath(settings.upload_dir), f"{key}.photo-{n + 1}" if key else None)
-    return RedirectResponse(f"/workspace/inspections/{campaign_id}?saved={site_code}", status_code=303)
+        await run_in_threadpool(gi.add_photo_once, engine, who.actor, int(answer.body["id"]), data,
+                                upload.content_type or "", upload.filename, FsPath(settings.upload_dir),
+                                f"{key}.photo-{n + 1}" if key else None)
+    return RedirectResponse(f"/workspace/inspections/{campaign_id}?saved={quote(site_code, safe='')}",
+                            status_code=303)
 
 
 @router.post("/inspections/results/{inspection_id}/photos")
@@ -163,9 +171,9 @@ async def upload_photo(request: Request, inspection_id: Id, who: Recording) -> J
     if not isinstance(upload, UploadFile):
         raise InvalidField("no photo in the upload", "file")
     data = await read_photo(upload, settings.max_photo_bytes)
-    return _answer(gi.add_photo_once(request.app.state.engine, who.actor, inspection_id, data,
-                                     upload.content_type or "", upload.filename, FsPath(settings.upload_dir),
-                                     check_key(request.headers.get("idempotency-key"))))
+    return _answer(await run_in_threadpool(gi.add_photo_once, request.app.state.engine, who.actor, inspection_id,
+                                           data, upload.content_type or "", upload.filename,
+                                           FsPath(settings.upload_dir), check_key(request.headers.get("idempotency-key"))))
 
 
 @router.get("/inspections-session")
@@ -186,8 +194,9 @@ def session_info(request: Request) -> JSONResponse:
 def offline_manifest(request: Request, who: Inspecting) -> JSONResponse:
     """What the service worker keeps for use without a connection: the inspector pages (the campaign
     list, each campaign and its map data) and the static assets they load."""
-    with transaction(request.app.state.engine) as session:
-        ids = [c.id for c in gi.list_campaigns(session)]
+    since = dt.date.today() - dt.timedelta(days=OFFLINE_AFTER_END_DAYS)
+    with transaction(request.app.state.engine) as session:  # finished campaigns are not worth a phone's data
+        ids = [c.id for c in gi.list_campaigns(session) if c.end_on is None or c.end_on >= since]
     pages = ["/workspace/inspections"]
     for cid in ids:
         pages += [f"/workspace/inspections/{cid}", f"/workspace/inspections/{cid}/sites.geojson"]

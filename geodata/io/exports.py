@@ -24,6 +24,7 @@ from geodata.store import models as m
 from geodata.crs import province_metric_crs, transformer
 from geodata.store.repository import unit_names
 from geodata.store.units import unit_choices
+from geodata.store.dated_units import UnitsOnDay, units_on
 from planning.names import fold
 from planning.units import match_units
 from planning.vocab import DERIVED_CLASSES, SITE_STATUSES, UNKNOWN_CLASS
@@ -108,11 +109,16 @@ class ExportFilter:
     operator: list[str] = field(default_factory=list)
     status: list[str] = field(default_factory=list)
     finding: list[str] = field(default_factory=list)  #: findings: check name or rule id
+    #: the units of this day name and select the rows (by geometry, see :class:`DatedUnits`); None:
+    #: the unit codes stored with each row (those in force when it was imported)
+    as_of: dt.date | None = None
 
     def describe(self) -> str:
         parts = [f"{k}={','.join(v)}" for k, v in (("district", self.district), ("commune", self.commune),
                                                    ("type", self.type), ("operator", self.operator),
                                                    ("status", self.status), ("finding", self.finding)) if v]
+        if self.as_of is not None:
+            parts.append(f"as_of={self.as_of.isoformat()}")
         return "; ".join(parts) or gettext("all")
 
 
@@ -198,6 +204,61 @@ def _match_units(conn: Any, values: Sequence[str], level: str) -> list[str]:
     return sorted(set(out))
 
 
+@dataclass(frozen=True)
+class DatedUnits:
+    """The unit columns and unit filter of an export dated ``as_of``, by geometry.
+
+    Rows store the units in force when they were imported; an export for a day names the units of
+    that day instead, the way the statistics count (:mod:`geodata.store.dated_units`): the communes of
+    the day, and the districts only before 1/7/2025 (after it the district columns stay empty rather
+    than name a district that no longer exists); a row in a split old commune without new polygons
+    reads "not placed (partial merge of X)" with no code.
+    """
+
+    communes: UnitsOnDay
+    districts: UnitsOnDay | None
+    want_communes: frozenset[str] | None
+    want_districts: frozenset[str] | None
+
+    @classmethod
+    def build(cls, engine: Engine, flt: ExportFilter, as_of: dt.date) -> DatedUnits:
+        communes = units_on(engine, as_of, by="commune")
+        districts = units_on(engine, as_of, by="district") if units_on(engine, as_of).by == "district" else None
+        if flt.district and districts is None:
+            raise ExportError(gettext("no district is in force on {day}: since 1/7/2025 filter by commune, ward or "
+                                      "special zone", day=as_of.isoformat()), "district")
+        return cls(communes, districts, _wanted(communes, flt.commune, "commune"),
+                   _wanted(districts, flt.district, "district") if districts is not None else None)
+
+    def apply(self, df: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, *, codes: bool = True) -> np.ndarray:
+        """Write the unit columns of ``df`` for the points (lon, lat); the rows the filter keeps."""
+        keep = np.ones(len(df), dtype=bool)
+        for level, units, want in (("commune", self.communes, self.want_communes),
+                                   ("district", self.districts, self.want_districts)):
+            keys = units.place(lon, lat) if units is not None else np.full(len(df), None, dtype=object)
+            if codes:
+                df[f"{level}_code"] = [units.code(k) if units is not None else None for k in keys.tolist()]
+            df[level] = [units.label(k) if units is not None else None for k in keys.tolist()]
+            if want is not None:
+                keep &= np.isin(keys.astype(str), list(want))
+        return keep
+
+
+def _wanted(units: UnitsOnDay, values: Sequence[str], level: str) -> frozenset[str] | None:
+    """The placement keys ``values`` name among the units of the day; an unknown value is an error."""
+    if not values:
+        return None
+    out: set[str] = set()
+    for v in values:
+        hits = units.resolve(v)
+        if not hits:
+            known = [f"{k} {n}" for k, n in units.names_by_key().items() if units.code(k)][:12]
+            raise ExportError(gettext("no {level} {value!r} (known: {known})", level=level, value=v,
+                                      known=", ".join(known) + ", …"), level)
+        out |= set(hits)
+    return frozenset(out)
+
+
 # --------------------------------------------------------------------------------------------
 # layers
 # --------------------------------------------------------------------------------------------
@@ -225,9 +286,11 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
                           "layer")
     flt = flt or ExportFilter()
     vn_crs = province_metric_crs(province_key)
+    dated = DatedUnits.build(engine, flt, flt.as_of) if flt.as_of is not None else None
     with engine.connect() as conn:
-        districts = _match_units(conn, flt.district, "district") if flt.district else []
-        communes = _match_units(conn, flt.commune, "commune") if flt.commune else []
+        # a dated export selects by the units of its day (geometry, per chunk), not by stored codes
+        districts = _match_units(conn, flt.district, "district") if flt.district and dated is None else []
+        communes = _match_units(conn, flt.commune, "commune") if flt.commune and dated is None else []
         names = unit_names(conn)
         operators = {r.code: r.code for r in conn.execute(select(m.Operator.code, m.Operator.short_name))}
         for r in conn.execute(select(m.Operator.code, m.Operator.short_name, m.Operator.name)):
@@ -244,10 +307,10 @@ def open_export(engine: Engine, layer: str, flt: ExportFilter | None = None, *, 
         ops.append(code)
 
     if layer == "sites":
-        return _sites_layer(engine, flt, districts, communes, ops, names, vn_crs, chunk_size)
+        return _sites_layer(engine, flt, districts, communes, ops, names, vn_crs, chunk_size, dated)
     if layer == "findings":
-        return _findings_layer(engine, flt, districts, communes, ops, vn_crs, chunk_size)
-    return _cables_layer(engine, flt, districts, communes, ops, names, chunk_size)
+        return _findings_layer(engine, flt, districts, communes, ops, vn_crs, chunk_size, dated)
+    return _cables_layer(engine, flt, districts, communes, ops, names, chunk_size, dated)
 
 
 def _unit_and_operator(t: FromClause, districts: list[str], communes: list[str],
@@ -269,7 +332,7 @@ def _narrowed(stmt: Select[Any], conds: list[ColumnElement[bool]], *order: Any) 
 
 
 def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
-                 names: dict[str, str], vn_crs: str, chunk: int) -> ExportLayer:
+                 names: dict[str, str], vn_crs: str, chunk: int, dated: DatedUnits | None = None) -> ExportLayer:
     if flt.finding:
         raise ExportError(gettext("--finding applies to the findings export, not sites"), "finding")
     t = m.Site.__table__
@@ -300,8 +363,12 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
             lon = df["lon"].to_numpy(float)
             lat = df["lat"].to_numpy(float)
             df["vn2000_x"], df["vn2000_y"] = _xy(lon, lat, vn_crs)
-            df["district"] = df["district_code"].map(names)
-            df["commune"] = df["commune_code"].map(names)
+            if dated is None:
+                df["district"] = df["district_code"].map(names)
+                df["commune"] = df["commune_code"].map(names)
+            else:
+                keep = dated.apply(df, lon, lat)
+                df, lon, lat = df[keep].reset_index(drop=True), lon[keep], lat[keep]
             df["geometry"] = shapely.points(lon, lat)
             yield df[[c.name for c in SITE_EXPORT_COLUMNS] + ["geometry"]]
 
@@ -310,7 +377,7 @@ def _sites_layer(engine: Engine, flt: ExportFilter, districts: list[str], commun
 
 
 def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
-                    vn_crs: str, chunk: int) -> ExportLayer:
+                    vn_crs: str, chunk: int, dated: DatedUnits | None = None) -> ExportLayer:
     if flt.status or flt.type:
         raise ExportError(gettext("--status/--type apply to sites and cables, not findings (use --finding CHECK_OR_RULE)"),
                           "type" if flt.type else "status")
@@ -334,6 +401,9 @@ def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], com
             geoms = np.full(len(df), None, dtype=object)
             geoms[ok] = shapely.points(lon[ok], lat[ok])
             df["geometry"] = geoms
+            if dated is not None:
+                keep = dated.apply(df, lon, lat, codes=False)
+                df = df[keep].reset_index(drop=True)
             yield df[[c.name for c in FINDING_EXPORT_COLUMNS] + ["geometry"]]
 
     return ExportLayer("findings", N_("Findings of the planning checks"), FINDING_EXPORT_COLUMNS, "Point", gen, flt.describe(),
@@ -341,7 +411,7 @@ def _findings_layer(engine: Engine, flt: ExportFilter, districts: list[str], com
 
 
 def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], communes: list[str], ops: list[str],
-                  names: dict[str, str], chunk: int) -> ExportLayer:
+                  names: dict[str, str], chunk: int, dated: DatedUnits | None = None) -> ExportLayer:
     if flt.type or flt.finding:
         raise ExportError(gettext("--type/--finding do not apply to cables (use --status, --district, --operator)"),
                           "type" if flt.type else "finding")
@@ -358,8 +428,14 @@ def _cables_layer(engine: Engine, flt: ExportFilter, districts: list[str], commu
             if ops:
                 keep = [bool(set(v or []) & set(ops)) for v in df["operators"]]
                 df = df[keep].reset_index(drop=True)
-            df["district"] = df["district_code"].map(names)
             df["geometry"] = shapely.from_wkb([bytes(b) for b in df["wkb"]]) if len(df) else np.zeros(0, object)
+            if dated is None:
+                df["district"] = df["district_code"].map(names)
+            else:  # a section belongs to the unit holding its midpoint
+                mid = shapely.line_interpolate_point(df["geometry"].to_numpy(object), 0.5, normalized=True) \
+                    if len(df) else np.zeros(0, object)
+                keep = dated.apply(df, shapely.get_x(mid), shapely.get_y(mid))
+                df = df[keep].reset_index(drop=True)
             yield df[[c.name for c in CABLE_EXPORT_COLUMNS] + ["geometry"]]
 
     return ExportLayer("cables", N_("Cable segments (tidy-up and undergrounding)"), CABLE_EXPORT_COLUMNS, "LineString",

@@ -22,6 +22,7 @@ from geodata.store import models as m
 from geodata.crs import METRE_THRESHOLD, ResolvedCRS, transformer
 from geodata.store.area import ProvinceArea
 from planning.units import rows_in_force
+from planning.i18n import _
 
 #: Vietnamese TM-3/UTM northings are 950 km (Cà Mau) to 2,600 km (Hà Giang); eastings stay below this.
 NORTHING_MIN = 900_000.0
@@ -66,8 +67,9 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, has: np.ndarray, crs: Resolve
     metric_like = has & ((np.abs(lon) > METRE_THRESHOLD) | (np.abs(lat) > METRE_THRESHOLD))
     if metric_like.any():
         probs.append((metric_like, names[1] if np.abs(lat[metric_like]).max() > METRE_THRESHOLD else names[0],
-                      f"looks like metres (VN-2000 X/Y?) but {names[0]}/{names[1]} are read as degrees in "
-                      f"{crs.label}: put them in X/Y columns or pass --crs (e.g. 'VN-2000 {prov.name}')", shown))
+                      _("looks like metres (VN-2000 X/Y?) but {value}/{value2} are read as degrees in "
+                        "{label}: put them in X/Y columns or pass --crs (e.g. 'VN-2000 {name}')",
+                        value=names[0], value2=names[1], label=crs.label, name=prov.name), shown))
     ok = has & ~metric_like
     wlon, wlat = np.full(len(lon), np.nan), np.full(len(lat), np.nan)
     if ok.any():
@@ -75,13 +77,14 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, has: np.ndarray, crs: Resolve
     swapped = ok & _swapped(wlon, wlat, prov)
     bad_lat = ok & ~swapped & (np.abs(wlat) > 90)
     if swapped.any():
-        probs.append((swapped, names[1], f"outside {prov.name}: did you mean lat/lon swapped? "
-                      f"({names[1]} holds a longitude)", shown_lat))
+        probs.append((swapped, names[1], _("outside {name}: did you mean lat/lon swapped? ({value} holds a "
+                                           "longitude)", name=prov.name, value=names[1]), shown_lat))
     if bad_lat.any():
-        probs.append((bad_lat, names[1], "latitude must be between -90 and 90", shown_lat))
+        probs.append((bad_lat, names[1], _("latitude must be between -90 and 90"), shown_lat))
     outside = ok & ~swapped & ~bad_lat & ~prov.contains(wlon, wlat)
     if outside.any():
-        probs.append((outside, names[0], f"outside {prov.name} ({prov.described})", shown))
+        probs.append((outside, names[0], _("outside {name} ({described})",
+                                           name=prov.name, described=prov.described), shown))
     return Positions(wlon, wlat, probs)
 
 
@@ -111,14 +114,18 @@ def check_metric(east: np.ndarray, north: np.ndarray, has: np.ndarray, crs: Reso
     probs: Problems = []
     shown = _fmt(east, north) if shown is None else shown
     if crs.geographic:
-        probs.append((has, names[0], f"{names[0]}/{names[1]} are metres but the CRS {crs.label} is in degrees: "
-                      f"pass --crs (e.g. 'VN-2000 {prov.name}')", shown))
+        probs.append((has, names[0], _("{value}/{value2} are metres but the CRS {label} is in degrees: pass "
+                                       "--crs (e.g. 'VN-2000 {name}')",
+                                       value=names[0], value2=names[1], label=crs.label,
+                                       name=prov.name), shown))
         nan = np.full(len(east), np.nan)
         return Positions(nan, nan.copy(), probs)
     deg_like = has & (np.abs(east) <= METRE_THRESHOLD) & (np.abs(north) <= METRE_THRESHOLD)
     if deg_like.any():
-        probs.append((deg_like, names[0], f"looks like degrees (lon/lat?) but {names[0]}/{names[1]} are read as "
-                      f"metres in {crs.label}: put them in lon/lat columns or pass --crs WGS84", shown))
+        probs.append((deg_like, names[0], _("looks like degrees (lon/lat?) but {value}/{value2} are read as "
+                                            "metres in {label}: put them in lon/lat columns or pass --crs "
+                                            "WGS84",
+                                            value=names[0], value2=names[1], label=crs.label), shown))
     ok = has & ~deg_like
     lon, lat = np.full(len(east), np.nan), np.full(len(east), np.nan)
     if ok.any():
@@ -130,10 +137,12 @@ def check_metric(east: np.ndarray, north: np.ndarray, has: np.ndarray, crs: Reso
         slon[out], slat[out] = to_wgs84(north[out], east[out], crs)
         swapped = out & prov.contains(slon, slat)
         if swapped.any():
-            probs.append((swapped, names[0], f"outside {prov.name}: did you mean {swap_hint}?", shown))
+            probs.append((swapped, names[0], _("outside {name}: did you mean {swap_hint}?",
+                                               name=prov.name, swap_hint=swap_hint), shown))
         rest = out & ~swapped
         if rest.any():
-            probs.append((rest, names[0], f"outside {prov.name} in {crs.label}: wrong CRS or wrong values?", shown))
+            probs.append((rest, names[0], _("outside {name} in {label}: wrong CRS or wrong values?",
+                                            name=prov.name, label=crs.label), shown))
     return Positions(lon, lat, probs)
 
 

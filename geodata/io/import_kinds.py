@@ -19,6 +19,7 @@ from planning.classify import placement_words
 from planning.names import fold
 from planning.rules import NATIONAL_PACK, load_pack
 from planning.vocab import MOUNTS, STRUCTURES
+from planning.i18n import N_, _
 
 
 def _words(d: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
@@ -173,9 +174,14 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 _EXPECT = {
-    "number": "a number", "int": "a whole number", "bool": "yes/no (có/không, 1/0)",
-    "date": "a date (YYYY-MM-DD or dd/mm/yyyy)", "class": "a mast class (A1a, A1b, A2a, A2b, A2c)",
+    "number": N_("a number"), "int": N_("a whole number"), "bool": N_("yes/no (có/không, 1/0)"),
+    "date": N_("a date (YYYY-MM-DD or dd/mm/yyyy)"), "class": N_("a mast class (A1a, A1b, A2a, A2b, A2c)"),
 }
+
+
+def _expected(kind: str) -> str:
+    """What a value of ``kind`` must be ("a number"), in the current language."""
+    return i18n.gettext(_EXPECT[kind])
 
 
 def add_errors(log: ErrorLog, rows: np.ndarray, mask: np.ndarray, field: str, values: Any, message: str,
@@ -221,46 +227,48 @@ def parse_fields(kind: str, frame: pd.DataFrame, column_of: Mapping[str, str], r
         name = fld
         if rule.kind == "text":
             vals, has, err = iv.texts(s, rule.max_len)
-            add_errors(log, rows, err, name, s, f"longer than {rule.max_len} characters")
+            add_errors(log, rows, err, name, s, _("longer than {max_len} characters", max_len=rule.max_len))
         elif rule.kind in ("number", "int"):
             vals, has, err = iv.numbers(s)
-            add_errors(log, rows, err, name, s, f"not {_EXPECT[rule.kind]}")
+            add_errors(log, rows, err, name, s, _("not {expected}", expected=_expected(rule.kind)))
             if rule.kind == "int":
                 with np.errstate(invalid="ignore"):
                     frac = has & ~err & (np.mod(vals, 1) != 0)
-                add_errors(log, rows, frac, name, s, "not a whole number")
+                add_errors(log, rows, frac, name, s, _("not a whole number"))
                 err = err | frac
             rng = has & ~err & (((vals < rule.lo) if rule.lo is not None else False)
                                 | ((vals > rule.hi) if rule.hi is not None else False))
             if np.any(rng):
-                add_errors(log, rows, rng, name, s, f"out of range ({rule.lo:g}–{rule.hi:g}{' ' + rule.unit if rule.unit else ''})")
+                add_errors(log, rows, rng, name, s, _("out of range ({lo:g}–{hi:g}{unit})",
+                                                      lo=rule.lo, hi=rule.hi,
+                                                      unit=" " + rule.unit if rule.unit else ""))
                 err = err | rng
         elif rule.kind == "bool":
             vals, has, err = iv.booleans(s)
-            add_errors(log, rows, err, name, s, f"not {_EXPECT['bool']}")
+            add_errors(log, rows, err, name, s, _("not {expected}", expected=_expected("bool")))
         elif rule.kind == "date":
             vals, has, err = iv.dates(s)
-            add_errors(log, rows, err, name, s, f"not {_EXPECT['date']}")
+            add_errors(log, rows, err, name, s, _("not {expected}", expected=_expected("date")))
         elif rule.kind == "choice":
             vals, has, err = iv.choices(s, rule.words or {})
             allowed = sorted(set((rule.words or {}).values()))
-            add_errors(log, rows, err, name, s, f"not one of {', '.join(allowed)}")
+            add_errors(log, rows, err, name, s, _("not one of {allowed}", allowed=', '.join(allowed)))
         elif rule.kind == "placement":
             vals, has, err, vague = _placements(s, fld)
             allowed = MOUNTS if fld == "mount" else STRUCTURES
-            add_errors(log, rows, err, name, s, f"not one of {', '.join(allowed)}")
-            add_errors(log, rows, vague, name, s, "names what the mast is, not where it stands: placement left "
-                       "empty (give building, ground or structure)", severity="warning")
+            add_errors(log, rows, err, name, s, _("not one of {allowed}", allowed=', '.join(allowed)))
+            add_errors(log, rows, vague, name, s, _("names what the mast is, not where it stands: placement "
+                                                    "left empty (give building, ground or structure)"), severity="warning")
         elif rule.kind == "class":
             vals, has, err = iv.mast_classes(s)
-            add_errors(log, rows, err, name, s, f"not {_EXPECT['class']}")
+            add_errors(log, rows, err, name, s, _("not {expected}", expected=_expected("class")))
         elif rule.kind == "list":
             vals, has, err = iv.text_lists(s)
         else:  # pragma: no cover - declarations above are the whole set
             raise AssertionError(rule.kind)
         if rule.required:
             miss = ~has
-            add_errors(log, rows, miss, name, None, "required value is missing")
+            add_errors(log, rows, miss, name, None, _("required value is missing"))
             err = err | miss
         bad |= err
         out[fld] = vals

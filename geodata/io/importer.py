@@ -451,7 +451,7 @@ def _short_rows(batch: Batch, ctx: _Context, log: ErrorLog) -> np.ndarray:
     if batch.short is None or not batch.short.any():
         return np.zeros(len(batch.rows), dtype=bool)
     ik.add_errors(log, batch.rows, batch.short, batch.frame.columns[-1], None,
-                  "the row has fewer values than the header: truncated file or a missing delimiter")
+                  _("the row has fewer values than the header: truncated file or a missing delimiter"))
     return batch.short
 
 
@@ -479,10 +479,12 @@ def _place_points(batch: Batch, ctx: _Context, log: ErrorLog, parsed_bad: np.nda
         names = (col["lon"], col["lat"])
         x, hx, bx = iv.coordinates(batch.frame[names[0]])
         y, hy, by = iv.coordinates(batch.frame[names[1]])
-        ik.add_errors(log, rows, bx, "lon", batch.frame[names[0]], "not a longitude (decimal degrees or 106°41'2\"E)")
-        ik.add_errors(log, rows, by, "lat", batch.frame[names[1]], "not a latitude (decimal degrees or 20°51'36\"N)")
+        ik.add_errors(log, rows, bx, "lon", batch.frame[names[0]], _("not a longitude (decimal degrees or "
+                                                                     "106°41'2\"E)"))
+        ik.add_errors(log, rows, by, "lat", batch.frame[names[1]], _("not a latitude (decimal degrees or "
+                                                                     "20°51'36\"N)"))
         miss = ~(hx & hy) & ~bx & ~by
-        ik.add_errors(log, rows, miss, "lon" if not hx.all() else "lat", None, "position missing (lon/lat)")
+        ik.add_errors(log, rows, miss, "lon" if not hx.all() else "lat", None, _("position missing (lon/lat)"))
         bad |= bx | by | miss
         ok = hx & hy & ~bad
         pos = ig.check_lonlat(x, y, ok, ctx.crs, ctx.prov, names=("lon", "lat"))
@@ -490,10 +492,10 @@ def _place_points(batch: Batch, ctx: _Context, log: ErrorLog, parsed_bad: np.nda
         a, b = ("survey_x", "survey_y") if ctx.mode == "survey" else ("easting", "northing")
         xa, ha, ba = iv.numbers(batch.frame[col[a]])
         xb, hb, bb = iv.numbers(batch.frame[col[b]])
-        ik.add_errors(log, rows, ba, a, batch.frame[col[a]], "not a number (metres)")
-        ik.add_errors(log, rows, bb, b, batch.frame[col[b]], "not a number (metres)")
+        ik.add_errors(log, rows, ba, a, batch.frame[col[a]], _("not a number (metres)"))
+        ik.add_errors(log, rows, bb, b, batch.frame[col[b]], _("not a number (metres)"))
         miss = ~(ha & hb) & ~ba & ~bb
-        ik.add_errors(log, rows, miss, a, None, f"position missing ({a}/{b})")
+        ik.add_errors(log, rows, miss, a, None, _("position missing ({a}/{b})", a=a, b=b))
         bad |= ba | bb | miss
         ok = ha & hb & ~bad
         if ctx.mode == "survey":
@@ -532,7 +534,7 @@ def _assign_units(ctx: _Context, lon: np.ndarray, lat: np.ndarray, ok: np.ndarra
     commune, district, inside = ctx.admin.assign(np.where(ok, lon, np.nan), np.where(ok, lat, np.nan))
     outside = ok & ~inside
     ik.add_errors(log, rows, outside, "lon", ig._fmt(lon, lat),
-                  "not inside any administrative unit (in the sea or a river, or outside the province)")
+                  _("not inside any administrative unit (in the sea or a river, or outside the province)"))
     return commune, district, outside
 
 
@@ -550,10 +552,11 @@ def _sites_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.DataFra
             unknown &= ~pd.isna(written)
         else:
             miss = pd.isna(written)
-            ik.add_errors(log, rows, miss & ~bad, "operator", None, "required value is missing")
+            ik.add_errors(log, rows, miss & ~bad, "operator", None, _("required value is missing"))
             bad |= miss
         ik.add_errors(log, rows, unknown, "operator", written,
-                      f"unknown operator (known: {', '.join(ctx.operator_codes) or 'none: load operators first'})")
+                      _("unknown operator (known: {value})",
+                        value=', '.join(ctx.operator_codes) or _('none: load operators first')))
         bad |= unknown
     else:
         codes = np.full(n, ctx.opts.operator, dtype=object)
@@ -564,7 +567,7 @@ def _sites_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.DataFra
             resolved = [ctx.operators.get(fold(v)) for v in shared[i]]
             if any(r is None for r in resolved):
                 ik.add_errors(log, rows[i:i + 1], np.ones(1, bool), "shared_by", np.array([", ".join(shared[i])]),
-                              "unknown operator in the list")
+                              _("unknown operator in the list"))
                 bad[i] = True
             else:
                 out_shared[i] = list(resolved)
@@ -635,8 +638,8 @@ def _cable_methods(frame: pd.DataFrame, rows: np.ndarray, ctx: _Context, log: Er
         method = np.where(pd.isna(method), ctx.opts.method, method)
     miss = pd.isna(method)
     ik.add_errors(log, rows, miss & ~bad, "method", None,
-                  "cable method missing: chinh_trang (chỉnh trang), ha_ngam (hạ ngầm) or chinh_trang_ha_ngam "
-                  "(both); add a 'method' column or pass --method")
+                  _("cable method missing: chinh_trang (chỉnh trang), ha_ngam (hạ ngầm) or "
+                    "chinh_trang_ha_ngam (both); add a 'method' column or pass --method"))
     frame["method"] = pd.Series(method, index=frame.index, dtype=object)
     return miss
 
@@ -667,8 +670,8 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
                           for g in geoms], dtype=object)
         level = _admin_level(vals, ctx, n)
         miss = pd.isna(level) & ~bad
-        ik.add_errors(log, rows, miss, "level", None, "administrative level unknown: add a 'level' column "
-                      "(province/district/commune) or pass --level")
+        ik.add_errors(log, rows, miss, "level", None, _("administrative level unknown: add a 'level' column "
+                                                        "(province/district/commune) or pass --level"))
         bad |= miss
         frame["level"] = level
         ut = frame["unit_type"] if "unit_type" in frame else pd.Series([None] * n, dtype=object)
@@ -687,7 +690,7 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
         is_pt = shapely.get_type_id(geoms) == 0
         radius = frame["radius_m"].to_numpy(dtype=float, na_value=np.nan) if "radius_m" in frame else np.full(n, np.nan)
         need = is_pt & ~np.isfinite(radius) & ~bad
-        ik.add_errors(log, rows, need, "radius_m", None, "a point zone needs radius_m (metres)")
+        ik.add_errors(log, rows, need, "radius_m", None, _("a point zone needs radius_m (metres)"))
         bad |= need
     ok = ~bad & pd.notna(geoms)
     if kind in ("zones", "routes", "cables") and ctx.districts_metric is not None and ok.any():
@@ -696,7 +699,7 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
         gm = _to_metric(geoms[ok], ctx.opts.metric_crs)
         if kind == "zones":
             c = shapely.point_on_surface(geoms[ok])
-            _, dcode, _ = ctx.admin.assign(shapely.get_x(c), shapely.get_y(c))
+            _c, dcode, _d = ctx.admin.assign(shapely.get_x(c), shapely.get_y(c))
             got = dcode
         else:
             got = np.array(majority_unit(list(gm), ctx.districts_metric), dtype=object)
@@ -715,7 +718,8 @@ def _features_batch(batch: Batch, ctx: _Context, log: ErrorLog) -> tuple[pd.Data
                 codes = [ctx.operators.get(fold(v)) for v in frame["operators"].iloc[i]]
                 if any(c is None for c in codes):
                     ik.add_errors(log, rows[i:i + 1], np.ones(1, bool), "operators",
-                                  np.array([", ".join(frame["operators"].iloc[i])]), "unknown operator in the list")
+                                  np.array([", ".join(frame["operators"].iloc[i])]), _("unknown operator in "
+                                                                                       "the list"))
                     bad[i] = True
                 else:
                     resolved[i] = codes
@@ -796,7 +800,8 @@ def _keys(conn: Connection, ctx: _Context, frame: pd.DataFrame, bad: np.ndarray,
             if conflict.any():
                 if ctx.opts.on_conflict == "error":
                     ik.add_errors(res.log, rows, conflict, key[0], frame[key[0]],
-                                  f"{label} already in the database (use --on-conflict skip or update)")
+                                  _("{label} already in the database (use --on-conflict skip or update)",
+                                    label=label))
                     bad = bad | conflict
                 elif ctx.opts.on_conflict == "skip":
                     res.skipped += int(conflict.sum())

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from geodata.errors import InvalidField
 from geodata.store.db import transaction
 from geodata.store.models import IdempotencyRecord
+from planning.i18n import _
 
 #: What a key may look like: a UUID, or any short token of letters, digits and ``-_.:``.
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,99}$")
@@ -56,7 +57,7 @@ def check_key(key: str | None, field: str = "Idempotency-Key") -> str | None:
     if not key:
         return None
     if not KEY_PATTERN.match(key):
-        raise InvalidField(f"{field} must be {KEY_RULE}", field)
+        raise InvalidField(_("{field} must be {key_rule}", field=field, key_rule=KEY_RULE), field)
     return key
 
 
@@ -74,8 +75,9 @@ def lookup(session: Session, actor: str, key: str, operation: str, digest: str) 
     if row is None:
         return None
     if row.operation != operation or row.fingerprint != digest:
-        raise KeyReused(f"idempotency key {key!r} was already used for a different request ({row.operation}); "
-                        "send a new key for a new request", "Idempotency-Key")
+        raise KeyReused(_("idempotency key {key!r} was already used for a different request ({operation}); "
+                          "send a new key for a new request",
+                          key=key, operation=row.operation), "Idempotency-Key")
     return Answer(row.status_code, dict(row.response), True)
 
 

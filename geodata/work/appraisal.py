@@ -17,7 +17,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import Engine, select
 
 from geodata.work import checks
-from geodata.work.dated_units import units_on
+from geodata.store.dated_units import units_on
 from geodata.work import plans as gp
 from geodata.store.db import session_factory
 from geodata.store.models import Site
@@ -104,7 +104,7 @@ def build_report(engine: Engine, settings: Settings, plan_id: int | None, operat
 def label_units(engine: Engine, report: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
     """Date the report and name, for each placed item, the unit containing it on ``as_of``: the
     commune (xã/phường/đặc khu) from 1/7/2025, the district before, "not placed (partial merge of X)"
-    where a split old commune has no new polygons yet (:mod:`geodata.work.dated_units`, the rule of
+    where a split old commune has no new polygons yet (:mod:`geodata.store.dated_units`, the rule of
     the statistics). ``unit_code`` is None for an item outside every unit or not placed."""
     units = units_on(engine, as_of)
     items = report["items"]

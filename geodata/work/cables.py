@@ -33,6 +33,7 @@ from geodata.store.units import units_in_force
 from planning import cables as pc
 from planning.geometry import to_crs
 from planning.vocab import COMPLAINT_STATUSES
+from planning.i18n import _
 
 #: Complaints are linked to the nearest cable segment when one lies within this distance.
 COMPLAINT_LINK_M = 50.0
@@ -134,11 +135,13 @@ def progress(engine: Engine, metric_crs: str, *, by: str = "district", as_of: dt
     """Length-weighted progress in the JSON shape of docs/architecture.md, "Machine-readable outputs" (see
     :mod:`planning.cables`)."""
     if by not in pc.GROUPINGS:
-        raise CableError(f"cannot group by {by!r}; use one of {', '.join(pc.GROUPINGS)}", "by")
+        raise CableError(_("cannot group by {by!r}; use one of {groupings}",
+                           by=by, groupings=', '.join(pc.GROUPINGS)), "by")
     as_of = as_of or dt.date.today()
     with engine.connect() as conn:
         if plan is not None and plan not in plan_refs(conn):
-            raise NotFound(f"unknown plan {plan!r}; known plans: {', '.join(plan_refs(conn)) or 'none'}")
+            raise NotFound(_("unknown plan {plan!r}; known plans: {value}",
+                             plan=plan, value=', '.join(plan_refs(conn)) or _("none")))
         segs = load_segments(conn, metric_crs, plan=plan)
         history = load_history(conn)
         plans = pd.DataFrame([tuple(r) for r in conn.execute(
@@ -198,7 +201,7 @@ def find_segment(session: Session, ref: int | str) -> m.CableSegment:
     if seg is None and isinstance(ref, str):
         seg = session.execute(select(m.CableSegment).where(m.CableSegment.code == ref.strip())).scalar_one_or_none()
     if seg is None:
-        raise NotFound(f"no cable segment {ref!r} (give its id or code, e.g. CAP-305-001)")
+        raise NotFound(_("no cable segment {ref!r} (give its id or code, e.g. CAP-305-001)", ref=ref))
     return seg
 
 
@@ -215,21 +218,22 @@ def set_status(engine: Engine, ref: int | str, status: str, *, actor: str, on: d
     on = on or today
     actor = (actor or "").strip()[:100]  # the width of the history and audit columns
     if not actor:
-        raise CableError("an actor (who made the change) is required", "actor")
+        raise CableError(_("an actor (who made the change) is required"), "actor")
     try:
         with transaction(engine) as s:
             seg = find_segment(s, ref)
             if expected_version is not None and seg.version != expected_version:
                 raise StaleVersion(
-                    f"segment {seg.code} is at version {seg.version}, not {expected_version}: it was changed "
-                    "by someone else; reload it and try again", seg.version)
+                    _("segment {code} is at version {version}, not {expected_version}: it was changed by "
+                      "someone else; reload it and try again",
+                      code=seg.code, version=seg.version, expected_version=expected_version), seg.version)
             if on > today:
-                raise CableError(f"the change date {on.isoformat()} is in the future", "date")
+                raise CableError(_("the change date {value} is in the future", value=on.isoformat()), "date")
             pc.check_transition(seg.status, status, reopen=reopen)
             last = max((h.changed_on for h in seg.history), default=None)
             if last is not None and on < last:
-                raise StateConflict(f"the change date {on.isoformat()} is before the segment's previous change "
-                                    f"({last.isoformat()})", "date")
+                raise StateConflict(_("the change date {value} is before the segment's previous change "
+                                      "({value2})", value=on.isoformat(), value2=last.isoformat()), "date")
             before = {"status": seg.status, "status_changed_on": _iso(seg.status_changed_on), "version": seg.version}
             previous = seg.status
             seg.status = status
@@ -246,7 +250,8 @@ def set_status(engine: Engine, ref: int | str, status: str, *, actor: str, on: d
         with engine.connect() as conn:
             current = conn.execute(select(m.CableSegment.version).where(
                 or_(m.CableSegment.code == str(ref), m.CableSegment.id == _int_or(ref, -1)))).scalar()
-        raise StaleVersion(f"segment {ref} was changed by someone else meanwhile; reload it and try again",
+        raise StaleVersion(_("segment {ref} was changed by someone else meanwhile; reload it and try again",
+                             ref=ref),
                            current) from None
 
 
@@ -311,8 +316,11 @@ def find_project(conn: Connection, name: str) -> tuple[Any, Any]:
         rows = [r for r in conn.execute(select(*cols)).all() if needle and needle in r[1].casefold()]
     if len(rows) != 1:
         known = [r[0] for r in conn.execute(select(rp.name).order_by(rp.name)).all()]
-        what = "no" if not rows else "more than one"
-        raise NotFound(f"{what} relocation project matches {name!r}; known projects: {', '.join(known) or 'none'}")
+        listed = ", ".join(known) or _("none")
+        raise NotFound(_("no relocation project matches {name!r}; known projects: {known}", name=name, known=listed)
+                       if not rows else
+                       _("more than one relocation project matches {name!r}; known projects: {known}", name=name,
+                         known=listed))
     r = rows[0]
     return r, shapely.from_wkb(bytes(r[4]))
 
@@ -371,19 +379,22 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
     reported_on = reported_on or today
     text = (text or "").strip()
     if not text:
-        raise CableError("the complaint text is empty", "text")
+        raise CableError(_("the complaint text is empty"), "text")
     if reported_on > today:
-        raise CableError(f"reported_on {reported_on.isoformat()} is in the future", "reported_on")
+        raise CableError(_("reported_on {value} is in the future",
+                           value=reported_on.isoformat()), "reported_on")
     area = province_area(engine, province, reported_on)
-    swapped = " (longitude and latitude swapped?)" if area.contains(lat, lon) else ""
+    swapped = " " + _("(longitude and latitude swapped?)") if area.contains(lat, lon) else ""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise CableError(f"({lon}, {lat}) is not a WGS84 longitude/latitude{swapped}", "geometry")
+        raise CableError(_("({lon}, {lat}) is not a WGS84 longitude/latitude{swapped}",
+                           lon=lon, lat=lat, swapped=swapped), "geometry")
     pt = Point(lon, lat)
     pt_m = to_crs([pt], "EPSG:4326", metric_crs)[0]
     with transaction(engine) as s:
         conn = s.connection()
         if not area.contains(lon, lat):
-            raise CableError(f"the point ({lon:.6f}, {lat:.6f}) is outside {area.name}{swapped}", "geometry")
+            raise CableError(_("the point ({lon:.6f}, {lat:.6f}) is outside {name}{swapped}",
+                               lon=lon, lat=lat, name=area.name, swapped=swapped), "geometry")
         # candidates in a small box (degrees, generous), exact distance in metres
         d = 0.002
         box = shapely.box(lon - d, lat - d, lon + d, lat + d)
@@ -391,7 +402,7 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
             m.CableSegment.geom, func.ST_GeomFromText(box.wkt, 4326)))
         hit = pc.nearest_line(pt_m, near.geometry, COMPLAINT_LINK_M)
         segment_id = int(near.index[hit[0]]) if hit else None
-        districts, _ = load_admin_units(conn, "district", reported_on, metric_crs)
+        districts, _units = load_admin_units(conn, "district", reported_on, metric_crs)
         district = next((c for c, g in zip(districts["code"], districts.geometry, strict=True) if g.covers(pt_m)), None)
         c = m.Complaint(text=text, reported_on=reported_on, status="open", reporter=reporter, segment_id=segment_id,
                         district_code=district, geom=f"SRID=4326;POINT({lon:.8f} {lat:.8f})")
@@ -408,7 +419,8 @@ def add_complaint(engine: Engine, *, lon: float, lat: float, text: str, actor: s
 def complaints(engine: Engine, status: str | None = None, complaint_id: int | None = None) -> list[dict[str, Any]]:
     """Complaints (newest first) with their linked segment's code and WGS84 position."""
     if status is not None and status not in COMPLAINT_STATUSES:
-        raise CableError(f"unknown complaint status {status!r}; expected one of {', '.join(COMPLAINT_STATUSES)}",
+        raise CableError(_("unknown complaint status {status!r}; expected one of {complaint_statuses}",
+                           status=status, complaint_statuses=', '.join(COMPLAINT_STATUSES)),
                          "status")
     c, seg = m.Complaint, m.CableSegment
     stmt = (select(c.id, c.text, c.reported_on, c.status, c.reporter, c.segment_id, seg.code, c.district_code,

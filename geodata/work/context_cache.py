@@ -24,7 +24,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
 
 from geodata.store import repository as repo
 from geodata.store.meta import data_changes, data_version
@@ -67,7 +70,8 @@ def summarise(records: list[dict[str, Any] | None] | None) -> _Delta:
     return _Delta(False, tuple(codes), a1)
 
 
-def existing_masts(engine: Engine, pack: RulePack, *, metric_crs: str, codes: list[Any] | None = None) -> Any:
+def existing_masts(engine: Engine | Connection, pack: RulePack, *, metric_crs: str,
+                   codes: list[Any] | None = None) -> Any:
     """The masts the pack counts as existing (all, or those of ``codes``), as the site index reads them."""
     statuses = sorted(set(pack.spacing.existing_statuses))
     sites = repo.load_existing_masts(engine, statuses=statuses, metric_crs=metric_crs, codes=codes)
@@ -96,11 +100,24 @@ class ContextHolder:
 
     # -- building ------------------------------------------------------------------------------
 
-    def _masts(self, codes: list[Any]) -> Any:
+    def _masts(self, codes: list[Any], conn: Connection) -> Any:
         """The changed masts, read by code in chunks (SQLite caps the values of one statement)."""
-        frames = [existing_masts(self.engine, self.pack, metric_crs=self.metric_crs, codes=codes[lo:lo + CODES_PER_READ])
+        frames = [existing_masts(conn, self.pack, metric_crs=self.metric_crs, codes=codes[lo:lo + CODES_PER_READ])
                   for lo in range(0, max(len(codes), 1), CODES_PER_READ)]
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """One connection for the reads of an update — one pool checkout instead of three. On
+        PostgreSQL a repeatable-read transaction: every read sees the same committed state, so the
+        version an update is labelled with is exactly the data it read. (SQLite reads each statement
+        afresh: a mast written between two reads is already in the rows, and its own version
+        re-reads it, so the context still converges on the stored data.)"""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def build(self, version: int | None = None) -> tuple[PlanningContext, SiteLayers]:
         """A context from scratch (seconds for a million masts), made updatable."""
@@ -153,21 +170,22 @@ class ContextHolder:
             if have >= v or (self._rebuild is not None and self._rebuild.is_alive()):
                 return cur[0]
             t0 = time.perf_counter()
-            delta = summarise(data_changes(self.engine, have, v))
-            if delta.full:
-                self._rebuild_in_background()
-                return cur[0]
+            with self._snapshot() as conn:
+                # the newest version (>= v), its change records and the changed rows, as one snapshot
+                v = max(v, data_version(conn))
+                delta = summarise(data_changes(conn, have, v))
+                if delta.full:
+                    self._rebuild_in_background()
+                    return cur[0]
+                rows = self._masts(list(delta.codes), conn) if delta.codes else None
+                a1 = (repo.load_routes(conn), repo.load_zones(conn)) if delta.a1 else None
             ctx, layers = cur
-            if delta.codes:
-                index, layers = apply_site_changes(ctx.sites, layers, list(delta.codes),
-                                                   self._masts(list(delta.codes)), self.pack,
+            if rows is not None:
+                index, layers = apply_site_changes(ctx.sites, layers, list(delta.codes), rows, self.pack,
                                                    metric_crs=self.metric_crs)
                 ctx = replace(ctx, sites=index)
-            if delta.a1:
-                with self.engine.connect() as conn:
-                    ctx = replace(ctx, a1=build_a1_targets(repo.load_routes(conn),
-                                                           repo.load_zones(conn), self.pack,
-                                                           self.metric_crs))
+            if a1 is not None:
+                ctx = replace(ctx, a1=build_a1_targets(*a1, self.pack, self.metric_crs))
             ctx = replace(ctx, data_version=v, built_at=time.time())
             self._current = (ctx, layers)
             self.updates += 1

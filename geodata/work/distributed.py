@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import shapely
@@ -209,6 +210,12 @@ def read_parquet_findings(directory: str | Path, checks: Sequence[str]) -> pd.Da
     return finalise(out)
 
 
+def _a1_targets_from_db(url: str, pack: RulePack, metric_crs: str) -> Any:
+    """The prepared A1-only routes and zones of the database at ``url`` (run on a worker)."""
+    with _worker_engine(url).connect() as conn:
+        return build_a1_targets(repo.load_routes(conn), repo.load_zones(conn), pack, metric_crs)
+
+
 def site_frame(engine: Engine, plan: HilbertPartitions, *, metric_crs: str) -> tuple[Any, SiteReader]:
     """The stored sites as a lazily read, spatially partitioned ``dask_geopandas.GeoDataFrame``,
     and the reader behind it (which also reads halo cells)."""
@@ -245,11 +252,10 @@ def run_checks_dask(engine: Engine, pack: RulePack, which: Sequence[str], *, met
     plan = plan_partitions(engine, metric_crs=metric_crs, npartitions=npartitions, min_partitions=min_partitions,
                            workers=workers)
     ddf, source = site_frame(engine, plan, metric_crs=metric_crs)
-    targets = None
-    if "a1-routes" in which:
-        with engine.connect() as conn:
-            targets = build_a1_targets(repo.load_routes(conn), repo.load_zones(conn),
-                                       pack, metric_crs)
+    # the A1 targets are read and prepared by a worker, beside the partitions' reads, not by the
+    # driver before the graph starts (serial time every worker would wait for)
+    targets = (dask.delayed(_a1_targets_from_db)(source.url, pack, metric_crs) if "a1-routes" in which
+               else None)
     result: BatchResult = run_batch(
         ddf, pack, metric_crs=metric_crs, checks=tuple(which), targets=targets,
         classes=tuple(classes) if classes else None, urban_by_commune=repo.urban_by_commune(engine),

@@ -27,6 +27,7 @@ from geodata.store.repository import unit_names
 from geodata.store.units import unit_choices
 from planning.units import match_units
 from planning.vocab import INSPECTION_CHECK, INSPECTION_RESULTS
+from planning.i18n import _
 
 #: content type → file extension, for the image formats phones and cameras produce
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -63,12 +64,12 @@ def select_sites(session: Session, flt: dict[str, Any]) -> list[str]:
 def create_campaign(session: Session, actor: str, name: str, start_on: dt.date, end_on: dt.date | None,
                     flt: dict[str, Any]) -> InspectionCampaign:
     if end_on is not None and end_on < start_on:
-        raise InvalidField("end_on is before start_on", "end_on")
+        raise InvalidField(_("end_on is before start_on"), "end_on")
     if session.execute(select(InspectionCampaign.id).where(InspectionCampaign.name == name)).first():
-        raise Conflict(f"a campaign named {name!r} already exists", "name")
+        raise Conflict(_("a campaign named {name!r} already exists", name=name), "name")
     codes = select_sites(session, flt)
     if not codes:
-        raise InvalidField("the filter selects no site", "filter")
+        raise InvalidField(_("the filter selects no site"), "filter")
     camp = InspectionCampaign(name=name, start_on=start_on, end_on=end_on, site_filter=flt, site_codes=codes)
     session.add(camp)
     session.flush()
@@ -80,7 +81,7 @@ def create_campaign(session: Session, actor: str, name: str, start_on: dt.date, 
 def get_campaign(session: Session, campaign_id: int) -> InspectionCampaign:
     camp = session.get(InspectionCampaign, campaign_id)
     if camp is None:
-        raise NotFound(f"no inspection campaign {campaign_id}")
+        raise NotFound(_("no inspection campaign {campaign_id}", campaign_id=campaign_id))
     return camp
 
 
@@ -92,7 +93,7 @@ def list_campaigns(session: Session) -> list[InspectionCampaign]:
 def get_inspection(session: Session, inspection_id: int) -> Inspection:
     ins = session.get(Inspection, inspection_id)
     if ins is None:
-        raise NotFound(f"no inspection {inspection_id}")
+        raise NotFound(_("no inspection {inspection_id}", inspection_id=inspection_id))
     return ins
 
 
@@ -102,10 +103,10 @@ def photo_file(session: Session, inspection_id: int, n: int, upload_dir: Path) -
     ins = session.get(Inspection, inspection_id)
     photos = (ins.photos or []) if ins else []
     if not 1 <= n <= len(photos):
-        raise NotFound(f"inspection {inspection_id} has no photo {n}")
+        raise NotFound(_("inspection {inspection_id} has no photo {n}", inspection_id=inspection_id, n=n))
     path = upload_dir / photos[n - 1]["path"]
     if not path.is_file():
-        raise NotFound("the photo file is missing from the upload directory")
+        raise NotFound(_("the photo file is missing from the upload directory"))
     return path, photos[n - 1]["content_type"]
 
 
@@ -159,13 +160,16 @@ def campaign_detail(session: Session, campaign_id: int) -> dict[str, Any]:
 def record_result(session: Session, actor: str, camp: InspectionCampaign, site_code: str, result: str,
                   notes: str | None, inspected_on: dt.date, inspector: str | None) -> Inspection:
     if site_code not in (camp.site_codes or []):
-        raise NotFound(f"site {site_code!r} is not in campaign {camp.name!r}", "site_code")
+        raise NotFound(_("site {site_code!r} is not in campaign {name!r}",
+                         site_code=site_code, name=camp.name), "site_code")
     if result not in INSPECTION_RESULTS:
-        raise InvalidField(f"result must be one of {', '.join(INSPECTION_RESULTS)}", "result")
+        raise InvalidField(_("result must be one of {inspection_results}",
+                             inspection_results=', '.join(INSPECTION_RESULTS)), "result")
     if result == "violation" and not (notes or "").strip():
-        raise InvalidField("a violation needs notes saying what is wrong", "notes")
+        raise InvalidField(_("a violation needs notes saying what is wrong"), "notes")
     if inspected_on < camp.start_on or (camp.end_on and inspected_on > camp.end_on):
-        raise InvalidField(f"inspected_on {inspected_on} is outside the campaign's dates", "inspected_on")
+        raise InvalidField(_("inspected_on {inspected_on} is outside the campaign's dates",
+                             inspected_on=inspected_on), "inspected_on")
     ins = Inspection(campaign_id=camp.id, site_code=site_code, result=result, notes=notes,
                      inspected_on=inspected_on, inspector=inspector or actor, photos=[])
     session.add(ins)
@@ -207,11 +211,13 @@ def add_photo(session: Session, actor: str, inspection_id: int, data: bytes, con
     ins = get_inspection(session, inspection_id)
     declared = (content_type or "").split(";")[0].strip().lower()
     if declared not in PHOTO_TYPES:
-        raise UnsupportedType(f"photos must be {', '.join(PHOTO_TYPES)}; got {declared or 'no type'}", "file",
+        raise UnsupportedType(_("photos must be {photo_types}; got {value}",
+                                photo_types=', '.join(PHOTO_TYPES), value=declared or _("no type")), "file",
                               title=PHOTO_TYPE_TITLE)
     real = sniff_image(data)
     if real != declared:
-        raise UnsupportedType(f"the file is not a {declared} image (its content is {real or 'not an image'})",
+        raise UnsupportedType(_("the file is not a {declared} image (its content is {value})",
+                                declared=declared, value=real or _("not an image")),
                               "file", title=PHOTO_TYPE_TITLE)
     digest = hashlib.sha256(data).hexdigest()
     rel = Path("inspections") / str(inspection_id) / f"{digest[:24]}.{PHOTO_TYPES[declared]}"

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from geodata.store.models import Site
-from geodata.work.dated_units import PARTIAL_KEY, units_on
+from geodata.store.dated_units import PARTIAL_KEY, units_on
 from planning.monitoring import implementation as compute
 from planning.vocab import LIVE_SITE_STATUSES
 
@@ -20,7 +20,7 @@ def implementation(engine: Engine, *, operator: str | None = None, unit: str | N
     """Planned vs built vs overdue per firm and unit (see :mod:`planning.monitoring`).
 
     The units are those of ``as_of`` (today), placed by geometry like the statistics
-    (:mod:`geodata.work.dated_units`): the communes (xã/phường/đặc khu) from 1/7/2025, the districts
+    (:mod:`geodata.store.dated_units`): the communes (xã/phường/đặc khu) from 1/7/2025, the districts
     before; a site in a split old commune without new polygons is "not placed (partial merge of X)".
     Built sites are matched over the whole province (a site built just across a unit line still
     realises the plan); the operator/unit filters apply to the planned rows reported. ``unit`` is a

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,20 +52,30 @@ def wait_for_health(base: str, proc: subprocess.Popen[bytes], output: Callable[[
         time.sleep(0.2)
 
 
+def start_uvicorn(port: int, env: Mapping[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
+    """uvicorn serving the app on ``127.0.0.1:port`` with ``env`` added to this environment; returns
+    once ``/health`` answers (a test that stops and restarts the server keeps its port, so its origin)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", proc,
+                        lambda: proc.stdout.read().decode(errors="replace") if proc.stdout else "")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
 @contextmanager
 def live_server(engine: Engine, workers: int = 1, **env: str) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a uvicorn serving the app on ``engine``'s database."""
     port = free_port()
-    environ = {**os.environ, "BTSPLAN_DATABASE_URL": db_url(engine), **env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc = start_uvicorn(port, {"BTSPLAN_DATABASE_URL": db_url(engine), **env}, workers)
     try:
-        wait_for_health(base, proc, lambda: proc.stdout.read().decode(errors="replace") if proc.stdout else "")
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
 

@@ -219,6 +219,9 @@ def test_cli_progress_formats(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["cables", "progress", "--by", "plan", "--format", "csv"])
     assert r.exit_code == 0 and r.stdout.splitlines()[0].startswith("plan,total_km")
     r = runner.invoke(cli, ["cables", "progress", "--by", "operator", "--as-of", "2019-12-31"])
+    # issue 16: the table's words come from the catalog (the suite runs in English; "Tổng cộng" in vi)
+    assert r.exit_code == 0 and "Total" in r.stdout
+    r = runner.invoke(cli, ["--lang", "vi", "cables", "progress", "--by", "operator", "--as-of", "2019-12-31"])
     assert r.exit_code == 0 and "Tổng cộng" in r.stdout
     r = runner.invoke(cli, ["cables", "progress", "--by", "street"])
     assert r.exit_code != 0 and "--by 'street'" in r.stderr

@@ -194,10 +194,19 @@ def test_class_filter_changes_the_count(server: str, watched: Watched) -> None:
     assert href.startswith("/exports/sites.csv")
 
 
+def districts_of_2025_06_30(page: Any) -> None:
+    """Issue 15: the unit filter lists today's communes (no districts since 2025-07-01); the district
+    filter these tests exercise needs an as-of day before the reform."""
+    page.fill("#f-asof", "2025-06-30")
+    page.dispatch_event("#f-asof", "change")
+    page.wait_for_selector("#f-district option[value='305']", state="attached")
+
+
 def test_export_downloads_what_the_map_shows(server: str, watched: Watched, tmp_path: Path) -> None:
     """A2a masts of Lê Chân: the exported CSV holds exactly the stats table's count, and the map shows them."""
     watched.open_map(server)
     page = watched.page
+    districts_of_2025_06_30(page)
     page.select_option("#f-district", "305")
     page.evaluate("() => window.btsplan.setClasses(['A2a'])")
     page.evaluate("async () => { const m = window.btsplan.map; m.fitBounds(m.getBounds(), {duration: 0}); }")
@@ -284,7 +293,8 @@ def test_every_filter_shows_the_api_count(server: str, watched: Watched) -> None
     assert shown_count(watched) == api_matched(server, filter=a1b) > 0
     page.evaluate("() => window.btsplan.setClasses(['A1a', 'A1b', 'A2a', 'A2b', 'A2c', 'unknown'])")
 
-    # a district: sites, rings and the planning layers stay inside it
+    # a district (of 2025-06-30): sites, rings and the planning layers stay inside it
+    districts_of_2025_06_30(page)
     page.select_option("#f-district", "305")
     assert shown_count(watched) == api_matched(server, district="305") > 0
     district_sites = api_codes(server, "sites", "code", district="305")
@@ -417,6 +427,27 @@ def test_side_panel_and_language_toggle(server: str, watched: Watched) -> None:
     assert page.text_content("#stats h2") == "Sites by commune/ward × mast class"
 
 
+def test_the_unit_filter_lists_todays_communes(server: str, watched: Watched) -> None:
+    """Issue 15: today the filter lists communes (xã/phường/đặc khu) and picks sites by today's commune
+    code; a day before 2025-07-01 lists that day's districts and the side table counts by them."""
+    watched.open_map(server)
+    page = watched.page
+    page.wait_for_selector("#f-district option[value='11600']", state="attached")
+    assert page.locator("#f-district option[value='305']").count() == 0, "no frozen district today"
+    assert page.text_content("label[for=f-district]") == "Xã/phường/đặc khu"
+    page.select_option("#f-district", "11600")
+    assert shown_count(watched) == api_matched(server, commune="11600") > 0
+    href = page.get_attribute("#export-link", "href")
+    assert parse_qs(urlsplit(href).query) == {"commune": ["11600"]}
+    districts_of_2025_06_30(page)
+    assert page.locator("#f-district option[value='11600']").count() == 0
+    assert page.text_content("label[for=f-district]") == "Quận/huyện"
+    page.wait_for_selector("#stats-table tbody tr[data-district='305']")
+    old = httpx.get(f"{server}/stats/sites", params={"by": "district,type", "as_of": "2025-06-30"}).json()
+    assert page.locator("#stats-table tbody tr").count() == len(old["rows"])
+    assert watched.console_errors == [], watched.console_errors
+
+
 # ----------------------------------------------------------------------------------------------
 # README screenshots (only when asked for)
 # ----------------------------------------------------------------------------------------------
@@ -448,6 +479,7 @@ def test_screenshots(server: str, map_db: str, watched: Watched) -> None:
     page.evaluate("() => document.querySelector('.maplibregl-popup')?.remove()")
     page.click("#lang-toggle")
     page.fill("#search-input", "")
+    districts_of_2025_06_30(page)
     page.select_option("#f-district", "305")
     page.evaluate("() => window.btsplan.setClasses(['A2a'])")
     watched.count()

@@ -9,11 +9,14 @@ finds it inside; monitoring and the appraisal report group and label by the new 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import shapely
 from openpyxl import load_workbook
 from sqlalchemy import Engine, func, insert, select
@@ -23,7 +26,7 @@ from geodata.io.importer import ImportOptions, import_file
 from geodata.store import models as m
 from geodata.store.area import province_area
 from geodata.work import checks
-from geodata.work.dated_units import units_on
+from geodata.store.dated_units import units_on
 from geodata.work.monitoring import implementation
 from planning.rules import load_pack
 from tests.app.plan_helpers import client, collection, make_keys, new_site
@@ -95,8 +98,14 @@ def test_an_appraisal_uses_the_outline_and_units_of_its_date(demo_db: Engine) ->
     items = list(wb["Hang muc"].iter_rows(values_only=True))
     assert items[1][2] == "HD-NEW" and items[1][-1] == "Thành phố Hải Dương"
     assert ("Ngày thẩm định", "2025-06-30") in list(wb["Tong hop"].iter_rows(values_only=True))
-    doc = c.get(f"/plans/{pid}/report", params={"as_of": AFTER.isoformat(), "format": "docx"}, headers=k.h("planner"))
-    assert doc.status_code == 200 and doc.content[:2] == b"PK"
+    doc = c.get(f"/plans/{pid}/report", params={"as_of": AFTER.isoformat(), "format": "docx", "lang": "en"},
+                headers=k.h("planner"))
+    assert doc.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(doc.content)) as z:
+        text = z.read("word/document.xml").decode("utf-8")
+    assert name in text and "Appraisal date: 01/07/2025" in text
+    pdf = c.get(f"/plans/{pid}/report", params={"as_of": AFTER.isoformat(), "format": "pdf"}, headers=k.h("planner"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
 
 def test_monitoring_groups_by_the_units_of_its_date(demo_db: Engine) -> None:
@@ -172,3 +181,52 @@ def test_an_import_dated_before_the_merger_rejects_former_hai_duong(demo_db: Eng
     assert old.inserted == 0 and old.rejected == 1 and "outside" in old.log.errors[0].message
     new = import_file(demo_db, "sites", csv, ImportOptions(skip_bad_rows=True, as_of=AFTER))
     assert new.committed and new.inserted == 1
+
+
+def test_exports_name_and_select_the_units_of_their_date(demo_db: Engine) -> None:
+    c = client(demo_db)
+    p = _west_point(demo_db)
+    code, name = _new_commune_at(demo_db, p)
+    after = c.get("/exports/sites.csv", params={"as_of": "2026-01-01", "commune": code})
+    assert after.status_code == 200, after.text
+    rows = list(csv.DictReader(io.StringIO(after.content.decode("utf-8-sig"))))
+    with demo_db.connect() as conn:
+        inside = conn.execute(select(func.count()).where(m.Site.commune_code == code)).scalar()
+    assert len(rows) == inside > 0
+    assert {(r["commune_code"], r["commune"], r["district_code"], r["district"]) for r in rows} == {(code, name, "", "")}
+    # before the merger: the districts of that day, and the communes of that day (old codes)
+    before = c.get("/exports/sites.csv", params={"as_of": "2025-06-30", "district": HAI_DUONG_DISTRICT})
+    old = list(csv.DictReader(io.StringIO(before.content.decode("utf-8-sig"))))
+    assert old and {r["district"] for r in old} == {"Thành phố Hải Dương"}
+    assert {r["commune_code"] for r in old} <= {"10801", "10804", "10807", "10810"}
+    # a district after the reform is refused, with the reason; cables name the unit of their midpoint
+    refused = c.get("/exports/sites.csv", params={"as_of": "2026-01-01", "district": "305"})
+    assert refused.status_code == 422 and "district" in refused.text
+    cables = c.get("/exports/cables.csv", params={"as_of": "2025-06-30", "district": HAI_DUONG_DISTRICT})
+    segs = list(csv.DictReader(io.StringIO(cables.content.decode("utf-8-sig"))))
+    assert len(segs) == 2 and all(r["code"].startswith("CAP-288-") for r in segs)
+
+
+def test_a_complaint_dated_before_the_merger_is_outside_hai_phong(demo_db: Engine) -> None:
+    from geodata.work.cables import CableError, add_complaint
+
+    p = _west_point(demo_db, "10804")
+    args = dict(lon=p.x, lat=p.y, text="Cáp võng thấp", actor="test", metric_crs="EPSG:9210", province="haiphong",
+                today=dt.date(2026, 1, 1))
+    with pytest.raises(CableError, match="outside"):
+        add_complaint(demo_db, reported_on=BEFORE, **args)
+    assert add_complaint(demo_db, reported_on=dt.date(2025, 9, 1), **args)["reported_on"] == "2025-09-01"
+
+
+def test_features_filter_by_todays_commune(demo_db: Engine) -> None:
+    """OGC API items take the commune of today by code or name (demo sites store the units an import today
+    gives them), and the admin units of a day list communes after the reform, districts before."""
+    c = client(demo_db)
+    code, name = _new_commune_at(demo_db, _west_point(demo_db))
+    by_code = c.get("/collections/sites/items", params={"commune": code, "limit": 1}).json()["numberMatched"]
+    by_name = c.get("/collections/sites/items", params={"commune": name.split(" ", 1)[1], "limit": 1}).json()
+    assert by_code == by_name["numberMatched"] > 0
+    units = c.get("/collections/admin-units/items", params={"level": "district", "datetime": "2026-01-01"}).json()
+    assert units["numberMatched"] == 0, "no district is in force today"
+    old = c.get("/collections/admin-units/items", params={"level": "district", "datetime": "2025-06-30"}).json()
+    assert HAI_DUONG_DISTRICT in {f["properties"]["code"] for f in old["features"]}

@@ -260,6 +260,65 @@ def test_every_worker_count_gives_the_same_findings_and_counts_also_written_by_t
     assert res.counts.to_json() == single_counts.to_json()
 
 
+def test_a_frame_partitioned_elsewhere_gives_the_single_process_findings_and_counts() -> None:
+    """A frame not made by :func:`D.from_partitions` (its partitions come from its own graph, the
+    halo from its spatial partitions' boxes) runs the same checks and counts as one made by it."""
+    import dask_geopandas
+
+    sites, routes, plan, _ = _straddling(5)
+    units = _units()
+    single, counts = _single(sites, routes, units)
+    ddf = dask_geopandas.from_geopandas(sites, npartitions=6)
+    assert ddf._name not in D._LOADERS
+    with dask.config.set(scheduler="sync"):
+        res = D.run_batch(ddf, PACK, metric_crs=CRS, targets=build_a1_targets(routes, None, PACK, CRS), units=units)
+    assert res.partitions == 6
+    assert _key(to_records(res.findings)) == single
+    assert res.counts is not None and counts is not None and res.counts.to_json() == counts.to_json()
+
+
+def test_a1_targets_travel_without_their_grid_and_match_the_same() -> None:
+    """Workers receive the targets pickled without the grid (the bulk of the bytes) and rebuild it:
+    the same grid, the same matches."""
+    import pickle
+
+    rng = np.random.default_rng(2)
+    lines = [shapely.LineString(np.column_stack([X0 + rng.uniform(0, 20_000) + rng.normal(0, 300, 4).cumsum(),
+                                                 Y0 + rng.uniform(0, 20_000) + rng.normal(0, 300, 4).cumsum()]))
+             for _ in range(300)]
+    zones = gpd.GeoDataFrame({"id": [1, 2], "name": ["Z1", "Z2"], "kind": "heritage", "policy": "a1_only",
+                              "radius_m": [np.nan, 150.0], "buffer_m": 0.0, "district_code": None,
+                              "legal_source": None},
+                             geometry=[shapely.box(X0 + 500, Y0 + 500, X0 + 900, Y0 + 800),
+                                       shapely.Point(X0 + 5000, Y0 + 5000)], crs=CRS)
+    targets = build_a1_targets(_routes(lines), zones, PACK, CRS)
+    blob = pickle.dumps(targets)
+    back = pickle.loads(blob)
+    assert len(blob) < len(pickle.dumps(targets.grid))  # the grid alone outweighs the rest
+    for name in ("items", "keys", "starts", "ends"):
+        assert np.array_equal(getattr(back.grid, name), getattr(targets.grid, name))
+    x, y = X0 + rng.uniform(0, 20_000, 50_000), Y0 + rng.uniform(0, 20_000, 50_000)
+    got, want = back.match(x, y), targets.match(x, y)
+    assert want[0].size > 100 and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), parts=st.integers(1, 12), halo=st.floats(1.0, 5000.0))
+def test_halo_cells_are_the_whole_grid_dilation(seed: int, parts: int, halo: float) -> None:
+    """The halo is dilated in a window around the partition only: the same cells as dilating the grid."""
+    import math
+
+    from planning.partitions import dilate
+
+    rng = np.random.default_rng(seed)
+    x, y = X0 + rng.uniform(0, 30_000, 3000), Y0 + rng.normal(10_000, 4_000, 3000)
+    plan = partitions_for_points(x, y, npartitions=parts, cell_m=500.0, crs=CRS)
+    r = max(1, math.ceil(halo / plan.cell_m))
+    for i in range(plan.npartitions):
+        own = (plan.owner == i).reshape(plan.nrows, plan.ncols)
+        assert plan.halo_cells(i, halo).tolist() == np.flatnonzero((dilate(own, r) & ~own).ravel()).tolist()
+
+
 def test_tree_sum_adds_every_item_once() -> None:
     items = [dask.delayed(np.array)([i, 1]) for i in range(13)]
     with dask.config.set(scheduler="sync"):

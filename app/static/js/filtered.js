@@ -99,7 +99,7 @@ async function sitesFor(params) {
 }
 
 /**
- * The sites and findings to draw for a filter state. Operator, status and district go to the API;
+ * The sites and findings to draw for a filter state. Operator, status and the unit go to the API;
  * the class (derived, else declared) and "only sites with findings" are applied here, on the
  * fetched sites. ``bbox`` (lon/lat) is used only when the whole province holds too many matches.
  */
@@ -107,7 +107,7 @@ export async function filteredView(state, bbox) {
   const params = {};
   if (state.operator) params.operator = state.operator;
   if (state.status) params.status = state.status;
-  if (state.district) params.district = state.district;
+  if (state.district) params[state.unitLevel || "district"] = state.district; // a commune since 2025-07-01
   let fetched = await sitesFor(params);
   const partial = !fetched.complete;
   if (partial) fetched = await sitesFor({ ...params, bbox: bbox.map((v) => v.toFixed(5)).join(",") });

@@ -22,7 +22,9 @@ const OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
 const state = {
   classes: new Set(CLASSES),
   operator: "",
-  district: "",
+  district: "", // the chosen unit's code: a commune of the as-of day, or a district before 2025-07-01
+  asOf: "", // YYYY-MM-DD of the units listed and counted ("" = today)
+  unitLevel: "commune", // since 2025-07-01 a province holds communes, wards and special zones directly
   status: "",
   findingsOnly: false,
   filtered: false, // the filtered sources are what is drawn (set once their data are in)
@@ -50,9 +52,17 @@ const NOTHING = ["boolean", false];
 const DISTRICT_LAYERS = ["zones-fill", "zones-line", "zones-point", "routes-a1-corridor", "routes-a1", "cables", "cables-planned"];
 const baseFilters = new Map(); // layer id → its filter in the style
 
+/** The two-level administration began on this day: districts are listed only for an as-of date before it. */
+const REFORM_DAY = "2025-07-01";
+
+function levelOn(asOf) {
+  return asOf && asOf < REFORM_DAY ? "district" : "commune";
+}
+
 function districtFilter(id) {
   const base = baseFilters.get(id);
-  if (!state.district) return base;
+  // the planning layers carry their district only: a commune leaves them province-wide
+  if (!state.district || state.unitLevel !== "district") return base;
   const inDistrict = ["any", ["!", ["has", P.district]], ["==", ["get", P.district], state.district]];
   return base ? ["all", base, inDistrict] : inDistrict;
 }
@@ -65,7 +75,7 @@ function exportHref() {
   const fmtSel = document.getElementById("export-format").value;
   const layer = state.findingsOnly ? "findings" : "sites";
   const url = new URL(`/exports/${layer}.${fmtSel}`, window.location.origin);
-  if (state.district) url.searchParams.set("district", state.district);
+  if (state.district) url.searchParams.set(state.unitLevel, state.district);
   if (state.operator) url.searchParams.set("operator", state.operator);
   if (layer === "sites") {
     if (state.classes.size < CLASSES.length) url.searchParams.set("type", [...state.classes].join(","));
@@ -224,14 +234,24 @@ function bboxOf(geometry) {
   return [minx, miny, maxx, maxy];
 }
 
+/**
+ * The unit filter's list: the communes (xã/phường/đặc khu) in force on the as-of day (today), or the
+ * districts when a day before 2025-07-01 is chosen — never the districts frozen on 2025-06-30 for today.
+ */
 async function loadDistricts() {
+  const level = state.unitLevel;
+  const label = document.querySelector("label[for=f-district]");
+  label.dataset.i18n = `filters.${level}`;
+  label.textContent = t(`filters.${level}`);
+  districtBounds.clear();
   let rows = [];
   try {
-    const fc = await getJSON("/collections/admin-units/items", { level: "district", limit: 1000 });
+    const day = state.asOf || new Date().toISOString().slice(0, 10);
+    const fc = await getJSON("/collections/admin-units/items", { level, datetime: day, limit: 1000 });
     const seen = new Set();
     for (const f of fc.features || []) {
       const p = f.properties || {};
-      if (p.level && p.level !== "district") continue;
+      if (p.level && p.level !== level) continue;
       if (seen.has(p.code)) continue;
       seen.add(p.code);
       if (f.geometry) districtBounds.set(String(p.code), bboxOf(f.geometry));
@@ -241,7 +261,7 @@ async function loadDistricts() {
     console.warn("district list from the collections API unavailable, using the tiles", err);
     const seen = new Map();
     for (const f of map.querySourceFeatures(TILE_LAYERS.admin, { sourceLayer: sources.admin.sourceLayer })) {
-      if (f.properties.level === "district") seen.set(String(f.properties.code), f.properties.name);
+      if (f.properties.level === level) seen.set(String(f.properties.code), f.properties.name);
     }
     rows = [...seen.entries()];
   }
@@ -388,6 +408,14 @@ function wireControls() {
     state.district = ev.target.value;
     const b = districtBounds.get(state.district);
     if (b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30 });
+    applyFilters();
+  });
+  document.getElementById("f-asof").addEventListener("change", (ev) => {
+    state.asOf = ev.target.value || "";
+    state.unitLevel = levelOn(state.asOf);
+    state.district = "";
+    loadDistricts();
+    loadPanel(state.asOf);
     applyFilters();
   });
   document.getElementById("export-format").addEventListener("change", () => {

@@ -58,7 +58,8 @@ export function renderStats(data) {
     note.textContent = t("stats.unavailable");
     return;
   }
-  const head = el("tr", {}, el("th", { scope: "col", text: t("stats.district") }),
+  const byDistrict = Array.isArray(statsCache.by) && statsCache.by[0] === "district";
+  const head = el("tr", {}, el("th", { scope: "col", text: t(byDistrict ? "level.district" : "stats.district") }),
     ...CLASSES.map((c) => el("th", { scope: "col", title: classLabel(c), style: { borderBottomColor: CLASS_COLORS[c] } },
       c === "unknown" ? "?" : c)),
     el("th", { scope: "col", text: t("stats.total") }));
@@ -126,9 +127,11 @@ export function renderCables(data) {
   box.append(chart);
 }
 
-export async function loadPanel() {
+/** The panel for the units of ``asOf`` (YYYY-MM-DD, "" = today): communes from 2025-07-01, districts before. */
+export async function loadPanel(asOf = "") {
+  const by = asOf && asOf < "2025-07-01" ? "district,type" : "commune,type";
   const [stats, cables, about] = await Promise.allSettled([
-    getJSON("/stats/sites", { by: "commune,type" }),
+    getJSON("/stats/sites", asOf ? { by, as_of: asOf } : { by }),
     getJSON("/cables/progress", { by: "district" }),
     getJSON("/map/about"),
   ]);

@@ -5,6 +5,10 @@ layer can send them while reading the database. GeoPackage and Shapefile go thro
 (pyogrio), appending chunk by chunk. The Shapefile's .dbf limits names to 10 characters: the short
 names are listed beside the full field names and Vietnamese labels in ``<layer>_fields.csv`` inside
 the zip, and a ``.cpg`` says UTF-8 so QGIS/ArcGIS read the diacritics.
+
+Language (``--lang`` / ``?lang``): titles, KML display names and values, and the Shapefile sidecar's labels
+follow it. GeoJSON, GeoPackage and Shapefile attribute *values* stay codes (``building``, ``planned``): they
+are data for GIS tools and scripts, which filter and symbolise on codes that do not change with the reader.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pandas as pd
 import shapely
 
 from geodata.io.exports import Column, ExportLayer
-from geodata.io.writers.tabular import _cell, csv_text
+from geodata.io.writers.tabular import _cell, _shown, _value_labels, csv_text
 from planning.i18n import get_language
 
 
@@ -181,6 +185,9 @@ def kml_chunks(layer: ExportLayer) -> Iterator[bytes]:
     head.append(f"<Folder><name>{escape(layer.name)}</name>")
     yield "".join(head).encode("utf-8")
     label = cols[0].name
+    # KML is read by people (Google Earth's balloon): coded values as their labels in the current language,
+    # like CSV and XLSX; the importer knows the labels of both languages as words for the codes
+    shown = _value_labels(cols)
     for df in layer.chunks():
         arrays = [df[c.name].to_numpy(dtype=object) for c in cols]
         cls = df[layer.class_field].to_numpy(dtype=object) if layer.class_field in df else np.full(len(df), None)
@@ -190,7 +197,8 @@ def kml_chunks(layer: ExportLayer) -> Iterator[bytes]:
         geoms = df["geometry"].to_numpy(dtype=object)
         out = []
         for i in range(len(df)):
-            props = _props(cols, arrays, i)
+            props = {c.name: _shown(s, v) for c, s, v in zip(cols, shown, _props(cols, arrays, i).values(),
+                                                                 strict=True)}
             data = "".join(f'<SimpleData name="{escape(_kml_field(k))}">{escape(_kml_text(v))}</SimpleData>'
                            for k, v in props.items() if v is not None)
             out.append(f"<Placemark><name>{escape(_kml_text(props.get(label)))}</name>"

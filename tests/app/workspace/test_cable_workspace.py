@@ -102,9 +102,6 @@ def test_a_stale_form_gets_409_and_the_current_state(demo_db: Engine) -> None:
     assert stale.status_code == 409
     assert "đã được người khác cập nhật" in stale.text and "phiên bản 2" in stale.text
     assert 'name="version" value="2"' in stale.text and "bản cũ" in stale.text  # the note is kept for the retry
-    english = lan.post(f"/workspace/cables/segments/{code}/status?lang=en", headers=HX,
-                       data={"csrf_token": lan_csrf, "status": "done", "version": "1"})
-    assert english.status_code == 409 and "changed by someone else" in english.text
     with transaction(demo_db) as s:
         seg = s.execute(select(m.CableSegment).where(m.CableSegment.code == code)).scalar_one()
         assert (seg.status, seg.version, len(seg.history)) == ("in_progress", 2, 1)  # nothing written
@@ -117,6 +114,10 @@ def test_a_stale_form_gets_409_and_the_current_state(demo_db: Engine) -> None:
     no_version = lan.post(f"/workspace/cables/segments/{code}/status", headers=HX,
                           data={"csrf_token": lan_csrf, "status": "done"})
     assert no_version.status_code == 400
+    # last: ?lang=en is remembered for the rest of the session (tests/app/workspace/test_workspace_language.py)
+    english = lan.post(f"/workspace/cables/segments/{code}/status?lang=en", headers=HX,
+                       data={"csrf_token": lan_csrf, "status": "done", "version": "1"})
+    assert english.status_code == 409 and "changed by someone else" in english.text
 
 
 def test_filters_select_the_sections_on_the_map_and_in_the_list(demo_db: Engine) -> None:
@@ -131,7 +132,7 @@ def test_filters_select_the_sections_on_the_map_and_in_the_list(demo_db: Engine)
     ha_ngam = c.get("/workspace/cables/segments.geojson", params={"method": "ha_ngam"}).json()["features"]
     assert ha_ngam and all(f["properties"]["method"] == "ha_ngam" for f in ha_ngam)
     page = c.get("/workspace/cables")
-    units = re.findall(r'<select id="f-unit" name="unit">(.*?)</select>', page.text, re.S)[0]
+    units = re.findall(r'<select id="f-unit" name="unit">(.*?)</select>', page.text, re.DOTALL)[0]
     codes = re.findall(r'<option value="([^"]+)"', units)
     assert codes, "the unit filter lists the communes in force"
     counts = {u: len(c.get("/workspace/cables/segments.geojson", params={"unit": u}).json()["features"])

@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,12 @@ from PIL import Image
 from playwright import sync_api
 from sqlalchemy import select
 
+from geodata.store import staff
 from geodata.store.db import make_engine, transaction
 from geodata.store.keys import create_key
 from geodata.store.models import IdempotencyRecord, Inspection
 from geodata.work import inspections as gi
-from tests.app.live import ROOT, free_port, stop, wait_for_health
+from tests.app.live import free_port, start_uvicorn, stop
 from tests.app.test_map_browser import CHROMIUM, FLAGS, OFFLINE_FLAGS
 from tests.app.workspace.helpers import PASSWORD, make_user
 from tests.conftest import DatabaseFactory
@@ -46,17 +46,13 @@ class Server:
     (its cookies, service worker and IndexedDB) stays the same across the cut."""
 
     def __init__(self, url: str, upload_dir: Path) -> None:
-        self.url, self.port = url, free_port()
-        self.env = {**os.environ, "BTSPLAN_DATABASE_URL": url, "BTSPLAN_UPLOAD_DIR": str(upload_dir)}
+        self.port = free_port()
+        self.env = {"BTSPLAN_DATABASE_URL": url, "BTSPLAN_UPLOAD_DIR": str(upload_dir)}
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1", "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_health(self.base, self.proc, lambda: "(output not kept)")
+        self.proc = start_uvicorn(self.port, self.env)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -100,6 +96,16 @@ def _shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / name), full_page=False)
 
 
+def _sign_in(page: Any, base: str) -> None:
+    page.goto(f"{base}/workspace/inspections")
+    page.wait_for_url("**/auth/login**")
+    page.fill("#username", "hung")  # by id: the pages speak Vietnamese (the browser asks for vi-VN)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/auth/login'] button[type=submit]")
+    page.wait_for_url("**/workspace/inspections")
+    page.wait_for_selector("body[data-offline='ready']", timeout=60_000)
+
+
 def _inspections(engine: Any, code: str) -> list[Inspection]:
     with transaction(engine) as s:
         found = list(s.execute(select(Inspection).where(Inspection.site_code == code)).scalars())
@@ -116,7 +122,7 @@ def test_a_violation_recorded_offline_arrives_once_with_its_photo(field: dict[st
     Image.new("RGB", (640, 480), (180, 40, 40)).save(buf, "JPEG")
     photo.write_bytes(buf.getvalue())
     ctx = chromium.new_context(viewport=PHONE, locale="vi-VN", is_mobile=True, has_touch=True,
-                               device_scale_factor=2, service_workers="allow")
+                               service_workers="allow")
     page = ctx.new_page()
     requests: list[str] = []
     errors: list[str] = []
@@ -125,13 +131,7 @@ def test_a_violation_recorded_offline_arrives_once_with_its_photo(field: dict[st
     page.on("pageerror", lambda e: errors.append(str(e)))
 
     # sign in on the phone; the campaign list opens and the service worker keeps its copy
-    page.goto(f"{base}/workspace/inspections")
-    page.wait_for_url("**/auth/login**")
-    page.fill("#username", "hung")
-    page.fill("#password", PASSWORD)
-    page.click("form[action='/auth/login'] button[type=submit]")
-    page.wait_for_url("**/workspace/inspections")
-    page.wait_for_selector("body[data-offline='ready']", timeout=60_000)
+    _sign_in(page, base)
     assert "Các đợt kiểm tra" in page.content()  # Vietnamese first
     page.click(f"a.btn[href='/workspace/inspections/{cid}']")
     page.wait_for_selector("#campaign-map[data-ready='true']", timeout=60_000)
@@ -139,6 +139,10 @@ def test_a_violation_recorded_offline_arrives_once_with_its_photo(field: dict[st
     assert page.evaluate("() => !!navigator.serviceWorker.controller")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scroll
     _shot(page, "workspace-inspections-phone.png")
+    page.set_viewport_size({"width": 360, "height": 740})  # the narrowest phones in use: still no sideways scroll
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    assert page.locator("#result-form button[type=submit]").bounding_box()["height"] >= 44  # a thumb's target
+    page.set_viewport_size(PHONE)
 
     # the network is cut: the server stops, and the browser (page and service worker) goes offline
     server.stop()
@@ -199,7 +203,45 @@ def test_a_violation_recorded_offline_arrives_once_with_its_photo(field: dict[st
     assert page.get_attribute("#outbox", "data-count") in ("0", None)
     assert len(_inspections(field["engine"], code)) == 1
 
+    desktop = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN",
+                                   storage_state=ctx.storage_state())
+    wide = desktop.new_page()
+    wide.goto(f"{base}/workspace/inspections/{cid}")
+    wide.wait_for_selector("#campaign-map[data-ready='true']", timeout=60_000)
+    _shot(wide, "workspace-inspections.png")
+    desktop.close()
+
     offsite = [u for u in requests if urlsplit(u).scheme in ("http", "https") and urlsplit(u).hostname != "127.0.0.1"]
     assert offsite == []
     assert not [e for e in errors if "Content Security Policy" in e], errors
+    ctx.close()
+
+
+def test_a_result_queued_under_an_ended_session_is_sent_after_signing_in_again(field: dict[str, Any],
+                                                                             chromium: Any) -> None:
+    """The queue does not carry the CSRF token of the page that queued it: it asks for the live
+    session's token just before sending. With the session ended, nothing is sent and the page asks to
+    sign in again; after the new sign-in the entry goes out under the new session's token, once."""
+    server, cid, code = field["server"], field["campaign"], field["codes"][2]
+    ctx = chromium.new_context(viewport=PHONE, locale="vi-VN", is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    _sign_in(page, server.base)
+    page.goto(f"{server.base}/workspace/inspections/{cid}?site={code}")
+    page.wait_for_selector("#result-form")
+    with transaction(field["engine"]) as s:  # the session ends on the server (expiry, sign-out elsewhere)
+        staff.revoke_sessions(s, staff.get_user(s, "hung").id)
+    page.check("input[name='result'][value='conforms']")
+    page.click("#result-form button[type=submit]")
+    page.wait_for_selector("#outbox[data-count='1']")
+    page.wait_for_selector("#outbox-signin", state="visible")
+    assert _inspections(field["engine"], code) == []
+    page.click("#outbox-signin a")
+    page.wait_for_url("**/auth/login**")
+    page.fill("#username", "hung")
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/auth/login'] button[type=submit]")
+    page.wait_for_url(f"**/workspace/inspections/{cid}")
+    page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=60_000)
+    stored = _inspections(field["engine"], code)
+    assert [(i.result, i.inspector) for i in stored] == [("conforms", "Hung")]
     ctx.close()

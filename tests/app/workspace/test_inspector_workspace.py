@@ -105,7 +105,8 @@ def test_workspace_pages_in_both_languages(demo_db: Engine) -> None:
     assert re.search(r'<input id="photos" name="photos" type="file" accept="image/\*" capture="environment" multiple>',
                      one.text)
     assert f'<option value="{codes[1]}" selected>' in one.text
-    assert "Có vi phạm" in one.text and "Ghi kết quả kiểm tra" in one.text and "<script>" not in one.text and " style=" not in one.text
+    assert "Có vi phạm" in one.text and "Ghi kết quả kiểm tra" in one.text
+    assert "<script>" not in one.text and " style=" not in one.text  # strict CSP: scripts and styles from files
     assert "Violation found" in c.get(f"/workspace/inspections/{cid}?lang=en").text
     geo = c.get(f"/workspace/inspections/{cid}/sites.geojson").json()
     assert [f["properties"]["code"] for f in geo["features"]] == codes
@@ -187,3 +188,30 @@ def test_queue_sends_once_with_the_sessions_token(demo_db: Engine, tmp_path: Pat
     with transaction(demo_db) as s:
         n = s.execute(select(func.count()).select_from(IdempotencyRecord)).scalar()
     assert n == 5  # his result and photo, hers, the form's result and photo
+
+
+def test_offline_copy_and_photo_limit(demo_db: Engine, tmp_path: Path) -> None:
+    """The offline copy holds the campaigns still running (not those long finished); a photo over the
+    limit is refused (413), as on the API, and nothing is stored."""
+    make_user(demo_db, "hung", "inspector")
+    cid, codes = campaign(demo_db)
+    with transaction(demo_db) as s:
+        old = gi.create_campaign(s, "test", "Đợt cũ 2025", dt.date(2025, 3, 1), dt.date(2025, 3, 31),
+                                 {"max_sites": 2}).id
+    c = browser(demo_db, upload_dir=str(tmp_path), max_photo_bytes=2048)
+    token = sign_in(c, "hung")
+    pages = c.get("/workspace/inspections-offline.json").json()["pages"]
+    assert f"/workspace/inspections/{cid}" in pages and f"/workspace/inspections/{old}" not in pages
+    r = c.post(f"/workspace/inspections/{cid}/results", json={"site_code": codes[0], "result": "conforms",
+                                                              "inspected_on": "2026-12-05"},
+               headers={"X-CSRF-Token": token, "Idempotency-Key": str(uuid.uuid4())})
+    assert r.status_code == 201, r.text
+    noise = Image.frombytes("RGB", (200, 200), bytes(range(256)) * 468 + bytes(192))
+    big = io.BytesIO()
+    noise.save(big, "JPEG", quality=95)
+    assert len(big.getvalue()) > 2048
+    refused = c.post(f"/workspace/inspections/results/{r.json()['id']}/photos",
+                     files={"file": ("big.jpg", big.getvalue(), "image/jpeg")},
+                     headers={"X-CSRF-Token": token, "Idempotency-Key": str(uuid.uuid4())})
+    assert refused.status_code == 413
+    assert rows(demo_db, codes[0])[0].photos == []

@@ -2,7 +2,9 @@
 a planner signs in, opens a dossier with a planted violation (drawn on the map), returns it with a
 reason, and the firm reads the new status through the API; an admin creates a firm's key and the key
 works on the API; a cable officer clicks a street section on the map, moves it to done and sees the
-progress move, and a form gone stale meanwhile shows the 409 explanation. No CSP violation, no request
+progress move, and a form gone stale meanwhile shows the 409 explanation; English chosen once on the
+sign-in page stays across links and htmx panels, and a refused (expired CSRF token, problem+json) or
+failed (no network) panel request is said in words in the form. No CSP violation, no request
 leaves 127.0.0.1. Screenshots for the docs (desktop 1280 × 800 and phone 390 × 844) are written when
 ``BTSPLAN_SCREENSHOTS`` names a folder (``make screenshots`` style; off in the normal run)."""
 
@@ -232,16 +234,71 @@ def test_cable_officer_moves_a_section_to_done_and_the_progress_moves(site: tupl
     assert "người khác cập nhật" in error.inner_text() and f"phiên bản {version + 1}" in error.inner_text()
     assert page.locator("#segment-panel input[name='version']").get_attribute("value") == str(version + 1)
     w.clean()
-    if SHOTS:  # the page as it opens on a section, on a desk and on a phone (map and panel in view)
+    if SHOTS:  # the page as it opens on a section, on a desk (map and panel in view)
         page.goto(f"{base}/workspace/cables?segment={code}")
         page.wait_for_selector("#cable-map[data-ready='true']", timeout=60_000)
         _shot(page, "workspace-cables.png")
-        phone = chromium.new_context(viewport=PHONE, locale="vi-VN", storage_state=ctx.storage_state())
-        p2 = phone.new_page()
-        p2.goto(f"{base}/workspace/cables?segment={code}")
-        p2.wait_for_selector("#cable-map[data-ready='true']", timeout=60_000)
-        p2.locator("#cable-map").scroll_into_view_if_needed()
-        p2.evaluate("window.scrollBy(0, document.getElementById('cable-map').getBoundingClientRect().top - 8)")
-        _shot(p2, "workspace-cables-phone.png")
-        phone.close()
+    # on a phone: one column, nothing wider than the screen, a form big enough for a finger
+    phone = chromium.new_context(viewport=PHONE, locale="vi-VN", storage_state=ctx.storage_state())
+    p2 = Watched(phone.new_page())
+    p2.page.goto(f"{base}/workspace/cables?segment={code}")
+    p2.page.wait_for_selector("#cable-map[data-ready='true']", timeout=60_000)
+    assert p2.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    button = p2.page.locator(".status-form button[type=submit]").bounding_box()
+    assert button["height"] >= 44 and button["x"] >= 0 and button["x"] + button["width"] <= PHONE["width"]
+    p2.page.evaluate("window.scrollBy(0, document.getElementById('cable-map').getBoundingClientRect().top - 8)")
+    _shot(p2.page, "workspace-cables-phone.png")
+    p2.clean()
+    phone.close()
+    ctx.close()
+
+
+def test_english_stays_and_a_refused_or_failed_request_is_said(site: tuple[str, Keys, int], chromium: Any) -> None:
+    base, _k, _ = site
+    ctx = chromium.new_context(viewport=DESKTOP, locale="vi-VN")  # the browser asks for Vietnamese
+    w = Watched(ctx.new_page())
+    page = w.page
+    page.goto(f"{base}/auth/login?lang=en&next=/workspace/cables")  # chosen once, here
+    page.fill("#username", "lan")
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/auth/login'] button[type=submit]")
+    page.wait_for_url("**/workspace/cables")
+    page.wait_for_selector("#cable-map[data-ready='true']", timeout=60_000)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    sections = page.evaluate("""async () => (await (await fetch("/workspace/cables/segments.geojson")).json())""")
+    code = [f for f in sections["features"] if f["properties"]["status"] == "planned"][-1]["properties"]["code"]
+    page.click(f"#cable-results a[data-segment='{code}']")
+    page.wait_for_selector(f"#segment-panel [data-segment='{code}']")
+    assert "Status history" in page.locator("#segment-panel").inner_text()  # the htmx panel in English too
+    assert any(f"/workspace/cables/segments/{code}?" in u and "lang=en" in u for u in w.requests)
+
+    # the session's token has expired meanwhile: the server answers 403 problem+json, said in the form
+    status_url = f"**/workspace/cables/segments/{code}/status*"
+    page.route(status_url, lambda route: route.continue_(headers={**route.request.headers,
+                                                                   "x-csrf-token": "expired"}))
+    page.check("input[name='status'][value='in_progress']")
+    page.click(".status-form button[type=submit]")
+    said = page.locator(".status-form [data-htmx-problem]")
+    said.wait_for()
+    assert said.get_attribute("role") == "alert"
+    assert "CSRF token missing or wrong" in said.inner_text() and "reload the page" in said.inner_text()
+    assert page.locator("#segment-status").get_attribute("class") == "badge seg-planned"  # nothing changed
+    # no network at all: the same place says so, replacing the previous message
+    page.unroute(status_url)
+    page.route(status_url, lambda route: route.abort())
+    page.click(".status-form button[type=submit]")
+    page.wait_for_function("""() => document.querySelector(".status-form [data-htmx-problem]")?.innerText
+                              .includes("could not be reached")""")
+    assert page.locator(".status-form [data-htmx-problem]").count() == 1
+    # back online: the change goes through and the message is gone with the old form
+    page.unroute(status_url)
+    page.click(".status-form button[type=submit]")
+    page.wait_for_selector("#segment-status.seg-in_progress")
+    assert page.locator("[data-htmx-problem]").count() == 0
+    assert "Status history" in page.locator("#segment-panel").inner_text()
+    # a plain link keeps English too
+    page.click("a[href='/workspace/plans']")
+    page.wait_for_url("**/workspace/plans")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    w.clean()
     ctx.close()

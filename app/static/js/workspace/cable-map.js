@@ -18,7 +18,10 @@ function bounds(features) {
 }
 
 async function sections(query) {
-  const res = await fetch(`/workspace/cables/segments.geojson?${query}`, { credentials: "same-origin" });
+  // in the page's language (?lang wins over the remembered choice, as for the htmx partials in main.js)
+  const params = new URLSearchParams(query);
+  params.set("lang", document.documentElement.lang || "vi");
+  const res = await fetch(`/workspace/cables/segments.geojson?${params}`, { credentials: "same-origin" });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   return res.json();
 }

@@ -11,6 +11,7 @@
 const CACHE = "btsplan-inspections-v1";
 const MANIFEST = "/workspace/inspections-offline.json";
 const NEVER_COPIED = ["/auth/", "/workspace/inspections-session", MANIFEST, "/workspace/sw.js"];
+const COPIED = ["/workspace/inspections", "/static/", "/tiles/", "/map/"];
 
 async function refresh() {
   const res = await fetch(MANIFEST, { credentials: "same-origin", cache: "no-store" });
@@ -72,7 +73,8 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin || NEVER_COPIED.some((p) => url.pathname.startsWith(p))) return;
-  // only the inspector pages and what they load; the other workspace pages are left to the network
-  if (request.mode === "navigate" && !url.pathname.startsWith("/workspace/inspections")) return;
+  // only the inspector pages and what they load (scripts, styles, tiles, map texts); the other workspace
+  // pages and their partial updates are left to the network, untouched and never copied
+  if (!COPIED.some((p) => url.pathname.startsWith(p))) return;
   event.respondWith(networkFirst(request));
 });

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -60,17 +61,22 @@ class UnitsOnDay:
 
     def label(self, key: str | None) -> str | None:
         """The name a key is shown with (the partial merge's "not placed" text for a partial key)."""
-        if key is None:
-            return None
-        hit = np.flatnonzero(self.keys == key)
-        return str(self.names[hit[0]]) if hit.size else None
+        return None if key is None else self._names.get(key)
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        # the first row of a key wins (a key is one unit of the day; a dict so exports label a row in O(1))
+        out: dict[str, str] = {}
+        for k, n in zip(self.keys.tolist(), self.names.tolist(), strict=True):
+            out.setdefault(str(k), str(n))
+        return out
 
     def code(self, key: str | None) -> str | None:
         """The unit code of a key; None for a site not placed (partial merge) or outside."""
         return None if key is None or key.startswith(PARTIAL_KEY) else key
 
     def names_by_key(self) -> dict[str, str]:
-        return {str(k): str(n) for k, n in zip(self.keys, self.names, strict=True)}
+        return dict(self._names)
 
     def resolve(self, value: str) -> list[str]:
         """Keys of the units ``value`` names (a code or a name however typed, the rule of every unit
