@@ -2,7 +2,9 @@
 
 Clients such as OWSLib send ``Accept: */*`` (or nothing) and parse the answer as JSON, so a
 wildcard never selects HTML; browsers list ``text/html`` first and get a page. ``?f=`` overrides
-the header. The HTML of a JSON resource is that document, escaped, with its links made clickable:
+the header. One exception, the landing page ``/``: it is also the product's home (the map), so a
+wildcard answers HTML there unless the client names itself as a GIS/HTTP library (see
+:func:`landing_wants_html`). The HTML of a JSON resource is that document, escaped, with its links made clickable:
 honest (it is the same content) and needing no template or script.
 """
 
@@ -43,6 +45,31 @@ def wants_html(request: Request, f: str | None, html: bool = True) -> bool:
         raise InvalidParameter("f", _("{f!r} is not offered; use f=json or f=html", f=f) if html else
                                _("{f!r} is not offered; use f=json", f=f))
     return html and prefers_html(request.headers.get("accept", ""))
+
+
+#: User-Agent prefixes of programmatic clients that send ``*/*`` to ``/`` and parse the answer as JSON
+#: (OWSLib through requests; GDAL's OGR driver; desktop GIS). Lower case.
+_JSON_CLIENT_AGENTS = ("owslib", "gdal", "qgis", "arcgis", "fme", "python-requests", "python-httpx",
+                       "httpx", "aiohttp", "go-http-client", "okhttp", "java")
+
+
+def landing_wants_html(request: Request, f: str | None) -> bool:
+    """For ``/`` only: ``?f=`` and an explicit preference decide as everywhere; with a bare ``*/*`` (or no
+    Accept) a person's tool — a browser, ``curl``, ``wget`` — gets the map, and a GIS client library (which
+    says so in its User-Agent) gets the OGC landing document."""
+    if f is not None or _ranks_a_type(request.headers.get("accept", "")):
+        return wants_html(request, f)
+    agent = request.headers.get("user-agent", "").strip().lower()
+    return not agent.startswith(_JSON_CLIENT_AGENTS)
+
+
+def _ranks_a_type(accept: str) -> bool:
+    """Whether the header names HTML or JSON at all (not only wildcards)."""
+    for part in accept.split(","):
+        media = part.strip().partition(";")[0].strip().lower()
+        if media in _HTML_MEDIA or media in (JSON, GEOJSON) or media.endswith("+json"):
+            return True
+    return False
 
 
 def prefers_html(accept: str) -> bool:

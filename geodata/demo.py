@@ -542,7 +542,8 @@ def _cable_rows(rng: np.random.Generator, w: World, west: Sequence[dict[str, Any
     want = {"305": 11, "303": 20, "304": 8, "306": 5, "307": 4, "309": 3}
     streets = [r for r in w.routes if not r["name"].startswith("Ngõ")]
     relocation = relocation_area(w)
-    every = [*w.communes, *(west or [])]
+    # a section stores the commune an import today gives it: the new communes of the made-up units
+    every = reform_units(w)[0] if west else w.communes
     communes = gpd.GeoDataFrame({"code": [c["code"] for c in every]}, geometry=[c["geom"] for c in every])
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []

@@ -19,7 +19,10 @@ sees.
 All of it is one task graph. Where the partitions come from a source that can also read any cells
 (the database, the benchmark's synthetic country, a frame in memory), each partition reads its own
 halo, no task waits for a neighbour, and each partition's findings leave the worker as soon as they
-are ready: a worker's memory is bounded by the partitions in flight, not by the country.
+are ready: a worker's memory is bounded by the partitions in flight, not by the country. Such a
+partition is then one task from its read to its findings and counts (:func:`_whole_partition`), so
+a partition never travels between workers; only its findings (or the rows a sink wrote) and its
+count matrix leave the worker.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import openapi, schemas
-from app.negotiation import html_page, json_response, wants_html
+from app.negotiation import html_page, json_response, landing_wants_html, wants_html
 from app.routers import ogc_tiles
 from app.deps import MAX_OFFSET, ReadEngineDep, SettingsDep, public_base
 from app.errors import Problem, one_of
@@ -102,9 +102,9 @@ _FALLBACK_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><
             response_model=schemas.LandingPage,
             responses={200: {"content": {"text/html": {}, JSON: {}}}})
 def landing(request: Request, f: Format = None) -> Response:
-    if wants_html(request, f):
+    if landing_wants_html(request, f):
         html = STATIC_INDEX.read_text(encoding="utf-8") if STATIC_INDEX.is_file() else _FALLBACK_HTML
-        return HTMLResponse(html, headers={"Vary": "Accept"})
+        return HTMLResponse(html, headers={"Vary": "Accept, User-Agent"})
     b = public_base(request)
     body = schemas.LandingPage(
         title="btsplan — quy hoạch hạ tầng viễn thông thụ động",
@@ -121,7 +121,7 @@ def landing(request: Request, f: Format = None) -> Response:
                          title="Tile matrix sets (OGC API Tiles)"),
         ],
     )
-    return json_response(body.model_dump(exclude_none=True), headers={"Vary": "Accept"})
+    return json_response(body.model_dump(exclude_none=True), headers={"Vary": "Accept, User-Agent"})
 
 
 @router.get("/api", summary="API definition as OpenAPI 3.0 (for OGC clients; /openapi.json is 3.1)",

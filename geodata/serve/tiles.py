@@ -111,9 +111,10 @@ LAYERS: dict[str, Layer] = {lyr.id: lyr for lyr in (
           minzoom=8, maxzoom=18),
     Layer("cable-segments", "Cable tidy-up / undergrounding street sections by status", "cable_segments", "line",
           {"code": "String", "street": "String", "status": "String", "method": "String", "plan_ref": "String",
-           "target_year": "Number", "length_m": "Number", "district": "String"},
+           "target_year": "Number", "length_m": "Number", "district": "String", "commune": "String"},
           {"code": "code", "street": "street", "status": "status", "method": "method", "plan_ref": "plan_ref",
-           "target_year": "target_year", "length_m": "length_m", "district": "district_code"},
+           "target_year": "target_year", "length_m": "length_m", "district": "district_code",
+           "commune": "commune_code"},  # the map's unit filter: a commune since 2025-07-01
           minzoom=8, maxzoom=18),
     Layer("admin-units", "Province, district and commune boundaries (communes from zoom 10)", "admin_units",
           "polygon",

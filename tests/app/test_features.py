@@ -57,10 +57,23 @@ def test_landing_page_json_for_clients_and_html_for_browsers(client: TestClient)
     assert client.get("/?f=json").json()["links"] == r.json()["links"]
     html = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert html.headers["content-type"].startswith("text/html")
-    # OWSLib sends */* (or no Accept) and parses JSON: a wildcard never selects the map
+    # OWSLib (through requests) and GDAL send */* (or no Accept) and parse JSON: a GIS client library that
+    # names itself gets the landing document; curl or wget with */* is a person asking for the home page (the map)
     for accept in ("*/*", None):
-        r2 = client.get("/", headers={"Accept": accept} if accept else {})
-        assert r2.headers["content-type"].startswith("application/json"), accept
+        hdrs = {"Accept": accept} if accept else {}
+        for agent in ("OWSLib 0.32.0 (https://owslib.readthedocs.io)", "python-requests/2.32.3", "GDAL/3.6.2"):
+            r2 = client.get("/", headers={**hdrs, "User-Agent": agent})
+            assert r2.headers["content-type"].startswith("application/json"), (accept, agent)
+            assert "User-Agent" in r2.headers["vary"]
+        for agent in ("curl/7.88.1", "Wget/1.21.3"):
+            r2 = client.get("/", headers={**hdrs, "User-Agent": agent})
+            assert r2.headers["content-type"].startswith("text/html"), (accept, agent)
+            assert "maplibre" in r2.text.lower()
+    # an explicit JSON preference wins whoever asks; other resources keep JSON for a wildcard
+    assert client.get("/", headers={"Accept": "application/json", "User-Agent": "curl/8"}).headers[
+        "content-type"].startswith("application/json")
+    assert client.get("/collections", headers={"Accept": "*/*", "User-Agent": "curl/8"}).headers[
+        "content-type"].startswith("application/json")
 
     api = client.get(links["service-desc"]["href"])
     assert api.headers["content-type"].startswith("application/vnd.oai.openapi+json")

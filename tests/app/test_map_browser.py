@@ -439,6 +439,9 @@ def test_the_unit_filter_lists_todays_communes(server: str, watched: Watched) ->
     assert shown_count(watched) == api_matched(server, commune="11600") > 0
     href = page.get_attribute("#export-link", "href")
     assert parse_qs(urlsplit(href).query) == {"commune": ["11600"]}
+    cables = page.evaluate("""() => window.btsplan.map.queryRenderedFeatures({layers: ['cables', 'cables-planned']})
+        .map(f => f.properties.commune)""")
+    assert set(cables) <= {"11600"}, "cable sections of other communes are hidden"
     districts_of_2025_06_30(page)
     assert page.locator("#f-district option[value='11600']").count() == 0
     assert page.text_content("label[for=f-district]") == "Quận/huyện"

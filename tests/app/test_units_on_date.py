@@ -230,3 +230,21 @@ def test_features_filter_by_todays_commune(demo_db: Engine) -> None:
     assert units["numberMatched"] == 0, "no district is in force today"
     old = c.get("/collections/admin-units/items", params={"level": "district", "datetime": "2025-06-30"}).json()
     assert HAI_DUONG_DISTRICT in {f["properties"]["code"] for f in old["features"]}
+
+
+def test_districts_still_in_force_are_reported_after_2025(empty_db: Engine) -> None:
+    """A province whose only import is districts with no end date (boundaries not yet redrawn in its files)
+    reports by those districts after 1/7/2025: they are in force, not frozen; the outline is theirs too."""
+    sq = "SRID=4326;MULTIPOLYGON((({x0} 16.0,{x1} 16.0,{x1} 16.06,{x0} 16.06,{x0} 16.0)))"
+    with empty_db.begin() as c:
+        c.execute(insert(m.AdminUnit), [
+            {"code": code, "name": name, "level": "district", "parent_code": "48", "urban": True,
+             "valid_from": None, "valid_to": None, "geom": sq.format(x0=x0, x1=x0 + 0.06)}
+            for code, name, x0 in (("490", "Quận Hải Châu", 108.18), ("491", "Quận Thanh Khê", 108.12))])
+        c.execute(insert(m.Operator), [{"code": "VTL", "name": "Viettel"}])
+        c.execute(insert(m.Site), [{"code": "DN-1", "operator": "VTL", "mount": "ground", "status": "built",
+                                    "x_m": 0.0, "y_m": 0.0, "geom": "SRID=4326;POINT(108.20 16.03)"}])
+    out = implementation(empty_db, as_of=dt.date(2026, 1, 1))
+    assert out["by"] == "district" and [(r["district"], r["built"]) for r in out["rows"]] == [("490", 1)]
+    area = province_area(empty_db, "danang", dt.date(2026, 1, 1))
+    assert area.from_boundaries and area.contains([108.20], [16.03])[0] and not area.contains([108.5], [16.5])[0]

@@ -48,7 +48,7 @@ function isFiltered() {
 }
 
 const NOTHING = ["boolean", false];
-/** Planning layers limited to the chosen district (features without a district stay: province-wide). */
+/** Planning layers limited to the chosen unit (features without that unit's property stay: province-wide). */
 const DISTRICT_LAYERS = ["zones-fill", "zones-line", "zones-point", "routes-a1-corridor", "routes-a1", "cables", "cables-planned"];
 const baseFilters = new Map(); // layer id → its filter in the style
 
@@ -61,10 +61,11 @@ function levelOn(asOf) {
 
 function districtFilter(id) {
   const base = baseFilters.get(id);
-  // the planning layers carry their district only: a commune leaves them province-wide
-  if (!state.district || state.unitLevel !== "district") return base;
-  const inDistrict = ["any", ["!", ["has", P.district]], ["==", ["get", P.district], state.district]];
-  return base ? ["all", base, inDistrict] : inDistrict;
+  if (!state.district) return base;
+  // a commune: the cable sections carry theirs; zones and routes name their district only and stay
+  const prop = state.unitLevel === "district" ? P.district : P.commune;
+  const inUnit = ["any", ["!", ["has", prop]], ["==", ["get", prop], state.district]];
+  return base ? ["all", base, inUnit] : inUnit;
 }
 
 /**

@@ -38,6 +38,7 @@ export const P = {
   declared: "declared_class",
   operator: "operator",
   district: "district", // the district code (the API's name for the district_code column)
+  commune: "commune", // the commune code (cable sections only; zones and routes name their district)
   status: "status",
   code: "code",
 };

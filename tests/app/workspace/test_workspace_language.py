@@ -49,6 +49,7 @@ def test_english_chosen_once_stays_across_the_workspace(demo_db: Engine) -> None
     page = c.get(signed.headers["location"])
     assert _lang(page) == "en" and 'lang="en"' in page.text and "Street sections" in page.text
     assert "set-cookie" not in page.headers  # set once per choice, not on every page
+    assert 'href="/map?lang=en"' in page.text  # the public map reads no cookie: its link carries the choice
     csrf = form_token(page.text)
 
     # an htmx partial and a status change (a form post) without ?lang, and the plain form's redirect
