@@ -79,19 +79,19 @@ def lookup_key(engine: Engine, key: str) -> Principal | None:
 
 def principal_from_header(engine: Engine, header: str) -> Principal:
     """The principal of an ``Authorization`` header; 401 unless it is ``Bearer`` and a live key."""
-    scheme, _, key = header.strip().partition(" ")
+    scheme, _sep, key = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise _unauthorized("use `Authorization: Bearer <api key>`")
+        raise _unauthorized(_("use `Authorization: Bearer <api key>`"))
     principal = lookup_key(engine, key.strip())
     if principal is None:
-        raise _unauthorized("the API key is unknown or revoked")
+        raise _unauthorized(_("the API key is unknown or revoked"))
     return principal
 
 
 def check_role(principal: Principal | None, allowed: frozenset[str]) -> Principal:
     """``principal`` when its role is one of ``allowed``; 401 without a key, 403 with another role."""
     if principal is None:
-        raise _unauthorized("this endpoint needs an API key: `Authorization: Bearer <api key>`")
+        raise _unauthorized(_("this endpoint needs an API key: `Authorization: Bearer <api key>`"))
     if principal.role not in allowed:
         raise Problem(403, N_("Forbidden"), _("role {role!r} may not do this; allowed: {values}",
                                               role=principal.role, values=', '.join(sorted(allowed))))
@@ -174,9 +174,9 @@ def _enforce_rate_limit(request: Request, principal: Principal | None) -> None:
     limits = rate_limits(request)
     if principal is None:
         _take(request, f"write:ip:{client_address(request)}", limits.anonymous_writes,
-              "anonymous write rate limit for this address")
+              _("anonymous write rate limit for this address"))
     else:
-        _take(request, f"write:key:{principal.key_id}", limits.writes, "write rate limit for this API key")
+        _take(request, f"write:key:{principal.key_id}", limits.writes, _("write rate limit for this API key"))
 
 
 def _expensive_read(dependency: Callable[..., Principal | None]) -> Callable[..., Principal | None]:
@@ -185,7 +185,8 @@ def _expensive_read(dependency: Callable[..., Principal | None]) -> Callable[...
 
     def metered(request: Request, who: Principal | None = Depends(dependency)) -> Principal | None:
         bucket = f"read:key:{who.key_id}" if who is not None else f"read:ip:{client_address(request)}"
-        _take(request, bucket, rate_limits(request).expensive_reads, "expensive-read rate limit (reports, exports)")
+        _take(request, bucket, rate_limits(request).expensive_reads, _("expensive-read rate limit (reports, "
+                                                                       "exports)"))
         return who
 
     metered.__name__ = f"expensive_read_{dependency.__name__}"

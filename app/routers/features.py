@@ -77,7 +77,8 @@ Format = Annotated[str | None, Query(description="Output format: `json` or `html
 
 
 def _collection_def(collection_id: str) -> gf.CollectionDef:
-    return one_of(gf.COLLECTIONS, collection_id, "Collection not found", f"no collection {collection_id!r}")
+    return one_of(gf.COLLECTIONS, collection_id, N_("Collection not found"),
+                  _("no collection {id!r}", id=collection_id))
 
 
 def _answer(request: Request, html: bool, title: str, resp: Response) -> Response:

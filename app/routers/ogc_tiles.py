@@ -55,7 +55,8 @@ def _tms_id(tms_id: str) -> None:
 
 
 def _layer(collection_id: str) -> gt.Layer:
-    return one_of(gt.LAYERS, collection_id, "Tileset not found", f"collection {collection_id!r} has no tiles")
+    return one_of(gt.LAYERS, collection_id, N_("Tileset not found"),
+                  _("collection {id!r} has no tiles", id=collection_id))
 
 
 def _tms_link(base: str) -> dict[str, str]:

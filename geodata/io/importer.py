@@ -305,10 +305,10 @@ def _prepare(engine: Engine, kind: str, src: Source, opts: ImportOptions, res: I
     if opts.operator:
         opts.operator = _known_operator(opts.operator, lookup, codes)
     if admin.empty and kind != "admin":
-        res.notes.append("no administrative units in the database: commune/district left empty "
-                         "(import admin units first: btsplan import admin FILE)")
+        res.notes.append(_("no administrative units in the database: commune/district left empty (import "
+                           "admin units first: btsplan import admin FILE)"))
     else:
-        res.notes.append(f"spatial join with {admin.vintage}")
+        res.notes.append(_("spatial join with {vintage}", vintage=admin.vintage))
     fields = set(have) - set(ig_positions())
     if "mount" in fields:
         fields.add("structure")  # read from the placement text too ("cột tự đứng trên mái")
@@ -332,7 +332,7 @@ def _columns(kind: str, src: Source, opts: ImportOptions, res: ImportResult) -> 
         if col not in kml_fields or norm(col) in asked:
             res.ignored_columns.append(why_ignored(kind, col, asked=norm(col) in asked))
     for item in res.ignored_columns:
-        res.notes.append(f"column {item['column']!r} {item['message']}")
+        res.notes.append(_("column {column!r} {message}", column=item['column'], message=item['message']))
     have = set(cmap.field_of.values())
     required = [f for f, r in ik.RULES[kind].items() if r.required]
     if kind == "sites" and not opts.operator:
@@ -378,16 +378,18 @@ def _crs(mode: str, src: Source, opts: ImportOptions, province_name: str, res: I
         except ValueError as exc:
             raise ReadError(str(exc), field="--crs", value=opts.crs) from None
         if file_crs is not None and file_crs.srs != crs.srs:
-            res.notes.append(f"--crs {crs.label} overrides the file's own CRS {file_crs.label}")
+            res.notes.append(_("--crs {label} overrides the file's own CRS {label2}",
+                               label=crs.label, label2=file_crs.label))
     elif file_crs is not None:
         crs = file_crs
     elif mode == "lonlat" or src.fmt in ("kml", "kmz", "geojson"):
         crs = parse_crs("EPSG:4326")
         if mode == "lonlat":
-            res.notes.append("lon/lat read as WGS84 (EPSG:4326); pass --crs VN-2000 for VN-2000 degrees")
+            res.notes.append(_("lon/lat read as WGS84 (EPSG:4326); pass --crs VN-2000 for VN-2000 degrees"))
     elif mode in ("survey", "en"):
         crs = parse_crs(f"VN-2000 {province_name}", opts.province)
-        res.notes.append(f"no --crs given: X/Y read in the province's VN-2000 TM-3 zone, {crs.label}")
+        res.notes.append(_("no --crs given: X/Y read in the province's VN-2000 TM-3 zone, {label}",
+                           label=crs.label))
     else:
         raise ReadError(_("the file declares no CRS (no .prj): pass --crs, e.g. --crs 'VN-2000 Hải Phòng' or "
                           "--crs WGS84"), field="crs")

@@ -88,12 +88,13 @@ class Cql2Filter:
 def parse(text: str, lang: str, crs: OutputCrs, metric_crs: str = "EPSG:9210") -> Cql2Filter:
     """``filter`` in ``lang`` (one of :data:`FILTER_LANGS`), else a 400 naming the position."""
     if len(text) > MAX_FILTER_CHARS:
-        raise _bad(f"longer than {MAX_FILTER_CHARS} characters")
+        raise _bad(_("longer than {max_filter_chars} characters", max_filter_chars=MAX_FILTER_CHARS))
     if lang in TEXT_LANGS:
         return Cql2Filter(_parse_text(text), crs, metric_crs)
     if lang in JSON_LANGS:
         return Cql2Filter(_parse_json(text), crs, metric_crs)
-    raise InvalidParameter("filter-lang", _("{lang!r} is not offered; use cql2-text (default) or cql2-json", lang=lang))
+    raise InvalidParameter("filter-lang", _("{lang!r} is not offered; use cql2-text (default) or cql2-json",
+                                            lang=lang))
 
 
 class _Transformer(text_parser.CQLTransformer):  # type: ignore[misc]
@@ -120,25 +121,28 @@ def _parse_text(text: str) -> ast.Node:
         return _TEXT_PARSER.parse(text)
     except UnexpectedInput as e:
         near = text[max(0, e.pos_in_stream or 0):][:20] if e.pos_in_stream is not None else ""
-        where = f"line {e.line}, column {e.column}"
-        raise _bad(f"CQL2 syntax error at {where}" + (f" near {near!r}" if near else " (unexpected end)")) from None
+        raise _bad(_("CQL2 syntax error at line {line}, column {column} near {near!r}", line=e.line, column=e.column,
+                     near=near) if near else
+                   _("CQL2 syntax error at line {line}, column {column} (unexpected end)", line=e.line,
+                     column=e.column)) from None
     except Exception as e:  # pygeofilter's transformer raises plain errors on bad literals
-        raise _bad(f"invalid CQL2 text: {e}") from None
+        raise _bad(_("invalid CQL2 text: {e}", e=e)) from None
 
 
 def _parse_json(text: str) -> ast.Node:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise _bad(f"invalid JSON at line {e.lineno}, column {e.colno} (character {e.pos}): {e.msg}") from None
+        raise _bad(_("invalid JSON at line {lineno}, column {colno} (character {pos}): {msg}",
+                     lineno=e.lineno, colno=e.colno, pos=e.pos, msg=e.msg)) from None
     try:
         node = _json_node(_standard_between(doc))
     except InvalidParameter:
         raise
     except Exception as e:
-        raise _bad(f"invalid CQL2 JSON: {e}") from None
+        raise _bad(_("invalid CQL2 JSON: {e}", e=e)) from None
     if not isinstance(node, ast.Node):
-        raise _bad("CQL2 JSON must be an operation object ({\"op\": …, \"args\": […]})")
+        raise _bad(_("CQL2 JSON must be an operation object ({\"op\": …, \"args\": […]})"))
     return node
 
 
@@ -157,16 +161,17 @@ def _json_node(doc: Any) -> Any:
     op = str(doc.get("op", "")).lower() if isinstance(doc, dict) else ""
     args = doc.get("args") if isinstance(doc, dict) else None
     if not isinstance(args, list):
-        raise _bad("s_dwithin may appear only inside and, or and not operations")
+        raise _bad(_("s_dwithin may appear only inside and, or and not operations"))
     if op == "s_dwithin":
         if len(args) != 3 or isinstance(args[2], bool) or not isinstance(args[2], int | float):
-            raise _bad("s_dwithin takes three arguments: the geometry property, a geometry and a distance in metres")
+            raise _bad(_("s_dwithin takes three arguments: the geometry property, a geometry and a distance "
+                         "in metres"))
         return ast.DistanceWithin(parse_json(args[0]), parse_json(args[1]), args[2], "meters")
     if op in ("and", "or"):
         return (ast.And if op == "and" else ast.Or).from_items(*[_json_node(a) for a in args])
     if op == "not" and len(args) == 1:
         return ast.Not(_json_node(args[0]))
-    raise _bad("s_dwithin may appear only inside and, or and not operations")
+    raise _bad(_("s_dwithin may appear only inside and, or and not operations"))
 
 
 def _standard_between(node: Any) -> Any:
@@ -212,7 +217,7 @@ class _Translator:
             cond = col.in_([self.value(prop, v) for v in node.sub_nodes])
             return not_(cond) if node.not_ else cond
         if isinstance(node, ast.IsNull):
-            col, _ = self.scalar(node.lhs)
+            col, _kind = self.scalar(node.lhs)
             return col.is_not(None) if node.not_ else col.is_(None)
         if isinstance(node, ast.Like):
             return self._like(node)
@@ -225,17 +230,18 @@ class _Translator:
             return self._spatial_area(shapely.box(node.minx, node.miny, node.maxx, node.maxy), "ST_Intersects")
         if isinstance(node, ast.TemporalPredicate):
             return self._temporal(node)
-        raise _bad(f"{type(node).__name__} is not supported; use comparisons, LIKE, IN, BETWEEN, IS NULL, "
-                   "S_INTERSECTS and the other S_ functions, S_DWITHIN, T_BEFORE/T_AFTER/T_DURING/T_EQUALS")
+        raise _bad(_("{name} is not supported; use comparisons, LIKE, IN, BETWEEN, IS NULL, S_INTERSECTS and "
+                     "the other S_ functions, S_DWITHIN, T_BEFORE/T_AFTER/T_DURING/T_EQUALS",
+                     name=type(node).__name__))
 
     # -- operands
     def prop(self, node: Any) -> Prop:
         if not isinstance(node, ast.Attribute):
-            raise _bad(f"expected a property name, found {node!r}")
+            raise _bad(_("expected a property name, found {node!r}", node=node))
         prop = self.coll.filterables.get(node.name)
         if prop is None:
-            raise _bad(f"unknown property {node.name!r}; filterable properties of {self.coll.id}: "
-                       f"{', '.join(sorted(self.coll.filterables))}")
+            raise _bad(_("unknown property {name!r}; filterable properties of {id}: {values}",
+                         name=node.name, id=self.coll.id, values=', '.join(sorted(self.coll.filterables))))
         return prop
 
     def scalar(self, node: Any) -> tuple[Any, Prop]:
@@ -243,7 +249,8 @@ class _Translator:
         if isinstance(node, ast.Function) and node.name == "lower" and len(node.arguments) == 1:
             col, prop = self.scalar(node.arguments[0])
             if prop.type != "string":
-                raise _bad(f"CASEI needs a text property; {prop.name!r} is {prop.type}")
+                raise _bad(_("CASEI needs a text property; {name!r} is {type}",
+                             name=prop.name, type=prop.type))
             return func.lower(col), prop
         prop = self.prop(node)
         return self.table.c[prop.column], prop
@@ -260,8 +267,8 @@ class _Translator:
               "date": isinstance(v, dt.date),
               "date-time": isinstance(v, dt.date)}.get(t, False)
         if not ok:
-            raise _bad(f"property {prop.name!r} is {'a ' + t if t != 'integer' else 'an integer'}; "
-                       f"{v!r} is not (dates are written DATE('2024-01-31'))")
+            raise _bad(_("property {name!r} is {value}; {v!r} is not (dates are written DATE('2024-01-31'))",
+                         name=prop.name, value='a ' + t if t != 'integer' else 'an integer', v=v))
         if t == "date" and isinstance(v, dt.datetime):
             return _naive_utc(v).date()
         if t == "date-time":
@@ -270,7 +277,8 @@ class _Translator:
 
     def geometry(self, node: Any) -> None:
         if not (isinstance(node, ast.Attribute) and node.name in GEOMETRY_NAMES):
-            raise _bad(f"a spatial function compares the feature geometry (`geometry`), not {node!r}")
+            raise _bad(_("a spatial function compares the feature geometry (`geometry`), not {node!r}",
+                         node=node))
 
     # -- predicates
     def _comparison(self, node: Any) -> ColumnElement[bool]:
@@ -280,7 +288,7 @@ class _Translator:
     def _like(self, node: Any) -> ColumnElement[bool]:
         col, prop = self.scalar(node.lhs)
         if prop.type != "string":
-            raise _bad(f"LIKE needs a text property; {prop.name!r} is {prop.type}")
+            raise _bad(_("LIKE needs a text property; {name!r} is {type}", name=prop.name, type=prop.type))
         pattern = node.pattern
         if not isinstance(pattern, str):
             pattern = self.value(prop, pattern)
@@ -301,7 +309,7 @@ class _Translator:
         self.geometry(node.lhs)
         d = node.distance
         if isinstance(d, bool) or not isinstance(d, int | float) or not np.isfinite(d) or d < 0:
-            raise _bad(f"the S_DWITHIN distance must be a number of metres, 0 or more, not {d!r}")
+            raise _bad(_("the S_DWITHIN distance must be a number of metres, 0 or more, not {d!r}", d=d))
         fwd = transformer("EPSG:4326", self.metric_crs)
         inv = transformer(self.metric_crs, "EPSG:4326")
         metric = shapely.transform(_to_lonlat(_literal(node.rhs), self.crs),
@@ -332,7 +340,8 @@ class _Translator:
     def _temporal(self, node: Any) -> ColumnElement[bool]:
         col, prop = self.scalar(node.lhs)
         if prop.type not in ("date", "date-time"):
-            raise _bad(f"temporal functions need a date property; {prop.name!r} is {prop.type}")
+            raise _bad(_("temporal functions need a date property; {name!r} is {type}",
+                         name=prop.name, type=prop.type))
         rhs = node.rhs
         if isinstance(rhs, values.Interval):
             start = None if rhs.start is None else self.value(prop, rhs.start)
@@ -350,8 +359,8 @@ class _Translator:
         elif isinstance(node, ast.TimeEquals) and not isinstance(rhs, values.Interval):
             conds = [col == start]
         else:
-            raise _bad(f"{type(node).__name__} is not supported on an instant property; "
-                       "use T_BEFORE, T_AFTER, T_DURING (an interval) or T_EQUALS (an instant)")
+            raise _bad(_("{name} is not supported on an instant property; use T_BEFORE, T_AFTER, T_DURING "
+                         "(an interval) or T_EQUALS (an instant)", name=type(node).__name__))
         return and_(col.is_not(None), *conds)
 
 
@@ -361,7 +370,8 @@ def _literal(rhs: Any) -> Any:
         return shapely.geometry.shape(rhs.geometry)
     if isinstance(rhs, values.Envelope):
         return shapely.box(rhs.x1, rhs.y1, rhs.x2, rhs.y2)
-    raise _bad(f"the second argument of a spatial function must be a geometry literal, not {rhs!r}")
+    raise _bad(_("the second argument of a spatial function must be a geometry literal, not {rhs!r}",
+                 rhs=rhs))
 
 
 def _naive_utc(v: dt.datetime) -> dt.datetime:
@@ -396,5 +406,5 @@ def _to_lonlat(shape: Any, crs: OutputCrs) -> Any:
         t = transformer(crs.pyproj, "EPSG:4326")
         shape = shapely.transform(shape, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
     if not shapely.is_valid(shape) or not np.isfinite(shapely.bounds(shape)).all():
-        raise _bad("a geometry literal is invalid or cannot be transformed to WGS 84")
+        raise _bad(_("a geometry literal is invalid or cannot be transformed to WGS 84"))
     return shape

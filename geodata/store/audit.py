@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from geodata.store.models import AuditLog, utcnow
+from planning.i18n import _
 
 #: Keys whose values never go into the audit log, whatever entity they come from.
 SECRET_FIELDS = frozenset({"key", "key_hash", "secret", "password", "token"})
@@ -187,10 +188,12 @@ class ChainReport:
         """One line for people and logs."""
         if self.broken is not None:
             b = self.broken
-            return f"audit log broken at row {b.id}: {b.problem} ({b.detail})"
+            return _("audit log broken at row {id}: {problem} ({detail})", id=b.id, problem=b.problem,
+                     detail=b.detail)
         if self.head_id is None:
-            return "audit log intact: empty"
-        return f"audit log intact: {self.rows:,} rows, head {self.head_id}:{self.head_hash}"
+            return _("audit log intact: empty")
+        return _("audit log intact: {rows:,} rows, head {id}:{hash}", rows=self.rows, id=self.head_id,
+                 hash=self.head_hash)
 
 
 @dataclass(frozen=True)
@@ -244,30 +247,35 @@ def _unlinked(row: _Link, prev: _Link | None, prev_prev_hash: str | None) -> Bre
     """Why a row whose own hash is sound does not chain to the row before it."""
     if prev is None:
         if row.id > 1:
-            return Break(row.id - 1, "deleted", f"the rows before row {row.id} are gone: it does not start the chain")
-        return Break(row.id, "inserted", "it does not start the chain")
+            return Break(row.id - 1, "deleted", _("the rows before row {id} are gone: it does not start the "
+                                                  "chain", id=row.id))
+        return Break(row.id, "inserted", _("it does not start the chain"))
     if prev_prev_hash is not None and row.prev_hash == prev_prev_hash:
-        return Break(prev.id, "inserted", f"row {row.id} chains past it to the row before it")
+        return Break(prev.id, "inserted", _("row {id} chains past it to the row before it", id=row.id))
     if row.id > prev.id + 1:
-        gone = f"row {prev.id + 1}" if row.id == prev.id + 2 else f"rows {prev.id + 1}-{row.id - 1}"
-        return Break(prev.id + 1, "deleted", f"{gone} missing: row {row.id} chains to a row that is gone")
-    return Break(row.id, "inserted", f"it does not chain to row {prev.id} (one of the two was forged or rewritten)")
+        gone = (_("row {id}", id=prev.id + 1) if row.id == prev.id + 2 else
+                _("rows {first}-{last}", first=prev.id + 1, last=row.id - 1))
+        return Break(prev.id + 1, "deleted", _("{gone} missing: row {id} chains to a row that is gone",
+                                               gone=gone, id=row.id))
+    return Break(row.id, "inserted", _("it does not chain to row {id} (one of the two was forged or "
+                                       "rewritten)", id=prev.id))
 
 
 def _check(row: _Link, prev: _Link | None, prev_prev_hash: str | None, timed_after: int) -> Break | None:
     """The first problem of ``row`` given the row before it, or None."""
     linked = row.prev_hash == (GENESIS if prev is None else prev.hash)
     if linked and not row.sound:
-        return Break(row.id, "changed", "its content no longer matches its hash")
+        return Break(row.id, "changed", _("its content no longer matches its hash"))
     if not linked and not row.sound:
         after = "the start" if prev is None else f"row {prev.id}"
-        return Break(row.id, "inserted", f"written outside the audit writer: it neither chains to {after} "
-                                         "nor matches its own hash")
+        return Break(row.id, "inserted", _("written outside the audit writer: it neither chains to {after} "
+                                           "nor matches its own hash", after=after))
     if not linked:
         return _unlinked(row, prev, prev_prev_hash)
     if prev is not None and row.id > timed_after and prev.at and row.at and row.at < prev.at:
-        return Break(row.id, "inserted", f"back-dated: its time {canonical_time(row.at)} is before row {prev.id}'s "
-                                         f"{canonical_time(prev.at)}")
+        return Break(row.id, "inserted", _("back-dated: its time {at} is before row {id}'s {at2}",
+                                           at=canonical_time(row.at), id=prev.id,
+                                           at2=canonical_time(prev.at)))
     return None
 
 
@@ -291,10 +299,10 @@ def verify(session_or_conn: Session | Connection, anchor: tuple[int, str] | None
         prev_prev_hash, prev = (prev.hash if prev else None), row
     if prev is None:
         return ChainReport(0, None, None, None if anchor is None else
-                           Break(anchor[0], "deleted", "the anchored row is gone: the log is empty"))
+                           Break(anchor[0], "deleted", _("the anchored row is gone: the log is empty")))
     if anchor is not None and prev.id < anchor[0]:
         return ChainReport(rows, None, None,
-                           Break(anchor[0], "deleted", "the anchored row is gone: the log ends before it"))
+                           Break(anchor[0], "deleted", _("the anchored row is gone: the log ends before it")))
     return ChainReport(rows, prev.id, prev.hash, None)
 
 
@@ -303,7 +311,8 @@ def _off_anchor(anchor: tuple[int, str] | None, row: _Link, prev: _Link | None) 
         return None
     anchor_id, anchor_hash = anchor
     if row.id == anchor_id and row.hash != anchor_hash:
-        return Break(anchor_id, "changed", "its hash is not the anchored one: the log was rewritten from here")
+        return Break(anchor_id, "changed", _("its hash is not the anchored one: the log was rewritten from "
+                                             "here"))
     if row.id > anchor_id and (prev is None or prev.id < anchor_id):
-        return Break(anchor_id, "deleted", "the anchored row is gone")
+        return Break(anchor_id, "deleted", _("the anchored row is gone"))
     return None

@@ -50,25 +50,33 @@ def units_in_force(conn: Bind, level: str, on: dt.date, *columns: Any) -> tuple[
 
 
 def province_outline(conn: Bind, on: dt.date | None = None, code: str | None = None) -> tuple[Any, str | None]:
-    """The province polygon (WGS84) in force on ``on`` (today) and its name: the province unit, else
-    the union of the districts; ``(None, None)`` when neither is stored.
+    """The province polygon (WGS84) in force on ``on`` (today) and its name: the province unit in
+    force that day, else the union of the districts in force, else of the communes in force (since
+    1/7/2025 a province may hold only communes, wards and special zones); when no unit of any level
+    is in force that day, the last province or district versions before it. ``(None, None)`` when
+    nothing is stored.
 
     ``code`` (the province's GSO code in force on ``on``) keeps only that province's units when some
     are stored: a database holding the neighbours a reform merged in (the demo's former Hải Dương
     until 30/6/2025) must not count them as the province before the merger. Units of no known
-    province (districts without a parent) are the province's own; when no unit carries the code at
-    all, every unit of the level is taken, as before codes were compared (a boundary file with
-    other codes). The name is given only when exactly one province unit is used.
+    province (without a parent) are the province's own; when no unit carries the code at all, every
+    unit of the level is taken, as before codes were compared (a boundary file with other codes).
+    The name is given only when exactly one province unit is used.
     """
     on = on or dt.date.today()
     a = m.AdminUnit
-    for level in ("province", "district"):
-        rows, _ = units_in_force(conn, level, on, a.code, a.parent_code, a.name, a.geom.ST_AsBinary().label("wkb"))
+    cols = (a.code, a.parent_code, a.name, a.geom.ST_AsBinary().label("wkb"))
+    found = {level: units_in_force(conn, level, on, *cols) for level in ("province", "district", "commune")}
+    # the levels in force on the day itself first: frozen districts must not outline the merged province
+    order = [lv for lv in ("province", "district", "commune") if found[lv][0] and found[lv][1] == on]
+    order += [lv for lv in ("province", "district") if lv not in order]
+    for level in order:
+        rows = found[level][0]
         if code is not None:
             owner = (lambda r: r.code) if level == "province" else (lambda r: r.parent_code)
             own = [r for r in rows if owner(r) == code]
             if own:
-                rows = own + ([r for r in rows if r.parent_code is None] if level == "district" else [])
+                rows = own + ([r for r in rows if r.parent_code is None] if level != "province" else [])
         if rows:
             geom = union_all(shapely.from_wkb([bytes(r.wkb) for r in rows]))
             return geom, (rows[0].name if level == "province" and len(rows) == 1 else None)

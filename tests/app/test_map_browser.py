@@ -448,6 +448,7 @@ def test_the_unit_filter_lists_todays_communes(server: str, watched: Watched) ->
     page.wait_for_selector("#stats-table tbody tr[data-district='305']")
     old = httpx.get(f"{server}/stats/sites", params={"by": "district,type", "as_of": "2025-06-30"}).json()
     assert page.locator("#stats-table tbody tr").count() == len(old["rows"])
+    page.wait_for_selector("#cable-chart svg rect")  # cable progress as of that day too
     assert watched.console_errors == [], watched.console_errors
 
 

@@ -239,7 +239,7 @@ def test_districts_still_in_force_are_reported_after_2025(empty_db: Engine) -> N
     with empty_db.begin() as c:
         c.execute(insert(m.AdminUnit), [
             {"code": code, "name": name, "level": "district", "parent_code": "48", "urban": True,
-             "valid_from": None, "valid_to": None, "geom": sq.format(x0=x0, x1=x0 + 0.06)}
+             "valid_from": dt.date(1997, 1, 1), "valid_to": None, "geom": sq.format(x0=x0, x1=x0 + 0.06)}
             for code, name, x0 in (("490", "Quận Hải Châu", 108.18), ("491", "Quận Thanh Khê", 108.12))])
         c.execute(insert(m.Operator), [{"code": "VTL", "name": "Viettel"}])
         c.execute(insert(m.Site), [{"code": "DN-1", "operator": "VTL", "mount": "ground", "status": "built",
@@ -248,3 +248,19 @@ def test_districts_still_in_force_are_reported_after_2025(empty_db: Engine) -> N
     assert out["by"] == "district" and [(r["district"], r["built"]) for r in out["rows"]] == [("490", 1)]
     area = province_area(empty_db, "danang", dt.date(2026, 1, 1))
     assert area.from_boundaries and area.contains([108.20], [16.03])[0] and not area.contains([108.5], [16.5])[0]
+
+
+def test_an_outline_of_new_communes_only_is_the_merged_province(empty_db: Engine) -> None:
+    """Only the old districts (until 30/6/2025) and the new communes (from 1/7/2025) imported: an
+    appraisal of today uses the communes' union, not the districts frozen on 30/6/2025."""
+    sq = "SRID=4326;MULTIPOLYGON((({x0} 20.8,{x1} 20.8,{x1} 20.9,{x0} 20.9,{x0} 20.8)))"
+    with empty_db.begin() as c:
+        c.execute(insert(m.AdminUnit), [
+            {"code": "305", "name": "Quận Lê Chân", "level": "district", "parent_code": "31", "urban": True,
+             "valid_from": dt.date(1900, 1, 1), "valid_to": BEFORE, "geom": sq.format(x0=106.6, x1=106.7)},
+            *({"code": code, "name": name, "level": "commune", "parent_code": "31", "urban": True,
+               "valid_from": AFTER, "valid_to": None, "geom": sq.format(x0=x0, x1=x0 + 0.1)}
+              for code, name, x0 in (("11600", "Phường Lê Chân", 106.6), ("11700", "Phường Hải Dương", 106.3)))])
+    west = ([106.35], [20.85])
+    assert not province_area(empty_db, "haiphong", BEFORE).contains(*west)[0]
+    assert province_area(empty_db, "haiphong", AFTER).contains(*west)[0]

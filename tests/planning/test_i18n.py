@@ -198,6 +198,18 @@ def _people_args(node: ast.Call, rich_tables: bool = True) -> list[ast.expr]:
         return list(node.args) + [k.value for k in node.keywords if k.arg == "title"]
     if short == "add_column":
         return node.args[:1]
+    if short in ("_unauthorized", "_bad"):  # app.auth's 401, geodata.serve.cql2's filter refusals
+        return node.args[:1]
+    if short == "Break":  # geodata.store.audit.Break(id, problem, detail): `btsplan audit verify` prints it
+        return node.args[2:3]
+    if short == "_take":  # app.auth._take(request, bucket, limit, what): "what" is read in the 429
+        return node.args[3:4]
+    if isinstance(node.func, ast.Attribute) and node.func.attr == "append" and (
+            (isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "notes")
+            or (isinstance(node.func.value, ast.Name) and node.func.value.id == "notes")):
+        return node.args[:1]  # the importer's notes, printed by the CLI
+    if short == "one_of":  # app.errors.one_of(table, key, title, detail)
+        return node.args[2:4]
     if short == "add_errors":  # importer row errors: add_errors(log, rows, mask, field, values, message)
         return node.args[5:6] + [k.value for k in node.keywords if k.arg == "message"]
     if name == "probs.append" and node.args and isinstance(node.args[0], ast.Tuple):  # (mask, field, message, …)

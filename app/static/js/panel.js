@@ -127,12 +127,15 @@ export function renderCables(data) {
   box.append(chart);
 }
 
-/** The panel for the units of ``asOf`` (YYYY-MM-DD, "" = today): communes from 2025-07-01, districts before. */
+/**
+ * The panel for the units of ``asOf`` (YYYY-MM-DD, "" = today): the site table by communes from 2025-07-01,
+ * by districts before; cable progress as of that day (status rebuilt from the dated history).
+ */
 export async function loadPanel(asOf = "") {
   const by = asOf && asOf < "2025-07-01" ? "district,type" : "commune,type";
   const [stats, cables, about] = await Promise.allSettled([
     getJSON("/stats/sites", asOf ? { by, as_of: asOf } : { by }),
-    getJSON("/cables/progress", { by: "district" }),
+    getJSON("/cables/progress", asOf ? { by: "district", as_of: asOf } : { by: "district" }),
     getJSON("/map/about"),
   ]);
   document.getElementById("demo-note").hidden = !(about.status === "fulfilled" && about.value.illustrative);

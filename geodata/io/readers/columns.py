@@ -276,7 +276,8 @@ def resolve(columns: Iterable[str], kind: str, overrides: Mapping[str, str] | No
             exact = [c for c in cs if norm(c) == f]
             if len(exact) == 1:
                 chosen = exact[0]
-                notes.append(f"columns {', '.join(repr(c) for c in cs)} all mean {f}: using {chosen!r}")
+                notes.append(_("columns {values} all mean {f}: using {chosen!r}",
+                               values=', '.join(repr(c) for c in cs), f=f, chosen=chosen))
                 unused += [c for c in cs if c != chosen]
             else:
                 raise ReadError(_("columns {values} all mean {f}; choose one with --map '{value}={f}' --map "
@@ -297,6 +298,7 @@ def resolve(columns: Iterable[str], kind: str, overrides: Mapping[str, str] | No
             for lv in levels:
                 if by_norm[lv] in unused:
                     unused.remove(by_norm[lv])
-            notes.append(f"GSO/dvhcvn codes: {by_norm[levels[0]]} is the unit code"
-                         + (f", {by_norm[levels[1]]} its parent" if len(levels) > 1 else ""))
+            notes.append(_("GSO/dvhcvn codes: {code} is the unit code, {parent} its parent", code=by_norm[levels[0]],
+                           parent=by_norm[levels[1]]) if len(levels) > 1 else
+                         _("GSO/dvhcvn codes: {code} is the unit code", code=by_norm[levels[0]]))
     return ColumnMap(field_of, unused, ignored, notes)

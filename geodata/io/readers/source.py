@@ -399,7 +399,7 @@ def _open(p: Path, fmt: str, sheet: str | None, encoding: str | None, max_rows: 
             src_obj = _open_csv(Path(tmpname), encoding, max_rows, known)
             src_obj._temp.append(Path(tmpname))
             src_obj.path = p
-            src_obj.notes.append(f"read {member} from the zip")
+            src_obj.notes.append(_("read {member} from the zip", member=member))
             return src_obj
         sub = Path(member).suffix.lower()
         return _open_vector(p, f"/vsizip/{p}/{member}", FORMATS.get(sub, "shp"), sheet, encoding, max_rows)
@@ -510,11 +510,13 @@ def _open_csv(p: Path, encoding: str | None, max_rows: int | None, known: set[st
     if max_rows is not None and info.lines - info.blank_lines - header_idx - 1 > max_rows:
         raise ReadError(_("the file has more than {max_rows:,} rows (limit BTSPLAN_MAX_IMPORT_ROWS); split "
                           "it or raise the limit", max_rows=max_rows), field="file", value=p.name)
-    notes = [f"encoding: {label}; delimiter {delim!r}"]
+    notes = [_("encoding: {encoding}; delimiter {delimiter!r}", encoding=label, delimiter=delim)]
     if header_idx:
-        notes.append(f"header found on row {header_idx + 1} (rows above it skipped as a title)")
+        notes.append(_("header found on row {value} (rows above it skipped as a title)",
+                       value=header_idx + 1))
     if info.blank_lines:
-        notes.append(f"{info.blank_lines} blank line(s) skipped: row numbers after them count records")
+        notes.append(_("{blank_lines} blank line(s) skipped: row numbers after them count records",
+                       blank_lines=info.blank_lines))
     temp: list[Path] = []
     gdal_path = str(p)
     if codec not in ("utf-8", "utf-8-sig", "utf_8", "utf_8_sig"):
@@ -602,6 +604,6 @@ def _open_xlsx(p: Path, sheet: str | None, max_rows: int | None, known: set[str]
         wb.close()
     notes = [f"sheet {ws_name!r}"]
     if idx:
-        notes.append(f"header found on row {idx + 1} (rows above it skipped as a title)")
+        notes.append(_("header found on row {value} (rows above it skipped as a title)", value=idx + 1))
     return Source(path=p, fmt="xlsx", columns=columns, n_rows=None if dims is None else max(dims - idx - 1, 0),
                   header_row=idx + 1, notes=notes, sheet=ws_name)
