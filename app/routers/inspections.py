@@ -22,7 +22,7 @@ from geodata.io.writers import tabular
 from geodata.store.db import transaction
 from geodata.store.idempotency import Answer, check_key
 from geodata.work import inspections as gi
-from planning.i18n import N_
+from planning.i18n import N_, _
 from planning.vocab import InspectionResult, MastClass, SiteStatus
 
 router = APIRouter(tags=["inspections"])
@@ -157,9 +157,10 @@ async def read_photo(file: StarletteUpload, limit: int) -> bytes:
     """The upload's bytes: 413 past ``limit`` (the whole body was capped by app.gate), 422 when empty."""
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise Problem(413, N_("Photo too large"), f"photos may be at most {limit:,} bytes", limit_bytes=limit)
+        raise Problem(413, N_("Photo too large"), _("photos may be at most {limit:,} bytes",
+                                                    limit=limit), limit_bytes=limit)
     if not data:
-        raise Problem(422, N_("Empty photo"), "file: the upload is empty", field="file")
+        raise Problem(422, N_("Empty photo"), _("file: the upload is empty"), field="file")
     return data
 
 

@@ -20,6 +20,7 @@ from geodata.store.db import transaction
 from geodata.store.models import Operator
 from planning import i18n
 from planning.vocab import ROLES
+from planning.i18n import _
 
 router = APIRouter(prefix="/workspace/admin", include_in_schema=False)
 Admin = Annotated[staff.StaffPrincipal, Depends(require_staff("admin"))]
@@ -57,12 +58,12 @@ async def user_action(request: Request, who: Admin, username: str, action: str,
         with transaction(request.app.state.engine) as session:
             if action in ("disable", "enable"):
                 if action == "disable" and username == who.username:
-                    raise staff.AccountError("you cannot disable your own account", "username")
+                    raise staff.AccountError(_("you cannot disable your own account"), "username")
                 staff.set_disabled(session, username, action == "disable", actor=who.actor)
             elif action == "password":
                 staff.set_password(session, username, password, actor=who.actor)
             else:
-                raise NotFound(f"no account action {action!r}")
+                raise NotFound(_("no account action {action!r}", action=action))
     except (InvalidField, NotFound) as refused:
         return _users_page(request, who, 400, error=str(refused))
     return RedirectResponse("/workspace/admin/users", status_code=303)

@@ -43,7 +43,7 @@ from geodata.store.db import transaction
 from geodata.store.idempotency import Answer, check_key
 from geodata.work import inspections as gi
 from planning import i18n
-from planning.i18n import N_
+from planning.i18n import N_, _
 from planning.vocab import INSPECTION_RESULTS
 
 router = APIRouter(prefix="/workspace", include_in_schema=False)
@@ -120,7 +120,7 @@ def _day(value: Any) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value or ""))
     except ValueError:
-        raise InvalidField("must be a date (YYYY-MM-DD)", "inspected_on") from None
+        raise InvalidField(_("must be a date (YYYY-MM-DD)"), "inspected_on") from None
 
 
 def _text(value: Any, limit: int) -> str:
@@ -137,7 +137,7 @@ async def record_result(request: Request, campaign_id: Id, who: Recording) -> Re
     if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
         body = await request.json()
         if not isinstance(body, dict):
-            raise InvalidField("must be a JSON object", "body")
+            raise InvalidField(_("must be a JSON object"), "body")
         notes = _text(body.get("notes"), 4000) or None
         result = _text(body.get("result"), 20)
         answer = await run_in_threadpool(gi.record_result_once, engine, who.actor, who.name, campaign_id,
@@ -169,7 +169,7 @@ async def upload_photo(request: Request, inspection_id: Id, who: Recording) -> J
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise InvalidField("no photo in the upload", "file")
+        raise InvalidField(_("no photo in the upload"), "file")
     data = await read_photo(upload, settings.max_photo_bytes)
     return _answer(await run_in_threadpool(gi.add_photo_once, request.app.state.engine, who.actor, inspection_id,
                                            data, upload.content_type or "", upload.filename,
