@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from geodata.errors import Conflict
 from geodata.store import models as m
 from geodata.store.meta import bump_data_version, meta_get, meta_set
+from geodata.store.maintenance import AUTO_MIN_SITES, optimize_sites
 from geodata.crs import transformer
 from geodata.io.import_geo import load_admin_index
 from planning.cables import majority_unit
@@ -867,6 +868,11 @@ def load_demo(engine: Engine, seed: int = 1, n_sites: int = 1000, n_routes: int 
         meta_set(conn, "demo", params)
         meta_set(conn, "demo.planted_a2a_on_a1", planted)
         bump_data_version(conn)
+    if n_sites >= AUTO_MIN_SITES and outline is None:
+        # the generator writes sites in no spatial order: store them as the GiST index orders them, so
+        # area reads (OGC items and their counts) read a few pages each (geodata/store/maintenance.py);
+        # on real boundaries the caller does it once the sites have their units (that rewrites them)
+        optimize_sites(engine)
     return DemoResult(seed, n_sites, len(w.routes), len(w.zones), len(w.communes), len(w.districts),
                       n_segments, planted)
 

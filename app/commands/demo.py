@@ -10,6 +10,7 @@ import typer
 
 from app.console import console, fail, parse_date_option, progress
 from geodata.demo import load_demo
+from geodata.store.maintenance import AUTO_MIN_SITES, optimize_sites
 from planning.i18n import _
 
 
@@ -62,6 +63,8 @@ def demo(
     if admin:
         _import_boundaries(engine, admin, parse_date_option(valid_from, "--valid-from"),
                            parse_date_option(valid_to, "--valid-to"))
+        if sites >= AUTO_MIN_SITES:  # giving the sites their real units rewrote them: spatial order again
+            optimize_sites(engine)
         console.print(_("demo loaded on the real boundaries of {files}: {sites} sites, {routes} routes, "
                         "{zones} zones, {segments} cable segments (streets, zones and sites are made up)",
                         files=", ".join(f.name for f in admin), sites=res.sites, routes=res.routes, zones=res.zones,
