@@ -59,6 +59,9 @@ EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
 #: ``numberMatched`` is exact up to this many matches and omitted above it: counting a million
 #: rows on every page would cost more than the page itself (clients page with ``next`` links).
 COUNT_CAP = 100_000
+#: an area with at most this many matches is paged from its own matches on PostGIS: one scan of the
+#: spatial index yields both ``numberMatched`` and the page (see :func:`_page_from_area`)
+AREA_SORT_MAX = 20_000
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
 
@@ -535,12 +538,39 @@ def _rows_to_page(coll: CollectionDef, rows: Sequence[Any], crs: OutputCrs, matc
     return Page([int(r[0]) for r in rows], [None if g is None else str(g) for g in texts], props, matched, geoms)
 
 
+def _page_from_area(conn: Any, coll: CollectionDef, where: list[ColumnElement[bool]],
+                    q: ItemsQuery) -> tuple[list[Any], int] | None:
+    """The page and ``numberMatched`` of an area query in one statement, or None when the area holds
+    more than :data:`AREA_SORT_MAX` features or the page is empty (the caller's general path answers).
+
+    Why: PostgreSQL pages ``ORDER BY id LIMIT 50`` by walking the primary key and testing each row
+    against the area, because it cannot know that an area's rows are not spread evenly over the ids;
+    in a dense 1 km box of the 1M-site demo it visits ~5,600 rows (each on its own page once the table
+    is stored in spatial order) for 50 hits, and then counts the same area again through the spatial
+    index. Collecting the area's ids once through the spatial index (a materialised CTE, capped),
+    counting them and sorting them for the page costs one index scan: measured 2026-12-05 on the
+    1M-site demo, 10,052 matches, ~5 ms against ~15 ms for the page and the count apart."""
+    t = coll.table
+    m = select(t.c.id).where(*where).limit(AREA_SORT_MAX + 1).cte("area_ids").prefix_with("MATERIALIZED")
+    n = select(func.count()).select_from(m).scalar_subquery()
+    page = select(m.c.id).order_by(m.c.id).limit(q.limit).offset(q.offset)
+    stmt = select(*_select_cols(coll), n.label("_n")).where(n <= AREA_SORT_MAX, t.c.id.in_(page)).order_by(t.c.id)
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return None
+    return [tuple(r)[:-1] for r in rows], int(rows[0][-1])
+
+
 def query_items(engine: Engine, coll: CollectionDef, q: ItemsQuery, crs: OutputCrs) -> Page:
     """One page of a collection, ordered by id, with ``numberMatched`` when it is cheap to know."""
     backend = engine_backend(engine)
     t = coll.table
     with engine.connect() as conn:
         where = _conditions(coll, backend, q, conn)
+        if backend == "postgis" and q.area is not None:
+            found = _page_from_area(conn, coll, where, q)
+            if found is not None:
+                return _rows_to_page(coll, found[0], crs, found[1])
         stmt = select(*_select_cols(coll)).where(*where).order_by(t.c.id).limit(q.limit).offset(q.offset)
         rows = conn.execute(stmt).all()
         if q.offset == 0 and len(rows) < q.limit:
