@@ -22,7 +22,8 @@ Run: ``python benchmarks/bench_load.py`` (writes ``benchmarks/results/load.json`
 default rates takes a few minutes), e.g. ``--sites 1000000 --seconds 20 --rates 50,100,150,175,200,250``;
 ``--smoke`` runs a few seconds against ``BTSPLAN_DATABASE_URL`` (used by the test suite, no figures
 written). Top level: ``rps``, ``p99_ms``, ``errors`` of the highest step that held, ``cpu_cores_used``
-(server + PostgreSQL + client cores busy in that step) and ``items_p99_ms`` (OGC items); ``not_met``
+(server + PostgreSQL + client cores busy in that step), ``items_p99_ms`` (OGC items in that step) and
+``items_p99_ms_at_target_rate`` (in the 150 req/s step, where the issue sets its target); ``not_met``
 lists the issue's targets the run missed, with ``conditions`` (the machine's load average before and
 during the run: other work on the same cores shows there).
 """
@@ -67,8 +68,15 @@ FOUND = [
     "pre-ping each): one connection now",
     "a full garbage collection with a 1M-mast context took ~170 ms with the interpreter lock held (every request "
     "of the worker stalled): the heap is collected and frozen (gc.freeze) after each context build, <1 ms after",
+    "an OGC items page still cost PostgreSQL 10.5 ms: the page walked the primary key testing ~5,600 rows for 50 "
+    "hits in a dense box, then the count scanned the area again, and the area's rows lay on as many pages as "
+    "rows (table in import order): `btsplan db optimize` stores the sites in spatial order (CLUSTER on the GiST "
+    "index; 7,304 sites of a box on 6,502 pages before) and an area with up to 20,000 matches gets page and "
+    "count from one spatial-index scan -> 3.1 ms; the mix 6.3 -> 3.9-4.5 ms of CPU per request",
 ]
 P99_TARGET_MS = 200.0
+#: the rate of the issue's targets: the OGC items p99 is judged in the step at this rate
+TARGET_RPS = 150.0
 SEED = 20261126
 # demo area (WGS84) where the 1M sites cluster
 LON0, LON1, LAT0, LAT1 = 106.60, 106.78, 20.76, 20.92
@@ -398,17 +406,27 @@ def smoke(url: str, seconds: float = 3.0, rate: float = 20.0) -> dict[str, Any]:
         bt.stop(proc)
 
 
-def not_met(best: dict[str, Any], held: list[dict[str, Any]]) -> list[str]:
-    """The issue's targets this run missed, each with its figure (empty: all met)."""
+def target_step(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The step run at the targets' rate (the lowest offered rate at or above :data:`TARGET_RPS`)."""
+    at = [s for s in steps if s["offered_rps"] >= TARGET_RPS]
+    return min(at, key=lambda s: s["offered_rps"]) if at else None
+
+
+def not_met(best: dict[str, Any], held: list[dict[str, Any]], steps: list[dict[str, Any]]) -> list[str]:
+    """The issue's targets this run missed, each with its figure (empty: all met). The items target is
+    "at that rate", 150 req/s: judged in that step, not in a higher headline step."""
     out = []
     if not held:
         out.append(f"no step held p99 <= {P99_TARGET_MS:.0f} ms with 0 errors (first step: p99 {best['p99_ms']} ms, "
                    f"errors {best['errors']})")
-    if best["rps"] < 150:
-        out.append(f"{best['rps']} req/s in the headline step, target 150")
-    items = best["by_kind"].get("features", {}).get("p99_ms")
-    if items is not None and items > 100:
-        out.append(f"OGC items p99 {items} ms at that rate, target 100")
+    if best["rps"] < TARGET_RPS:
+        out.append(f"{best['rps']} req/s in the headline step, target {TARGET_RPS:.0f}")
+    at = target_step(steps)
+    items = at["by_kind"].get("features", {}).get("p99_ms") if at else None
+    if at is None:
+        out.append(f"no step at {TARGET_RPS:.0f} req/s: OGC items p99 not measured at the target rate")
+    elif items is not None and items > 100:
+        out.append(f"OGC items p99 {items} ms at {at['offered_rps']:.0f} req/s, target 100")
     return out
 
 
@@ -476,6 +494,7 @@ def main() -> None:
         "cost_per_request": costs,
         "found": FOUND,
     }
+    at_target = target_step(steps)
     result = {
         "benchmark": "load",
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -490,6 +509,9 @@ def main() -> None:
         "cpu_cores_used": round(sum(best["cpu_cores"].values()), 2),
         "cpu_cores_available": os.cpu_count(),
         "items_p99_ms": best["by_kind"].get("features", {}).get("p99_ms"),
+        "items_p99_ms_at_target_rate": None if at_target is None else {
+            "offered_rps": at_target["offered_rps"], "rps": at_target["rps"],
+            "p99_ms": at_target["by_kind"].get("features", {}).get("p99_ms")},
         "highest_rate_held": best["offered_rps"] if held else None,
         "first_rate_missed": first_fail["offered_rps"] if first_fail else None,
         "bottleneck": bottleneck,
@@ -497,7 +519,7 @@ def main() -> None:
                        f"average {load_before:.1f} before the run and {best['loadavg_1m']:.1f} in the headline "
                        "step (above ~2.5 other work shared the cores)"),
         "targets": {"rps": 150, "p99_ms": P99_TARGET_MS, "errors": 0, "items_p99_ms": 100},
-        "not_met": not_met(best, held),
+        "not_met": not_met(best, held, steps),
         "steps": steps,
     }
     write_result(args.out, result)
